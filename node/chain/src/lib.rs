@@ -1,0 +1,12 @@
+//! The Watt chain client: the chain spec and genesis, the transaction pool in front of the
+//! runtime, block building and the one import path every consensus engine feeds (execute,
+//! check roots, commit atomically), and the state queries RPC serves.
+
+pub mod backend;
+pub mod client;
+pub mod spec;
+
+pub use client::{
+    BuiltBlock, Chain, ChainConfig, ChainError, ChainEvent, ImportedBlock, SubmitError,
+};
+pub use spec::{ChainSpec, GenesisSpec, SpecError};

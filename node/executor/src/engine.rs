@@ -1,0 +1,285 @@
+//! The deterministic wasmtime engine, the compiled-module cache and the call path.
+
+use crate::host_functions::{
+    default_host_functions, HostFunctions, HostState, ALLOC_EXPORT, MEMORY_EXPORT,
+};
+use crate::overlay::{BackendError, StateSession};
+use parity_scale_codec::{Decode, DecodeAll, Encode};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel,
+    PoolingAllocationConfig, Store, StoreLimitsBuilder,
+};
+use watt_primitives::abi::unpack_ptr_len;
+use watt_primitives::{blake2_256, Hash};
+
+/// Why a call into the runtime failed. None of these changes state: the call's writes are
+/// discarded with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The blob is not a valid wasm module for this engine.
+    #[error("runtime code does not compile: {0}")]
+    Compile(String),
+    /// The module imports something the host does not provide, or lacks a required export.
+    #[error("runtime code does not link: {0}")]
+    Link(String),
+    /// The pool of instances is exhausted or instantiation failed.
+    #[error("cannot instantiate the runtime: {0}")]
+    Instantiate(String),
+    /// The runtime trapped (panicked, ran out of memory or stack, or misbehaved).
+    #[error("runtime trapped in `{entry}`: {message}")]
+    Trap {
+        /// The entry point called.
+        entry: String,
+        /// The trap and the runtime's last error log.
+        message: String,
+    },
+    /// The runtime returned bytes that are not the expected SCALE type.
+    #[error("runtime returned malformed output from `{0}`")]
+    BadOutput(String),
+    /// The database failed under the call.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// Resource limits of runtime execution.
+#[derive(Clone, Debug)]
+pub struct ExecutorConfig {
+    /// Largest linear memory a runtime instance may grow to.
+    pub max_memory_bytes: usize,
+    /// Native stack the runtime may use; deeper recursion traps.
+    pub max_wasm_stack: usize,
+    /// Instances that may run at once (block import, pool validation and RPC queries overlap).
+    pub max_concurrent_instances: u32,
+    /// Compiled runtimes kept in memory.
+    pub module_cache_size: usize,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        ExecutorConfig {
+            max_memory_bytes: 512 << 20,
+            max_wasm_stack: 1 << 20,
+            max_concurrent_instances: 64,
+            module_cache_size: 4,
+        }
+    }
+}
+
+/// Runtime code with its hash computed once (the cache key).
+#[derive(Clone)]
+pub struct RuntimeCode {
+    /// blake2b-256 of `code`.
+    pub hash: Hash,
+    /// The wasm blob.
+    pub code: Arc<[u8]>,
+}
+
+impl RuntimeCode {
+    /// Wraps a blob.
+    pub fn new(code: impl Into<Arc<[u8]>>) -> Self {
+        let code = code.into();
+        RuntimeCode {
+            hash: blake2_256(&code),
+            code,
+        }
+    }
+}
+
+impl std::fmt::Debug for RuntimeCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RuntimeCode(0x{}, {} bytes)",
+            hex_prefix(&self.hash),
+            self.code.len()
+        )
+    }
+}
+
+fn hex_prefix(h: &Hash) -> String {
+    h[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs runtime entry points.
+pub struct Executor {
+    engine: Engine,
+    linker: Linker<HostState>,
+    modules: Mutex<HashMap<Hash, InstancePre<HostState>>>,
+    config: ExecutorConfig,
+}
+
+/// The wasm features a runtime may use. Everything whose result could differ between machines
+/// (SIMD, relaxed SIMD; threads are compiled out of this wasmtime build) is off and NaNs are canonicalized (ARCHITECTURE §4).
+fn deterministic_config(cfg: &ExecutorConfig) -> Config {
+    let mut c = Config::new();
+    c.cranelift_opt_level(OptLevel::Speed)
+        .cranelift_nan_canonicalization(true)
+        .wasm_simd(false)
+        .wasm_relaxed_simd(false)
+        .wasm_memory64(false)
+        .wasm_multi_memory(false)
+        .wasm_gc(false)
+        .wasm_function_references(false)
+        .wasm_tail_call(false)
+        .wasm_wide_arithmetic(false)
+        .wasm_custom_page_sizes(false)
+        // rustc's wasm32 target emits the reference-types encoding of call_indirect.
+        .wasm_reference_types(true)
+        .max_wasm_stack(cfg.max_wasm_stack)
+        .parallel_compilation(true);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_core_instances(cfg.max_concurrent_instances)
+        .total_memories(cfg.max_concurrent_instances)
+        .total_tables(cfg.max_concurrent_instances)
+        .max_memory_size(cfg.max_memory_bytes);
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    c
+}
+
+impl Executor {
+    /// An executor with the default host functions.
+    pub fn new(config: ExecutorConfig) -> Result<Self, ExecError> {
+        Self::with_host_functions(config, default_host_functions())
+    }
+
+    /// An executor with the given host-function sets (the defaults plus extensions, usually).
+    pub fn with_host_functions(
+        config: ExecutorConfig,
+        sets: Vec<Box<dyn HostFunctions>>,
+    ) -> Result<Self, ExecError> {
+        let engine = Engine::new(&deterministic_config(&config))
+            .map_err(|e| ExecError::Instantiate(e.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        for set in &sets {
+            set.register(&mut linker)
+                .map_err(|e| ExecError::Link(e.to_string()))?;
+        }
+        Ok(Executor {
+            engine,
+            linker,
+            modules: Mutex::new(HashMap::new()),
+            config,
+        })
+    }
+
+    /// Compiles and links `code`, or takes it from the cache.
+    pub fn prepare(&self, code: &RuntimeCode) -> Result<InstancePre<HostState>, ExecError> {
+        if let Some(pre) = self.modules.lock().get(&code.hash) {
+            return Ok(pre.clone());
+        }
+        let started = std::time::Instant::now();
+        let module = Module::new(&self.engine, &code.code)
+            .map_err(|e| ExecError::Compile(format!("{e:#}")))?;
+        for required in [MEMORY_EXPORT, ALLOC_EXPORT] {
+            if module.get_export(required).is_none() {
+                return Err(ExecError::Link(format!("missing export `{required}`")));
+            }
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| ExecError::Link(format!("{e:#}")))?;
+        tracing::info!(code = ?code, took_ms = started.elapsed().as_millis() as u64, "compiled runtime");
+        let mut modules = self.modules.lock();
+        if modules.len() >= self.config.module_cache_size {
+            modules.clear();
+        }
+        modules.insert(code.hash, pre.clone());
+        Ok(pre)
+    }
+
+    /// Calls `entry` with SCALE `input` against `session`; returns the session (with the call's
+    /// writes) and the raw output. On error the session's writes must be discarded.
+    pub fn call(
+        &self,
+        code: &RuntimeCode,
+        entry: &str,
+        input: &[u8],
+        session: StateSession,
+    ) -> (StateSession, Result<Vec<u8>, ExecError>) {
+        let pre = match self.prepare(code) {
+            Ok(p) => p,
+            Err(e) => return (session, Err(e)),
+        };
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.config.max_memory_bytes)
+            .instances(1)
+            .build();
+        let mut store = Store::new(&self.engine, HostState::new(session, limits));
+        store.limiter(|s| &mut s.limits);
+        let result = Self::run(&mut store, &pre, entry, input);
+        let state = store.into_data();
+        let result = match (result, state.session.error()) {
+            (_, Some(e)) => Err(ExecError::Backend(e.clone())),
+            (Err(ExecError::Trap { entry, message }), None) => {
+                let message = match &state.last_error {
+                    Some(log) => format!("{message} (runtime said: {log})"),
+                    None => message,
+                };
+                Err(ExecError::Trap { entry, message })
+            }
+            (r, None) => r,
+        };
+        (state.session, result)
+    }
+
+    fn run(
+        store: &mut Store<HostState>,
+        pre: &InstancePre<HostState>,
+        entry: &str,
+        input: &[u8],
+    ) -> Result<Vec<u8>, ExecError> {
+        let trap = |e: wasmtime::Error| ExecError::Trap {
+            entry: entry.to_string(),
+            message: format!("{e:#}"),
+        };
+        let instance = pre
+            .instantiate(&mut *store)
+            .map_err(|e| ExecError::Instantiate(format!("{e:#}")))?;
+        let memory = instance
+            .get_memory(&mut *store, MEMORY_EXPORT)
+            .ok_or_else(|| ExecError::Link(format!("`{MEMORY_EXPORT}` is not a memory")))?;
+        let alloc = instance
+            .get_typed_func::<u32, u32>(&mut *store, ALLOC_EXPORT)
+            .map_err(|e| ExecError::Link(format!("`{ALLOC_EXPORT}`: {e}")))?;
+        let func = instance
+            .get_typed_func::<(u32, u32), u64>(&mut *store, entry)
+            .map_err(|e| ExecError::Link(format!("entry `{entry}`: {e}")))?;
+        store.data_mut().memory = Some(memory);
+        store.data_mut().alloc = Some(alloc.clone());
+        let len = u32::try_from(input.len())
+            .map_err(|_| ExecError::Instantiate("input larger than 4 GiB".into()))?;
+        let ptr = alloc.call(&mut *store, len).map_err(trap)?;
+        memory
+            .write(&mut *store, ptr as usize, input)
+            .map_err(|_| ExecError::Trap {
+                entry: entry.into(),
+                message: "allocator returned an invalid buffer".into(),
+            })?;
+        let packed = func.call(&mut *store, (ptr, len)).map_err(trap)?;
+        let (out_ptr, out_len) = unpack_ptr_len(packed);
+        let mut out = vec![0u8; out_len as usize];
+        memory
+            .read(&*store, out_ptr as usize, &mut out)
+            .map_err(|_| ExecError::BadOutput(entry.to_string()))?;
+        Ok(out)
+    }
+
+    /// [`Executor::call`] with SCALE encoding of the input and decoding of the output.
+    pub fn call_decoded<O: Decode>(
+        &self,
+        code: &RuntimeCode,
+        entry: &str,
+        input: &impl Encode,
+        session: StateSession,
+    ) -> (StateSession, Result<O, ExecError>) {
+        let (session, raw) = self.call(code, entry, &input.encode(), session);
+        let decoded = raw.and_then(|bytes| {
+            O::decode_all(&mut &bytes[..]).map_err(|_| ExecError::BadOutput(entry.to_string()))
+        });
+        (session, decoded)
+    }
+}

@@ -1,0 +1,21 @@
+//! Runs the Watt runtime blob in wasmtime.
+//!
+//! - [`engine`]: the deterministic wasmtime configuration, the module cache (by code hash) and
+//!   the call path: a fresh `Store` per call from a cached `InstancePre` on the pooling
+//!   allocator, so a call costs microseconds.
+//! - [`host_functions`]: the registry of host functions (`watt` import module): storage with
+//!   nested transactions, blake2, sr25519 (single and batch), logging. Later host-function sets
+//!   (proof precompiles, the contract sandbox) register through the same [`HostFunctions`] trait;
+//!   [`GuestMemory`] gives them the runtime's memory and allocator, including calling back into
+//!   the runtime from inside a host call.
+//! - [`overlay`]: the storage overlay over a read-only [`StateBackend`], with nested
+//!   transactions; it is the [`watt_support::externalities::Externalities`] of both the wasm
+//!   and the native execution.
+
+pub mod engine;
+pub mod host_functions;
+pub mod overlay;
+
+pub use engine::{ExecError, Executor, ExecutorConfig, RuntimeCode};
+pub use host_functions::{GuestMemory, HostFunctions, HostState};
+pub use overlay::{BackendError, Changes, MemoryBackend, StateBackend, StateSession};

@@ -1,0 +1,397 @@
+//! The RPC methods.
+
+use crate::json;
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Params};
+use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
+use parity_scale_codec::Encode;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+use watt_chain::{Chain, ChainError, ChainEvent, SubmitError};
+use watt_primitives::abi::{Query, QueryResult};
+use watt_primitives::{AccountId, Hash};
+use watt_txpool::PoolError;
+
+/// Shared by every method.
+pub struct RpcContext {
+    chain: Arc<Chain>,
+    node_name: String,
+}
+
+const INVALID_PARAMS: i32 = -32602;
+const INTERNAL: i32 = -32603;
+const INVALID_TX: i32 = 1010;
+const ALREADY_IMPORTED: i32 = 1013;
+const TIP_TOO_LOW: i32 = 1014;
+const POOL_FULL: i32 = 1016;
+const UNKNOWN_BLOCK: i32 = 4003;
+
+fn err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObject::owned(code, msg.into(), None::<()>)
+}
+
+fn bad_params(msg: impl Into<String>) -> ErrorObjectOwned {
+    err(INVALID_PARAMS, msg)
+}
+
+fn chain_err(e: ChainError) -> ErrorObjectOwned {
+    match e {
+        ChainError::UnknownBlock(b) => err(UNKNOWN_BLOCK, format!("unknown block {b}")),
+        ChainError::BadRequest(m) => bad_params(m),
+        other => {
+            tracing::warn!("rpc internal error: {other}");
+            err(INTERNAL, other.to_string())
+        }
+    }
+}
+
+fn submit_err(e: SubmitError) -> ErrorObjectOwned {
+    match e {
+        SubmitError::Pool(PoolError::Invalid(tx)) => {
+            ErrorObject::owned(INVALID_TX, "Invalid Transaction", Some(tx.to_string()))
+        }
+        SubmitError::Pool(p @ PoolError::AlreadyImported) => err(ALREADY_IMPORTED, p.to_string()),
+        SubmitError::Pool(p @ PoolError::TipTooLow { .. }) => err(TIP_TOO_LOW, p.to_string()),
+        SubmitError::Pool(p @ PoolError::Full { .. }) => err(POOL_FULL, p.to_string()),
+        SubmitError::Chain(c) => chain_err(c),
+    }
+}
+
+fn bytes(s: &str, what: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
+    let h = s
+        .strip_prefix("0x")
+        .ok_or_else(|| bad_params(format!("{what} must be 0x-prefixed hex")))?;
+    hex::decode(h).map_err(|_| bad_params(format!("{what} is not valid hex")))
+}
+
+fn hash(s: &str) -> Result<Hash, ErrorObjectOwned> {
+    bytes(s, "block hash")?
+        .try_into()
+        .map_err(|_| bad_params("a hash is 32 bytes"))
+}
+
+fn opt_hash(s: Option<String>) -> Result<Option<Hash>, ErrorObjectOwned> {
+    s.as_deref().map(hash).transpose()
+}
+
+fn account(s: &str) -> Result<AccountId, ErrorObjectOwned> {
+    AccountId::from_ss58(s).map_err(|e| bad_params(format!("invalid address `{s}`: {e}")))
+}
+
+/// The block a method reads: `at`, or the head.
+fn header_at(
+    chain: &Chain,
+    at: Option<Hash>,
+) -> Result<Option<watt_primitives::Header>, ErrorObjectOwned> {
+    match at {
+        None => Ok(Some(chain.best_header())),
+        Some(h) => chain.header(&h).map_err(chain_err),
+    }
+}
+
+fn submit(chain: &Chain, tx_hex: &str) -> Result<Hash, ErrorObjectOwned> {
+    let tx = bytes(tx_hex, "transaction")?;
+    chain.submit(&tx).map_err(submit_err)
+}
+
+/// Builds the module with every method.
+pub fn rpc_module(
+    chain: Arc<Chain>,
+    node_name: String,
+) -> Result<RpcModule<RpcContext>, jsonrpsee::core::RegisterMethodError> {
+    let mut m = RpcModule::new(RpcContext { chain, node_name });
+
+    // system_
+    m.register_method("system_health", |_, ctx, _| {
+        json!({"peers": 0, "isSyncing": false, "shouldHavePeers": false, "bestNumber": ctx.chain.best().0})
+    })?;
+    m.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
+    m.register_method("system_chain", |_, ctx, _| ctx.chain.name().to_string())?;
+    m.register_method("system_name", |_, ctx, _| ctx.node_name.clone())?;
+    m.register_method("system_properties", |_, _, _| {
+        json!({"ss58Format": watt_primitives::account::SS58_PREFIX, "tokenDecimals": watt_primitives::DECIMALS, "tokenSymbol": "WATT"})
+    })?;
+
+    // chain_
+    m.register_method(
+        "chain_getHeader",
+        |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+            let at = opt_hash(p.sequence().optional_next()?)?;
+            Ok(header_at(&ctx.chain, at)?
+                .map(|h| json::header(&h))
+                .unwrap_or(Value::Null))
+        },
+    )?;
+    m.register_method(
+        "chain_getBlock",
+        |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+            let at = opt_hash(p.sequence().optional_next()?)?;
+            let h = at.unwrap_or_else(|| ctx.chain.best().1);
+            Ok(ctx
+                .chain
+                .block(&h)
+                .map_err(chain_err)?
+                .map(|b| json::block(&b))
+                .unwrap_or(Value::Null))
+        },
+    )?;
+    m.register_method(
+        "chain_getBlockHash",
+        |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+            let n: Option<Value> = p.sequence().optional_next()?;
+            let number = match n {
+                None | Some(Value::Null) => ctx.chain.best().0,
+                Some(Value::Number(n)) => n
+                    .as_u64()
+                    .ok_or_else(|| bad_params("block number must be a non-negative integer"))?,
+                Some(Value::String(s)) => u64::from_str_radix(s.trim_start_matches("0x"), 16)
+                    .map_err(|_| bad_params("block number must be an integer or 0x-hex"))?,
+                Some(_) => return Err(bad_params("block number must be an integer or 0x-hex")),
+            };
+            Ok(ctx
+                .chain
+                .hash_at(number)
+                .map_err(chain_err)?
+                .map(|h| Value::String(json::hex(&h)))
+                .unwrap_or(Value::Null))
+        },
+    )?;
+    m.register_method(
+        "chain_getFinalizedHead",
+        |_, ctx, _| -> Result<String, ErrorObjectOwned> {
+            Ok(json::hex(&ctx.chain.finalized().map_err(chain_err)?.1))
+        },
+    )?;
+    register_head_subscription(
+        &mut m,
+        "chain_subscribeNewHeads",
+        "chain_newHead",
+        "chain_unsubscribeNewHeads",
+        false,
+    )?;
+    register_head_subscription(
+        &mut m,
+        "chain_subscribeFinalizedHeads",
+        "chain_finalizedHead",
+        "chain_unsubscribeFinalizedHeads",
+        true,
+    )?;
+
+    // state_
+    m.register_method(
+        "state_getStorage",
+        |p: Params, ctx, _| -> Result<Option<String>, ErrorObjectOwned> {
+            let mut seq = p.sequence();
+            let key: String = seq.next()?;
+            let at = opt_hash(seq.optional_next()?)?;
+            let v = ctx
+                .chain
+                .storage(&bytes(&key, "storage key")?, at)
+                .map_err(chain_err)?;
+            Ok(v.map(|v| json::hex(&v)))
+        },
+    )?;
+    m.register_method(
+        "state_getReadProof",
+        |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+            let mut seq = p.sequence();
+            let keys: Vec<String> = seq.next()?;
+            if keys.len() > 1024 {
+                return Err(bad_params("at most 1024 keys per proof request"));
+            }
+            let at = opt_hash(seq.optional_next()?)?;
+            let keys = keys
+                .iter()
+                .map(|k| bytes(k, "storage key"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (at, proofs) = ctx.chain.read_proof(&keys, at).map_err(chain_err)?;
+            let header = ctx
+                .chain
+                .header(&at)
+                .map_err(chain_err)?
+                .ok_or_else(|| err(INTERNAL, "proof block vanished"))?;
+            Ok(json!({
+                "at": json::hex(&at),
+                "stateRoot": json::hex(&header.state_root),
+                "proofs": proofs.iter().map(|p| json!({
+                    "key": json::hex(&p.key),
+                    "value": p.value.as_ref().map(|v| json::hex(v)),
+                    "proof": json::hex(&p.proof),
+                })).collect::<Vec<_>>(),
+            }))
+        },
+    )?;
+    m.register_blocking_method(
+        "state_call",
+        |p: Params, ctx, _| -> Result<String, ErrorObjectOwned> {
+            let mut seq = p.sequence();
+            let method: String = seq.next()?;
+            let data: String = seq.next()?;
+            let at = opt_hash(seq.optional_next()?)?;
+            let out = ctx
+                .chain
+                .call_read_only(&method, &bytes(&data, "call data")?, at)
+                .map_err(chain_err)?;
+            Ok(json::hex(&out))
+        },
+    )?;
+    m.register_blocking_method(
+        "state_getRuntimeVersion",
+        |_, ctx, _| -> Result<Value, ErrorObjectOwned> {
+            let v = ctx.chain.runtime_version().map_err(chain_err)?;
+            Ok(json!({"specName": v.spec_name, "specVersion": v.spec_version}))
+        },
+    )?;
+
+    // author_
+    m.register_blocking_method(
+        "author_submitExtrinsic",
+        |p: Params, ctx, _| -> Result<String, ErrorObjectOwned> {
+            let tx: String = p.one()?;
+            Ok(json::hex(&submit(&ctx.chain, &tx)?))
+        },
+    )?;
+    m.register_method("author_pendingExtrinsics", |_, ctx, _| {
+        ctx.chain
+            .pending()
+            .iter()
+            .map(|t| json::hex(&t.tx.encode()))
+            .collect::<Vec<_>>()
+    })?;
+    m.register_subscription(
+        "author_submitAndWatchExtrinsic",
+        "author_extrinsicUpdate",
+        "author_unwatchExtrinsic",
+        |p: Params<'static>, pending: PendingSubscriptionSink, ctx: Arc<RpcContext>, _| async move {
+            watch_extrinsic(p, pending, ctx).await
+        },
+    )?;
+
+    // watt_
+    m.register_blocking_method(
+        "watt_account",
+        |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+            let mut seq = p.sequence();
+            let who: String = seq.next()?;
+            let at = opt_hash(seq.optional_next()?)?;
+            match ctx
+                .chain
+                .query_at(&Query::Account(account(&who)?), at)
+                .map_err(chain_err)?
+            {
+                QueryResult::Account(a) => {
+                    Ok(json!({"free": a.free.to_string(), "nonce": a.nonce}))
+                }
+                _ => Err(err(INTERNAL, "runtime answered another question")),
+            }
+        },
+    )?;
+    m.register_blocking_method(
+        "watt_feePool",
+        |_, ctx, _| -> Result<Value, ErrorObjectOwned> {
+            match ctx.chain.query(&Query::FeePool).map_err(chain_err)? {
+                QueryResult::FeePool { account, balance } => {
+                    Ok(json!({"account": account.to_ss58(), "balance": balance.to_string()}))
+                }
+                _ => Err(err(INTERNAL, "runtime answered another question")),
+            }
+        },
+    )?;
+    m.register_method(
+        "watt_receipt",
+        |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+            let h: String = p.one()?;
+            let tx_hash: Hash = bytes(&h, "transaction hash")?
+                .try_into()
+                .map_err(|_| bad_params("a hash is 32 bytes"))?;
+            let Some(r) = ctx.chain.receipt(&tx_hash).map_err(chain_err)? else {
+                return Ok(Value::Null);
+            };
+            let block_hash = ctx.chain.hash_at(r.block_number).map_err(chain_err)?;
+            Ok(json::receipt(&r, block_hash))
+        },
+    )?;
+    Ok(m)
+}
+
+fn raw(v: &Value) -> Result<SubscriptionMessage, serde_json::Error> {
+    Ok(serde_json::value::to_raw_value(v)?.into())
+}
+
+fn register_head_subscription(
+    m: &mut RpcModule<RpcContext>,
+    sub: &'static str,
+    notif: &'static str,
+    unsub: &'static str,
+    finalized_only: bool,
+) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    m.register_subscription(sub, notif, unsub, move |_, pending, ctx, _| async move {
+        let mut events = ctx.chain.subscribe();
+        let sink = pending.accept().await?;
+        loop {
+            tokio::select! {
+                _ = sink.closed() => break,
+                ev = events.recv() => match ev {
+                    Ok(ChainEvent::Block(b)) if !finalized_only || b.finalized => {
+                        if sink.send(raw(&json::header(&b.header))?).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                },
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+async fn watch_extrinsic(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Arc<RpcContext>,
+) -> SubscriptionResult {
+    // Subscribe before submitting so the inclusion cannot be missed.
+    let mut events = ctx.chain.subscribe();
+    let tx: String = match p.one() {
+        Ok(t) => t,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let chain = ctx.chain.clone();
+    let submitted = tokio::task::spawn_blocking(move || submit(&chain, &tx)).await?;
+    let hash = match submitted {
+        Ok(h) => h,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let sink = pending.accept().await?;
+    sink.send(raw(&json!("ready"))?).await?;
+    loop {
+        tokio::select! {
+            _ = sink.closed() => break,
+            ev = events.recv() => match ev {
+                Ok(ChainEvent::Block(b)) if b.tx_hashes.contains(&hash) => {
+                    sink.send(raw(&json!({"inBlock": json::hex(&b.hash)}))?).await?;
+                    if b.finalized {
+                        sink.send(raw(&json!({"finalized": json::hex(&b.hash)}))?).await?;
+                        break;
+                    }
+                }
+                Ok(ChainEvent::Dropped { hash: h, reason }) if h == hash => {
+                    sink.send(raw(&json!({"dropped": reason}))?).await?;
+                    break;
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            },
+        }
+    }
+    Ok(())
+}

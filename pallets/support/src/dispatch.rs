@@ -1,0 +1,29 @@
+//! Dispatch results, weights and the error convention of pallets.
+
+use alloc::string::String;
+pub use watt_primitives::DispatchError;
+
+/// The result of a call.
+pub type DispatchResult = Result<(), DispatchError>;
+
+/// Execution cost of a call in abstract units (roughly nanoseconds of reference execution); the
+/// fee charges `weight_fee` per unit.
+pub type Weight = u64;
+
+/// Implemented by each pallet's error enum so failures read as `module::Error`.
+pub trait PalletError: core::fmt::Debug {
+    /// Pallet name, e.g. `balances`.
+    const MODULE: &'static str;
+    /// The variant name.
+    fn name(&self) -> &'static str;
+    /// As a [`DispatchError`] for receipts.
+    fn into_dispatch_error(self) -> DispatchError
+    where
+        Self: Sized,
+    {
+        DispatchError {
+            module: String::from(Self::MODULE),
+            error: String::from(self.name()),
+        }
+    }
+}

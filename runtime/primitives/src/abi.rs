@@ -1,0 +1,232 @@
+//! The node <-> runtime ABI.
+//!
+//! # Calling convention
+//! Every runtime entry point is an export `fn(ptr: u32, len: u32) -> u64`. The host writes the
+//! SCALE-encoded input into a buffer it obtained from the runtime's [`EXPORT_ALLOC`] export, calls
+//! the entry, and reads the SCALE-encoded output at `(ret >> 32, ret & 0xffff_ffff)` (pointer,
+//! length). The runtime's memory is exported as [`EXPORT_MEMORY`]. A fresh instance serves each
+//! call, so the runtime never frees these buffers.
+//!
+//! # Host functions
+//! Imported from module [`HOST_MODULE`]. Variable-length results come back the same packed way,
+//! the host allocating through [`EXPORT_ALLOC`]; [`ABSENT`] stands for "none". The host-function
+//! set is a registry on the node side (see `watt-executor`), so later issues add precompiles and
+//! the contract sandbox by adding names here and registering their implementations there.
+
+use crate::{
+    AccountId, Balance, BlockNumber, Hash, Receipt, SignedTransaction, Timestamp, TxError,
+};
+use alloc::string::String;
+use alloc::vec::Vec;
+use parity_scale_codec::{Decode, Encode};
+
+/// Import module of all host functions.
+pub const HOST_MODULE: &str = "watt";
+/// Exported linear memory.
+pub const EXPORT_MEMORY: &str = "memory";
+/// `fn(len: u32) -> u32`: allocate `len` bytes in the runtime's memory.
+pub const EXPORT_ALLOC: &str = "watt_alloc";
+/// Packed-pointer value meaning "no value".
+pub const ABSENT: u64 = u64::MAX;
+
+/// Runtime entry points (exports).
+pub mod entry {
+    /// () -> [`super::RuntimeVersion`]
+    pub const VERSION: &str = "watt_version";
+    /// [`super::GenesisConfig`] -> () ; writes the genesis state.
+    pub const BUILD_GENESIS: &str = "watt_build_genesis";
+    /// [`super::ApplyBlockInput`] -> [`super::ApplyBlockOutput`]
+    pub const APPLY_BLOCK: &str = "watt_apply_block";
+    /// [`super::ValidateInput`] -> `Result<ValidTransaction, TxError>`
+    pub const VALIDATE_TRANSACTION: &str = "watt_validate_transaction";
+    /// [`super::Query`] -> [`super::QueryResult`]
+    pub const QUERY: &str = "watt_query";
+    /// Entry points a read-only caller (RPC `state_call`) may invoke.
+    pub const READ_ONLY: &[&str] = &[VERSION, VALIDATE_TRANSACTION, QUERY];
+}
+
+/// Host functions (imports of module [`HOST_MODULE`]).
+pub mod host {
+    /// (key_ptr, key_len) -> packed value or ABSENT
+    pub const STORAGE_GET: &str = "storage_get";
+    /// (key_ptr, key_len, value_ptr, value_len)
+    pub const STORAGE_SET: &str = "storage_set";
+    /// (key_ptr, key_len)
+    pub const STORAGE_CLEAR: &str = "storage_clear";
+    /// (key_ptr, key_len) -> packed next key (strictly greater) or ABSENT
+    pub const STORAGE_NEXT_KEY: &str = "storage_next_key";
+    /// (prefix_ptr, prefix_len) -> number of keys removed (u32)
+    pub const STORAGE_CLEAR_PREFIX: &str = "storage_clear_prefix";
+    /// () ; opens a nested storage transaction
+    pub const STORAGE_START_TRANSACTION: &str = "storage_start_transaction";
+    /// () ; folds the innermost transaction into its parent
+    pub const STORAGE_COMMIT_TRANSACTION: &str = "storage_commit_transaction";
+    /// () ; discards the innermost transaction
+    pub const STORAGE_ROLLBACK_TRANSACTION: &str = "storage_rollback_transaction";
+    /// (data_ptr, data_len, out_ptr) ; writes 32 bytes
+    pub const BLAKE2_256: &str = "blake2_256";
+    /// (data_ptr, data_len, out_ptr) ; writes 16 bytes
+    pub const BLAKE2_128: &str = "blake2_128";
+    /// (sig_ptr, msg_ptr, msg_len, pubkey_ptr) -> 1 valid / 0 invalid
+    pub const SR25519_VERIFY: &str = "sr25519_verify";
+    /// (input_ptr, input_len) -> 1 all valid / 0 some invalid; input is SCALE
+    /// `Vec<([u8; 32], [u8; 64], Vec<u8>)>` of (public key, signature, message)
+    pub const SR25519_VERIFY_BATCH: &str = "sr25519_verify_batch";
+    /// (level, msg_ptr, msg_len) ; level 1 error .. 5 trace
+    pub const LOG: &str = "log";
+}
+
+/// Identifies a runtime build; governance upgrades must increase `spec_version`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct RuntimeVersion {
+    /// Name of the chain logic, e.g. `watt`.
+    pub spec_name: String,
+    /// Increases with every change of chain rules.
+    pub spec_version: u32,
+}
+
+/// Chain parameters set at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ChainParams {
+    /// An account holding less than this is reaped (see the balances pallet).
+    pub existential_deposit: Balance,
+    /// Fee every transaction pays.
+    pub base_fee: Balance,
+    /// Fee per byte of the encoded transaction.
+    pub byte_fee: Balance,
+    /// Fee per unit of weight of the call.
+    pub weight_fee: Balance,
+    /// Largest accepted encoded transaction, bytes.
+    pub max_tx_len: u32,
+}
+
+/// Input of [`entry::BUILD_GENESIS`].
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct GenesisConfig {
+    /// Initial free balances.
+    pub balances: Vec<(AccountId, Balance)>,
+    /// Chain parameters.
+    pub params: ChainParams,
+    /// The runtime wasm blob, stored at [`storage_keys::CODE`].
+    pub code: Vec<u8>,
+}
+
+/// Well-known storage keys the node reads directly.
+pub mod storage_keys {
+    /// The runtime wasm blob.
+    pub const CODE: &[u8] = b":code";
+}
+
+/// What the runtime needs to know about the chain that is not in its state.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ChainContext {
+    /// Genesis hash: transactions must name it.
+    pub genesis_hash: Hash,
+}
+
+/// Input of [`entry::APPLY_BLOCK`].
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ApplyBlockInput {
+    /// Chain context.
+    pub chain: ChainContext,
+    /// Height of the block being applied.
+    pub number: BlockNumber,
+    /// Hash of its parent header.
+    pub parent_hash: Hash,
+    /// Agreed close time.
+    pub close_time: Timestamp,
+    /// Transactions in order.
+    pub transactions: Vec<SignedTransaction>,
+}
+
+/// Per-transaction result of [`entry::APPLY_BLOCK`].
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum ApplyResult {
+    /// Included: state changed (at least the fee), receipt produced.
+    Included(Receipt),
+    /// Invalid: nothing changed. A block builder drops it; an importer refuses the block.
+    Invalid(TxError),
+}
+
+/// Output of [`entry::APPLY_BLOCK`]: one result per input transaction, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ApplyBlockOutput {
+    /// Results in input order.
+    pub results: Vec<ApplyResult>,
+}
+
+/// Input of [`entry::VALIDATE_TRANSACTION`].
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ValidateInput {
+    /// Chain context.
+    pub chain: ChainContext,
+    /// The encoded `SignedTransaction` as received.
+    pub tx: Vec<u8>,
+}
+
+/// A transaction that may be included once its nonce comes up.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ValidTransaction {
+    /// Transaction hash.
+    pub hash: Hash,
+    /// Signer.
+    pub signer: AccountId,
+    /// Its nonce.
+    pub nonce: u64,
+    /// The signer's next nonce in state: the transaction is ready when `nonce == state_nonce`.
+    pub state_nonce: u64,
+    /// Fee including tip.
+    pub fee: Balance,
+    /// Tip.
+    pub tip: Balance,
+    /// Encoded length.
+    pub len: u32,
+}
+
+/// Read-only questions for [`entry::QUERY`].
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Query {
+    /// Free balance and nonce of an account.
+    Account(AccountId),
+    /// The fee pool's account and balance.
+    FeePool,
+    /// The chain parameters.
+    Params,
+    /// The fee a transaction of this encoded length and call would pay (without tip).
+    FeeFor { call: Vec<u8>, len: u32 },
+}
+
+/// Account state as seen by clients.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct AccountInfo {
+    /// Spendable balance.
+    pub free: Balance,
+    /// Next nonce.
+    pub nonce: u64,
+}
+
+/// Answers to [`Query`].
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum QueryResult {
+    /// For [`Query::Account`].
+    Account(AccountInfo),
+    /// For [`Query::FeePool`].
+    FeePool {
+        account: AccountId,
+        balance: Balance,
+    },
+    /// For [`Query::Params`].
+    Params(ChainParams),
+    /// For [`Query::FeeFor`]; `None` when the call does not decode.
+    Fee(Option<Balance>),
+}
+
+/// Packs a (pointer, length) pair into the u64 an entry point or host function returns.
+pub fn pack_ptr_len(ptr: u32, len: u32) -> u64 {
+    ((ptr as u64) << 32) | len as u64
+}
+
+/// Splits a packed (pointer, length) pair.
+pub fn unpack_ptr_len(packed: u64) -> (u32, u32) {
+    ((packed >> 32) as u32, packed as u32)
+}

@@ -1,0 +1,235 @@
+//! The runtime's entry points as plain Rust functions. The wasm exports decode their input and
+//! call these; natively, the executor and tests call them directly.
+
+use crate::{fees, RuntimeCall, SPEC_NAME, SPEC_VERSION};
+use alloc::string::String;
+use alloc::vec::Vec;
+use pallet_balances as balances;
+use pallet_system as system;
+use parity_scale_codec::{DecodeAll, Encode};
+use watt_primitives::abi::storage_keys;
+use watt_primitives::abi::{
+    AccountInfo, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, ChainParams,
+    GenesisConfig, Query, QueryResult, RuntimeVersion, ValidTransaction, ValidateInput,
+};
+use watt_primitives::{fee_pool_account, Balance, Receipt, SignedTransaction, TxError, TxOutcome};
+use watt_support::{host, storage_instance, StorageValue};
+
+storage_instance!(
+    /// Chain parameters.
+    ParamsPrefix,
+    b"runtime/params"
+);
+/// The chain parameters.
+pub type Params = StorageValue<ParamsPrefix, ChainParams>;
+
+fn params() -> ChainParams {
+    // Genesis always writes them; their absence means the state is not a Watt chain's.
+    Params::get().expect("chain parameters missing from state")
+}
+
+/// The runtime version.
+pub fn version() -> RuntimeVersion {
+    RuntimeVersion {
+        spec_name: String::from(SPEC_NAME),
+        spec_version: SPEC_VERSION,
+    }
+}
+
+/// Writes the genesis state.
+pub fn build_genesis(config: GenesisConfig) {
+    host::storage_set(storage_keys::CODE, &config.code);
+    Params::put(&config.params);
+    balances::build_genesis(&config.balances, config.params.existential_deposit);
+    system::Number::put(&0);
+}
+
+/// A transaction that passed every check that only reads state.
+struct Checked {
+    call: RuntimeCall,
+    fee: Balance,
+    state_nonce: u64,
+}
+
+/// The checks shared by pool validation and block application: size, chain, signature, nonce not
+/// stale, call decodes, fee payable. Reads state, writes nothing.
+fn check(
+    stx: &SignedTransaction,
+    len: u32,
+    chain: &ChainContext,
+    params: &ChainParams,
+    signature_ok: impl FnOnce() -> bool,
+) -> Result<Checked, TxError> {
+    let tx = &stx.tx;
+    if len > params.max_tx_len {
+        return Err(TxError::TooLarge {
+            len,
+            max: params.max_tx_len,
+        });
+    }
+    if tx.genesis != chain.genesis_hash {
+        return Err(TxError::WrongGenesis {
+            expected: chain.genesis_hash,
+            got: tx.genesis,
+        });
+    }
+    if !signature_ok() {
+        return Err(TxError::BadSignature);
+    }
+    let state_nonce = system::nonce(&tx.signer);
+    if tx.nonce < state_nonce {
+        return Err(TxError::StaleNonce {
+            expected: state_nonce,
+            got: tx.nonce,
+        });
+    }
+    let call = RuntimeCall::decode_all(&mut &tx.call[..]).map_err(|_| TxError::BadCall)?;
+    let fee = fees::fee(params, len, call.weight()).saturating_add(tx.tip);
+    let free = balances::free(&tx.signer);
+    if free < fee {
+        return Err(TxError::CannotPayFee { fee, free });
+    }
+    Ok(Checked {
+        call,
+        fee,
+        state_nonce,
+    })
+}
+
+/// Checks a transaction for the pool against the current state. A nonce ahead of the state's is
+/// accepted here (the pool decides whether it follows pending ones).
+pub fn validate_transaction(input: ValidateInput) -> Result<ValidTransaction, TxError> {
+    let stx =
+        SignedTransaction::decode_all(&mut &input.tx[..]).map_err(|_| TxError::BadEncoding)?;
+    let len = input.tx.len() as u32;
+    let params = params();
+    let checked = check(&stx, len, &input.chain, &params, || {
+        host::sr25519_verify(
+            &stx.signature,
+            &stx.tx.signing_payload(),
+            stx.tx.signer.as_bytes(),
+        )
+    })?;
+    Ok(ValidTransaction {
+        hash: host::blake2_256(&input.tx),
+        signer: stx.tx.signer,
+        nonce: stx.tx.nonce,
+        state_nonce: checked.state_nonce,
+        fee: checked.fee,
+        tip: stx.tx.tip,
+        len,
+    })
+}
+
+/// Applies a block's transactions in order. Signatures are verified as one batch up front;
+/// only if the batch fails is each checked alone, to tell which are bad.
+pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
+    system::initialize_block(input.number, input.parent_hash, input.close_time);
+    let params = params();
+    let payloads: Vec<Vec<u8>> = input
+        .transactions
+        .iter()
+        .map(|t| t.tx.signing_payload())
+        .collect();
+    let batch: Vec<(&[u8; 32], &[u8; 64], &Vec<u8>)> = input
+        .transactions
+        .iter()
+        .zip(&payloads)
+        .map(|(t, p)| (t.tx.signer.as_bytes(), &t.signature, p))
+        .collect();
+    let all_signatures_ok = batch.is_empty() || host::sr25519_verify_batch(&batch.encode());
+    drop(batch);
+
+    let mut results = Vec::with_capacity(input.transactions.len());
+    for (index, (stx, payload)) in input.transactions.into_iter().zip(payloads).enumerate() {
+        let signature_ok = |stx: &SignedTransaction| {
+            all_signatures_ok
+                || host::sr25519_verify(&stx.signature, &payload, stx.tx.signer.as_bytes())
+        };
+        results.push(apply_transaction(
+            stx,
+            index as u32,
+            input.number,
+            &input.chain,
+            &params,
+            signature_ok,
+        ));
+    }
+    ApplyBlockOutput { results }
+}
+
+fn apply_transaction(
+    stx: SignedTransaction,
+    index: u32,
+    number: u64,
+    chain: &ChainContext,
+    params: &ChainParams,
+    signature_ok: impl FnOnce(&SignedTransaction) -> bool,
+) -> ApplyResult {
+    let encoded = stx.encode();
+    let len = encoded.len() as u32;
+    let checked = match check(&stx, len, chain, params, || signature_ok(&stx)) {
+        Ok(c) => c,
+        Err(e) => return ApplyResult::Invalid(e),
+    };
+    let signer = stx.tx.signer;
+    if stx.tx.nonce != checked.state_nonce {
+        return ApplyResult::Invalid(TxError::FutureNonce {
+            expected: checked.state_nonce,
+            got: stx.tx.nonce,
+        });
+    }
+    let mut balance_events = Vec::new();
+    if let Err(free) = balances::withdraw_fee(&signer, checked.fee, &mut balance_events) {
+        return ApplyResult::Invalid(TxError::CannotPayFee {
+            fee: checked.fee,
+            free,
+        });
+    }
+    system::inc_nonce(&signer);
+    let mut events: Vec<crate::RuntimeEvent> = balance_events
+        .into_iter()
+        .map(crate::RuntimeEvent::Balances)
+        .collect();
+    let mut call_events = Vec::new();
+    // The call runs in its own storage transaction: a failure undoes the call, not the fee.
+    let outcome = match host::with_transaction(|| checked.call.dispatch(&signer, &mut call_events))
+    {
+        Ok(()) => {
+            events.append(&mut call_events);
+            TxOutcome::Success
+        }
+        Err(e) => TxOutcome::Failed(e),
+    };
+    ApplyResult::Included(Receipt {
+        tx_hash: host::blake2_256(&encoded),
+        block_number: number,
+        index,
+        outcome,
+        fee_paid: checked.fee,
+        events: events.iter().map(Encode::encode).collect(),
+    })
+}
+
+/// Answers a read-only query.
+pub fn query(q: Query) -> QueryResult {
+    match q {
+        Query::Account(who) => QueryResult::Account(AccountInfo {
+            free: balances::free(&who),
+            nonce: system::nonce(&who),
+        }),
+        Query::FeePool => {
+            let account = fee_pool_account();
+            QueryResult::FeePool {
+                account,
+                balance: balances::free(&account),
+            }
+        }
+        Query::Params => QueryResult::Params(params()),
+        Query::FeeFor { call, len } => QueryResult::Fee(
+            RuntimeCall::decode_all(&mut &call[..])
+                .ok()
+                .map(|c| fees::fee(&params(), len, c.weight())),
+        ),
+    }
+}

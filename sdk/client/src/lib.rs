@@ -1,0 +1,12 @@
+//! Client SDK for Watt: keys and `//Alice`-style dev accounts (sr25519, Substrate-compatible
+//! secret URIs), signing and building transactions, a JSON-RPC client for the node, and
+//! light-client verification of state proofs against a trusted state root.
+
+pub mod keys;
+pub mod proof;
+pub mod rpc;
+pub mod tx;
+
+pub use keys::{dev_accounts, KeyError, Keypair, DEV_NAMES};
+pub use rpc::{RpcError, WattRpc};
+pub use tx::{sign, transfer_call};
