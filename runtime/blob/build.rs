@@ -42,14 +42,7 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
-        .args([
-            "rustc",
-            "--package",
-            "watt-runtime",
-            "--lib",
-            "--crate-type",
-            "cdylib",
-        ])
+        .args(["rustc", "--package", "watt-runtime", "--lib", "--crate-type", "cdylib"])
         .args([
             "--target",
             "wasm32-unknown-unknown",

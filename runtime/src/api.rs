@@ -9,8 +9,8 @@ use pallet_system as system;
 use parity_scale_codec::{DecodeAll, Encode};
 use watt_primitives::abi::storage_keys;
 use watt_primitives::abi::{
-    AccountInfo, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, ChainParams,
-    GenesisConfig, Query, QueryResult, RuntimeVersion, ValidTransaction, ValidateInput,
+    AccountInfo, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, ChainParams, GenesisConfig, Query,
+    QueryResult, RuntimeVersion, ValidTransaction, ValidateInput,
 };
 use watt_primitives::{fee_pool_account, Balance, Receipt, SignedTransaction, TxError, TxOutcome};
 use watt_support::{host, storage_instance, StorageValue};
@@ -89,26 +89,17 @@ fn check(
     if free < fee {
         return Err(TxError::CannotPayFee { fee, free });
     }
-    Ok(Checked {
-        call,
-        fee,
-        state_nonce,
-    })
+    Ok(Checked { call, fee, state_nonce })
 }
 
 /// Checks a transaction for the pool against the current state. A nonce ahead of the state's is
 /// accepted here (the pool decides whether it follows pending ones).
 pub fn validate_transaction(input: ValidateInput) -> Result<ValidTransaction, TxError> {
-    let stx =
-        SignedTransaction::decode_all(&mut &input.tx[..]).map_err(|_| TxError::BadEncoding)?;
+    let stx = SignedTransaction::decode_all(&mut &input.tx[..]).map_err(|_| TxError::BadEncoding)?;
     let len = input.tx.len() as u32;
     let params = params();
     let checked = check(&stx, len, &input.chain, &params, || {
-        host::sr25519_verify(
-            &stx.signature,
-            &stx.tx.signing_payload(),
-            stx.tx.signer.as_bytes(),
-        )
+        host::sr25519_verify(&stx.signature, &stx.tx.signing_payload(), stx.tx.signer.as_bytes())
     })?;
     Ok(ValidTransaction {
         hash: host::blake2_256(&input.tx),
@@ -126,11 +117,7 @@ pub fn validate_transaction(input: ValidateInput) -> Result<ValidTransaction, Tx
 pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
     system::initialize_block(input.number, input.parent_hash, input.close_time);
     let params = params();
-    let payloads: Vec<Vec<u8>> = input
-        .transactions
-        .iter()
-        .map(|t| t.tx.signing_payload())
-        .collect();
+    let payloads: Vec<Vec<u8>> = input.transactions.iter().map(|t| t.tx.signing_payload()).collect();
     let batch: Vec<(&[u8; 32], &[u8; 64], &Vec<u8>)> = input
         .transactions
         .iter()
@@ -143,8 +130,7 @@ pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
     let mut results = Vec::with_capacity(input.transactions.len());
     for (index, (stx, payload)) in input.transactions.into_iter().zip(payloads).enumerate() {
         let signature_ok = |stx: &SignedTransaction| {
-            all_signatures_ok
-                || host::sr25519_verify(&stx.signature, &payload, stx.tx.signer.as_bytes())
+            all_signatures_ok || host::sr25519_verify(&stx.signature, &payload, stx.tx.signer.as_bytes())
         };
         results.push(apply_transaction(
             stx,
@@ -181,20 +167,13 @@ fn apply_transaction(
     }
     let mut balance_events = Vec::new();
     if let Err(free) = balances::withdraw_fee(&signer, checked.fee, &mut balance_events) {
-        return ApplyResult::Invalid(TxError::CannotPayFee {
-            fee: checked.fee,
-            free,
-        });
+        return ApplyResult::Invalid(TxError::CannotPayFee { fee: checked.fee, free });
     }
     system::inc_nonce(&signer);
-    let mut events: Vec<crate::RuntimeEvent> = balance_events
-        .into_iter()
-        .map(crate::RuntimeEvent::Balances)
-        .collect();
+    let mut events: Vec<crate::RuntimeEvent> = balance_events.into_iter().map(crate::RuntimeEvent::Balances).collect();
     let mut call_events = Vec::new();
     // The call runs in its own storage transaction: a failure undoes the call, not the fee.
-    let outcome = match host::with_transaction(|| checked.call.dispatch(&signer, &mut call_events))
-    {
+    let outcome = match host::with_transaction(|| checked.call.dispatch(&signer, &mut call_events)) {
         Ok(()) => {
             events.append(&mut call_events);
             TxOutcome::Success

@@ -32,10 +32,6 @@ mod tests {
             byte_fee: Balance::MAX,
             ..p
         };
-        assert_eq!(
-            fee(&huge, 2, 0),
-            Balance::MAX,
-            "saturates instead of wrapping"
-        );
+        assert_eq!(fee(&huge, 2, 0), Balance::MAX, "saturates instead of wrapping");
     }
 }

@@ -11,14 +11,10 @@ pub struct HeadState(pub Arc<Store>);
 
 impl StateBackend for HeadState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        self.0
-            .state_get(key)
-            .map_err(|e| BackendError(e.to_string()))
+        self.0.state_get(key).map_err(|e| BackendError(e.to_string()))
     }
     fn next_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        self.0
-            .state_next_key(key)
-            .map_err(|e| BackendError(e.to_string()))
+        self.0.state_next_key(key).map_err(|e| BackendError(e.to_string()))
     }
 }
 

@@ -10,16 +10,14 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{broadcast, Notify};
 use watt_executor::{
-    Changes, ExecError, Executor, ExecutorConfig, MemoryBackend, RuntimeCode, StateBackend,
-    StateSession,
+    Changes, ExecError, Executor, ExecutorConfig, MemoryBackend, RuntimeCode, StateBackend, StateSession,
 };
 use watt_primitives::abi::{
-    entry, storage_keys, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, Query,
-    QueryResult, RuntimeVersion, ValidTransaction, ValidateInput,
+    entry, storage_keys, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, Query, QueryResult,
+    RuntimeVersion, ValidTransaction, ValidateInput,
 };
 use watt_primitives::{
-    merkle_root, AccountId, Block, BlockNumber, Hash, Header, Receipt, SignedTransaction,
-    Timestamp, TxError,
+    merkle_root, AccountId, Block, BlockNumber, Hash, Header, Receipt, SignedTransaction, Timestamp, TxError,
 };
 use watt_store::{PreparedTree, StateProof, Store, StoreError};
 use watt_txpool::{PendingTx, PoolConfig, PoolError, TxPool};
@@ -77,6 +75,9 @@ pub struct ChainConfig {
     pub max_block_txs: usize,
     /// Most encoded transaction bytes in a block.
     pub max_block_bytes: usize,
+    /// Run this wasm instead of the runtime stored on chain (for debugging a runtime, as
+    /// Substrate's `--wasm-runtime-overrides`). Genesis is still built with the spec's code.
+    pub code_override: Option<Vec<u8>>,
 }
 
 impl Default for ChainConfig {
@@ -86,6 +87,7 @@ impl Default for ChainConfig {
             executor: ExecutorConfig::default(),
             max_block_txs: 20_000,
             max_block_bytes: 8 << 20,
+            code_override: None,
         }
     }
 }
@@ -152,11 +154,7 @@ fn hex(h: &[u8]) -> String {
 }
 
 /// Runs the genesis build in memory: the changes and the genesis header.
-fn genesis(
-    store: &Store,
-    executor: &Executor,
-    spec: &ChainSpec,
-) -> Result<(Block, Changes, PreparedTree), ChainError> {
+fn genesis(store: &Store, executor: &Executor, spec: &ChainSpec) -> Result<(Block, Changes, PreparedTree), ChainError> {
     let config = spec.genesis_config()?;
     let code = RuntimeCode::new(config.code.clone());
     let session = StateSession::new(Arc::new(MemoryBackend::default()));
@@ -184,11 +182,7 @@ fn genesis(
 
 impl Chain {
     /// Opens the chain in `path`, writing genesis from `spec` on first use.
-    pub fn open(
-        path: &Path,
-        spec: &ChainSpec,
-        config: ChainConfig,
-    ) -> Result<Arc<Self>, ChainError> {
+    pub fn open(path: &Path, spec: &ChainSpec, config: ChainConfig) -> Result<Arc<Self>, ChainError> {
         let store = Arc::new(Store::open(path)?);
         let executor = Executor::new(config.executor.clone())?;
         let (genesis_block, changes, tree) = genesis(&store, &executor, spec)?;
@@ -215,6 +209,16 @@ impl Chain {
         let code = store
             .state_get(storage_keys::CODE)?
             .ok_or_else(|| StoreError::Corrupt("no runtime code in state".into()))?;
+        let code = match &config.code_override {
+            Some(over) => {
+                tracing::warn!(
+                    "executing an override runtime ({} bytes) instead of the on-chain code",
+                    over.len()
+                );
+                over.clone()
+            }
+            None => code,
+        };
         let head = Head {
             header,
             hash: best_hash,
@@ -323,10 +327,7 @@ impl Chain {
         }
     }
 
-    fn backend_at(
-        &self,
-        at: Option<Hash>,
-    ) -> Result<(Arc<dyn StateBackend>, BlockNumber), ChainError> {
+    fn backend_at(&self, at: Option<Hash>) -> Result<(Arc<dyn StateBackend>, BlockNumber), ChainError> {
         let (number, is_head) = self.resolve(at)?;
         let backend: Arc<dyn StateBackend> = if is_head {
             Arc::new(HeadState(self.store.clone()))
@@ -354,11 +355,7 @@ impl Chain {
     }
 
     /// Proofs of `keys` against the state root of block `at`; returns that block's hash.
-    pub fn read_proof(
-        &self,
-        keys: &[Vec<u8>],
-        at: Option<Hash>,
-    ) -> Result<(Hash, Vec<StateProof>), ChainError> {
+    pub fn read_proof(&self, keys: &[Vec<u8>], at: Option<Hash>) -> Result<(Hash, Vec<StateProof>), ChainError> {
         let (number, _) = self.resolve(at)?;
         let hash = self
             .store
@@ -368,12 +365,7 @@ impl Chain {
     }
 
     /// Calls a read-only runtime entry point on the state of `at`; its writes are discarded.
-    pub fn call_read_only(
-        &self,
-        entry_name: &str,
-        input: &[u8],
-        at: Option<Hash>,
-    ) -> Result<Vec<u8>, ChainError> {
+    pub fn call_read_only(&self, entry_name: &str, input: &[u8], at: Option<Hash>) -> Result<Vec<u8>, ChainError> {
         if !entry::READ_ONLY.contains(&entry_name) {
             return Err(ChainError::BadRequest(format!(
                 "`{entry_name}` is not a read-only runtime entry; allowed: {}",
@@ -381,9 +373,9 @@ impl Chain {
             )));
         }
         let (backend, _) = self.backend_at(at)?;
-        let (_, out) =
-            self.executor
-                .call(&self.code(), entry_name, input, StateSession::new(backend));
+        let (_, out) = self
+            .executor
+            .call(&self.code(), entry_name, input, StateSession::new(backend));
         Ok(out?)
     }
 
@@ -395,15 +387,13 @@ impl Chain {
     /// Answers a runtime query on the state of `at`.
     pub fn query_at(&self, q: &Query, at: Option<Hash>) -> Result<QueryResult, ChainError> {
         let out = self.call_read_only(entry::QUERY, &q.encode(), at)?;
-        QueryResult::decode_all(&mut &out[..])
-            .map_err(|_| ExecError::BadOutput(entry::QUERY.into()).into())
+        QueryResult::decode_all(&mut &out[..]).map_err(|_| ExecError::BadOutput(entry::QUERY.into()).into())
     }
 
     /// The runtime version at the head.
     pub fn runtime_version(&self) -> Result<RuntimeVersion, ChainError> {
         let out = self.call_read_only(entry::VERSION, &[], None)?;
-        RuntimeVersion::decode_all(&mut &out[..])
-            .map_err(|_| ExecError::BadOutput(entry::VERSION.into()).into())
+        RuntimeVersion::decode_all(&mut &out[..]).map_err(|_| ExecError::BadOutput(entry::VERSION.into()).into())
     }
 
     /// Validates an encoded transaction against the head state.
@@ -420,8 +410,8 @@ impl Chain {
     /// Validates and pools an encoded transaction; returns its hash.
     pub fn submit(&self, bytes: &[u8]) -> Result<Hash, SubmitError> {
         let valid = self.validate(bytes)?.map_err(PoolError::Invalid)?;
-        let stx = SignedTransaction::decode_all(&mut &bytes[..])
-            .map_err(|_| PoolError::Invalid(TxError::BadEncoding))?;
+        let stx =
+            SignedTransaction::decode_all(&mut &bytes[..]).map_err(|_| PoolError::Invalid(TxError::BadEncoding))?;
         let hash = valid.hash;
         let replaced = self.pool.lock().submit(stx, valid)?;
         if let Some(old) = replaced {
@@ -451,8 +441,25 @@ impl Chain {
         if ready.is_empty() && !allow_empty {
             return Ok(None);
         }
-        let built =
-            self.build_locked(ready.iter().map(|p| (*p.tx).clone()).collect(), close_time)?;
+        let built = match self.build_locked(ready.iter().map(|p| (*p.tx).clone()).collect(), close_time) {
+            Ok(b) => b,
+            Err(e @ ChainError::Exec(_)) => {
+                // The runtime failed on this batch (a trap): nothing was written. Drop the batch
+                // so the producer does not fail on it forever.
+                let mut pool = self.pool.lock();
+                let reason = format!("block execution failed: {e}");
+                for p in &ready {
+                    for h in pool.remove_invalid(&p.hash) {
+                        let _ = self.events.send(ChainEvent::Dropped {
+                            hash: h,
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         self.commit_locked(built, finalized, started).map(Some)
     }
 
@@ -519,12 +526,9 @@ impl Chain {
             transactions,
         };
         let session = StateSession::new(Arc::new(HeadState(self.store.clone())));
-        let (session, out) = self.executor.call_decoded::<ApplyBlockOutput>(
-            &code,
-            entry::APPLY_BLOCK,
-            &input,
-            session,
-        );
+        let (session, out) = self
+            .executor
+            .call_decoded::<ApplyBlockOutput>(&code, entry::APPLY_BLOCK, &input, session);
         let out = out?;
         if out.results.len() != input.transactions.len() {
             return Err(ExecError::BadOutput(entry::APPLY_BLOCK.into()).into());
@@ -565,12 +569,7 @@ impl Chain {
         })
     }
 
-    fn commit_locked(
-        &self,
-        built: BuiltBlock,
-        finalized: bool,
-        started: Instant,
-    ) -> Result<ImportedBlock, ChainError> {
+    fn commit_locked(&self, built: BuiltBlock, finalized: bool, started: Instant) -> Result<ImportedBlock, ChainError> {
         let BuiltBlock {
             block,
             receipts,
@@ -578,14 +577,13 @@ impl Chain {
             tree,
             invalid,
         } = built;
-        self.store
-            .commit_block(&block, &receipts, &changes, tree, finalized)?;
+        self.store.commit_block(&block, &receipts, &changes, tree, finalized)?;
         let hash = block.header.hash();
         {
             let mut head = self.head.write();
             head.header = block.header.clone();
             head.hash = hash;
-            if let Some(Some(code)) = changes.get(storage_keys::CODE) {
+            if let (Some(Some(code)), None) = (changes.get(storage_keys::CODE), &self.config.code_override) {
                 head.code = RuntimeCode::new(code.clone());
             }
         }
@@ -627,9 +625,7 @@ impl Chain {
                 format!(", {} invalid dropped", invalid.len())
             }
         );
-        let _ = self
-            .events
-            .send(ChainEvent::Block(Arc::new(imported.clone())));
+        let _ = self.events.send(ChainEvent::Block(Arc::new(imported.clone())));
         for (hash, reason) in dropped {
             let _ = self.events.send(ChainEvent::Dropped { hash, reason });
         }

@@ -1,16 +1,14 @@
 //! The deterministic wasmtime engine, the compiled-module cache and the call path.
 
-use crate::host_functions::{
-    default_host_functions, HostFunctions, HostState, ALLOC_EXPORT, MEMORY_EXPORT,
-};
+use crate::host_functions::{default_host_functions, HostFunctions, HostState, ALLOC_EXPORT, MEMORY_EXPORT};
 use crate::overlay::{BackendError, StateSession};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel,
-    PoolingAllocationConfig, Store, StoreLimitsBuilder,
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig, Store,
+    StoreLimitsBuilder,
 };
 use watt_primitives::abi::unpack_ptr_len;
 use watt_primitives::{blake2_256, Hash};
@@ -146,16 +144,11 @@ impl Executor {
     }
 
     /// An executor with the given host-function sets (the defaults plus extensions, usually).
-    pub fn with_host_functions(
-        config: ExecutorConfig,
-        sets: Vec<Box<dyn HostFunctions>>,
-    ) -> Result<Self, ExecError> {
-        let engine = Engine::new(&deterministic_config(&config))
-            .map_err(|e| ExecError::Instantiate(e.to_string()))?;
+    pub fn with_host_functions(config: ExecutorConfig, sets: Vec<Box<dyn HostFunctions>>) -> Result<Self, ExecError> {
+        let engine = Engine::new(&deterministic_config(&config)).map_err(|e| ExecError::Instantiate(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         for set in &sets {
-            set.register(&mut linker)
-                .map_err(|e| ExecError::Link(e.to_string()))?;
+            set.register(&mut linker).map_err(|e| ExecError::Link(e.to_string()))?;
         }
         Ok(Executor {
             engine,
@@ -171,8 +164,7 @@ impl Executor {
             return Ok(pre.clone());
         }
         let started = std::time::Instant::now();
-        let module = Module::new(&self.engine, &code.code)
-            .map_err(|e| ExecError::Compile(format!("{e:#}")))?;
+        let module = Module::new(&self.engine, &code.code).map_err(|e| ExecError::Compile(format!("{e:#}")))?;
         for required in [MEMORY_EXPORT, ALLOC_EXPORT] {
             if module.get_export(required).is_none() {
                 return Err(ExecError::Link(format!("missing export `{required}`")));
@@ -250,8 +242,7 @@ impl Executor {
             .map_err(|e| ExecError::Link(format!("entry `{entry}`: {e}")))?;
         store.data_mut().memory = Some(memory);
         store.data_mut().alloc = Some(alloc.clone());
-        let len = u32::try_from(input.len())
-            .map_err(|_| ExecError::Instantiate("input larger than 4 GiB".into()))?;
+        let len = u32::try_from(input.len()).map_err(|_| ExecError::Instantiate("input larger than 4 GiB".into()))?;
         let ptr = alloc.call(&mut *store, len).map_err(trap)?;
         memory
             .write(&mut *store, ptr as usize, input)
@@ -277,9 +268,8 @@ impl Executor {
         session: StateSession,
     ) -> (StateSession, Result<O, ExecError>) {
         let (session, raw) = self.call(code, entry, &input.encode(), session);
-        let decoded = raw.and_then(|bytes| {
-            O::decode_all(&mut &bytes[..]).map_err(|_| ExecError::BadOutput(entry.to_string()))
-        });
+        let decoded =
+            raw.and_then(|bytes| O::decode_all(&mut &bytes[..]).map_err(|_| ExecError::BadOutput(entry.to_string())));
         (session, decoded)
     }
 }

@@ -9,9 +9,7 @@
 use crate::overlay::StateSession;
 use parity_scale_codec::Decode;
 use wasmtime::{Caller, Linker, Memory, StoreLimits, TypedFunc};
-use watt_primitives::abi::{
-    host as names, pack_ptr_len, ABSENT, EXPORT_ALLOC, EXPORT_MEMORY, HOST_MODULE,
-};
+use watt_primitives::abi::{host as names, pack_ptr_len, ABSENT, EXPORT_ALLOC, EXPORT_MEMORY, HOST_MODULE};
 use watt_support::externalities::Externalities;
 
 /// What a `Store` of the executor carries.
@@ -55,11 +53,7 @@ impl GuestMemory {
     }
 
     /// Copies `len` bytes at `ptr` out of the runtime's memory.
-    pub fn read(
-        caller: &mut Caller<'_, HostState>,
-        ptr: u32,
-        len: u32,
-    ) -> wasmtime::Result<Vec<u8>> {
+    pub fn read(caller: &mut Caller<'_, HostState>, ptr: u32, len: u32) -> wasmtime::Result<Vec<u8>> {
         let mem = Self::memory(caller)?;
         let mut buf = vec![0u8; len as usize];
         mem.read(&*caller, ptr as usize, &mut buf)
@@ -68,10 +62,7 @@ impl GuestMemory {
     }
 
     /// Reads a fixed-size array.
-    pub fn read_array<const N: usize>(
-        caller: &mut Caller<'_, HostState>,
-        ptr: u32,
-    ) -> wasmtime::Result<[u8; N]> {
+    pub fn read_array<const N: usize>(caller: &mut Caller<'_, HostState>, ptr: u32) -> wasmtime::Result<[u8; N]> {
         let mem = Self::memory(caller)?;
         let mut buf = [0u8; N];
         mem.read(&*caller, ptr as usize, &mut buf)
@@ -89,22 +80,17 @@ impl GuestMemory {
         let mem = Self::memory(caller)?;
         let (data, state) = mem.data_and_store_mut(caller);
         let range = (ptr as usize)..(ptr as usize).saturating_add(len as usize);
-        let slice = data.get(range).ok_or_else(|| {
-            wasmtime::format_err!("host function read out of bounds: {ptr}+{len}")
-        })?;
+        let slice = data
+            .get(range)
+            .ok_or_else(|| wasmtime::format_err!("host function read out of bounds: {ptr}+{len}"))?;
         Ok(f(slice, state))
     }
 
     /// Writes `data` at `ptr`.
-    pub fn write(
-        caller: &mut Caller<'_, HostState>,
-        ptr: u32,
-        data: &[u8],
-    ) -> wasmtime::Result<()> {
+    pub fn write(caller: &mut Caller<'_, HostState>, ptr: u32, data: &[u8]) -> wasmtime::Result<()> {
         let mem = Self::memory(caller)?;
-        mem.write(&mut *caller, ptr as usize, data).map_err(|_| {
-            wasmtime::format_err!("host function write out of bounds: {ptr}+{}", data.len())
-        })
+        mem.write(&mut *caller, ptr as usize, data)
+            .map_err(|_| wasmtime::format_err!("host function write out of bounds: {ptr}+{}", data.len()))
     }
 
     /// Allocates a buffer in the runtime (calling its `watt_alloc`), copies `data` into it and
@@ -115,8 +101,7 @@ impl GuestMemory {
             .alloc
             .clone()
             .ok_or_else(|| wasmtime::format_err!("runtime allocator not bound"))?;
-        let len = u32::try_from(data.len())
-            .map_err(|_| wasmtime::format_err!("value too large for wasm32"))?;
+        let len = u32::try_from(data.len()).map_err(|_| wasmtime::format_err!("value too large for wasm32"))?;
         let ptr = alloc.call(&mut *caller, len)?;
         Self::write(caller, ptr, data)?;
         Ok(pack_ptr_len(ptr, len))
@@ -167,8 +152,7 @@ impl HostFunctions for StorageFunctions {
             HOST_MODULE,
             names::STORAGE_NEXT_KEY,
             |mut c: Caller<'_, HostState>, kp: u32, kl: u32| {
-                let next =
-                    GuestMemory::with_slice(&mut c, kp, kl, |key, st| st.session.next_key(key))?;
+                let next = GuestMemory::with_slice(&mut c, kp, kl, |key, st| st.session.next_key(key))?;
                 check_backend(&c)?;
                 match next {
                     Some(k) => GuestMemory::give(&mut c, &k),
@@ -180,8 +164,7 @@ impl HostFunctions for StorageFunctions {
             HOST_MODULE,
             names::STORAGE_CLEAR_PREFIX,
             |mut c: Caller<'_, HostState>, pp: u32, pl: u32| {
-                let n =
-                    GuestMemory::with_slice(&mut c, pp, pl, |p, st| st.session.clear_prefix(p))?;
+                let n = GuestMemory::with_slice(&mut c, pp, pl, |p, st| st.session.clear_prefix(p))?;
                 check_backend(&c)?;
                 Ok(n)
             },
@@ -214,8 +197,7 @@ impl HostFunctions for CryptoFunctions {
             HOST_MODULE,
             names::BLAKE2_256,
             |mut c: Caller<'_, HostState>, dp: u32, dl: u32, out: u32| {
-                let h =
-                    GuestMemory::with_slice(&mut c, dp, dl, |d, _| watt_primitives::blake2_256(d))?;
+                let h = GuestMemory::with_slice(&mut c, dp, dl, |d, _| watt_primitives::blake2_256(d))?;
                 GuestMemory::write(&mut c, out, &h)
             },
         )?;
@@ -223,8 +205,7 @@ impl HostFunctions for CryptoFunctions {
             HOST_MODULE,
             names::BLAKE2_128,
             |mut c: Caller<'_, HostState>, dp: u32, dl: u32, out: u32| {
-                let h =
-                    GuestMemory::with_slice(&mut c, dp, dl, |d, _| watt_primitives::blake2_128(d))?;
+                let h = GuestMemory::with_slice(&mut c, dp, dl, |d, _| watt_primitives::blake2_128(d))?;
                 GuestMemory::write(&mut c, out, &h)
             },
         )?;
@@ -244,12 +225,16 @@ impl HostFunctions for CryptoFunctions {
             HOST_MODULE,
             names::SR25519_VERIFY_BATCH,
             |mut c: Caller<'_, HostState>, ip: u32, il: u32| {
-                let ok = GuestMemory::with_slice(&mut c, ip, il, |input, _| {
-                    match watt_support::crypto::BatchItems::decode(&mut &input[..]) {
-                        Ok(items) => watt_support::crypto::sr25519_verify_batch(&items),
-                        Err(_) => false,
-                    }
-                })?;
+                let ok =
+                    GuestMemory::with_slice(
+                        &mut c,
+                        ip,
+                        il,
+                        |input, _| match watt_support::crypto::BatchItems::decode(&mut &input[..]) {
+                            Ok(items) => watt_support::crypto::sr25519_verify_batch(&items),
+                            Err(_) => false,
+                        },
+                    )?;
                 Ok(ok as u32)
             },
         )?;
@@ -267,9 +252,8 @@ impl HostFunctions for LoggingFunctions {
             names::LOG,
             |mut c: Caller<'_, HostState>, level: u32, mp: u32, ml: u32| {
                 // A hostile runtime must not flood memory through its log: cap the message.
-                let msg = GuestMemory::with_slice(&mut c, mp, ml.min(4096), |m, _| {
-                    String::from_utf8_lossy(m).into_owned()
-                })?;
+                let msg =
+                    GuestMemory::with_slice(&mut c, mp, ml.min(4096), |m, _| String::from_utf8_lossy(m).into_owned())?;
                 match level {
                     1 => {
                         tracing::error!(target: "runtime", "{msg}");

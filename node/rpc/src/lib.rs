@@ -68,11 +68,7 @@ pub struct RunningServer {
 }
 
 /// Starts serving `chain`.
-pub async fn start(
-    config: &RpcConfig,
-    chain: Arc<Chain>,
-    node_name: String,
-) -> Result<RunningServer, RpcServerError> {
+pub async fn start(config: &RpcConfig, chain: Arc<Chain>, node_name: String) -> Result<RunningServer, RpcServerError> {
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
         .max_response_body_size(config.max_response_bytes)
@@ -91,8 +87,7 @@ pub async fn start(
         addr: config.addr,
         source,
     })?;
-    let module =
-        rpc_module(chain, node_name).map_err(|e| RpcServerError::Register(e.to_string()))?;
+    let module = rpc_module(chain, node_name).map_err(|e| RpcServerError::Register(e.to_string()))?;
     let handle = server.start(module);
     tracing::info!("JSON-RPC (HTTP and WebSocket) listening on {addr}");
     Ok(RunningServer { handle, addr })

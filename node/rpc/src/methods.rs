@@ -80,10 +80,7 @@ fn account(s: &str) -> Result<AccountId, ErrorObjectOwned> {
 }
 
 /// The block a method reads: `at`, or the head.
-fn header_at(
-    chain: &Chain,
-    at: Option<Hash>,
-) -> Result<Option<watt_primitives::Header>, ErrorObjectOwned> {
+fn header_at(chain: &Chain, at: Option<Hash>) -> Result<Option<watt_primitives::Header>, ErrorObjectOwned> {
     match at {
         None => Ok(Some(chain.best_header())),
         Some(h) => chain.header(&h).map_err(chain_err),
@@ -103,9 +100,10 @@ pub fn rpc_module(
     let mut m = RpcModule::new(RpcContext { chain, node_name });
 
     // system_
-    m.register_method("system_health", |_, ctx, _| {
-        json!({"peers": 0, "isSyncing": false, "shouldHavePeers": false, "bestNumber": ctx.chain.best().0})
-    })?;
+    m.register_method(
+        "system_health",
+        |_, ctx, _| json!({"peers": 0, "isSyncing": false, "shouldHavePeers": false, "bestNumber": ctx.chain.best().0}),
+    )?;
     m.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
     m.register_method("system_chain", |_, ctx, _| ctx.chain.name().to_string())?;
     m.register_method("system_name", |_, ctx, _| ctx.node_name.clone())?;
@@ -159,9 +157,7 @@ pub fn rpc_module(
     )?;
     m.register_method(
         "chain_getFinalizedHead",
-        |_, ctx, _| -> Result<String, ErrorObjectOwned> {
-            Ok(json::hex(&ctx.chain.finalized().map_err(chain_err)?.1))
-        },
+        |_, ctx, _| -> Result<String, ErrorObjectOwned> { Ok(json::hex(&ctx.chain.finalized().map_err(chain_err)?.1)) },
     )?;
     register_head_subscription(
         &mut m,
@@ -185,10 +181,7 @@ pub fn rpc_module(
             let mut seq = p.sequence();
             let key: String = seq.next()?;
             let at = opt_hash(seq.optional_next()?)?;
-            let v = ctx
-                .chain
-                .storage(&bytes(&key, "storage key")?, at)
-                .map_err(chain_err)?;
+            let v = ctx.chain.storage(&bytes(&key, "storage key")?, at).map_err(chain_err)?;
             Ok(v.map(|v| json::hex(&v)))
         },
     )?;
@@ -222,20 +215,17 @@ pub fn rpc_module(
             }))
         },
     )?;
-    m.register_blocking_method(
-        "state_call",
-        |p: Params, ctx, _| -> Result<String, ErrorObjectOwned> {
-            let mut seq = p.sequence();
-            let method: String = seq.next()?;
-            let data: String = seq.next()?;
-            let at = opt_hash(seq.optional_next()?)?;
-            let out = ctx
-                .chain
-                .call_read_only(&method, &bytes(&data, "call data")?, at)
-                .map_err(chain_err)?;
-            Ok(json::hex(&out))
-        },
-    )?;
+    m.register_blocking_method("state_call", |p: Params, ctx, _| -> Result<String, ErrorObjectOwned> {
+        let mut seq = p.sequence();
+        let method: String = seq.next()?;
+        let data: String = seq.next()?;
+        let at = opt_hash(seq.optional_next()?)?;
+        let out = ctx
+            .chain
+            .call_read_only(&method, &bytes(&data, "call data")?, at)
+            .map_err(chain_err)?;
+        Ok(json::hex(&out))
+    })?;
     m.register_blocking_method(
         "state_getRuntimeVersion",
         |_, ctx, _| -> Result<Value, ErrorObjectOwned> {
@@ -269,49 +259,38 @@ pub fn rpc_module(
     )?;
 
     // watt_
-    m.register_blocking_method(
-        "watt_account",
-        |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
-            let mut seq = p.sequence();
-            let who: String = seq.next()?;
-            let at = opt_hash(seq.optional_next()?)?;
-            match ctx
-                .chain
-                .query_at(&Query::Account(account(&who)?), at)
-                .map_err(chain_err)?
-            {
-                QueryResult::Account(a) => {
-                    Ok(json!({"free": a.free.to_string(), "nonce": a.nonce}))
-                }
-                _ => Err(err(INTERNAL, "runtime answered another question")),
+    m.register_blocking_method("watt_account", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+        let mut seq = p.sequence();
+        let who: String = seq.next()?;
+        let at = opt_hash(seq.optional_next()?)?;
+        match ctx
+            .chain
+            .query_at(&Query::Account(account(&who)?), at)
+            .map_err(chain_err)?
+        {
+            QueryResult::Account(a) => Ok(json!({"free": a.free.to_string(), "nonce": a.nonce})),
+            _ => Err(err(INTERNAL, "runtime answered another question")),
+        }
+    })?;
+    m.register_blocking_method("watt_feePool", |_, ctx, _| -> Result<Value, ErrorObjectOwned> {
+        match ctx.chain.query(&Query::FeePool).map_err(chain_err)? {
+            QueryResult::FeePool { account, balance } => {
+                Ok(json!({"account": account.to_ss58(), "balance": balance.to_string()}))
             }
-        },
-    )?;
-    m.register_blocking_method(
-        "watt_feePool",
-        |_, ctx, _| -> Result<Value, ErrorObjectOwned> {
-            match ctx.chain.query(&Query::FeePool).map_err(chain_err)? {
-                QueryResult::FeePool { account, balance } => {
-                    Ok(json!({"account": account.to_ss58(), "balance": balance.to_string()}))
-                }
-                _ => Err(err(INTERNAL, "runtime answered another question")),
-            }
-        },
-    )?;
-    m.register_method(
-        "watt_receipt",
-        |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
-            let h: String = p.one()?;
-            let tx_hash: Hash = bytes(&h, "transaction hash")?
-                .try_into()
-                .map_err(|_| bad_params("a hash is 32 bytes"))?;
-            let Some(r) = ctx.chain.receipt(&tx_hash).map_err(chain_err)? else {
-                return Ok(Value::Null);
-            };
-            let block_hash = ctx.chain.hash_at(r.block_number).map_err(chain_err)?;
-            Ok(json::receipt(&r, block_hash))
-        },
-    )?;
+            _ => Err(err(INTERNAL, "runtime answered another question")),
+        }
+    })?;
+    m.register_method("watt_receipt", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+        let h: String = p.one()?;
+        let tx_hash: Hash = bytes(&h, "transaction hash")?
+            .try_into()
+            .map_err(|_| bad_params("a hash is 32 bytes"))?;
+        let Some(r) = ctx.chain.receipt(&tx_hash).map_err(chain_err)? else {
+            return Ok(Value::Null);
+        };
+        let block_hash = ctx.chain.hash_at(r.block_number).map_err(chain_err)?;
+        Ok(json::receipt(&r, block_hash))
+    })?;
     Ok(m)
 }
 

@@ -10,9 +10,7 @@
 mod tree;
 
 use parity_scale_codec::{Decode, Encode};
-use rocksdb::{
-    ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
-};
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use std::collections::BTreeMap;
 use std::path::Path;
 use watt_primitives::{blake2_256, Block, BlockNumber, Hash, Header, Receipt, SignedTransaction};
@@ -140,10 +138,7 @@ impl Store {
             .get_cf(self.cf(CF_BODIES), hash)?
             .ok_or_else(|| StoreError::Corrupt("header without body".into()))?;
         let transactions: Vec<SignedTransaction> = decode(&body, "block body")?;
-        Ok(Some(Block {
-            header,
-            transactions,
-        }))
+        Ok(Some(Block { header, transactions }))
     }
 
     /// The hash of the block at `number` on the (single, final) chain.
@@ -169,10 +164,9 @@ impl Store {
 
     /// Smallest key strictly greater than `key` in the head state.
     pub fn state_next_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut iter = self.db.iterator_cf(
-            self.cf(CF_STATE),
-            IteratorMode::From(key, Direction::Forward),
-        );
+        let mut iter = self
+            .db
+            .iterator_cf(self.cf(CF_STATE), IteratorMode::From(key, Direction::Forward));
         for item in &mut iter {
             let (k, _) = item?;
             if &*k != key {
@@ -183,30 +177,18 @@ impl Store {
     }
 
     /// Value at `key` in the state after block `number` (from the tree's versioned values).
-    pub fn state_get_at(
-        &self,
-        key: &[u8],
-        number: BlockNumber,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn state_get_at(&self, key: &[u8], number: BlockNumber) -> Result<Option<Vec<u8>>, StoreError> {
         tree::value_at(self, blake2_256(key), number)
     }
 
     /// Computes the state root after applying `changes` on top of block `number - 1`'s state,
     /// without writing anything. Commit the result with [`Store::commit_block`].
-    pub fn prepare_state(
-        &self,
-        changes: &StateChanges,
-        number: BlockNumber,
-    ) -> Result<PreparedTree, StoreError> {
+    pub fn prepare_state(&self, changes: &StateChanges, number: BlockNumber) -> Result<PreparedTree, StoreError> {
         tree::prepare(self, changes, number)
     }
 
     /// Proofs of `keys` (present or absent) against the state root of block `number`.
-    pub fn prove(
-        &self,
-        keys: &[Vec<u8>],
-        number: BlockNumber,
-    ) -> Result<Vec<StateProof>, StoreError> {
+    pub fn prove(&self, keys: &[Vec<u8>], number: BlockNumber) -> Result<Vec<StateProof>, StoreError> {
         keys.iter().map(|k| tree::prove(self, k, number)).collect()
     }
 
@@ -222,19 +204,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         let header = &block.header;
         if tree.root != header.state_root || tree.version != header.number {
-            return Err(StoreError::Tree(
-                "prepared state does not match the header".into(),
-            ));
+            return Err(StoreError::Tree("prepared state does not match the header".into()));
         }
         let hash = header.hash();
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_HEADERS), hash, header.encode());
         batch.put_cf(self.cf(CF_BODIES), hash, block.transactions.encode());
-        batch.put_cf(
-            self.cf(CF_NUMBERS),
-            header.number.to_be_bytes(),
-            hash.encode(),
-        );
+        batch.put_cf(self.cf(CF_NUMBERS), header.number.to_be_bytes(), hash.encode());
         for r in receipts {
             batch.put_cf(self.cf(CF_RECEIPTS), r.tx_hash, r.encode());
         }

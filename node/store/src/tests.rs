@@ -16,10 +16,7 @@ fn block(number: BlockNumber, parent: Hash, root: Hash) -> Block {
 }
 
 fn changes(pairs: &[(&[u8], Option<&[u8]>)]) -> StateChanges {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_vec(), v.map(|v| v.to_vec())))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_vec(), v.map(|v| v.to_vec()))).collect()
 }
 
 /// Commits genesis (a=1, b=2) and block 1 (a=10, b deleted, c=3); returns the two headers.

@@ -19,11 +19,7 @@ pub struct PreparedTree {
 }
 
 impl PreparedTree {
-    pub(crate) fn write_into(
-        self,
-        store: &Store,
-        batch: &mut WriteBatch,
-    ) -> Result<(), StoreError> {
+    pub(crate) fn write_into(self, store: &Store, batch: &mut WriteBatch) -> Result<(), StoreError> {
         let nodes = store.cf(CF_TREE_NODES);
         for (key, node) in self.batch.node_batch.nodes() {
             let k = borsh::to_vec(key).map_err(|e| StoreError::Tree(e.to_string()))?;
@@ -57,11 +53,7 @@ impl TreeReader for Store {
         }
     }
 
-    fn get_value_option(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
+    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
         Ok(value_at(self, key_hash.0, max_version)?)
     }
 
@@ -71,11 +63,7 @@ impl TreeReader for Store {
     }
 }
 
-pub(crate) fn value_at(
-    store: &Store,
-    key_hash: Hash,
-    version: Version,
-) -> Result<Option<Vec<u8>>, StoreError> {
+pub(crate) fn value_at(store: &Store, key_hash: Hash, version: Version) -> Result<Option<Vec<u8>>, StoreError> {
     let mut iter = store.db().raw_iterator_cf(store.cf(CF_TREE_VALUES));
     iter.seek_for_prev(value_key(key_hash, version));
     if !iter.valid() {
@@ -83,8 +71,9 @@ pub(crate) fn value_at(
         return Ok(None);
     }
     match (iter.key(), iter.value()) {
-        (Some(k), Some(v)) if k[..32] == key_hash => borsh::from_slice::<Option<Vec<u8>>>(v)
-            .map_err(|e| StoreError::Corrupt(format!("tree value: {e}"))),
+        (Some(k), Some(v)) if k[..32] == key_hash => {
+            borsh::from_slice::<Option<Vec<u8>>>(v).map_err(|e| StoreError::Corrupt(format!("tree value: {e}")))
+        }
         _ => Ok(None),
     }
 }
@@ -95,9 +84,7 @@ pub(crate) fn prepare(
     version: BlockNumber,
 ) -> Result<PreparedTree, StoreError> {
     let tree = JellyfishMerkleTree::<_, Blake2b256>::new(store);
-    let set = changes
-        .iter()
-        .map(|(k, v)| (KeyHash(blake2_256(k)), v.clone()));
+    let set = changes.iter().map(|(k, v)| (KeyHash(blake2_256(k)), v.clone()));
     let (root, batch) = tree
         .put_value_set(set, version)
         .map_err(|e| StoreError::Tree(format!("{e:#}")))?;
@@ -108,11 +95,7 @@ pub(crate) fn prepare(
     })
 }
 
-pub(crate) fn prove(
-    store: &Store,
-    key: &[u8],
-    version: BlockNumber,
-) -> Result<StateProof, StoreError> {
+pub(crate) fn prove(store: &Store, key: &[u8], version: BlockNumber) -> Result<StateProof, StoreError> {
     let tree = JellyfishMerkleTree::<_, Blake2b256>::new(store);
     let (value, proof) = tree
         .get_with_proof(KeyHash(blake2_256(key)), version)

@@ -111,11 +111,7 @@ impl TxPool {
 
     /// Adds a transaction the runtime found valid. Returns the hash of a transaction it
     /// replaced, if any.
-    pub fn submit(
-        &mut self,
-        tx: SignedTransaction,
-        v: ValidTransaction,
-    ) -> Result<Option<Hash>, PoolError> {
+    pub fn submit(&mut self, tx: SignedTransaction, v: ValidTransaction) -> Result<Option<Hash>, PoolError> {
         if self.by_hash.contains_key(&v.hash) {
             return Err(PoolError::AlreadyImported);
         }
@@ -143,14 +139,9 @@ impl TxPool {
             .and_then(|c| c.keys().next_back())
             .map_or(v.state_nonce, |last| last + 1);
         if v.nonce != expected {
-            return Err(PoolError::Invalid(TxError::FutureNonce {
-                expected,
-                got: v.nonce,
-            }));
+            return Err(PoolError::Invalid(TxError::FutureNonce { expected, got: v.nonce }));
         }
-        if self.len() + 1 > self.config.max_count
-            || self.bytes + v.len as usize > self.config.max_bytes
-        {
+        if self.len() + 1 > self.config.max_count || self.bytes + v.len as usize > self.config.max_bytes {
             return Err(PoolError::Full {
                 count: self.len(),
                 bytes: self.bytes,
@@ -172,10 +163,7 @@ impl TxPool {
         };
         self.bytes += pending.len;
         self.by_hash.insert(v.hash, (v.signer, v.nonce));
-        self.senders
-            .entry(v.signer)
-            .or_default()
-            .insert(v.nonce, pending);
+        self.senders.entry(v.signer).or_default().insert(v.nonce, pending);
     }
 
     /// Transactions for the next block, at most `max_count` and `max_bytes`: highest fee first
@@ -185,12 +173,7 @@ impl TxPool {
         let mut heap: BinaryHeap<(Balance, Reverse<u64>, AccountId, u64)> = self
             .senders
             .iter()
-            .filter_map(|(who, chain)| {
-                chain
-                    .iter()
-                    .next()
-                    .map(|(n, t)| (t.fee, Reverse(t.seq), *who, *n))
-            })
+            .filter_map(|(who, chain)| chain.iter().next().map(|(n, t)| (t.fee, Reverse(t.seq), *who, *n)))
             .collect();
         let mut out = Vec::new();
         let mut bytes = 0;
@@ -215,10 +198,7 @@ impl TxPool {
 
     /// Every pending transaction (RPC `author_pendingExtrinsics`), in sender/nonce order.
     pub fn pending(&self) -> Vec<PendingTx> {
-        self.senders
-            .values()
-            .flat_map(|c| c.values().cloned())
-            .collect()
+        self.senders.values().flat_map(|c| c.values().cloned()).collect()
     }
 
     /// After a block: drops each sender's transactions below its new state nonce.
@@ -248,10 +228,7 @@ impl TxPool {
         let Some((who, nonce)) = self.by_hash.get(hash).copied() else {
             return vec![];
         };
-        let chain = self
-            .senders
-            .get_mut(&who)
-            .expect("by_hash and senders agree");
+        let chain = self.senders.get_mut(&who).expect("by_hash and senders agree");
         let dropped = chain.split_off(&nonce);
         let mut removed = Vec::new();
         for (_, t) in dropped {

@@ -5,12 +5,7 @@ fn tx(who: u8, nonce: u64, tip: Balance) -> (SignedTransaction, ValidTransaction
     tx_at(who, nonce, tip, 0)
 }
 
-fn tx_at(
-    who: u8,
-    nonce: u64,
-    tip: Balance,
-    state_nonce: u64,
-) -> (SignedTransaction, ValidTransaction) {
+fn tx_at(who: u8, nonce: u64, tip: Balance, state_nonce: u64) -> (SignedTransaction, ValidTransaction) {
     let stx = SignedTransaction {
         tx: watt_primitives::Transaction {
             signer: AccountId([who; 32]),
@@ -33,10 +28,7 @@ fn tx_at(
     (stx, v)
 }
 
-fn submit(
-    p: &mut TxPool,
-    (t, v): (SignedTransaction, ValidTransaction),
-) -> Result<Option<Hash>, PoolError> {
+fn submit(p: &mut TxPool, (t, v): (SignedTransaction, ValidTransaction)) -> Result<Option<Hash>, PoolError> {
     p.submit(t, v)
 }
 
@@ -67,17 +59,11 @@ fn refuses_duplicates_gaps_and_cheap_replacements() {
     );
     assert_eq!(
         submit(&mut p, tx(1, 2, 0)),
-        Err(PoolError::Invalid(TxError::FutureNonce {
-            expected: 1,
-            got: 2
-        }))
+        Err(PoolError::Invalid(TxError::FutureNonce { expected: 1, got: 2 }))
     );
     assert_eq!(
         submit(&mut p, tx_at(3, 7, 0, 5)),
-        Err(PoolError::Invalid(TxError::FutureNonce {
-            expected: 5,
-            got: 7
-        }))
+        Err(PoolError::Invalid(TxError::FutureNonce { expected: 5, got: 7 }))
     );
     assert_eq!(p.len(), 1);
 }
@@ -114,10 +100,7 @@ fn bounded_by_count_and_bytes() {
     });
     submit(&mut p, tx(1, 0, 0)).unwrap();
     submit(&mut p, tx(2, 0, 0)).unwrap();
-    assert!(matches!(
-        submit(&mut p, tx(3, 0, 0)),
-        Err(PoolError::Full { .. })
-    ));
+    assert!(matches!(submit(&mut p, tx(3, 0, 0)), Err(PoolError::Full { .. })));
     assert_eq!(p.bytes(), one * 2);
     assert_eq!(p.ready(10, one).len(), 1, "block byte limit respected");
 }
@@ -132,11 +115,7 @@ fn prune_and_remove_invalid_keep_chains_gap_free() {
     submit(&mut p, tx(2, 0, 0)).unwrap();
     assert_eq!(p.prune(&[(AccountId([1; 32]), 2)]).len(), 2);
     assert_eq!(p.len(), 3);
-    assert_eq!(
-        p.remove_invalid(&bad).len(),
-        2,
-        "nonce 2 and its follower 3"
-    );
+    assert_eq!(p.remove_invalid(&bad).len(), 2, "nonce 2 and its follower 3");
     assert_eq!(p.len(), 1);
     assert_eq!(p.bytes(), tx(2, 0, 0).1.len as usize);
     // The sender can start again from its state nonce.

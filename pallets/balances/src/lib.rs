@@ -169,9 +169,7 @@ pub fn transfer(
     events: &mut Vec<Event>,
 ) -> Result<(), Error> {
     let from_free = free(from);
-    let remaining = from_free
-        .checked_sub(value)
-        .ok_or(Error::InsufficientBalance)?;
+    let remaining = from_free.checked_sub(value).ok_or(Error::InsufficientBalance)?;
     let ed = existential_deposit();
     if keep_alive && remaining < ed {
         return Err(Error::KeepAlive);
@@ -210,20 +208,13 @@ pub fn transfer(
 
 /// Takes `fee` from `who` into the fee pool; reaps `who` if the rest is below the ED (the dust
 /// joins the fee). Returns the total moved, or `Err(free)` when the balance cannot pay.
-pub fn withdraw_fee(
-    who: &AccountId,
-    fee: Balance,
-    events: &mut Vec<Event>,
-) -> Result<Balance, Balance> {
+pub fn withdraw_fee(who: &AccountId, fee: Balance, events: &mut Vec<Event>) -> Result<Balance, Balance> {
     let current = free(who);
     let remaining = current.checked_sub(fee).ok_or(current)?;
     let dust = set_free(who, remaining, events);
     let moved = fee + dust;
     credit_fee_pool(moved);
-    events.push(Event::FeePaid {
-        who: *who,
-        amount: fee,
-    });
+    events.push(Event::FeePaid { who: *who, amount: fee });
     Ok(moved)
 }
 
@@ -283,15 +274,8 @@ mod tests {
                 transfer(&a(1), &a(3), ED - 1, false, &mut ev),
                 Err(Error::ExistentialDeposit)
             );
-            assert_eq!(
-                transfer(&a(1), &a(2), 950, true, &mut ev),
-                Err(Error::KeepAlive)
-            );
-            assert_eq!(
-                (free(&a(1)), free(&a(2))),
-                (1_000, 500),
-                "refusals change nothing"
-            );
+            assert_eq!(transfer(&a(1), &a(2), 950, true, &mut ev), Err(Error::KeepAlive));
+            assert_eq!((free(&a(1)), free(&a(2))), (1_000, 500), "refusals change nothing");
         });
     }
 

@@ -47,12 +47,8 @@ pub fn execute_with<E: Externalities, R>(ext: E, f: impl FnOnce() -> R) -> (E, R
     let result = f();
     let prev = guard.0.take().expect("set above");
     let ours = EXT.with(|cell| std::mem::replace(&mut *cell.borrow_mut(), prev));
-    let ours = ours
-        .expect("externalities were installed by execute_with")
-        .into_any();
-    let ours = *ours
-        .downcast::<E>()
-        .expect("the installed externalities have type E");
+    let ours = ours.expect("externalities were installed by execute_with").into_any();
+    let ours = *ours.downcast::<E>().expect("the installed externalities have type E");
     (ours, result)
 }
 
@@ -103,11 +99,7 @@ impl Externalities for MemoryExternalities {
     }
     fn clear_prefix(&mut self, prefix: &[u8]) -> u32 {
         let top = self.top();
-        let keys: Vec<Vec<u8>> = top
-            .keys()
-            .filter(|k| k.starts_with(prefix))
-            .cloned()
-            .collect();
+        let keys: Vec<Vec<u8>> = top.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
         for k in &keys {
             top.remove(k);
         }

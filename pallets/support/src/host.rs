@@ -107,24 +107,12 @@ mod imp {
     }
     pub fn blake2_256(data: &[u8]) -> [u8; 32] {
         let mut out = [0u8; 32];
-        unsafe {
-            ext_blake2_256(
-                data.as_ptr() as u32,
-                data.len() as u32,
-                out.as_mut_ptr() as u32,
-            )
-        };
+        unsafe { ext_blake2_256(data.as_ptr() as u32, data.len() as u32, out.as_mut_ptr() as u32) };
         out
     }
     pub fn blake2_128(data: &[u8]) -> [u8; 16] {
         let mut out = [0u8; 16];
-        unsafe {
-            ext_blake2_128(
-                data.as_ptr() as u32,
-                data.len() as u32,
-                out.as_mut_ptr() as u32,
-            )
-        };
+        unsafe { ext_blake2_128(data.as_ptr() as u32, data.len() as u32, out.as_mut_ptr() as u32) };
         out
     }
     pub fn sr25519_verify(sig: &[u8; 64], msg: &[u8], public: &[u8; 32]) -> bool {
@@ -138,9 +126,7 @@ mod imp {
         }
     }
     pub fn sr25519_verify_batch(encoded_items: &[u8]) -> bool {
-        unsafe {
-            ext_sr25519_verify_batch(encoded_items.as_ptr() as u32, encoded_items.len() as u32) == 1
-        }
+        unsafe { ext_sr25519_verify_batch(encoded_items.as_ptr() as u32, encoded_items.len() as u32) == 1 }
     }
     pub fn log(level: LogLevel, msg: &str) {
         unsafe { ext_log(level as u32, msg.as_ptr() as u32, msg.len() as u32) }

@@ -131,14 +131,7 @@ mod tests {
     fn remark_emits_hash_of_data() {
         execute_with(MemoryExternalities::default(), || {
             let mut ev = Vec::new();
-            dispatch(
-                &AccountId([1; 32]),
-                Call::Remark {
-                    data: b"hi".to_vec(),
-                },
-                &mut ev,
-            )
-            .unwrap();
+            dispatch(&AccountId([1; 32]), Call::Remark { data: b"hi".to_vec() }, &mut ev).unwrap();
             assert_eq!(
                 ev,
                 vec![Event::Remarked {
@@ -146,10 +139,7 @@ mod tests {
                     hash: watt_primitives::blake2_256(b"hi")
                 }]
             );
-            assert!(
-                weight(&Call::Remark { data: vec![0; 100] })
-                    > weight(&Call::Remark { data: vec![] })
-            );
+            assert!(weight(&Call::Remark { data: vec![0; 100] }) > weight(&Call::Remark { data: vec![] }));
         });
     }
 

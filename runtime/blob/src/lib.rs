@@ -8,9 +8,6 @@ pub const WASM_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/watt_ru
 mod tests {
     #[test]
     fn blob_is_a_wasm_module() {
-        assert!(
-            super::WASM_BINARY.starts_with(b"\0asm"),
-            "blob must be a wasm module"
-        );
+        assert!(super::WASM_BINARY.starts_with(b"\0asm"), "blob must be a wasm module");
     }
 }

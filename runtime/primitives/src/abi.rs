@@ -13,9 +13,7 @@
 //! set is a registry on the node side (see `watt-executor`), so later issues add precompiles and
 //! the contract sandbox by adding names here and registering their implementations there.
 
-use crate::{
-    AccountId, Balance, BlockNumber, Hash, Receipt, SignedTransaction, Timestamp, TxError,
-};
+use crate::{AccountId, Balance, BlockNumber, Hash, Receipt, SignedTransaction, Timestamp, TxError};
 use alloc::string::String;
 use alloc::vec::Vec;
 use parity_scale_codec::{Decode, Encode};
@@ -211,10 +209,7 @@ pub enum QueryResult {
     /// For [`Query::Account`].
     Account(AccountInfo),
     /// For [`Query::FeePool`].
-    FeePool {
-        account: AccountId,
-        balance: Balance,
-    },
+    FeePool { account: AccountId, balance: Balance },
     /// For [`Query::Params`].
     Params(ChainParams),
     /// For [`Query::FeeFor`]; `None` when the call does not decode.

@@ -66,10 +66,7 @@ impl core::fmt::Display for Ss58Error {
             Ss58Error::BadLength => write!(f, "wrong length for an SS58 account address"),
             Ss58Error::BadChecksum => write!(f, "checksum mismatch (mistyped address?)"),
             Ss58Error::WrongPrefix(p) => {
-                write!(
-                    f,
-                    "address is for network prefix {p}, Watt uses {SS58_PREFIX}"
-                )
+                write!(f, "address is for network prefix {p}, Watt uses {SS58_PREFIX}")
             }
         }
     }
@@ -121,9 +118,7 @@ impl AccountId {
             }
             return Ok(AccountId(out));
         }
-        let data = bs58::decode(s)
-            .into_vec()
-            .map_err(|_| Ss58Error::BadBase58)?;
+        let data = bs58::decode(s).into_vec().map_err(|_| Ss58Error::BadBase58)?;
         let (prefix_len, prefix) = match data.first() {
             Some(b) if *b < 64 => (1usize, *b as u16),
             Some(b) if *b < 128 => {
@@ -193,10 +188,7 @@ mod tests {
 
     #[test]
     fn ss58_matches_substrate_generic_prefix() {
-        assert_eq!(
-            alice().to_ss58(),
-            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
-        );
+        assert_eq!(alice().to_ss58(), "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY");
     }
 
     #[test]

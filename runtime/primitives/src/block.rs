@@ -89,11 +89,7 @@ mod tests {
         swapped.swap(0, 1);
         assert_ne!(merkle_root(&swapped), root);
         assert_eq!(merkle_root(&[]), [0u8; 32]);
-        assert_ne!(
-            merkle_root(&leaves[..1]),
-            leaves[0],
-            "single leaf must be tagged"
-        );
+        assert_ne!(merkle_root(&leaves[..1]), leaves[0], "single leaf must be tagged");
     }
 
     #[test]

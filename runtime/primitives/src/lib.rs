@@ -18,8 +18,7 @@ pub use account::AccountId;
 pub use block::{merkle_root, Block, Header};
 pub use hashing::{blake2_128, blake2_256, Hash};
 pub use transaction::{
-    DispatchError, Receipt, SignedTransaction, Transaction, TxError, TxOutcome, SIGNATURE_CONTEXT,
-    TX_SIGNING_TAG,
+    DispatchError, Receipt, SignedTransaction, Transaction, TxError, TxOutcome, SIGNATURE_CONTEXT, TX_SIGNING_TAG,
 };
 
 /// Token amounts in the smallest unit ("plank"). One WATT is `10^DECIMALS` units.

@@ -32,8 +32,7 @@ pub struct Transaction {
 impl Transaction {
     /// The bytes that are signed: tag, then the SCALE body (which contains the genesis hash).
     pub fn signing_payload(&self) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(TX_SIGNING_TAG.len() + 32 + 8 + 16 + 32 + self.call.len() + 4);
+        let mut out = Vec::with_capacity(TX_SIGNING_TAG.len() + 32 + 8 + 16 + 32 + self.call.len() + 4);
         out.extend_from_slice(TX_SIGNING_TAG);
         self.encode_to(&mut out);
         out
@@ -80,22 +79,17 @@ pub enum TxError {
 impl core::fmt::Display for TxError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            TxError::BadEncoding => write!(
-                f,
-                "malformed transaction: not a SCALE-encoded signed transaction"
-            ),
+            TxError::BadEncoding => write!(f, "malformed transaction: not a SCALE-encoded signed transaction"),
             TxError::TooLarge { len, max } => {
                 write!(f, "transaction is {len} bytes, the limit is {max}")
             }
-            TxError::WrongGenesis { .. } => write!(
-                f,
-                "transaction was signed for another chain (genesis hash differs)"
-            ),
+            TxError::WrongGenesis { .. } => {
+                write!(f, "transaction was signed for another chain (genesis hash differs)")
+            }
             TxError::BadSignature => write!(f, "bad signature: it does not verify for the signer"),
-            TxError::StaleNonce { expected, got } => write!(
-                f,
-                "nonce too low: {got} was already used, next is {expected}"
-            ),
+            TxError::StaleNonce { expected, got } => {
+                write!(f, "nonce too low: {got} was already used, next is {expected}")
+            }
             TxError::FutureNonce { expected, got } => {
                 write!(f, "nonce too high: got {got}, next is {expected}")
             }
@@ -177,13 +171,7 @@ mod tests {
 
     #[test]
     fn tx_errors_read_as_sentences() {
-        let e = TxError::StaleNonce {
-            expected: 5,
-            got: 2,
-        };
-        assert_eq!(
-            e.to_string(),
-            "nonce too low: 2 was already used, next is 5"
-        );
+        let e = TxError::StaleNonce { expected: 5, got: 2 };
+        assert_eq!(e.to_string(), "nonce too low: 2 was already used, next is 5");
     }
 }

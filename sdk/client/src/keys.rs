@@ -12,9 +12,7 @@ pub const DEV_NAMES: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Fer
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// The secret URI does not parse or derive.
-    #[error(
-        "invalid secret URI (expected e.g. //Alice, a 12/24-word mnemonic, or 0x-hex seed): {0}"
-    )]
+    #[error("invalid secret URI (expected e.g. //Alice, a 12/24-word mnemonic, or 0x-hex seed): {0}")]
     BadSuri(String),
 }
 
@@ -65,12 +63,7 @@ impl Keypair {
 pub fn dev_accounts() -> Vec<(&'static str, Keypair)> {
     DEV_NAMES
         .iter()
-        .map(|n| {
-            (
-                *n,
-                Keypair::from_suri(&format!("//{n}")).expect("dev URIs are valid"),
-            )
-        })
+        .map(|n| (*n, Keypair::from_suri(&format!("//{n}")).expect("dev URIs are valid")))
         .collect()
 }
 

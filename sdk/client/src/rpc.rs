@@ -132,9 +132,7 @@ pub fn from_hex(s: &str) -> Result<Vec<u8>, String> {
 
 /// Parses a 32-byte hash from hex.
 pub fn hash_from_hex(s: &str) -> Result<Hash, String> {
-    from_hex(s)?
-        .try_into()
-        .map_err(|_| "not a 32-byte hash".to_string())
+    from_hex(s)?.try_into().map_err(|_| "not a 32-byte hash".to_string())
 }
 
 /// A client of one node.
@@ -168,11 +166,7 @@ impl WattRpc {
     }
 
     /// Calls any method with positional parameters.
-    pub async fn call<T: DeserializeOwned>(
-        &self,
-        method: &str,
-        params: Vec<serde_json::Value>,
-    ) -> Result<T, RpcError> {
+    pub async fn call<T: DeserializeOwned>(&self, method: &str, params: Vec<serde_json::Value>) -> Result<T, RpcError> {
         let mut p = ArrayParams::new();
         for v in params {
             p.insert(v).map_err(|e| RpcError::BadAnswer {
@@ -227,8 +221,7 @@ impl WattRpc {
 
     /// The receipt of a transaction, once included.
     pub async fn receipt(&self, tx_hash: &Hash) -> Result<Option<ReceiptView>, RpcError> {
-        self.call("watt_receipt", vec![to_hex(tx_hash).into()])
-            .await
+        self.call("watt_receipt", vec![to_hex(tx_hash).into()]).await
     }
 
     /// Number of the highest finalized block.
@@ -238,8 +231,7 @@ impl WattRpc {
         let n = header["number"]
             .as_str()
             .ok_or_else(|| Self::bad("chain_getHeader", "no number"))?;
-        u64::from_str_radix(n.trim_start_matches("0x"), 16)
-            .map_err(|e| Self::bad("chain_getHeader", e))
+        u64::from_str_radix(n.trim_start_matches("0x"), 16).map_err(|e| Self::bad("chain_getHeader", e))
     }
 
     /// Submits and waits until the transaction is included (or finalized).
@@ -254,12 +246,7 @@ impl WattRpc {
     }
 
     /// Polls until `tx_hash` has a receipt (and, for [`WaitFor::Finalized`], its block is final).
-    pub async fn wait(
-        &self,
-        tx_hash: &Hash,
-        until: WaitFor,
-        timeout: Duration,
-    ) -> Result<ReceiptView, RpcError> {
+    pub async fn wait(&self, tx_hash: &Hash, until: WaitFor, timeout: Duration) -> Result<ReceiptView, RpcError> {
         let started = Instant::now();
         loop {
             if let Some(r) = self.receipt(tx_hash).await? {
@@ -280,15 +267,9 @@ impl WattRpc {
     }
 
     /// Proofs of raw storage keys at block `at` (head when `None`).
-    pub async fn read_proof(
-        &self,
-        keys: &[Vec<u8>],
-        at: Option<Hash>,
-    ) -> Result<ReadProofView, RpcError> {
+    pub async fn read_proof(&self, keys: &[Vec<u8>], at: Option<Hash>) -> Result<ReadProofView, RpcError> {
         let keys: Vec<serde_json::Value> = keys.iter().map(|k| to_hex(k).into()).collect();
-        let at = at
-            .map(|h| to_hex(&h).into())
-            .unwrap_or(serde_json::Value::Null);
+        let at = at.map(|h| to_hex(&h).into()).unwrap_or(serde_json::Value::Null);
         self.call("state_getReadProof", vec![keys.into(), at]).await
     }
 }

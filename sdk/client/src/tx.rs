@@ -16,13 +16,7 @@ pub fn transfer_call(dest: AccountId, amount: Balance, keep_alive: bool) -> Runt
 }
 
 /// Signs `call` as `signer`'s transaction number `nonce` on the chain with `genesis`.
-pub fn sign(
-    signer: &Keypair,
-    nonce: u64,
-    tip: Balance,
-    genesis: Hash,
-    call: &RuntimeCall,
-) -> SignedTransaction {
+pub fn sign(signer: &Keypair, nonce: u64, tip: Balance, genesis: Hash, call: &RuntimeCall) -> SignedTransaction {
     let tx = Transaction {
         signer: signer.account(),
         nonce,
