@@ -396,6 +396,17 @@ impl Chain {
         RuntimeVersion::decode_all(&mut &out[..]).map_err(|_| ExecError::BadOutput(entry::VERSION.into()).into())
     }
 
+    /// The nonce `who`'s next transaction should use: after its pending ones, else its state nonce.
+    pub fn next_nonce(&self, who: &AccountId) -> Result<u64, ChainError> {
+        if let Some(n) = self.pool.lock().next_nonce(who) {
+            return Ok(n);
+        }
+        match self.query(&Query::Account(*who))? {
+            QueryResult::Account(a) => Ok(a.nonce),
+            _ => Err(ExecError::BadOutput(entry::QUERY.into()).into()),
+        }
+    }
+
     /// Validates an encoded transaction against the head state.
     pub fn validate(&self, bytes: &[u8]) -> Result<Result<ValidTransaction, TxError>, ChainError> {
         let input = ValidateInput {

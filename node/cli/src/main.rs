@@ -1,1 +1,171 @@
-fn main() {}
+//! The `watt` command: run a node, manage keys, write chain specs, send transactions and query
+//! state over JSON-RPC.
+
+mod client_commands;
+mod node;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Watt: a WebAssembly smart-contract chain for decentralized storage, final by SCP.
+#[derive(Parser, Debug)]
+#[command(name = "watt", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a node (with --dev: a single-node development chain producing blocks on demand).
+    Node(node::NodeArgs),
+    /// Generate and inspect sr25519 keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Print a chain spec (JSON) to standard output.
+    ChainSpec(ChainSpecArgs),
+    /// Sign and submit transactions.
+    #[command(subcommand)]
+    Tx(TxCommand),
+    /// Read chain state from a node.
+    #[command(subcommand)]
+    Query(QueryCommand),
+}
+
+/// Output format of query commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Generate a new key with a 12-word mnemonic (keep the phrase secret: it is the key).
+    Generate {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Show the account of a secret URI (e.g. //Alice, a mnemonic, a mnemonic//hard/path).
+    Inspect {
+        /// The secret URI.
+        suri: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ChainSpecArgs {
+    /// The development chain (//Alice .. //Ferdie funded with 1,000,000 WATT each).
+    #[arg(long)]
+    dev: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RpcArg {
+    /// Node JSON-RPC endpoint (http:// or ws://).
+    #[arg(long, default_value = "http://127.0.0.1:9944", env = "WATT_RPC")]
+    rpc: String,
+}
+
+/// When `watt tx` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WaitArg {
+    /// As soon as the node accepted it into its pool.
+    None,
+    /// When a block includes it.
+    Included,
+    /// When a finalized block includes it.
+    Finalized,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TxCommand {
+    /// Transfer WATT to another account.
+    Transfer {
+        /// Secret URI of the sender (e.g. //Alice). Never logged.
+        #[arg(long)]
+        from: String,
+        /// SS58 address of the receiver.
+        #[arg(long)]
+        to: String,
+        /// Amount: whole units (e.g. 1500000000000) or WATT with a suffix (e.g. 1.5WATT).
+        #[arg(long)]
+        amount: String,
+        /// Tip on top of the fee (units or WATT), for priority.
+        #[arg(long, default_value = "0")]
+        tip: String,
+        /// Refuse instead of emptying the sender's account below the existential deposit.
+        #[arg(long)]
+        keep_alive: bool,
+        /// Use this nonce instead of asking the node.
+        #[arg(long)]
+        nonce: Option<u64>,
+        /// Wait until the transaction is included or finalized.
+        #[arg(long, value_enum, default_value = "finalized")]
+        wait: WaitArg,
+        /// Seconds to wait at most.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        #[command(flatten)]
+        rpc: RpcArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueryCommand {
+    /// Free balance and nonce of an account.
+    Account {
+        /// SS58 address (or 0x-hex public key).
+        address: String,
+        #[command(flatten)]
+        rpc: RpcArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// The receipt of a transaction.
+    Receipt {
+        /// Transaction hash (0x-hex).
+        hash: String,
+        #[command(flatten)]
+        rpc: RpcArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// The fee pool's account and balance.
+    FeePool {
+        #[command(flatten)]
+        rpc: RpcArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Node(args) => node::run(args),
+        Command::Key(k) => client_commands::key(k),
+        Command::ChainSpec(a) => client_commands::chain_spec(a),
+        Command::Tx(t) => client_commands::runtime().and_then(|rt| rt.block_on(client_commands::tx(t))),
+        Command::Query(q) => client_commands::runtime().and_then(|rt| rt.block_on(client_commands::query(q))),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

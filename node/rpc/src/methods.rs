@@ -107,6 +107,13 @@ pub fn rpc_module(
     m.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
     m.register_method("system_chain", |_, ctx, _| ctx.chain.name().to_string())?;
     m.register_method("system_name", |_, ctx, _| ctx.node_name.clone())?;
+    m.register_blocking_method(
+        "system_accountNextIndex",
+        |p: Params, ctx, _| -> Result<u64, ErrorObjectOwned> {
+            let who: String = p.one()?;
+            ctx.chain.next_nonce(&account(&who)?).map_err(chain_err)
+        },
+    )?;
     m.register_method("system_properties", |_, _, _| {
         json!({"ss58Format": watt_primitives::account::SS58_PREFIX, "tokenDecimals": watt_primitives::DECIMALS, "tokenSymbol": "WATT"})
     })?;

@@ -196,6 +196,11 @@ impl TxPool {
         out
     }
 
+    /// The nonce after `who`'s last pending transaction, if it has any.
+    pub fn next_nonce(&self, who: &AccountId) -> Option<u64> {
+        self.senders.get(who).and_then(|c| c.keys().next_back()).map(|n| n + 1)
+    }
+
     /// Every pending transaction (RPC `author_pendingExtrinsics`), in sender/nonce order.
     pub fn pending(&self) -> Vec<PendingTx> {
         self.senders.values().flat_map(|c| c.values().cloned()).collect()

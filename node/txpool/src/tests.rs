@@ -118,6 +118,8 @@ fn prune_and_remove_invalid_keep_chains_gap_free() {
     assert_eq!(p.remove_invalid(&bad).len(), 2, "nonce 2 and its follower 3");
     assert_eq!(p.len(), 1);
     assert_eq!(p.bytes(), tx(2, 0, 0).1.len as usize);
+    assert_eq!(p.next_nonce(&AccountId([1; 32])), None);
+    assert_eq!(p.next_nonce(&AccountId([2; 32])), Some(1));
     // The sender can start again from its state nonce.
     submit(&mut p, tx_at(1, 2, 0, 2)).unwrap();
 }

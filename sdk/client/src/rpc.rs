@@ -211,6 +211,11 @@ impl WattRpc {
         self.call("watt_account", vec![who.to_ss58().into()]).await
     }
 
+    /// The nonce for `who`'s next transaction, counting its transactions pending in the pool.
+    pub async fn next_nonce(&self, who: &AccountId) -> Result<u64, RpcError> {
+        self.call("system_accountNextIndex", vec![who.to_ss58().into()]).await
+    }
+
     /// Submits a signed transaction; returns its hash.
     pub async fn submit(&self, tx: &SignedTransaction) -> Result<Hash, RpcError> {
         let h: String = self

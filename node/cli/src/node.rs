@@ -1,0 +1,172 @@
+//! `watt node`: open the chain, serve JSON-RPC, run the consensus engine until Ctrl-C/SIGTERM.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+use watt_chain::{Chain, ChainConfig, ChainSpec};
+use watt_consensus::{ConsensusEngine, DevEngine, DevEngineConfig};
+use watt_primitives::AccountId;
+use watt_rpc::RpcConfig;
+use watt_txpool::PoolConfig;
+
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    /// Development mode: the dev engine (a block as soon as transactions wait), the dev chain
+    /// spec unless --chain is given, and a temporary database unless --base-path is given.
+    #[arg(long)]
+    dev: bool,
+    /// Keep the database in a temporary directory that is deleted on exit.
+    #[arg(long, conflicts_with = "base_path")]
+    tmp: bool,
+    /// Directory of the node's data (the database lives in <base-path>/chains/<chain id>/db).
+    #[arg(long, short = 'd', value_name = "DIR")]
+    base_path: Option<PathBuf>,
+    /// Chain spec file (see `watt chain-spec`).
+    #[arg(long, value_name = "SPEC.json")]
+    chain: Option<PathBuf>,
+    /// JSON-RPC port (HTTP and WebSocket on the same port).
+    #[arg(long, default_value_t = 9944)]
+    rpc_port: u16,
+    /// JSON-RPC listening address; the default serves only this machine.
+    #[arg(long, default_value = "127.0.0.1")]
+    rpc_addr: IpAddr,
+    /// Most concurrent RPC connections.
+    #[arg(long, default_value_t = 100)]
+    rpc_max_connections: u32,
+    /// Largest RPC request body in bytes; larger requests are refused.
+    #[arg(long, default_value_t = 1 << 20)]
+    rpc_max_request_size: u32,
+    /// Also seal a block every MS milliseconds, even when no transaction waits.
+    #[arg(long, value_name = "MS")]
+    seal_interval: Option<u64>,
+    /// Most transactions waiting in the pool.
+    #[arg(long, default_value_t = 100_000)]
+    pool_limit: usize,
+    /// Most transactions in one block.
+    #[arg(long, default_value_t = 20_000)]
+    max_block_txs: usize,
+    /// Execute this wasm file instead of the on-chain runtime (for debugging a runtime).
+    #[arg(long, value_name = "FILE.wasm")]
+    runtime_override: Option<PathBuf>,
+    /// Node name reported by `system_name`.
+    #[arg(long, default_value = "watt-node")]
+    name: String,
+}
+
+fn dev_accounts() -> Vec<AccountId> {
+    watt_client::dev_accounts().iter().map(|(_, k)| k.account()).collect()
+}
+
+pub fn run(args: NodeArgs) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if !args.dev {
+        bail!("only the single-node dev engine exists yet (SCP arrives with the multi-validator work): run with --dev, optionally with --chain SPEC.json");
+    }
+    let spec = match &args.chain {
+        Some(path) => ChainSpec::from_file(path)?,
+        None => ChainSpec::dev(&dev_accounts(), watt_runtime_blob::WASM_BINARY),
+    };
+    // A --tmp directory lives until this function returns.
+    let mut _tmp_guard = None;
+    let base = match (&args.base_path, args.tmp || args.base_path.is_none()) {
+        (Some(p), false) => p.clone(),
+        _ => {
+            let t = tempfile::Builder::new()
+                .prefix("watt-")
+                .tempdir()
+                .context("create a temporary directory")?;
+            let p = t.path().to_path_buf();
+            _tmp_guard = Some(t);
+            p
+        }
+    };
+    let db_path = base.join("chains").join(&spec.id).join("db");
+    std::fs::create_dir_all(&db_path).with_context(|| format!("create {}", db_path.display()))?;
+    tracing::info!(
+        "Watt node {} — chain \"{}\" ({}), database {}",
+        env!("CARGO_PKG_VERSION"),
+        spec.name,
+        spec.id,
+        db_path.display()
+    );
+
+    let code_override = match &args.runtime_override {
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("read runtime override {}", p.display()))?),
+        None => None,
+    };
+    let config = ChainConfig {
+        pool: PoolConfig {
+            max_count: args.pool_limit,
+            ..PoolConfig::default()
+        },
+        max_block_txs: args.max_block_txs,
+        code_override,
+        ..ChainConfig::default()
+    };
+    let chain = Chain::open(&db_path, &spec, config).context("open the chain")?;
+    tracing::info!("genesis 0x{}", hex::encode(chain.genesis_hash()));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start tokio")?;
+    runtime.block_on(async move {
+        let rpc_config = RpcConfig {
+            addr: SocketAddr::new(args.rpc_addr, args.rpc_port),
+            max_request_bytes: args.rpc_max_request_size,
+            max_connections: args.rpc_max_connections,
+            ..RpcConfig::default()
+        };
+        let server = watt_rpc::start(&rpc_config, chain.clone(), args.name.clone()).await?;
+        let engine = Box::new(DevEngine::new(
+            chain.clone(),
+            DevEngineConfig {
+                seal_interval: args.seal_interval.map(Duration::from_millis),
+            },
+        ));
+        tracing::info!("consensus engine: {}", engine.name());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let engine_task = tokio::spawn(engine.run(Box::pin(async move {
+            let _ = stop_rx.await;
+        })));
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(());
+        let _ = server.handle.stop();
+        match engine_task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("consensus engine: {e}"),
+            Err(e) => tracing::error!("consensus task: {e}"),
+        }
+        server.handle.stopped().await;
+        anyhow::Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
