@@ -144,6 +144,10 @@ pub struct Chain {
     head: RwLock<Head>,
     pool: Mutex<TxPool>,
     import_lock: Mutex<()>,
+    /// Held shared while a transaction is validated and pooled, exclusively while a block is
+    /// committed and the pool pruned: a transaction is never checked against one state and
+    /// pooled against the next.
+    commit_gate: RwLock<()>,
     events: broadcast::Sender<ChainEvent>,
     tx_arrived: Notify,
     config: ChainConfig,
@@ -233,6 +237,7 @@ impl Chain {
             head: RwLock::new(head),
             pool: Mutex::new(TxPool::new(config.pool.clone())),
             import_lock: Mutex::new(()),
+            commit_gate: RwLock::new(()),
             events,
             tx_arrived: Notify::new(),
             config,
@@ -420,6 +425,7 @@ impl Chain {
 
     /// Validates and pools an encoded transaction; returns its hash.
     pub fn submit(&self, bytes: &[u8]) -> Result<Hash, SubmitError> {
+        let _gate = self.commit_gate.read();
         let valid = self.validate(bytes)?.map_err(PoolError::Invalid)?;
         let stx =
             SignedTransaction::decode_all(&mut &bytes[..]).map_err(|_| PoolError::Invalid(TxError::BadEncoding))?;
@@ -588,6 +594,7 @@ impl Chain {
             tree,
             invalid,
         } = built;
+        let gate = self.commit_gate.write();
         self.store.commit_block(&block, &receipts, &changes, tree, finalized)?;
         let hash = block.header.hash();
         {
@@ -618,6 +625,7 @@ impl Chain {
                 }
             }
         }
+        drop(gate);
         let imported = ImportedBlock {
             tx_hashes: receipts.iter().map(|r| r.tx_hash).collect(),
             header: block.header,
