@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building Watt needs on a fresh Debian machine (idempotent, quick when done):
+# libclang for rocksdb's bindings, the wasm32 target for the runtime, cargo-nextest for tests.
+# Sourced by scripts/dev-node.sh and scripts/test.sh.
+set -euo pipefail
+
+log() { echo "[setup] $*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' && ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
+  log "installing libclang-dev (needed to build rocksdb)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
+fi
+
+if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
+  log "adding the wasm32-unknown-unknown target (the runtime is built to wasm)"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  log "installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+# Build output outside the clone, so a fresh clone on the same machine reuses earlier builds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/watt/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+log "build directory: $CARGO_TARGET_DIR"
