@@ -32,6 +32,8 @@ pub struct NodeProcess {
     child: Child,
     /// Its RPC port.
     pub port: u16,
+    /// Its Prometheus port.
+    pub metrics_port: u16,
     /// Its log file.
     pub log: PathBuf,
 }
@@ -41,18 +43,25 @@ impl NodeProcess {
     /// until its RPC answers.
     pub fn start(base: &Path, extra: &[&str]) -> Self {
         let port = free_port();
+        let metrics_port = free_port();
         let log = base.join(format!("node-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("create node log");
         let child = Command::new(watt_binary())
             .args(["node", "--dev", "--base-path"])
             .arg(base)
             .args(["--rpc-port", &port.to_string()])
+            .args(["--prometheus-port", &metrics_port.to_string()])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
             .expect("spawn watt node");
-        let node = NodeProcess { child, port, log };
+        let node = NodeProcess {
+            child,
+            port,
+            metrics_port,
+            log,
+        };
         node.wait_ready(Duration::from_secs(60));
         node
     }

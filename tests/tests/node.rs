@@ -158,6 +158,14 @@ async fn transfers_by_rpc_and_cli_are_final_provable_and_survive_kill_9() {
     assert!(statuses[1].get("inBlock").is_some(), "{statuses:?}");
     assert!(statuses.last().unwrap().get("finalized").is_some(), "{statuses:?}");
 
+    // Prometheus metrics agree with the chain.
+    let metrics = http_get(node.metrics_port, "/metrics");
+    assert!(
+        metrics.contains("watt_block_height{status=\"finalized\"} 3"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("watt_transactions_imported_total 3"), "{metrics}");
+
     // 6. kill -9 while blocks are being produced, then restart on the same database.
     let eve = key("Eve");
     let mut hashes = vec![];
@@ -210,6 +218,14 @@ async fn transfers_by_rpc_and_cli_are_final_provable_and_survive_kill_9() {
         .unwrap();
     assert!(r.success);
     assert_eq!(free(&rpc, &bob).await.0, bob0 + 7 * UNIT);
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }
 
 fn code_and_data(e: RpcError) -> (i32, String) {

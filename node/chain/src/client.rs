@@ -129,6 +129,17 @@ pub struct BuiltBlock {
     invalid: Vec<(Hash, TxError)>,
 }
 
+/// Counters since the node started, for monitoring.
+#[derive(Default, Debug)]
+pub struct ChainStats {
+    /// Blocks committed.
+    pub blocks: std::sync::atomic::AtomicU64,
+    /// Transactions in committed blocks.
+    pub transactions: std::sync::atomic::AtomicU64,
+    /// Microseconds spent building/importing and committing blocks.
+    pub import_micros: std::sync::atomic::AtomicU64,
+}
+
 struct Head {
     header: Header,
     hash: Hash,
@@ -151,6 +162,7 @@ pub struct Chain {
     events: broadcast::Sender<ChainEvent>,
     tx_arrived: Notify,
     config: ChainConfig,
+    stats: ChainStats,
 }
 
 fn hex(h: &[u8]) -> String {
@@ -241,6 +253,7 @@ impl Chain {
             events,
             tx_arrived: Notify::new(),
             config,
+            stats: ChainStats::default(),
         };
         let (number, hash) = chain.best();
         tracing::info!(number, hash = %format!("0x{}", hex(&hash)), "chain head");
@@ -309,6 +322,17 @@ impl Chain {
     /// Whether transactions wait in the pool.
     pub fn has_pending(&self) -> bool {
         !self.pool.lock().is_empty()
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> &ChainStats {
+        &self.stats
+    }
+
+    /// Number and encoded bytes of pending transactions.
+    pub fn pool_size(&self) -> (usize, usize) {
+        let pool = self.pool.lock();
+        (pool.len(), pool.bytes())
     }
 
     /// Pending transactions.
@@ -644,6 +668,14 @@ impl Chain {
                 format!(", {} invalid dropped", invalid.len())
             }
         );
+        use std::sync::atomic::Ordering::Relaxed;
+        self.stats.blocks.fetch_add(1, Relaxed);
+        self.stats
+            .transactions
+            .fetch_add(imported.tx_hashes.len() as u64, Relaxed);
+        self.stats
+            .import_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
         let _ = self.events.send(ChainEvent::Block(Arc::new(imported.clone())));
         for (hash, reason) in dropped {
             let _ = self.events.send(ChainEvent::Dropped { hash, reason });

@@ -8,5 +8,5 @@ pub mod spec;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
 
-pub use client::{BuiltBlock, Chain, ChainConfig, ChainError, ChainEvent, ImportedBlock, SubmitError};
+pub use client::{BuiltBlock, Chain, ChainConfig, ChainError, ChainEvent, ChainStats, ImportedBlock, SubmitError};
 pub use spec::{ChainSpec, GenesisSpec, SpecError};

@@ -2,6 +2,7 @@
 //! state over JSON-RPC.
 
 mod client_commands;
+mod metrics;
 mod node;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -50,6 +50,12 @@ pub struct NodeArgs {
     /// Execute this wasm file instead of the on-chain runtime (for debugging a runtime).
     #[arg(long, value_name = "FILE.wasm")]
     runtime_override: Option<PathBuf>,
+    /// Prometheus metrics port (`/metrics` on the RPC address).
+    #[arg(long, default_value_t = 9615)]
+    prometheus_port: u16,
+    /// Do not serve Prometheus metrics.
+    #[arg(long)]
+    no_prometheus: bool,
     /// Node name reported by `system_name`.
     #[arg(long, default_value = "watt-node")]
     name: String,
@@ -126,6 +132,12 @@ pub fn run(args: NodeArgs) -> Result<()> {
             ..RpcConfig::default()
         };
         let server = watt_rpc::start(&rpc_config, chain.clone(), args.name.clone()).await?;
+        if !args.no_prometheus {
+            let addr = SocketAddr::new(args.rpc_addr, args.prometheus_port);
+            let listener = crate::metrics::bind(addr).await?;
+            tracing::info!("Prometheus metrics on http://{}/metrics", listener.local_addr()?);
+            tokio::spawn(crate::metrics::serve(listener, chain.clone()));
+        }
         let engine = Box::new(DevEngine::new(
             chain.clone(),
             DevEngineConfig {
