@@ -1,8 +1,8 @@
 //! Load generator: sustained signed transfers per second submitted over JSON-RPC to one node.
 //!
 //! Funds `--accounts` fresh accounts from the dev accounts, waits for that to be final, then
-//! pre-signs `--txs` transfers spread over those accounts and submits them with `--concurrency`
-//! requests in flight. Reports the submission rate and the end-to-end rate (first submission
+//! pre-signs `--txs` transfers spread over those accounts and submits them, each account's in
+//! nonce order, with `--concurrency` accounts in flight. Reports the submission rate and the end-to-end rate (first submission
 //! to the last transfer finalized).
 //!
 //! `watt-load --rpc http://127.0.0.1:9944 --accounts 1000 --txs 20000 --concurrency 64`
@@ -13,7 +13,7 @@ use futures::stream::{self, StreamExt};
 use std::time::{Duration, Instant};
 use watt_client::rpc::WaitFor;
 use watt_client::{dev_accounts, sign, transfer_call, Keypair, WattRpc};
-use watt_primitives::UNIT;
+use watt_primitives::{Hash, SignedTransaction, UNIT};
 
 #[derive(Parser, Debug)]
 #[command(about = "Sustained transfers/s over JSON-RPC against one Watt node")]
@@ -46,59 +46,63 @@ async fn main() -> Result<()> {
         .collect();
 
     eprintln!("funding {} accounts ...", senders.len());
-    let mut nonces = Vec::new();
-    for f in &funders {
-        nonces.push(rpc.next_nonce(&f.account()).await?);
-    }
-    let mut funding = Vec::new();
+    // One chain of transactions per funder: a sender's nonces must reach the node in order.
+    let mut funding: Vec<Vec<SignedTransaction>> = vec![Vec::new(); funders.len()];
     for (i, s) in senders.iter().enumerate() {
         let f = i % funders.len();
-        funding.push(sign(
+        let nonce = match funding[f].last() {
+            Some(t) => t.tx.nonce + 1,
+            None => rpc.next_nonce(&funders[f].account()).await?,
+        };
+        funding[f].push(sign(
             &funders[f],
-            nonces[f],
+            nonce,
             0,
             genesis,
             &transfer_call(s.account(), 100 * UNIT, false),
         ));
-        nonces[f] += 1;
     }
-    let last = submit_all(&rpc, &funding, args.concurrency).await?;
+    let last = submit_all(&rpc, funding, args.concurrency).await?;
     rpc.wait(&last, WaitFor::Finalized, Duration::from_secs(300)).await?;
 
     let per_sender = args.txs.div_ceil(senders.len());
     eprintln!("signing {} transfers ({} per account) ...", args.txs, per_sender);
     let receiver = funders[0].account();
-    let mut txs = Vec::with_capacity(args.txs);
+    let mut chains: Vec<Vec<SignedTransaction>> = vec![Vec::new(); senders.len()];
+    let mut total = 0;
     'outer: for n in 0..per_sender as u64 {
-        for s in &senders {
-            if txs.len() == args.txs {
+        for (i, s) in senders.iter().enumerate() {
+            if total == args.txs {
                 break 'outer;
             }
-            txs.push(sign(s, n, 0, genesis, &transfer_call(receiver, UNIT / 1000, false)));
+            chains[i].push(sign(s, n, 0, genesis, &transfer_call(receiver, UNIT / 1000, false)));
+            total += 1;
         }
     }
 
     eprintln!(
-        "submitting {} transfers with {} in flight ...",
-        txs.len(),
+        "submitting {total} transfers with {} senders in flight ...",
         args.concurrency
     );
     let started = Instant::now();
-    let last = submit_all(&rpc, &txs, args.concurrency).await?;
+    let last = submit_all(&rpc, chains.clone(), args.concurrency).await?;
     let submitted = started.elapsed();
     rpc.wait(&last, WaitFor::Finalized, Duration::from_secs(600)).await?;
-    // Every sender's nonce must have reached its count: all transfers are in.
-    for s in senders.iter().take(10) {
+    // Every transfer is in: each sender's nonce reached the length of its chain.
+    for (s, chain) in senders.iter().zip(&chains) {
         let n = rpc.account(&s.account()).await?.nonce;
-        if n < per_sender as u64 - 1 {
-            bail!("sender nonce {n} < {}: transfers missing", per_sender - 1);
+        if n < chain.len() as u64 {
+            bail!(
+                "sender {} has nonce {n}, expected {}: transfers missing",
+                s.account(),
+                chain.len()
+            );
         }
     }
     let finalized = started.elapsed();
-    let n = txs.len() as f64;
+    let n = total as f64;
     println!(
-        "{{\"transfers\": {}, \"concurrency\": {}, \"submit_tps\": {:.0}, \"finalized_tps\": {:.0}, \"seconds\": {:.2}}}",
-        txs.len(),
+        "{{\"transfers\": {total}, \"concurrency\": {}, \"submit_tps\": {:.0}, \"finalized_tps\": {:.0}, \"seconds\": {:.2}}}",
         args.concurrency,
         n / submitted.as_secs_f64(),
         n / finalized.as_secs_f64(),
@@ -107,22 +111,30 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// Submits all, `concurrency` at a time; returns the hash of the last one.
-async fn submit_all(
-    rpc: &WattRpc,
-    txs: &[watt_primitives::SignedTransaction],
-    concurrency: usize,
-) -> Result<watt_primitives::Hash> {
-    let results: Vec<_> = stream::iter(txs.iter().map(|t| {
+/// Submits every chain, each in nonce order, `concurrency` chains at a time; returns the hash
+/// of the transaction submitted last.
+async fn submit_all(rpc: &WattRpc, chains: Vec<Vec<SignedTransaction>>, concurrency: usize) -> Result<Hash> {
+    let results: Vec<Result<Option<(Instant, Hash)>>> = stream::iter(chains.into_iter().map(|chain| {
         let rpc = rpc.clone();
-        async move { rpc.submit(t).await }
+        async move {
+            let mut last = None;
+            for t in &chain {
+                let hash = rpc.submit(t).await?;
+                last = Some((Instant::now(), hash));
+            }
+            Ok(last)
+        }
     }))
-    .buffered(concurrency)
+    .buffer_unordered(concurrency)
     .collect()
     .await;
-    let mut last = None;
+    let mut last: Option<(Instant, Hash)> = None;
     for r in results {
-        last = Some(r?);
+        if let Some(l) = r? {
+            if last.is_none_or(|(t, _)| l.0 > t) {
+                last = Some(l);
+            }
+        }
     }
-    last.context("nothing submitted")
+    last.map(|(_, h)| h).context("nothing submitted")
 }
