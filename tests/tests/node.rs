@@ -120,7 +120,7 @@ async fn transfers_by_rpc_and_cli_are_final_provable_and_survive_kill_9() {
 
     // 4. A state proof of Bob's balance against the finalized header's state root.
     let bob_key = watt_runtime::pallet_balances::Free::key(&bob.account());
-    let proof = rpc.read_proof(&[bob_key.clone()], None).await.unwrap();
+    let proof = rpc.read_proof(std::slice::from_ref(&bob_key), None).await.unwrap();
     let header: Value = rpc
         .call("chain_getHeader", vec![proof.at.clone().into()])
         .await
@@ -404,4 +404,68 @@ async fn a_node_started_from_a_written_chain_spec_has_that_genesis() {
         "only the spec's accounts are funded"
     );
     assert_eq!(free(&rpc, &key("Bob")).await.0, 1_000_000 * UNIT);
+}
+
+#[test]
+fn quorum_check_reports_intersection_splits_and_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let node = |n: &str, t: u32, v: &[&str]| serde_json::json!({"node": n, "qset": {"t": t, "v": v}});
+    let nodes: Vec<Value> = ["A", "B", "C", "D"]
+        .iter()
+        .map(|n| node(n, 3, &["A", "B", "C", "D"]))
+        .collect();
+    let safe = serde_json::json!({ "nodes": nodes });
+    let safe = write("safe.json", &safe.to_string());
+    let out = std::process::Command::new(watt_e2e::watt_binary())
+        .args(["quorum", "check", &safe, "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intersecting"], true);
+    assert_eq!(v["disjoint_quorums"], serde_json::json!([]));
+
+    let split = serde_json::json!({"nodes": [
+        node("A", 2, &["A", "B"]), node("B", 2, &["A", "B"]),
+        node("C", 2, &["C", "D"]), node("D", 2, &["C", "D", "X"]),
+    ]});
+    let split = write("split.json", &split.to_string());
+    let out = std::process::Command::new(watt_e2e::watt_binary())
+        .args(["quorum", "check", &split, "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intersecting"], false);
+    let mut groups: Vec<Vec<String>> = serde_json::from_value(v["disjoint_quorums"].clone()).unwrap();
+    groups.sort();
+    assert_eq!(
+        groups,
+        vec![
+            vec!["A".to_string(), "B".to_string()],
+            vec!["C".to_string(), "D".to_string()]
+        ]
+    );
+    assert!(v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p.as_str().unwrap().contains("validator X")));
+
+    let bad = write("bad.json", "{\"nodes\": 3}");
+    let out = std::process::Command::new(watt_e2e::watt_binary())
+        .args(["quorum", "check", &bad])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = std::process::Command::new(watt_e2e::watt_binary())
+        .args(["quorum", "check", "/nonexistent.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

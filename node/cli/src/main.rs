@@ -4,6 +4,7 @@
 mod client_commands;
 mod metrics;
 mod node;
+mod quorum;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -30,6 +31,25 @@ enum Command {
     /// Read chain state from a node.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// Analyse SCP quorum configurations.
+    #[command(subcommand)]
+    Quorum(QuorumCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QuorumCommand {
+    /// Whether every two quorums of a network intersect (SCP is safe only if they do).
+    ///
+    /// Input in stellar-core's quorum JSON shape:
+    /// {"nodes": [{"node": "A", "qset": {"t": 2, "v": ["A", "B", {"t": 1, "v": ["C", "D"]}]}}]}.
+    /// Exit status: 0 all quorums intersect, 1 two disjoint quorums exist (printed), 2 bad input.
+    Check {
+        /// The network file.
+        network: std::path::PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
 }
 
 /// Output format of query commands.
@@ -155,12 +175,16 @@ pub enum QueryCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Command::Quorum(QuorumCommand::Check { network, output }) = &cli.command {
+        return quorum::check(network, *output);
+    }
     let result = match cli.command {
         Command::Node(args) => node::run(args),
         Command::Key(k) => client_commands::key(k),
         Command::ChainSpec(a) => client_commands::chain_spec(a),
         Command::Tx(t) => client_commands::runtime().and_then(|rt| rt.block_on(client_commands::tx(t))),
         Command::Query(q) => client_commands::runtime().and_then(|rt| rt.block_on(client_commands::query(q))),
+        Command::Quorum(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

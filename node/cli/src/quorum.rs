@@ -1,0 +1,64 @@
+//! `watt quorum check`: quorum intersection of a network description.
+
+use crate::Output;
+use serde_json::json;
+use std::path::Path;
+use std::process::ExitCode;
+use watt_scp::{check_intersection, IntersectionResult, Network};
+
+const INTERSECTING: u8 = 0;
+const SPLIT: u8 = 1;
+const BAD_INPUT: u8 = 2;
+
+pub fn check(path: &Path, output: Output) -> ExitCode {
+    let net = match std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        .and_then(|text| Network::from_json(&text).map_err(|e| e.to_string()))
+    {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(BAD_INPUT);
+        }
+    };
+    let result = match check_intersection(&net) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(BAD_INPUT);
+        }
+    };
+    let mut problems = net.problems.clone();
+    if result == (IntersectionResult::Intersecting { has_quorum: false }) {
+        problems.push("no quorum exists: these nodes can never agree on anything".into());
+    }
+    let (intersecting, disjoint): (bool, Vec<Vec<String>>) = match &result {
+        IntersectionResult::Intersecting { .. } => (true, vec![]),
+        IntersectionResult::Split(a, b) => (false, vec![a.iter().cloned().collect(), b.iter().cloned().collect()]),
+    };
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "intersecting": intersecting,
+                "disjoint_quorums": disjoint,
+                "problems": problems,
+            }))
+            .expect("JSON values serialize")
+        ),
+        Output::Text => {
+            println!("{} nodes", net.qsets.len());
+            if intersecting {
+                println!("every two quorums intersect");
+            } else {
+                println!("NOT SAFE: these two quorums share no node and could agree on different values:");
+                println!("  {}", disjoint[0].join(", "));
+                println!("  {}", disjoint[1].join(", "));
+            }
+            for p in &problems {
+                println!("problem: {p}");
+            }
+        }
+    }
+    ExitCode::from(if intersecting { INTERSECTING } else { SPLIT })
+}

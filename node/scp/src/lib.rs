@@ -1,0 +1,13 @@
+//! The Stellar Consensus Protocol for Watt, as pure code (no I/O, no clock, no randomness).
+//!
+//! So far: federated quorum sets ([`quorum`]) with the sanity rules, slices, quorums and
+//! v-blocking sets of the SCP draft (draft-mazieres-dinrg-scp, section 3), and a complete
+//! quorum-intersection checker ([`intersection`]).
+
+pub mod intersection;
+pub mod network;
+pub mod quorum;
+
+pub use intersection::{check_intersection, IntersectionResult, SolverError};
+pub use network::{Network, NetworkError};
+pub use quorum::{QuorumSet, QuorumSetProblem};

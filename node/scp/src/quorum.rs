@@ -1,0 +1,336 @@
+//! Quorum sets: `{threshold, validators, inner sets}`, and the predicates SCP is built on
+//! (draft-mazieres-dinrg-scp §3 and stellar-core's `LocalNode`).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Deepest nesting of inner sets (stellar-core `MAXIMUM_QUORUM_NESTING_LEVEL`).
+pub const MAX_NESTING: usize = 4;
+/// Most validators one quorum set may name, all levels together.
+pub const MAX_VALIDATORS: usize = 1000;
+
+/// A quorum set: a slice is any `threshold` of the entries (validators and inner sets, an inner
+/// set counting when one of its own slices is satisfied).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QuorumSet<N> {
+    /// Entries needed.
+    pub threshold: u32,
+    /// Validator entries.
+    pub validators: Vec<N>,
+    /// Inner-set entries.
+    pub inner: Vec<QuorumSet<N>>,
+}
+
+/// Why a quorum set breaks the sanity rules.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QuorumSetProblem {
+    /// Threshold 0 or above the number of entries.
+    #[error("threshold {threshold} is not between 1 and the {entries} entries")]
+    BadThreshold {
+        /// The threshold.
+        threshold: u32,
+        /// Entries at that level.
+        entries: usize,
+    },
+    /// Nested deeper than allowed.
+    #[error("inner sets nested deeper than {MAX_NESTING} levels")]
+    TooDeep,
+    /// Too many validators.
+    #[error("{0} validators; at most {MAX_VALIDATORS}")]
+    TooManyValidators(usize),
+    /// A validator appears twice.
+    #[error("validator {0} appears more than once")]
+    Duplicate(String),
+}
+
+impl<N: Ord + Clone + std::fmt::Debug> QuorumSet<N> {
+    /// A flat `threshold`-of-`validators` set.
+    pub fn flat(threshold: u32, validators: Vec<N>) -> Self {
+        QuorumSet {
+            threshold,
+            validators,
+            inner: vec![],
+        }
+    }
+
+    fn entries(&self) -> usize {
+        self.validators.len() + self.inner.len()
+    }
+
+    /// Every validator named at any level.
+    pub fn all_validators(&self) -> BTreeSet<N> {
+        let mut out = BTreeSet::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect(&self, out: &mut BTreeSet<N>) {
+        out.extend(self.validators.iter().cloned());
+        for i in &self.inner {
+            i.collect(out);
+        }
+    }
+
+    /// The sanity rules: 1 <= threshold <= entries at every level, nesting <= 4, at most 1000
+    /// validators, no validator twice. Returns every problem found.
+    pub fn problems(&self) -> Vec<QuorumSetProblem> {
+        let mut problems = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut count = 0;
+        self.check(0, &mut seen, &mut count, &mut problems);
+        if count > MAX_VALIDATORS {
+            problems.push(QuorumSetProblem::TooManyValidators(count));
+        }
+        problems
+    }
+
+    fn check(&self, depth: usize, seen: &mut BTreeSet<N>, count: &mut usize, problems: &mut Vec<QuorumSetProblem>) {
+        if depth > MAX_NESTING && !problems.contains(&QuorumSetProblem::TooDeep) {
+            problems.push(QuorumSetProblem::TooDeep);
+        }
+        if self.threshold == 0 || self.threshold as usize > self.entries() {
+            problems.push(QuorumSetProblem::BadThreshold {
+                threshold: self.threshold,
+                entries: self.entries(),
+            });
+        }
+        for v in &self.validators {
+            *count += 1;
+            if !seen.insert(v.clone()) {
+                problems.push(QuorumSetProblem::Duplicate(format!("{v:?}")));
+            }
+        }
+        for i in &self.inner {
+            i.check(depth + 1, seen, count, problems);
+        }
+    }
+
+    /// Whether the nodes for which `member` holds contain a slice of this set.
+    pub fn is_satisfied_by(&self, member: &impl Fn(&N) -> bool) -> bool {
+        let mut left = self.threshold as usize;
+        if left == 0 {
+            return true;
+        }
+        for v in &self.validators {
+            if member(v) {
+                left -= 1;
+                if left == 0 {
+                    return true;
+                }
+            }
+        }
+        for i in &self.inner {
+            if i.is_satisfied_by(member) {
+                left -= 1;
+                if left == 0 {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether the nodes for which `member` holds are v-blocking: they meet every slice
+    /// (more than `entries - threshold` entries are blocked).
+    pub fn is_blocked_by(&self, member: &impl Fn(&N) -> bool) -> bool {
+        if self.threshold == 0 {
+            return false;
+        }
+        let mut needed = self.entries() + 1 - self.threshold as usize;
+        for v in &self.validators {
+            if member(v) {
+                needed -= 1;
+                if needed == 0 {
+                    return true;
+                }
+            }
+        }
+        for i in &self.inner {
+            if i.is_blocked_by(member) {
+                needed -= 1;
+                if needed == 0 {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// This set with `node` removed, as a node reads its own set: `node` counts as always
+    /// agreeing, so each level naming it needs one entry less (stellar-core `normalizeQSet`),
+    /// then [`QuorumSet::simplified`].
+    pub fn without(&self, node: &N) -> Self {
+        let mut out = self.clone();
+        out.remove(node);
+        out.simplified()
+    }
+
+    fn remove(&mut self, node: &N) {
+        let before = self.validators.len();
+        self.validators.retain(|v| v != node);
+        let removed = before - self.validators.len();
+        self.threshold = self.threshold.saturating_sub(removed as u32);
+        for i in &mut self.inner {
+            i.remove(node);
+        }
+    }
+
+    /// Canonical form: an inner set of one validator with threshold 1 becomes that validator;
+    /// a set whose only entry is one inner set becomes that inner set; entries sorted.
+    pub fn simplified(&self) -> Self {
+        let mut out = QuorumSet {
+            threshold: self.threshold,
+            validators: self.validators.clone(),
+            inner: vec![],
+        };
+        for i in &self.inner {
+            let i = i.simplified();
+            if i.threshold == 1 && i.validators.len() == 1 && i.inner.is_empty() {
+                out.validators.push(i.validators[0].clone());
+            } else {
+                out.inner.push(i);
+            }
+        }
+        if out.threshold == 1 && out.validators.is_empty() && out.inner.len() == 1 {
+            return out.inner.pop().expect("one inner set");
+        }
+        out.validators.sort();
+        out.inner.sort();
+        out
+    }
+}
+
+/// JSON form used by stellar-core's quorum tools: `{"t": 2, "v": ["A", {"t": 1, "v": [...]}]}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QuorumSetJson {
+    /// Threshold.
+    pub t: u32,
+    /// Entries: validator names or inner sets.
+    pub v: Vec<EntryJson>,
+}
+
+/// An entry of [`QuorumSetJson`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum EntryJson {
+    /// A validator.
+    Validator(String),
+    /// An inner set.
+    Inner(QuorumSetJson),
+}
+
+impl From<&QuorumSetJson> for QuorumSet<String> {
+    fn from(j: &QuorumSetJson) -> Self {
+        let mut q = QuorumSet {
+            threshold: j.t,
+            validators: vec![],
+            inner: vec![],
+        };
+        for e in &j.v {
+            match e {
+                EntryJson::Validator(v) => q.validators.push(v.clone()),
+                EntryJson::Inner(i) => q.inner.push(i.into()),
+            }
+        }
+        q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    /// {t: 2, v: [A, B, {t: 1, v: [C, D]}]}
+    fn example() -> QuorumSet<String> {
+        QuorumSet {
+            threshold: 2,
+            validators: s(&["A", "B"]),
+            inner: vec![QuorumSet::flat(1, s(&["C", "D"]))],
+        }
+    }
+
+    fn within<'a>(set: &'a [&'a str]) -> impl Fn(&String) -> bool + 'a {
+        move |n: &String| set.contains(&n.as_str())
+    }
+
+    #[test]
+    fn slices_count_inner_sets_as_entries() {
+        let q = example();
+        assert!(q.is_satisfied_by(&within(&["A", "B"])));
+        assert!(q.is_satisfied_by(&within(&["A", "D"])));
+        assert!(!q.is_satisfied_by(&within(&["C", "D"])), "the inner set is one entry");
+        assert!(!q.is_satisfied_by(&within(&["A"])));
+    }
+
+    #[test]
+    fn v_blocking_meets_every_slice() {
+        let q = example();
+        // 3 entries, threshold 2: any 2 blocked entries block.
+        assert!(q.is_blocked_by(&within(&["A", "B"])));
+        assert!(q.is_blocked_by(&within(&["A", "C", "D"])));
+        assert!(
+            !q.is_blocked_by(&within(&["A", "C"])),
+            "C alone does not block the inner set"
+        );
+        assert!(!q.is_blocked_by(&within(&[])));
+    }
+
+    #[test]
+    fn sanity_rules() {
+        assert!(example().problems().is_empty());
+        let zero = QuorumSet::flat(0, s(&["A"]));
+        assert!(matches!(zero.problems()[0], QuorumSetProblem::BadThreshold { .. }));
+        let over = QuorumSet::flat(3, s(&["A", "B"]));
+        assert!(matches!(
+            over.problems()[0],
+            QuorumSetProblem::BadThreshold {
+                threshold: 3,
+                entries: 2
+            }
+        ));
+        let dup = QuorumSet {
+            threshold: 1,
+            validators: s(&["A"]),
+            inner: vec![QuorumSet::flat(1, s(&["A"]))],
+        };
+        assert_eq!(dup.problems(), vec![QuorumSetProblem::Duplicate("\"A\"".into())]);
+        let mut deep = QuorumSet::flat(1, s(&["X"]));
+        for i in 0..5 {
+            deep = QuorumSet {
+                threshold: 1,
+                validators: vec![format!("L{i}")],
+                inner: vec![deep],
+            };
+        }
+        assert!(deep.problems().contains(&QuorumSetProblem::TooDeep));
+        let many = QuorumSet::flat(1, (0..1001).map(|i| i.to_string()).collect());
+        assert!(many.problems().contains(&QuorumSetProblem::TooManyValidators(1001)));
+    }
+
+    #[test]
+    fn normalization_removes_self_and_simplifies() {
+        // A's view of {2: A, B, {1: C}}: A always agrees, so it needs 1 of B, C.
+        let q = QuorumSet {
+            threshold: 2,
+            validators: s(&["A", "B"]),
+            inner: vec![QuorumSet::flat(1, s(&["C"]))],
+        };
+        assert_eq!(q.without(&"A".to_string()), QuorumSet::flat(1, s(&["B", "C"])));
+        let wrapped = QuorumSet {
+            threshold: 1,
+            validators: vec![],
+            inner: vec![QuorumSet::flat(2, s(&["Z", "Y"]))],
+        };
+        assert_eq!(wrapped.simplified(), QuorumSet::flat(2, s(&["Y", "Z"])));
+    }
+
+    #[test]
+    fn json_form_parses() {
+        let j: QuorumSetJson = serde_json::from_str(r#"{"t": 2, "v": ["A", "B", {"t": 1, "v": ["C", "D"]}]}"#).unwrap();
+        assert_eq!(QuorumSet::from(&j), example());
+    }
+}
