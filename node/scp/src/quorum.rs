@@ -156,6 +156,52 @@ impl<N: Ord + Clone + std::fmt::Debug> QuorumSet<N> {
         false
     }
 
+    /// The fewest nodes among those for which `alive` holds that, together with every node
+    /// for which it does not, form a v-blocking set (empty: already v-blocking). `excluded` is
+    /// left out of consideration (stellar-core `LocalNode::findClosestVBlocking`, which the
+    /// ballot protocol uses to report how far a node is from being blocked).
+    pub fn closest_v_blocking(&self, alive: &impl Fn(&N) -> bool, excluded: Option<&N>) -> Vec<N> {
+        // Entries that must be blocked; an empty set is never blocked.
+        let mut left = (self.entries() + 1).saturating_sub(self.threshold as usize);
+        if self.threshold == 0 {
+            return vec![];
+        }
+        let mut singles = Vec::new();
+        for v in &self.validators {
+            if excluded == Some(v) {
+                continue;
+            }
+            if alive(v) {
+                singles.push(v.clone());
+            } else {
+                left -= 1;
+                if left == 0 {
+                    return vec![];
+                }
+            }
+        }
+        let mut groups = Vec::new();
+        for i in &self.inner {
+            let g = i.closest_v_blocking(alive, excluded);
+            if g.is_empty() {
+                left -= 1;
+                if left == 0 {
+                    return vec![];
+                }
+            } else {
+                groups.push(g);
+            }
+        }
+        // Cheapest first: a validator costs one node, an inner set at least one.
+        groups.sort_by_key(Vec::len);
+        let mut out: Vec<N> = singles.into_iter().take(left).collect();
+        left -= out.len();
+        for g in groups.into_iter().take(left) {
+            out.extend(g);
+        }
+        out
+    }
+
     /// This set with `node` removed, as a node reads its own set: `node` counts as always
     /// agreeing, so each level naming it needs one entry less (stellar-core `normalizeQSet`),
     /// then [`QuorumSet::simplified`].
@@ -277,6 +323,67 @@ mod tests {
             "C alone does not block the inner set"
         );
         assert!(!q.is_blocked_by(&within(&[])));
+    }
+
+    /// stellar-core SCPUnitTests "vblocking and quorum".
+    #[test]
+    fn vblocking_and_quorum() {
+        let q = QuorumSet::flat(3, s(&["v0", "v1", "v2", "v3"]));
+        let mut nodes: Vec<&str> = vec!["v0"];
+        assert!(!q.is_satisfied_by(&within(&nodes)) && !q.is_blocked_by(&within(&nodes)));
+        nodes.push("v2");
+        assert!(!q.is_satisfied_by(&within(&nodes)) && q.is_blocked_by(&within(&nodes)));
+        nodes.push("v3");
+        assert!(q.is_satisfied_by(&within(&nodes)) && q.is_blocked_by(&within(&nodes)));
+        nodes.push("v1");
+        assert!(q.is_satisfied_by(&within(&nodes)) && q.is_blocked_by(&within(&nodes)));
+    }
+
+    /// The smallest subset of `alive` that blocks, by exhaustive search.
+    fn brute_closest(q: &QuorumSet<String>, alive: &[&str]) -> usize {
+        (0u32..(1 << alive.len()))
+            .filter(|mask| {
+                let chosen: Vec<&str> = alive
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, n)| *n)
+                    .collect();
+                q.is_blocked_by(&|n: &String| !alive.contains(&n.as_str()) || chosen.contains(&n.as_str()))
+            })
+            .map(|m| m.count_ones() as usize)
+            .min()
+            .unwrap_or(usize::MAX)
+    }
+
+    /// stellar-core SCPUnitTests "v blocking distance", each answer also checked exhaustively.
+    #[test]
+    fn v_blocking_distance() {
+        let check = |q: &QuorumSet<String>, alive: &[&str], expected: usize| {
+            let r = q.closest_v_blocking(&within(alive), None);
+            assert_eq!(r.len(), expected, "alive {alive:?}: got {r:?}");
+            assert_eq!(brute_closest(q, alive), expected, "brute force disagrees for {alive:?}");
+            assert!(q.is_blocked_by(&|n: &String| !alive.contains(&n.as_str()) || r.contains(n)));
+        };
+        let mut q = QuorumSet::flat(2, s(&["v0", "v1", "v2"]));
+        check(&q, &["v0"], 0); // v1 and v2 already block
+        check(&q, &["v0", "v1"], 1);
+        check(&q, &["v0", "v1", "v2"], 2);
+        q.inner.push(QuorumSet::flat(1, s(&["v3", "v4"])));
+        check(&q, &["v0", "v1", "v2", "v3"], 3);
+        check(&q, &["v0", "v1", "v2", "v3", "v4"], 3);
+        q.threshold = 1;
+        check(&q, &["v0", "v1", "v2", "v3", "v4"], 5);
+        q.inner.push(QuorumSet::flat(2, s(&["v5", "v6", "v7"])));
+        check(&q, &["v0", "v1", "v2", "v3", "v4"], 5);
+        check(&q, &["v0", "v1", "v2", "v3", "v4", "v5"], 5);
+        check(&q, &["v0", "v1", "v2", "v3", "v4", "v5", "v6"], 6);
+        check(&q, &["v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7"], 7);
+        // The excluded node is never offered.
+        let r = QuorumSet::flat(2, s(&["v0", "v1", "v2"]))
+            .closest_v_blocking(&within(&["v0", "v1", "v2"]), Some(&"v0".to_string()));
+        assert_eq!(r.len(), 2);
+        assert!(!r.contains(&"v0".to_string()));
     }
 
     #[test]
