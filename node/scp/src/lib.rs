@@ -1,9 +1,11 @@
 //! The Stellar Consensus Protocol for Watt, as pure code (no I/O, no clock, no randomness).
 //!
 //! So far: federated quorum sets ([`quorum`]) with the sanity rules, slices, quorums and
-//! v-blocking sets of the SCP draft (draft-mazieres-dinrg-scp, section 3), and a complete
+//! v-blocking sets of the SCP draft (draft-mazieres-dinrg-scp, section 3), federated voting
+//! ([`federated`]: accept and ratify over latest statements), and a complete
 //! quorum-intersection checker ([`intersection`]).
 
+pub mod federated;
 pub mod intersection;
 pub mod network;
 pub mod quorum;

@@ -1,0 +1,168 @@
+//! Federated voting (draft-mazieres-dinrg-scp §3.2; stellar-core `Slot::federatedAccept` /
+//! `federatedRatify`), over each node's latest statement.
+//!
+//! A node *accepts* a statement when either a v-blocking set (of its own quorum set) has
+//! accepted it, or a quorum (including itself) has voted for or accepted it. It *confirms*
+//! (ratifies) a statement when a quorum has accepted it. Callers give the statements as a map
+//! from node to its latest statement, how to find a statement's quorum set, and the predicates.
+
+use crate::quorum::QuorumSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The nodes among `statements` that satisfy `filter` and form a quorum together with each
+/// other: start from all that satisfy `filter`, then drop those whose quorum set has no slice
+/// left among the rest, until stable (stellar-core `LocalNode::isQuorum`'s fixpoint).
+pub fn quorum_among<N: Ord + Clone + std::fmt::Debug, S>(
+    statements: &BTreeMap<N, S>,
+    qset_of: &impl Fn(&N, &S) -> Option<QuorumSet<N>>,
+    filter: &impl Fn(&S) -> bool,
+) -> BTreeSet<N> {
+    let mut nodes: BTreeSet<N> = statements
+        .iter()
+        .filter(|(_, s)| filter(s))
+        .map(|(n, _)| n.clone())
+        .collect();
+    loop {
+        let keep: BTreeSet<N> = nodes
+            .iter()
+            .filter(|n| {
+                let s = &statements[*n];
+                qset_of(n, s).is_some_and(|q| q.is_satisfied_by(&|m: &N| nodes.contains(m)))
+            })
+            .cloned()
+            .collect();
+        if keep.len() == nodes.len() {
+            return keep;
+        }
+        nodes = keep;
+    }
+}
+
+/// Whether the local node, with quorum set `local`, accepts: the nodes that accepted are
+/// v-blocking, or those that voted or accepted contain a quorum that satisfies `local`.
+pub fn federated_accept<N: Ord + Clone + std::fmt::Debug, S>(
+    local: &QuorumSet<N>,
+    statements: &BTreeMap<N, S>,
+    qset_of: &impl Fn(&N, &S) -> Option<QuorumSet<N>>,
+    voted: &impl Fn(&S) -> bool,
+    accepted: &impl Fn(&S) -> bool,
+) -> bool {
+    let accepted_by: BTreeSet<&N> = statements.iter().filter(|(_, s)| accepted(s)).map(|(n, _)| n).collect();
+    if local.is_blocked_by(&|n: &N| accepted_by.contains(n)) {
+        return true;
+    }
+    let q = quorum_among(statements, qset_of, &|s: &S| voted(s) || accepted(s));
+    local.is_satisfied_by(&|n: &N| q.contains(n))
+}
+
+/// Whether the local node confirms: the nodes whose statements satisfy `ratified` contain a
+/// quorum that satisfies `local`.
+pub fn federated_ratify<N: Ord + Clone + std::fmt::Debug, S>(
+    local: &QuorumSet<N>,
+    statements: &BTreeMap<N, S>,
+    qset_of: &impl Fn(&N, &S) -> Option<QuorumSet<N>>,
+    ratified: &impl Fn(&S) -> bool,
+) -> bool {
+    let q = quorum_among(statements, qset_of, ratified);
+    local.is_satisfied_by(&|n: &N| q.contains(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A statement as nomination or ballot code would summarise it for one value.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Vote {
+        Nothing,
+        Voted,
+        Accepted,
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn statements(pairs: &[(&str, Vote)]) -> BTreeMap<String, Vote> {
+        pairs.iter().map(|(n, v)| (n.to_string(), *v)).collect()
+    }
+
+    fn mesh4() -> QuorumSet<String> {
+        QuorumSet::flat(3, names(&["A", "B", "C", "D"]))
+    }
+
+    fn same_qset(_: &String, _: &Vote) -> Option<QuorumSet<String>> {
+        Some(mesh4())
+    }
+
+    fn voted(v: &Vote) -> bool {
+        *v == Vote::Voted
+    }
+
+    fn accepted(v: &Vote) -> bool {
+        *v == Vote::Accepted
+    }
+
+    #[test]
+    fn a_quorum_of_votes_makes_a_node_accept() {
+        use Vote::*;
+        let st = statements(&[("A", Voted), ("B", Voted), ("C", Voted), ("D", Nothing)]);
+        assert!(federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted));
+        let st = statements(&[("A", Voted), ("B", Voted), ("C", Nothing), ("D", Nothing)]);
+        assert!(
+            !federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted),
+            "two of four is no quorum"
+        );
+    }
+
+    #[test]
+    fn a_v_blocking_set_of_acceptances_makes_a_node_accept_without_voting() {
+        use Vote::*;
+        // 3 of 4: any 2 nodes are v-blocking.
+        let st = statements(&[("A", Nothing), ("B", Accepted), ("C", Accepted), ("D", Nothing)]);
+        assert!(federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted));
+        let st = statements(&[("A", Nothing), ("B", Accepted), ("C", Nothing), ("D", Nothing)]);
+        assert!(!federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted));
+    }
+
+    #[test]
+    fn ratification_needs_a_quorum_of_the_ratified_statement() {
+        use Vote::*;
+        let st = statements(&[("A", Accepted), ("B", Accepted), ("C", Accepted), ("D", Voted)]);
+        assert!(federated_ratify(&mesh4(), &st, &same_qset, &accepted));
+        let st = statements(&[("A", Accepted), ("B", Accepted), ("C", Voted), ("D", Voted)]);
+        assert!(
+            !federated_ratify(&mesh4(), &st, &same_qset, &accepted),
+            "votes do not confirm"
+        );
+    }
+
+    #[test]
+    fn members_whose_own_quorum_set_is_unsatisfied_do_not_count() {
+        use Vote::*;
+        // C and D need 3 of {C, D, E}; E said nothing, so C and D drop out, and then A and B
+        // (who need 3 of A..D) cannot make a quorum either.
+        let qset_of = |n: &String, _: &Vote| -> Option<QuorumSet<String>> {
+            Some(match n.as_str() {
+                "C" | "D" => QuorumSet::flat(3, names(&["C", "D", "E"])),
+                _ => mesh4(),
+            })
+        };
+        let st = statements(&[("A", Voted), ("B", Voted), ("C", Voted), ("D", Voted), ("E", Nothing)]);
+        assert!(quorum_among(&st, &qset_of, &voted).is_empty());
+        assert!(!federated_accept(&mesh4(), &st, &qset_of, &voted, &accepted));
+        assert!(
+            federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted),
+            "with known slices they do"
+        );
+    }
+
+    #[test]
+    fn nodes_with_unknown_quorum_sets_never_count() {
+        use Vote::*;
+        let unknown_c = |n: &String, _: &Vote| (n != "C").then(mesh4);
+        let st = statements(&[("A", Voted), ("B", Voted), ("C", Voted), ("D", Nothing)]);
+        assert!(federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted));
+        assert!(!federated_accept(&mesh4(), &st, &unknown_c, &voted, &accepted));
+    }
+}
