@@ -8,6 +8,7 @@
 pub mod federated;
 pub mod intersection;
 pub mod network;
+pub mod nomination;
 pub mod quorum;
 
 pub use intersection::{check_intersection, IntersectionResult, SolverError};
