@@ -26,6 +26,7 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
 fi
 
 # Build output outside the clone, so a fresh clone on the same machine reuses earlier builds.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/watt/target}"
+cache_home="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache_home/watt/target}"
 mkdir -p "$CARGO_TARGET_DIR"
 log "build directory: $CARGO_TARGET_DIR"
