@@ -2,9 +2,11 @@
 //!
 //! So far: federated quorum sets ([`quorum`]) with the sanity rules, slices, quorums and
 //! v-blocking sets of the SCP draft (draft-mazieres-dinrg-scp, section 3), federated voting
-//! ([`federated`]: accept and ratify over latest statements), and a complete
+//! ([`federated`]: accept and ratify over latest statements), nomination ([`nomination`]),
+//! ballot statements and their predicates ([`ballot`]), and a complete
 //! quorum-intersection checker ([`intersection`]).
 
+pub mod ballot;
 pub mod federated;
 pub mod intersection;
 pub mod network;
