@@ -58,8 +58,8 @@ impl Encoder<'_> {
         let r: Vec<Vec<Lit>> = (0..n - 1).map(|_| (0..bound).map(|_| self.var()).collect()).collect();
         let g = !guard;
         self.solver.add_clause(&[g, !xs[0], r[0][0]]);
-        for j in 1..bound {
-            self.solver.add_clause(&[g, !r[0][j]]);
+        for r0j in &r[0][1..] {
+            self.solver.add_clause(&[g, !*r0j]);
         }
         for i in 1..n - 1 {
             self.solver.add_clause(&[g, !xs[i], r[i][0]]);
