@@ -15,6 +15,8 @@ pub mod intersection;
 pub mod network;
 pub mod nomination;
 pub mod quorum;
+pub mod sim;
+pub mod slot;
 
 pub use intersection::{check_intersection, IntersectionResult, SolverError};
 pub use network::{Network, NetworkError};

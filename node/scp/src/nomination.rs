@@ -259,12 +259,12 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
     }
 
     fn next_round(&mut self, driver: &impl NominationDriver<N>) -> Vec<NominationEffect> {
-        // Skip rounds that add no new leader (bounded: stop once every node would have led).
-        let mut guard = 0;
-        loop {
+        // Skip rounds that add no new leader, but never more than there are nodes to lead:
+        // once every node has led, each timeout is simply the next round.
+        let max_skip = self.qset.all_validators().len() + 1;
+        for _ in 0..max_skip {
             self.round += 1;
-            guard += 1;
-            if self.update_leaders(driver) || guard > 1000 {
+            if self.update_leaders(driver) {
                 break;
             }
         }
