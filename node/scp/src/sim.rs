@@ -269,7 +269,6 @@ const SLOT_WINDOW: u64 = 5;
 /// Runs a scenario.
 pub fn run(sc: &Scenario) -> Outcome {
     let mut rng = Rng(sc.seed);
-    let index: BTreeMap<String, usize> = sc.nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
     let mut nodes: Vec<SimNode> = sc
         .nodes
         .iter()
@@ -312,8 +311,8 @@ pub fn run(sc: &Scenario) -> Outcome {
     }
     // Start slot 1 everywhere at time 0.
     let mut pending: Vec<(usize, Vec<SlotEffect>, u64)> = vec![];
-    for i in 0..nodes.len() {
-        let fx = start_slot(&mut nodes[i], 1, Vec::new(), 0);
+    for (i, node) in nodes.iter_mut().enumerate() {
+        let fx = start_slot(node, 1, Vec::new(), 0);
         pending.push((i, fx, 1));
     }
     let mut now = 0u64;
@@ -493,14 +492,14 @@ pub fn run(sc: &Scenario) -> Outcome {
                 // of every slot it has not finished, and its timers restart.
                 nodes[node].up = true;
                 let behind_from = nodes[node].current;
-                for j in 0..nodes.len() {
-                    if j == node || !nodes[j].up || nodes[j].spec.behavior != Behavior::Honest {
+                for (j, peer) in nodes.iter().enumerate() {
+                    if j == node || !peer.up || peer.spec.behavior != Behavior::Honest {
                         continue;
                     }
-                    let finals: Vec<(u64, BallotStatement)> = nodes[j]
+                    let finals: Vec<(u64, BallotStatement)> = peer
                         .slots
                         .iter()
-                        .filter(|(s, _)| **s >= behind_from && nodes[j].externalized.contains_key(s))
+                        .filter(|(s, _)| **s >= behind_from && peer.externalized.contains_key(s))
                         .filter_map(|(s, slot)| slot.ballot().last_emitted().cloned().map(|st| (*s, st)))
                         .collect();
                     for (s, st) in finals {
@@ -543,7 +542,6 @@ pub fn run(sc: &Scenario) -> Outcome {
             }
         }
     }
-    let _ = index;
     summarize(sc, &nodes, delivered, timeouts)
 }
 
