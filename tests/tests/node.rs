@@ -469,3 +469,44 @@ fn quorum_check_reports_intersection_splits_and_bad_input() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn scp_simulate_prints_a_summary_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = r#"{"seed": 7, "slots": 4, "nodes": [
+        {"id": "A", "qset": {"t": 3, "v": ["A", "B", "C", "D"]}},
+        {"id": "B", "qset": {"t": 3, "v": ["A", "B", {"t": 2, "v": ["C", "D"]}]}},
+        {"id": "C", "qset": {"t": 3, "v": ["A", "B", "C", "D"]}, "behavior": "honest"},
+        {"id": "D", "qset": {"t": 3, "v": ["A", "B", "C", "D"]}, "crash_at_ms": 0, "restart_at_ms": 5000}],
+        "network": {"latency_ms": [5, 20], "loss": 0.0,
+                    "partitions": [{"from_ms": 0, "to_ms": 2000, "groups": [["A", "B"], ["C", "D"]]}]}}"#;
+    let path = dir.path().join("s.json");
+    std::fs::write(&path, scenario).unwrap();
+    let run = || {
+        std::process::Command::new(watt_e2e::watt_binary())
+            .args(["scp", "simulate", path.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["agreement"], true);
+    assert_eq!(v["slots_externalized"], 4);
+    assert!(v["latency_ms"]["p50"].as_u64().unwrap() <= v["latency_ms"]["p99"].as_u64().unwrap());
+    let a = v["externalized"]["A"].as_array().unwrap();
+    assert_eq!(a.len(), 4);
+    assert_eq!(
+        v["externalized"]["B"], v["externalized"]["A"],
+        "honest nodes externalize the same values"
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&run().stdout).unwrap(),
+        v,
+        "same seed, same run"
+    );
+    std::fs::write(&path, r#"{"seed": 1, "slots": 1, "nodes": []}"#).unwrap();
+    let out = run();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no nodes"));
+}

@@ -34,6 +34,23 @@ enum Command {
     /// Analyse SCP quorum configurations.
     #[command(subcommand)]
     Quorum(QuorumCommand),
+    /// The Stellar Consensus Protocol: simulate networks.
+    #[command(subcommand)]
+    Scp(ScpCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScpCommand {
+    /// Run a deterministic SCP simulation and print a JSON summary.
+    ///
+    /// Scenario format (see README): {"seed", "slots", "nodes": [{"id", "qset", "behavior",
+    /// "crash_at_ms", "restart_at_ms"}], "network": {"latency_ms": [lo, hi], "loss", "partitions"}}.
+    /// Exit status: 0 agreement held, 1 two honest nodes externalized different values, 2 bad
+    /// scenario file.
+    Simulate {
+        /// The scenario file.
+        scenario: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -178,13 +195,16 @@ fn main() -> std::process::ExitCode {
     if let Command::Quorum(QuorumCommand::Check { network, output }) = &cli.command {
         return quorum::check(network, *output);
     }
+    if let Command::Scp(ScpCommand::Simulate { scenario }) = &cli.command {
+        return quorum::simulate(scenario);
+    }
     let result = match cli.command {
         Command::Node(args) => node::run(args),
         Command::Key(k) => client_commands::key(k),
         Command::ChainSpec(a) => client_commands::chain_spec(a),
         Command::Tx(t) => client_commands::runtime().and_then(|rt| rt.block_on(client_commands::tx(t))),
         Command::Query(q) => client_commands::runtime().and_then(|rt| rt.block_on(client_commands::query(q))),
-        Command::Quorum(_) => unreachable!("handled above"),
+        Command::Quorum(_) | Command::Scp(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

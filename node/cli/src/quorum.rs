@@ -1,4 +1,4 @@
-//! `watt quorum check`: quorum intersection of a network description.
+//! `watt quorum check` (quorum intersection of a network description) and `watt scp simulate`.
 
 use crate::Output;
 use serde_json::json;
@@ -61,4 +61,49 @@ pub fn check(path: &Path, output: Output) -> ExitCode {
         }
     }
     ExitCode::from(if intersecting { INTERSECTING } else { SPLIT })
+}
+
+/// `watt scp simulate SCENARIO.json`.
+pub fn simulate(path: &Path) -> ExitCode {
+    let scenario = match std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        .and_then(|text| watt_scp::scenario::parse(&text).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(BAD_INPUT);
+        }
+    };
+    let out = watt_scp::sim::run(&scenario);
+    let percentile = |p: usize| -> u64 {
+        if out.latencies_ms.is_empty() {
+            0
+        } else {
+            out.latencies_ms[((out.latencies_ms.len() - 1) * p) / 100]
+        }
+    };
+    let externalized: serde_json::Map<String, serde_json::Value> = out
+        .externalized
+        .iter()
+        .map(|(id, values)| {
+            let hashes: Vec<String> = values
+                .iter()
+                .map(|v| format!("0x{}", hex::encode(watt_primitives::blake2_256(v))))
+                .collect();
+            (id.clone(), json!(hashes))
+        })
+        .collect();
+    println!(
+        "{}",
+        json!({
+            "agreement": out.agreement,
+            "slots_externalized": out.slots_externalized,
+            "latency_ms": {"p50": percentile(50), "p99": percentile(99)},
+            "messages_per_slot": (out.messages_per_slot * 10.0).round() / 10.0,
+            "timeouts": out.timeouts,
+            "externalized": externalized,
+        })
+    );
+    ExitCode::from(if out.agreement { INTERSECTING } else { SPLIT })
 }

@@ -15,6 +15,7 @@ pub mod intersection;
 pub mod network;
 pub mod nomination;
 pub mod quorum;
+pub mod scenario;
 pub mod sim;
 pub mod slot;
 
