@@ -22,3 +22,21 @@ pub mod slot;
 pub use intersection::{check_intersection, IntersectionResult, SolverError};
 pub use network::{Network, NetworkError};
 pub use quorum::{QuorumSet, QuorumSetProblem};
+
+/// Networks shared by the tests of several modules.
+#[cfg(test)]
+pub(crate) mod test_networks {
+    use crate::quorum::QuorumSet;
+
+    /// `orgs` organizations of 3 validators `O<o>V<v>` (2 of 3 inside), needing `t` organizations.
+    pub fn tiered_qset(orgs: usize, t: u32) -> QuorumSet<String> {
+        let org_sets = (0..orgs)
+            .map(|o| QuorumSet::flat(2, (0..3).map(|v| format!("O{o}V{v}")).collect()))
+            .collect();
+        QuorumSet {
+            threshold: t,
+            validators: vec![],
+            inner: org_sets,
+        }
+    }
+}

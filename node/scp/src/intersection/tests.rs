@@ -73,14 +73,7 @@ fn no_quorum_at_all_is_reported() {
 
 /// `orgs` organizations of 3 validators (2 of 3 inside), each node needing `t` organizations.
 pub fn tiered(orgs: usize, t: u32) -> Network {
-    let org_sets: Vec<QuorumSet<String>> = (0..orgs)
-        .map(|o| QuorumSet::flat(2, (0..3).map(|v| format!("O{o}V{v}")).collect()))
-        .collect();
-    let top = QuorumSet {
-        threshold: t,
-        validators: vec![],
-        inner: org_sets,
-    };
+    let top = crate::test_networks::tiered_qset(orgs, t);
     let qsets = top.all_validators().into_iter().map(|n| (n, top.clone())).collect();
     Network::new(qsets)
 }

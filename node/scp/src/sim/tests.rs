@@ -34,14 +34,7 @@ fn four_honest_nodes_agree_on_every_slot() {
 
 /// `orgs` organizations of 3 validators (2 of 3 inside), each needing `t` organizations.
 fn tiered(orgs: usize, t: u32) -> Vec<NodeSpec> {
-    let org_sets: Vec<QuorumSet<String>> = (0..orgs)
-        .map(|o| QuorumSet::flat(2, (0..3).map(|v| format!("O{o}V{v}")).collect()))
-        .collect();
-    let top = QuorumSet {
-        threshold: t,
-        validators: vec![],
-        inner: org_sets,
-    };
+    let top = crate::test_networks::tiered_qset(orgs, t);
     top.all_validators()
         .into_iter()
         .map(|id| NodeSpec {
