@@ -223,20 +223,19 @@ fn twist(st: &Statement, alt: &Value) -> Statement {
             BallotStatement::Prepare {
                 mut ballot,
                 mut prepared,
-                mut prepared_prime,
                 n_c,
                 n_h,
+                ..
             } => {
                 ballot.value = alt.clone();
                 if let Some(p) = prepared.as_mut() {
                     p.value = alt.clone();
                 }
-                // p' must stay incompatible with p; with one value there is none.
-                prepared_prime = prepared_prime.filter(|_| false);
+                // p' must be incompatible with p; with a single value there is none.
                 BallotStatement::Prepare {
                     ballot,
                     prepared,
-                    prepared_prime,
+                    prepared_prime: None,
                     n_c,
                     n_h,
                 }
