@@ -165,6 +165,57 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         self.last_emitted.as_ref()
     }
 
+    /// Restores the state from the node's own last emitted statement after a restart
+    /// (stellar-core `setStateFromEnvelope`), so that nothing it says from now on contradicts
+    /// what it already said. Refused (returns false) once the slot has a ballot, and for
+    /// statements that are not sane.
+    pub fn restore(&mut self, own_last: BallotStatement) -> bool {
+        if self.current.is_some() || !own_last.is_sane(true) {
+            return false;
+        }
+        match &own_last {
+            BallotStatement::Prepare {
+                ballot,
+                prepared,
+                prepared_prime,
+                n_c,
+                n_h,
+            } => {
+                self.bump_to_ballot(ballot.clone());
+                self.prepared = prepared.clone();
+                self.prepared_prime = prepared_prime.clone();
+                self.high = (*n_h != 0).then(|| Ballot::new(*n_h, ballot.value.clone()));
+                self.commit = (*n_c != 0).then(|| Ballot::new(*n_c, ballot.value.clone()));
+                self.phase = Phase::Prepare;
+            }
+            BallotStatement::Confirm {
+                ballot,
+                n_prepared,
+                n_commit,
+                n_h,
+            } => {
+                let v = &ballot.value;
+                self.bump_to_ballot(ballot.clone());
+                self.prepared = Some(Ballot::new(*n_prepared, v.clone()));
+                self.high = Some(Ballot::new(*n_h, v.clone()));
+                self.commit = Some(Ballot::new(*n_commit, v.clone()));
+                self.phase = Phase::Confirm;
+            }
+            BallotStatement::Externalize { commit, n_h } => {
+                let v = &commit.value;
+                self.bump_to_ballot(Ballot::new(u32::MAX, v.clone()));
+                self.prepared = Some(Ballot::new(u32::MAX, v.clone()));
+                self.high = Some(Ballot::new(*n_h, v.clone()));
+                self.commit = Some(commit.clone());
+                self.phase = Phase::Externalize;
+            }
+        }
+        self.latest
+            .insert(self.local.clone(), (own_last.clone(), Some(self.qset.clone())));
+        self.last_emitted = Some(own_last);
+        true
+    }
+
     fn send_latest(&mut self) {
         if self.level == 0 && self.pending_send {
             self.pending_send = false;
@@ -321,8 +372,15 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         self.level -= 1;
     }
 
-    fn qset_of(_: &N, e: &Entry<N>) -> Option<QuorumSet<N>> {
-        e.1.clone()
+    /// The quorum set a statement is judged by. A node that externalized has confirmed the
+    /// commit for good, so its statement stands on its own: its slice is itself (stellar-core
+    /// `Slot::getQuorumSetFromStatement`). That also lets nodes that are behind finish from
+    /// EXTERNALIZE messages alone.
+    fn qset_of(node: &N, e: &Entry<N>) -> Option<QuorumSet<N>> {
+        match e.0 {
+            BallotStatement::Externalize { .. } => Some(QuorumSet::flat(1, vec![node.clone()])),
+            _ => e.1.clone(),
+        }
     }
 
     fn accept(&self, voted: impl Fn(&BallotStatement) -> bool, accepted: impl Fn(&BallotStatement) -> bool) -> bool {

@@ -16,6 +16,7 @@ pub mod network;
 pub mod nomination;
 pub mod quorum;
 pub mod scenario;
+pub mod scp;
 pub mod sim;
 pub mod slot;
 

@@ -8,7 +8,8 @@ use crate::ballot::BallotStatement;
 use crate::ballot_protocol::BallotDriver;
 use crate::nomination::{NominationDriver, Validity, Value};
 use crate::quorum::QuorumSet;
-use crate::slot::{Slot, SlotEffect, Statement, TimerKind};
+use crate::scp::{Envelope, Hash, Scp, ScpConfig, ScpDriver, ScpOutput};
+use crate::slot::{Statement, TimerKind};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
@@ -122,96 +123,6 @@ fn fnv(parts: &[&[u8]]) -> u64 {
     }
     h
 }
-
-/// The simulator's driver: values beginning with `INVALID` are invalid; candidates combine to
-/// the largest.
-struct SimDriver;
-
-impl NominationDriver<String> for SimDriver {
-    fn validate(&self, _: u64, value: &Value) -> Validity {
-        if value.starts_with(b"INVALID") {
-            Validity::Invalid
-        } else {
-            Validity::Valid
-        }
-    }
-    fn combine(&self, _: u64, candidates: &BTreeSet<Value>) -> Value {
-        candidates.iter().max().cloned().unwrap_or_default()
-    }
-    fn hash_node(&self, slot: u64, previous: &Value, priority: bool, round: u32, node: &String) -> u64 {
-        fnv(&[
-            &slot.to_be_bytes(),
-            previous,
-            &[priority as u8],
-            &round.to_be_bytes(),
-            node.as_bytes(),
-        ])
-    }
-    fn hash_value(&self, slot: u64, previous: &Value, round: u32, value: &Value) -> u64 {
-        fnv(&[b"value", &slot.to_be_bytes(), previous, &round.to_be_bytes(), value])
-    }
-}
-
-impl BallotDriver for SimDriver {
-    fn validate(&self, slot: u64, value: &Value) -> Validity {
-        NominationDriver::<String>::validate(self, slot, value)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Event {
-    /// Node `to` receives `from`'s statement for `slot` (index into the message store).
-    Deliver {
-        to: usize,
-        from: usize,
-        slot: u64,
-        msg: usize,
-    },
-    /// A timer of `node` fires, valid only if `generation` is still current.
-    Timer {
-        node: usize,
-        slot: u64,
-        kind: TimerKind,
-        generation: u64,
-    },
-    /// A node goes down / comes back.
-    Crash {
-        node: usize,
-    },
-    Restart {
-        node: usize,
-    },
-    /// Re-send the latest statements of the open slot (as stellar-core's herder does), so a
-    /// lost message cannot stall a slot forever.
-    Rebroadcast {
-        node: usize,
-    },
-}
-
-/// How often a node re-sends its latest statements while its slot is open.
-const REBROADCAST_MS: u64 = 2_000;
-
-struct SimNode {
-    spec: NodeSpec,
-    up: bool,
-    slots: BTreeMap<u64, Slot<String>>,
-    current: u64,
-    started_at: BTreeMap<u64, u64>,
-    externalized: BTreeMap<u64, (Value, u64)>,
-    timers: BTreeMap<(u64, TimerKind), u64>,
-}
-
-impl SimNode {
-    fn value_for(&self, slot: u64) -> Value {
-        let prefix = if self.spec.behavior == Behavior::Invalid {
-            "INVALID-"
-        } else {
-            ""
-        };
-        format!("{prefix}{}:{slot}", self.spec.id).into_bytes()
-    }
-}
-
 /// Replaces every value in a statement (an equivocator's second story).
 fn twist(st: &Statement, alt: &Value) -> Statement {
     match st {
@@ -262,191 +173,333 @@ fn twist(st: &Statement, alt: &Value) -> Statement {
     }
 }
 
-/// Future slots a node keeps messages for; older than the current minus this are dropped.
-const SLOT_WINDOW: u64 = 5;
+/// The simulator's driver: values beginning with `INVALID` are invalid; candidates combine to
+/// the largest; a node's "signature" is its name (simulated Byzantine nodes lie about values,
+/// never about who they are, so nothing stronger is needed).
+pub(crate) struct SimDriver {
+    qsets: BTreeMap<Hash, QuorumSet<String>>,
+}
+
+impl SimDriver {
+    pub(crate) fn new<'a>(qsets: impl IntoIterator<Item = &'a QuorumSet<String>>) -> Self {
+        SimDriver {
+            qsets: qsets.into_iter().map(|q| (qset_hash(q), q.clone())).collect(),
+        }
+    }
+}
+
+/// A stable 32-byte digest of a quorum set (four salted FNV-1a lanes over its debug form).
+fn qset_hash(qset: &QuorumSet<String>) -> Hash {
+    let text = format!("{qset:?}");
+    let mut out = [0u8; 32];
+    for (lane, chunk) in out.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&fnv(&[&[lane as u8], text.as_bytes()]).to_be_bytes());
+    }
+    out
+}
+
+impl NominationDriver<String> for SimDriver {
+    fn validate(&self, _: u64, value: &Value) -> Validity {
+        if value.starts_with(b"INVALID") {
+            Validity::Invalid
+        } else {
+            Validity::Valid
+        }
+    }
+    fn combine(&self, _: u64, candidates: &BTreeSet<Value>) -> Value {
+        candidates.iter().max().cloned().unwrap_or_default()
+    }
+    fn hash_node(&self, slot: u64, previous: &Value, priority: bool, round: u32, node: &String) -> u64 {
+        fnv(&[
+            &slot.to_be_bytes(),
+            previous,
+            &[priority as u8],
+            &round.to_be_bytes(),
+            node.as_bytes(),
+        ])
+    }
+    fn hash_value(&self, slot: u64, previous: &Value, round: u32, value: &Value) -> u64 {
+        fnv(&[b"value", &slot.to_be_bytes(), previous, &round.to_be_bytes(), value])
+    }
+}
+
+impl BallotDriver for SimDriver {
+    fn validate(&self, slot: u64, value: &Value) -> Validity {
+        NominationDriver::<String>::validate(self, slot, value)
+    }
+}
+
+impl ScpDriver<String> for SimDriver {
+    fn sign(&self, envelope: &Envelope<String>) -> Vec<u8> {
+        envelope.node.as_bytes().to_vec()
+    }
+    fn verify(&self, envelope: &Envelope<String>) -> bool {
+        envelope.signature == envelope.node.as_bytes()
+    }
+    fn quorum_set_hash(&self, qset: &QuorumSet<String>) -> Hash {
+        qset_hash(qset)
+    }
+    fn quorum_set(&self, hash: &Hash) -> Option<QuorumSet<String>> {
+        self.qsets.get(hash).cloned()
+    }
+}
+
+/// What travels between simulated nodes.
+#[derive(Clone, Debug)]
+enum Message {
+    Envelope(Envelope<String>),
+    /// "Send me every latest envelope you have from this slot on" (stellar-core
+    /// GET_SCP_STATE), sent by a node that sees it is behind or has just restarted.
+    GetState {
+        from_slot: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// Node `to` receives `from`'s message (index into the message store).
+    Deliver {
+        to: usize,
+        from: usize,
+        msg: usize,
+    },
+    /// A timer of `node` fires, valid only if `generation` is still current.
+    Timer {
+        node: usize,
+        slot: u64,
+        kind: TimerKind,
+        generation: u64,
+    },
+    /// A node goes down / comes back.
+    Crash {
+        node: usize,
+    },
+    Restart {
+        node: usize,
+    },
+    /// Re-send the latest statements of the open slot (as stellar-core's herder does), so a
+    /// lost message cannot stall a slot forever; ask for peers' state when they are ahead.
+    Rebroadcast {
+        node: usize,
+    },
+}
+
+/// How often a node re-sends its latest statements while its slot is open.
+const REBROADCAST_MS: u64 = 2_000;
+
+struct SimNode {
+    spec: NodeSpec,
+    up: bool,
+    scp: Scp<String>,
+    started_at: BTreeMap<u64, u64>,
+    externalized: BTreeMap<u64, (Value, u64)>,
+    timers: BTreeMap<(u64, TimerKind), u64>,
+    /// Its own latest envelopes as written to disk at the crash.
+    persisted: Vec<Envelope<String>>,
+}
+
+impl SimNode {
+    fn value_for(&self, slot: u64) -> Value {
+        let prefix = if self.spec.behavior == Behavior::Invalid {
+            "INVALID-"
+        } else {
+            ""
+        };
+        format!("{prefix}{}:{slot}", self.spec.id).into_bytes()
+    }
+
+    /// The slot after the last one of its ledger (every slot below is final here).
+    fn next_slot(&self) -> u64 {
+        let mut s = 1;
+        while self.externalized.contains_key(&s) {
+            s += 1;
+        }
+        s
+    }
+}
+
+type Queue = BinaryHeap<Reverse<(u64, u64, Event)>>;
+
+/// The simulated network: the event queue and what was sent.
+struct Net<'a> {
+    sc: &'a Scenario,
+    rng: Rng,
+    queue: Queue,
+    seq: u64,
+    messages: Vec<Message>,
+    now: u64,
+}
+
+impl Net<'_> {
+    fn push(&mut self, at: u64, e: Event) {
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq, e)));
+    }
+
+    fn connected(&self, a: &str, b: &str) -> bool {
+        let t = self.now;
+        self.sc
+            .partitions
+            .iter()
+            .all(|p| t < p.from_ms || t >= p.to_ms || p.groups.iter().any(|g| g.contains(a) && g.contains(b)))
+    }
+
+    /// Sends `msg` from `from` to `to` through the lossy, partitioned network.
+    fn send(&mut self, from: usize, to: usize, msg: usize) {
+        let (a, b) = (&self.sc.nodes[from].id, &self.sc.nodes[to].id);
+        if from == to || !self.connected(a, b) || self.rng.chance(self.sc.loss) {
+            return;
+        }
+        let at = self.now + self.rng.range(self.sc.latency_ms.0, self.sc.latency_ms.1);
+        self.push(at, Event::Deliver { to, from, msg });
+    }
+
+    fn store(&mut self, m: Message) -> usize {
+        self.messages.push(m);
+        self.messages.len() - 1
+    }
+}
 
 /// Runs a scenario.
 pub fn run(sc: &Scenario) -> Outcome {
-    let mut rng = Rng(sc.seed);
+    let driver = SimDriver::new(sc.nodes.iter().map(|n| &n.qset));
+    let config = ScpConfig::default();
+    let index: BTreeMap<&str, usize> = sc.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
     let mut nodes: Vec<SimNode> = sc
         .nodes
         .iter()
         .map(|spec| SimNode {
+            scp: Scp::new(&driver, spec.id.clone(), spec.qset.clone(), config, 1),
             spec: spec.clone(),
             up: true,
-            slots: BTreeMap::new(),
-            current: 1,
             started_at: BTreeMap::new(),
             externalized: BTreeMap::new(),
             timers: BTreeMap::new(),
+            persisted: vec![],
         })
         .collect();
-    let mut queue: BinaryHeap<Reverse<(u64, u64, Event)>> = BinaryHeap::new();
-    let mut seq = 0u64;
-    let mut messages: Vec<Statement> = Vec::new();
+    let mut net = Net {
+        sc,
+        rng: Rng(sc.seed),
+        queue: BinaryHeap::new(),
+        seq: 0,
+        messages: vec![],
+        now: 0,
+    };
     let mut delivered = 0u64;
     let mut timeouts = 0u64;
     let mut generation = 0u64;
-    let push = |q: &mut BinaryHeap<Reverse<(u64, u64, Event)>>, seq: &mut u64, t: u64, e: Event| {
-        *seq += 1;
-        q.push(Reverse((t, *seq, e)));
-    };
     for (i, n) in sc.nodes.iter().enumerate() {
         if let Some(t) = n.crash_at_ms {
-            push(&mut queue, &mut seq, t, Event::Crash { node: i });
+            net.push(t, Event::Crash { node: i });
         }
         if let Some(t) = n.restart_at_ms {
-            push(&mut queue, &mut seq, t, Event::Restart { node: i });
+            net.push(t, Event::Restart { node: i });
         }
-    }
-    let connected = |a: &str, b: &str, t: u64| {
-        sc.partitions
-            .iter()
-            .all(|p| t < p.from_ms || t >= p.to_ms || p.groups.iter().any(|g| g.contains(a) && g.contains(b)))
-    };
-
-    for i in 0..sc.nodes.len() {
-        push(&mut queue, &mut seq, REBROADCAST_MS, Event::Rebroadcast { node: i });
+        net.push(REBROADCAST_MS, Event::Rebroadcast { node: i });
     }
     // Start slot 1 everywhere at time 0.
-    let mut pending: Vec<(usize, Vec<SlotEffect>, u64)> = vec![];
+    let mut pending: Vec<(usize, Vec<ScpOutput<String>>)> = vec![];
     for (i, node) in nodes.iter_mut().enumerate() {
-        let fx = start_slot(node, 1, Vec::new(), 0);
-        pending.push((i, fx, 1));
+        let fx = start_slot(&driver, node, 1, Vec::new(), 0);
+        pending.push((i, fx));
     }
-    let mut now = 0u64;
     loop {
-        // Apply effects produced so far.
-        while let Some((i, fx, slot)) = pending.pop() {
-            for e in fx {
-                match e {
-                    SlotEffect::Emit(st) => {
-                        let behavior = nodes[i].spec.behavior;
-                        if behavior == Behavior::Silent || !nodes[i].up {
-                            continue;
-                        }
-                        let honest_msg = messages.len();
-                        messages.push(st.clone());
-                        let alt_msg = if behavior == Behavior::Equivocate {
-                            messages.push(twist(&st, &format!("{}-twin:{slot}", nodes[i].spec.id).into_bytes()));
-                            Some(messages.len() - 1)
-                        } else {
-                            None
-                        };
-                        for j in 0..nodes.len() {
-                            if j == i || !connected(&nodes[i].spec.id, &nodes[j].spec.id, now) || rng.chance(sc.loss) {
-                                continue;
-                            }
-                            let msg = match alt_msg {
-                                Some(alt) if j % 2 == 1 => alt,
-                                _ => honest_msg,
+        // Apply the outputs produced so far.
+        while let Some((i, fx)) = pending.pop() {
+            for out in fx {
+                let behavior = nodes[i].spec.behavior;
+                let silenced = behavior == Behavior::Silent || !nodes[i].up;
+                match out {
+                    ScpOutput::Broadcast(env) if !silenced => {
+                        let alt = (behavior == Behavior::Equivocate).then(|| {
+                            let alt_value = format!("{}-twin:{}", env.node, env.slot).into_bytes();
+                            let twin = Envelope {
+                                statement: twist(&env.statement, &alt_value),
+                                ..env.clone()
                             };
-                            let at = now + rng.range(sc.latency_ms.0, sc.latency_ms.1);
-                            push(
-                                &mut queue,
-                                &mut seq,
-                                at,
-                                Event::Deliver {
-                                    to: j,
-                                    from: i,
-                                    slot,
-                                    msg,
-                                },
-                            );
+                            net.store(Message::Envelope(twin))
+                        });
+                        let honest = net.store(Message::Envelope(env));
+                        for j in 0..nodes.len() {
+                            let msg = match alt {
+                                Some(alt) if j % 2 == 1 => alt,
+                                _ => honest,
+                            };
+                            net.send(i, j, msg);
                         }
                     }
-                    SlotEffect::ArmTimer(kind, delay) => {
+                    ScpOutput::SendTo(peer, env) if !silenced => {
+                        let msg = net.store(Message::Envelope(env));
+                        net.send(i, index[peer.as_str()], msg);
+                    }
+                    ScpOutput::Broadcast(_) | ScpOutput::SendTo(..) => {}
+                    ScpOutput::ArmTimer { slot, kind, delay_ms } => {
                         generation += 1;
                         nodes[i].timers.insert((slot, kind), generation);
-                        push(
-                            &mut queue,
-                            &mut seq,
-                            now + delay,
-                            Event::Timer {
-                                node: i,
-                                slot,
-                                kind,
-                                generation,
-                            },
-                        );
+                        let e = Event::Timer {
+                            node: i,
+                            slot,
+                            kind,
+                            generation,
+                        };
+                        net.push(net.now + delay_ms, e);
                     }
-                    SlotEffect::CancelTimer(kind) => {
+                    ScpOutput::CancelTimer { slot, kind } => {
                         nodes[i].timers.remove(&(slot, kind));
                     }
-                    SlotEffect::Externalized(v) => {
+                    ScpOutput::Externalized { slot, value } => {
                         let n = &mut nodes[i];
-                        n.externalized.entry(slot).or_insert((v, now));
+                        n.externalized.entry(slot).or_insert((value, net.now));
                         // Move on, through any later slot that is already final too.
-                        while n.current < sc.slots {
-                            let Some((prev, _)) = n.externalized.get(&n.current).cloned() else {
-                                break;
-                            };
-                            let next = n.current + 1;
-                            let fx = start_slot(n, next, prev, now);
-                            pending.push((i, fx, next));
+                        let next = n.next_slot();
+                        if next <= sc.slots && next > n.scp.current_slot() {
+                            let prev = n.externalized[&(next - 1)].0.clone();
+                            let fx = start_slot(&driver, n, next, prev, net.now);
+                            pending.push((i, fx));
                         }
                     }
                 }
             }
         }
-        let Some(Reverse((t, _, event))) = queue.pop() else {
+        let Some(Reverse((t, _, event))) = net.queue.pop() else {
             break;
         };
         if t > sc.max_time_ms {
             break;
         }
-        now = t;
+        net.now = t;
+        let now = t;
         let honest_done = nodes
             .iter()
             .filter(|n| n.spec.behavior == Behavior::Honest)
-            .filter(|n| n.up || n.spec.restart_at_ms.is_some_and(|r| r > now))
-            .all(|n| n.up && n.externalized.contains_key(&sc.slots));
+            .filter(|n| n.up || n.spec.restart_at_ms.is_some_and(|r| r >= now))
+            .all(|n| n.up && n.next_slot() > sc.slots);
         if honest_done {
             break;
         }
         match event {
-            Event::Deliver { to, from, slot, msg } => {
-                let n = &mut nodes[to];
-                if !n.up || slot + SLOT_WINDOW < n.current || slot > n.current + SLOT_WINDOW {
+            Event::Deliver { to, from, msg } => {
+                if !nodes[to].up {
                     continue;
                 }
                 delivered += 1;
-                // A peer still talking about a slot we finished is behind: re-send our EXTERNALIZE.
-                let final_statement = n
-                    .slots
-                    .get(&slot)
-                    .filter(|_| n.externalized.contains_key(&slot))
-                    .and_then(|s| s.ballot().last_emitted().cloned());
-                if let Some(ext) = final_statement {
-                    if !matches!(messages[msg], Statement::Ballot(BallotStatement::Externalize { .. })) {
-                        messages.push(Statement::Ballot(ext));
-                        if connected(&sc.nodes[to].id, &sc.nodes[from].id, now) && !rng.chance(sc.loss) {
-                            let at = now + rng.range(sc.latency_ms.0, sc.latency_ms.1);
-                            let m = messages.len() - 1;
-                            push(
-                                &mut queue,
-                                &mut seq,
-                                at,
-                                Event::Deliver {
-                                    to: from,
-                                    from: to,
-                                    slot,
-                                    msg: m,
-                                },
-                            );
+                match net.messages[msg].clone() {
+                    Message::Envelope(env) => {
+                        if let Ok((_, fx)) = nodes[to].scp.receive(&driver, env) {
+                            pending.push((to, fx));
                         }
-                        continue;
+                    }
+                    Message::GetState { from_slot } => {
+                        if nodes[to].spec.behavior == Behavior::Silent {
+                            continue;
+                        }
+                        for env in nodes[to].scp.state_envelopes(from_slot) {
+                            let m = net.store(Message::Envelope(env));
+                            net.send(to, from, m);
+                        }
                     }
                 }
-                let n = &mut nodes[to];
-                let from_id = sc.nodes[from].id.clone();
-                let qset = sc.nodes[from].qset.clone();
-                let slot_state = n
-                    .slots
-                    .entry(slot)
-                    .or_insert_with(|| Slot::new(slot, n.spec.id.clone(), n.spec.qset.clone()));
-                let fx = slot_state.receive(&SimDriver, &from_id, messages[msg].clone(), Some(qset));
-                pending.push((to, fx, slot));
             }
             Event::Timer {
                 node,
@@ -460,107 +513,63 @@ pub fn run(sc: &Scenario) -> Outcome {
                 }
                 n.timers.remove(&(slot, kind));
                 timeouts += 1;
-                if let Some(s) = n.slots.get_mut(&slot) {
-                    let fx = s.timeout(&SimDriver, kind);
-                    pending.push((node, fx, slot));
-                }
+                let fx = n.scp.timeout(&driver, slot, kind);
+                pending.push((node, fx));
             }
             Event::Rebroadcast { node } => {
-                push(&mut queue, &mut seq, now + REBROADCAST_MS, Event::Rebroadcast { node });
+                net.push(now + REBROADCAST_MS, Event::Rebroadcast { node });
                 let n = &nodes[node];
-                if !n.up || n.externalized.contains_key(&n.current) {
+                let slot = n.scp.current_slot();
+                if !n.up || n.scp.externalized(slot).is_some() {
                     continue;
                 }
-                if let Some(s) = n.slots.get(&n.current) {
-                    let mut again = vec![];
-                    if let Some(st) = s.nomination().latest_statement(&n.spec.id) {
-                        again.push(SlotEffect::Emit(Statement::Nominate(st.clone())));
-                    }
-                    if let Some(st) = s.ballot().last_emitted() {
-                        again.push(SlotEffect::Emit(Statement::Ballot(st.clone())));
-                    }
-                    pending.push((node, again, n.current));
+                let again = n.scp.own_envelopes(slot).into_iter().filter(|e| e.slot == slot);
+                pending.push((node, again.map(ScpOutput::Broadcast).collect()));
+                if n.scp.lowest_slot_ahead().is_some() {
+                    ask_for_state(&mut net, node, slot, nodes.len());
                 }
             }
             Event::Crash { node } => {
-                nodes[node].up = false;
-                nodes[node].timers.clear();
+                let n = &mut nodes[node];
+                n.up = false;
+                n.timers.clear();
+                n.persisted = n.scp.own_envelopes(0);
             }
             Event::Restart { node } => {
-                // The node restarts with the state it persisted; peers re-send the EXTERNALIZE
-                // of every slot it has not finished, and its timers restart.
-                nodes[node].up = true;
-                let behind_from = nodes[node].current;
-                for (j, peer) in nodes.iter().enumerate() {
-                    if j == node || !peer.up || peer.spec.behavior != Behavior::Honest {
-                        continue;
-                    }
-                    let finals: Vec<(u64, BallotStatement)> = peer
-                        .slots
-                        .iter()
-                        .filter(|(s, _)| **s >= behind_from && peer.externalized.contains_key(s))
-                        .filter_map(|(s, slot)| slot.ballot().last_emitted().cloned().map(|st| (*s, st)))
-                        .collect();
-                    for (s, st) in finals {
-                        if !connected(&sc.nodes[j].id, &sc.nodes[node].id, now) {
-                            continue;
-                        }
-                        messages.push(Statement::Ballot(st));
-                        let at = now + rng.range(sc.latency_ms.0, sc.latency_ms.1);
-                        let m = messages.len() - 1;
-                        push(
-                            &mut queue,
-                            &mut seq,
-                            at,
-                            Event::Deliver {
-                                to: node,
-                                from: j,
-                                slot: s,
-                                msg: m,
-                            },
-                        );
-                    }
-                }
+                // The node comes back with its ledger and its own last envelopes, so it never
+                // contradicts itself; it asks its peers where they are.
                 let n = &mut nodes[node];
-                let slot = n.current;
-                for kind in [TimerKind::Nomination, TimerKind::Ballot] {
-                    generation += 1;
-                    n.timers.insert((slot, kind), generation);
-                    push(
-                        &mut queue,
-                        &mut seq,
-                        now + 1000,
-                        Event::Timer {
-                            node,
-                            slot,
-                            kind,
-                            generation,
-                        },
-                    );
+                n.up = true;
+                let next = n.next_slot();
+                n.scp = Scp::new(&driver, n.spec.id.clone(), n.spec.qset.clone(), config, next);
+                n.scp.restore(std::mem::take(&mut n.persisted));
+                if next <= sc.slots {
+                    let prev = next
+                        .checked_sub(1)
+                        .and_then(|p| n.externalized.get(&p))
+                        .map(|(v, _)| v.clone())
+                        .unwrap_or_default();
+                    let fx = start_slot(&driver, n, next, prev, now);
+                    pending.push((node, fx));
                 }
+                ask_for_state(&mut net, node, next, nodes.len());
             }
         }
     }
     summarize(sc, &nodes, delivered, timeouts)
 }
 
-fn start_slot(n: &mut SimNode, slot: u64, previous: Value, now: u64) -> Vec<SlotEffect> {
-    n.current = slot;
+fn ask_for_state(net: &mut Net, node: usize, from_slot: u64, peers: usize) {
+    let m = net.store(Message::GetState { from_slot });
+    for j in 0..peers {
+        net.send(node, j, m);
+    }
+}
+
+fn start_slot(driver: &SimDriver, n: &mut SimNode, slot: u64, previous: Value, now: u64) -> Vec<ScpOutput<String>> {
     n.started_at.insert(slot, now);
     let value = n.value_for(slot);
-    let s = n
-        .slots
-        .entry(slot)
-        .or_insert_with(|| Slot::new(slot, n.spec.id.clone(), n.spec.qset.clone()));
-    let fx = if s.externalized().is_some() {
-        vec![]
-    } else {
-        s.nominate(&SimDriver, value, previous)
-    };
-    // Forget slots far behind.
-    let keep_from = slot.saturating_sub(SLOT_WINDOW);
-    n.slots.retain(|k, _| *k >= keep_from);
-    fx
+    n.scp.nominate(driver, slot, value, previous)
 }
 
 fn summarize(sc: &Scenario, nodes: &[SimNode], delivered: u64, timeouts: u64) -> Outcome {

@@ -75,6 +75,33 @@ impl<N: Ord + Clone + std::fmt::Debug> Slot<N> {
         &self.nomination
     }
 
+    /// Restores the node's own last statement after a restart (nomination or ballot), so that
+    /// what it says next never contradicts it. Returns whether the statement was taken.
+    pub fn restore(&mut self, own_last: Statement) -> bool {
+        match own_last {
+            Statement::Nominate(n) => {
+                if n.votes.is_empty() && n.accepted.is_empty() {
+                    return false;
+                }
+                self.nomination.restore(n);
+                true
+            }
+            Statement::Ballot(b) => {
+                if !self.ballot.restore(b) {
+                    return false;
+                }
+                if self.ballot.phase() == Phase::Externalize {
+                    self.externalized = self.ballot.commit().map(|c| c.value.clone());
+                }
+                if self.ballot.phase() != Phase::Prepare || self.ballot.high().is_some() {
+                    // It had confirmed a ballot prepared: nomination had stopped.
+                    self.nomination.stop();
+                }
+                true
+            }
+        }
+    }
+
     /// Proposes `value` on top of `previous`.
     pub fn nominate(&mut self, driver: &impl SlotDriver<N>, value: Value, previous: Value) -> Vec<SlotEffect> {
         let fx = self.nomination.nominate(driver, value, previous);
