@@ -1,12 +1,15 @@
-//! The Stellar Consensus Protocol for Watt, as pure code (no I/O, no clock, no randomness).
+//! The Stellar Consensus Protocol for Watt, as pure code: no I/O, no clock, no randomness, no
+//! async runtime. It follows draft-mazieres-dinrg-scp with stellar-core's refinements.
 //!
-//! So far: federated quorum sets ([`quorum`]) with the sanity rules, slices, quorums and
-//! v-blocking sets of the SCP draft (draft-mazieres-dinrg-scp, section 3), federated voting
-//! ([`federated`]: accept and ratify over latest statements), nomination ([`nomination`]),
-//! ballot statements and their predicates ([`ballot`]), the ballot protocol
-//! ([`ballot_protocol`]: PREPARE -> CONFIRM -> EXTERNALIZE with the v-blocking counter jump and
-//! the ballot timer as effects), and a complete
-//! quorum-intersection checker ([`intersection`]).
+//! - [`quorum`]: federated quorum sets with the sanity rules, slices, quorums, v-blocking sets
+//!   (draft §3); [`network`] reads stellar-core's quorum JSON; [`intersection`] checks that
+//!   every two quorums intersect (SAT search).
+//! - [`federated`]: federated accept and ratify over each node's latest statement.
+//! - [`nomination`] (draft §5) and [`ballot_protocol`] (§6, statements in [`ballot`]) as state
+//!   machines whose effects (emit, timers, externalize) are data; [`slot`] joins them.
+//! - [`scp`]: the node-facing seam: signed envelopes, quorum sets by hash, future-slot buffer,
+//!   purge, state for peers behind, restore after a restart.
+//! - [`sim`]: a deterministic many-node simulator on top of [`scp`], with [`scenario`] files.
 
 pub mod ballot;
 pub mod ballot_protocol;
@@ -23,21 +26,3 @@ pub mod slot;
 pub use intersection::{check_intersection, IntersectionResult, SolverError};
 pub use network::{Network, NetworkError};
 pub use quorum::{QuorumSet, QuorumSetProblem};
-
-/// Networks shared by the tests of several modules.
-#[cfg(test)]
-pub(crate) mod test_networks {
-    use crate::quorum::QuorumSet;
-
-    /// `orgs` organizations of 3 validators `O<o>V<v>` (2 of 3 inside), needing `t` organizations.
-    pub fn tiered_qset(orgs: usize, t: u32) -> QuorumSet<String> {
-        let org_sets = (0..orgs)
-            .map(|o| QuorumSet::flat(2, (0..3).map(|v| format!("O{o}V{v}")).collect()))
-            .collect();
-        QuorumSet {
-            threshold: t,
-            validators: vec![],
-            inner: org_sets,
-        }
-    }
-}

@@ -8,7 +8,7 @@
 //!              "partitions": [{"from_ms": 0, "to_ms": 2000, "groups": [["A", "B"], ["C", "D"]]}]}}
 //! ```
 //! `behavior` is `honest` (default), `silent`, `equivocate` or `invalid`; crash, restart and
-//! partitions are optional.
+//! partitions are optional; `"watcher": true` makes a node a non-validator that follows silently.
 
 use crate::quorum::{QuorumSet, QuorumSetJson};
 use crate::sim::{Behavior, NodeSpec, Partition, Scenario};
@@ -45,6 +45,8 @@ struct NodeJson {
     behavior: String,
     crash_at_ms: Option<u64>,
     restart_at_ms: Option<u64>,
+    #[serde(default)]
+    watcher: bool,
 }
 
 fn honest() -> String {
@@ -139,6 +141,7 @@ pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
             behavior,
             crash_at_ms: n.crash_at_ms,
             restart_at_ms: n.restart_at_ms,
+            watcher: n.watcher,
         });
     }
     let mut partitions = Vec::new();

@@ -58,6 +58,9 @@ pub struct ScpConfig {
     /// Finished slots kept behind the current one, to answer peers that are behind (stellar-core
     /// `MAX_SLOTS_TO_REMEMBER`).
     pub slots_to_keep: u64,
+    /// A validator nominates and sends its statements; a watcher (not a validator) runs the
+    /// same protocol silently, to learn what the network externalizes.
+    pub validator: bool,
 }
 
 impl Default for ScpConfig {
@@ -66,6 +69,7 @@ impl Default for ScpConfig {
             max_slots_ahead: 100,
             max_buffered: 10_000,
             slots_to_keep: 12,
+            validator: true,
         }
     }
 }
@@ -307,7 +311,8 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
         out
     }
 
-    /// Proposes `value` for `slot` on top of the previous slot's value, moving to `slot`.
+    /// Proposes `value` for `slot` on top of the previous slot's value, moving to `slot` (a
+    /// watcher only moves).
     pub fn nominate(
         &mut self,
         driver: &impl ScpDriver<N>,
@@ -316,7 +321,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
         previous: Value,
     ) -> Vec<ScpOutput<N>> {
         let mut out = self.start_slot(driver, slot);
-        if slot < self.oldest {
+        if slot < self.oldest || !self.config.validator {
             return out;
         }
         let state = self.slot_state(slot);
@@ -423,6 +428,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
     fn apply(&mut self, driver: &impl ScpDriver<N>, slot: u64, fx: Vec<SlotEffect>, out: &mut Vec<ScpOutput<N>>) {
         for e in fx {
             match e {
+                SlotEffect::Emit(_) if !self.config.validator => {}
                 SlotEffect::Emit(statement) => {
                     let mut env = Envelope {
                         slot,

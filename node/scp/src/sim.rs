@@ -39,6 +39,104 @@ pub struct NodeSpec {
     pub crash_at_ms: Option<u64>,
     /// Comes back at this virtual time (ms), if set, with the state it had persisted.
     pub restart_at_ms: Option<u64>,
+    /// Not a validator: follows the network silently.
+    pub watcher: bool,
+}
+
+impl NodeSpec {
+    /// An honest validator that stays up.
+    pub fn honest(id: impl Into<String>, qset: QuorumSet<String>) -> Self {
+        NodeSpec {
+            id: id.into(),
+            qset,
+            behavior: Behavior::Honest,
+            crash_at_ms: None,
+            restart_at_ms: None,
+            watcher: false,
+        }
+    }
+}
+
+/// The topologies of the simulator tests and benchmarks.
+pub mod topology {
+    use super::NodeSpec;
+    use crate::quorum::QuorumSet;
+
+    fn names(prefix: &str, n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}{i}")).collect()
+    }
+
+    /// `n` nodes `N0..`, each needing `t` of all of them.
+    pub fn mesh(n: usize, t: u32) -> Vec<NodeSpec> {
+        let ids = names("N", n);
+        ids.iter()
+            .map(|id| NodeSpec::honest(id, QuorumSet::flat(t, ids.clone())))
+            .collect()
+    }
+
+    /// A ring: node `i` needs itself and its successor (stellar-core `Topologies::cycle4`,
+    /// any size). The only quorum is the whole ring: safe, and live only when all are up.
+    pub fn cycle(n: usize) -> Vec<NodeSpec> {
+        let ids = names("N", n);
+        (0..n)
+            .map(|i| {
+                NodeSpec::honest(
+                    &ids[i],
+                    QuorumSet::flat(2, vec![ids[i].clone(), ids[(i + 1) % n].clone()]),
+                )
+            })
+            .collect()
+    }
+
+    /// `orgs` organizations of 3 validators `O<o>V<v>` (2 of 3 inside), needing `t` organizations.
+    pub fn tiered_qset(orgs: usize, t: u32) -> QuorumSet<String> {
+        let org_sets = (0..orgs)
+            .map(|o| QuorumSet::flat(2, (0..3).map(|v| format!("O{o}V{v}")).collect()))
+            .collect();
+        QuorumSet {
+            threshold: t,
+            validators: vec![],
+            inner: org_sets,
+        }
+    }
+
+    /// Every validator of [`tiered_qset`] with that quorum set.
+    pub fn tiered(orgs: usize, t: u32) -> Vec<NodeSpec> {
+        let top = tiered_qset(orgs, t);
+        top.all_validators()
+            .into_iter()
+            .map(|id| NodeSpec::honest(id, top.clone()))
+            .collect()
+    }
+
+    /// A core of `core` validators `N0..` needing `t` of the core, and `watchers` non-validators
+    /// `W0..` trusting the core the same way.
+    pub fn core_and_watchers(core: usize, t: u32, watchers: usize) -> Vec<NodeSpec> {
+        let mut nodes = mesh(core, t);
+        let core_qset = QuorumSet::flat(t, names("N", core));
+        nodes.extend(names("W", watchers).into_iter().map(|id| NodeSpec {
+            watcher: true,
+            ..NodeSpec::honest(id, core_qset.clone())
+        }));
+        nodes
+    }
+
+    /// Not everyone trusts alike: A and B need each other and one of C, D; C and D need 3 of
+    /// the 4 (the example network).
+    pub fn asymmetric() -> Vec<NodeSpec> {
+        let ab = QuorumSet {
+            threshold: 2,
+            validators: vec!["A".to_string(), "B".to_string()],
+            inner: vec![QuorumSet::flat(1, vec!["C".to_string(), "D".to_string()])],
+        };
+        let all = QuorumSet::flat(3, ["A", "B", "C", "D"].iter().map(|s| s.to_string()).collect());
+        vec![
+            NodeSpec::honest("A", ab.clone()),
+            NodeSpec::honest("B", ab),
+            NodeSpec::honest("C", all.clone()),
+            NodeSpec::honest("D", all),
+        ]
+    }
 }
 
 /// A partition: during [from, to) messages only flow within a group.
@@ -86,6 +184,8 @@ pub struct Outcome {
     pub externalized: BTreeMap<String, Vec<Value>>,
     /// Ballot or nomination timers that fired.
     pub timeouts: u64,
+    /// Messages each node sent (one per recipient, counted before loss).
+    pub sent: BTreeMap<String, u64>,
 }
 
 /// SplitMix64: small, seedable, stable across platforms and Rust versions.
@@ -328,6 +428,7 @@ struct Net<'a> {
     seq: u64,
     messages: Vec<Message>,
     now: u64,
+    sent: Vec<u64>,
 }
 
 impl Net<'_> {
@@ -347,7 +448,11 @@ impl Net<'_> {
     /// Sends `msg` from `from` to `to` through the lossy, partitioned network.
     fn send(&mut self, from: usize, to: usize, msg: usize) {
         let (a, b) = (&self.sc.nodes[from].id, &self.sc.nodes[to].id);
-        if from == to || !self.connected(a, b) || self.rng.chance(self.sc.loss) {
+        if from == to {
+            return;
+        }
+        self.sent[from] += 1;
+        if !self.connected(a, b) || self.rng.chance(self.sc.loss) {
             return;
         }
         let at = self.now + self.rng.range(self.sc.latency_ms.0, self.sc.latency_ms.1);
@@ -363,13 +468,12 @@ impl Net<'_> {
 /// Runs a scenario.
 pub fn run(sc: &Scenario) -> Outcome {
     let driver = SimDriver::new(sc.nodes.iter().map(|n| &n.qset));
-    let config = ScpConfig::default();
     let index: BTreeMap<&str, usize> = sc.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
     let mut nodes: Vec<SimNode> = sc
         .nodes
         .iter()
         .map(|spec| SimNode {
-            scp: Scp::new(&driver, spec.id.clone(), spec.qset.clone(), config, 1),
+            scp: Scp::new(&driver, spec.id.clone(), spec.qset.clone(), config_for(spec), 1),
             spec: spec.clone(),
             up: true,
             started_at: BTreeMap::new(),
@@ -385,6 +489,7 @@ pub fn run(sc: &Scenario) -> Outcome {
         seq: 0,
         messages: vec![],
         now: 0,
+        sent: vec![0; sc.nodes.len()],
     };
     let mut delivered = 0u64;
     let mut timeouts = 0u64;
@@ -541,7 +646,13 @@ pub fn run(sc: &Scenario) -> Outcome {
                 let n = &mut nodes[node];
                 n.up = true;
                 let next = n.next_slot();
-                n.scp = Scp::new(&driver, n.spec.id.clone(), n.spec.qset.clone(), config, next);
+                n.scp = Scp::new(
+                    &driver,
+                    n.spec.id.clone(),
+                    n.spec.qset.clone(),
+                    config_for(&n.spec),
+                    next,
+                );
                 n.scp.restore(std::mem::take(&mut n.persisted));
                 if next <= sc.slots {
                     let prev = next
@@ -556,7 +667,16 @@ pub fn run(sc: &Scenario) -> Outcome {
             }
         }
     }
-    summarize(sc, &nodes, delivered, timeouts)
+    let mut out = summarize(sc, &nodes, delivered, timeouts);
+    out.sent = sc.nodes.iter().map(|n| n.id.clone()).zip(net.sent).collect();
+    out
+}
+
+fn config_for(spec: &NodeSpec) -> ScpConfig {
+    ScpConfig {
+        validator: !spec.watcher,
+        ..ScpConfig::default()
+    }
 }
 
 fn ask_for_state(net: &mut Net, node: usize, from_slot: u64, peers: usize) {
@@ -616,6 +736,7 @@ fn summarize(sc: &Scenario, nodes: &[SimNode], delivered: u64, timeouts: u64) ->
             })
             .collect(),
         timeouts,
+        sent: BTreeMap::new(),
     }
 }
 

@@ -73,7 +73,7 @@ fn no_quorum_at_all_is_reported() {
 
 /// `orgs` organizations of 3 validators (2 of 3 inside), each node needing `t` organizations.
 pub fn tiered(orgs: usize, t: u32) -> Network {
-    let top = crate::test_networks::tiered_qset(orgs, t);
+    let top = crate::sim::topology::tiered_qset(orgs, t);
     let qsets = top.all_validators().into_iter().map(|n| (n, top.clone())).collect();
     Network::new(qsets)
 }

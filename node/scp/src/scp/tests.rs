@@ -214,7 +214,11 @@ fn a_restored_node_never_contradicts_itself() {
     let mut scp = node(ScpConfig::default());
     let foreign = signed(1, "B", prepare(1, "y"));
     let own = signed(1, "A", confirm.clone());
-    assert_eq!(scp.restore([foreign, own.clone()]), 1, "only its own envelopes are taken");
+    assert_eq!(
+        scp.restore([foreign, own.clone()]),
+        1,
+        "only its own envelopes are taken"
+    );
     assert_eq!(scp.own_envelopes(1), vec![own]);
     let slot = scp.slot(1).unwrap();
     assert_eq!(slot.ballot().commit(), Some(&Ballot::new(1, b"x".to_vec())));

@@ -1,17 +1,5 @@
+use super::topology::*;
 use super::*;
-
-fn mesh(n: usize, t: u32) -> Vec<NodeSpec> {
-    let ids: Vec<String> = (0..n).map(|i| format!("N{i}")).collect();
-    ids.iter()
-        .map(|id| NodeSpec {
-            id: id.clone(),
-            qset: QuorumSet::flat(t, ids.clone()),
-            behavior: Behavior::Honest,
-            crash_at_ms: None,
-            restart_at_ms: None,
-        })
-        .collect()
-}
 
 fn scenario(nodes: Vec<NodeSpec>, seed: u64) -> Scenario {
     Scenario {
@@ -25,44 +13,28 @@ fn scenario(nodes: Vec<NodeSpec>, seed: u64) -> Scenario {
     }
 }
 
+fn group(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
 #[test]
 fn four_honest_nodes_agree_on_every_slot() {
     let out = run(&scenario(mesh(4, 3), 7));
     assert!(out.agreement);
     assert_eq!(out.slots_externalized, 5, "{out:?}");
-}
-
-/// `orgs` organizations of 3 validators (2 of 3 inside), each needing `t` organizations.
-fn tiered(orgs: usize, t: u32) -> Vec<NodeSpec> {
-    let top = crate::test_networks::tiered_qset(orgs, t);
-    top.all_validators()
-        .into_iter()
-        .map(|id| NodeSpec {
-            id,
-            qset: top.clone(),
-            behavior: Behavior::Honest,
-            crash_at_ms: None,
-            restart_at_ms: None,
-        })
-        .collect()
+    let values = &out.externalized["N0"];
+    assert!(out.externalized.values().all(|v| v == values));
 }
 
 #[test]
 fn same_seed_same_run_and_seeds_differ() {
-    let a = run(&Scenario {
+    let lossy = |seed| Scenario {
         loss: 0.1,
-        ..scenario(mesh(5, 4), 11)
-    });
-    let b = run(&Scenario {
-        loss: 0.1,
-        ..scenario(mesh(5, 4), 11)
-    });
-    assert_eq!(a, b);
-    let c = run(&Scenario {
-        loss: 0.1,
-        ..scenario(mesh(5, 4), 12)
-    });
-    assert_ne!(a.latencies_ms, c.latencies_ms);
+        ..scenario(mesh(5, 4), seed)
+    };
+    let a = run(&lossy(11));
+    assert_eq!(a, run(&lossy(11)));
+    assert_ne!(a.latencies_ms, run(&lossy(12)).latencies_ms);
 }
 
 #[test]
@@ -75,35 +47,106 @@ fn fast_links_externalize_quickly() {
     assert!(median <= 300, "{:?}", out.latencies_ms);
 }
 
-#[test]
-fn a_tiered_network_agrees() {
-    let out = run(&scenario(tiered(4, 3), 5));
-    assert!(out.agreement);
-    assert_eq!(out.slots_externalized, 5, "{out:?}");
+/// A fault injected into one node of a topology.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fault {
+    None,
+    Behave(Behavior),
+    CrashRestart,
+    Partition,
 }
 
-#[test]
-fn faults_never_break_agreement_over_many_seeds() {
-    for seed in 0..12u64 {
-        for fault in [Behavior::Silent, Behavior::Equivocate, Behavior::Invalid] {
-            let mut nodes = mesh(4, 3);
-            nodes[3].behavior = fault;
-            let out = run(&Scenario {
-                loss: 0.02,
-                ..scenario(nodes, seed)
+const FAULTS: [Fault; 6] = [
+    Fault::None,
+    Fault::Behave(Behavior::Silent),
+    Fault::Behave(Behavior::Equivocate),
+    Fault::Behave(Behavior::Invalid),
+    Fault::CrashRestart,
+    Fault::Partition,
+];
+
+fn with_fault(mut nodes: Vec<NodeSpec>, fault: Fault, victim: usize, seed: u64) -> Scenario {
+    let mut partitions = vec![];
+    match fault {
+        Fault::None => {}
+        Fault::Behave(b) => nodes[victim].behavior = b,
+        Fault::CrashRestart => {
+            nodes[victim].crash_at_ms = Some(20 + seed * 37 % 400);
+            nodes[victim].restart_at_ms = Some(3_000);
+        }
+        Fault::Partition => {
+            // Split the node list in halves for 3 s, then heal.
+            let (a, b) = nodes.split_at(nodes.len() / 2);
+            partitions.push(Partition {
+                from_ms: 0,
+                to_ms: 3_000,
+                groups: vec![
+                    a.iter().map(|n| n.id.clone()).collect(),
+                    b.iter().map(|n| n.id.clone()).collect(),
+                ],
             });
-            assert!(out.agreement, "seed {seed} {fault:?}");
-            assert_eq!(out.slots_externalized, 5, "seed {seed} {fault:?}: {out:?}");
-            for (id, values) in &out.externalized {
-                if id != "N3" {
-                    assert!(
-                        values.iter().all(|v| !v.starts_with(b"INVALID")),
-                        "an invalid value was externalized"
+        }
+    }
+    Scenario {
+        loss: 0.02,
+        partitions,
+        ..scenario(nodes, seed)
+    }
+}
+
+/// Every topology with every fault kind over many seeds: honest nodes never disagree, never
+/// externalize an invalid value, and finish every slot unless the fault takes away every
+/// quorum of an intact node (a ring stops when any member is silent or lies).
+#[test]
+fn every_topology_with_every_fault_over_many_seeds() {
+    let topologies: Vec<(&str, Vec<NodeSpec>, usize)> = vec![
+        ("mesh", mesh(4, 3), 3),
+        ("cycle", cycle(4), 3),
+        ("tiered", tiered(4, 3), 0),
+        ("core+watchers", core_and_watchers(4, 3, 2), 1),
+        ("asymmetric", asymmetric(), 3),
+    ];
+    let mut runs = 0;
+    for (name, nodes, victim) in &topologies {
+        for fault in FAULTS {
+            for seed in 0..8u64 {
+                let out = run(&with_fault(nodes.clone(), fault, *victim, seed));
+                runs += 1;
+                let what = format!("{name} {fault:?} seed {seed}: {out:?}");
+                assert!(out.agreement, "{what}");
+                let faulty = &nodes[*victim].id;
+                for (id, values) in &out.externalized {
+                    if id != faulty || !matches!(fault, Fault::Behave(_)) {
+                        assert!(values.iter().all(|v| !v.starts_with(b"INVALID")), "{what}");
+                    }
+                }
+                let ring_broken = *name == "cycle"
+                    && matches!(
+                        fault,
+                        Fault::Behave(Behavior::Silent) | Fault::Behave(Behavior::Equivocate)
                     );
+                if !ring_broken {
+                    assert_eq!(out.slots_externalized, 5, "{what}");
+                } else if fault == Fault::Behave(Behavior::Silent) {
+                    assert_eq!(out.slots_externalized, 0, "the ring's only quorum is all of it: {what}");
                 }
             }
         }
     }
+    assert_eq!(runs, 5 * 6 * 8);
+}
+
+#[test]
+fn watchers_follow_without_speaking() {
+    let out = run(&scenario(core_and_watchers(4, 3, 3), 2));
+    assert_eq!(out.slots_externalized, 5);
+    assert!(out.agreement);
+    assert_eq!(out.externalized["W2"], out.externalized["N0"]);
+    assert_eq!(out.externalized["W0"].len(), 5);
+    for w in ["W0", "W1", "W2"] {
+        assert_eq!(out.sent[w], 0, "a watcher never speaks");
+    }
+    assert!(out.sent["N0"] > 0);
 }
 
 #[test]
@@ -112,10 +155,7 @@ fn a_partition_stalls_then_heals_and_a_crashed_node_catches_up() {
     sc.partitions.push(Partition {
         from_ms: 0,
         to_ms: 5_000,
-        groups: vec![
-            BTreeSet::from(["N0".to_string(), "N1".to_string()]),
-            BTreeSet::from(["N2".to_string(), "N3".to_string()]),
-        ],
+        groups: vec![group(&["N0", "N1"]), group(&["N2", "N3"])],
     });
     let out = run(&sc);
     assert!(out.agreement);
@@ -131,4 +171,28 @@ fn a_partition_stalls_then_heals_and_a_crashed_node_catches_up() {
     let out = run(&scenario(nodes, 4));
     assert!(out.agreement);
     assert_eq!(out.slots_externalized, 5, "{out:?}");
+}
+
+/// The example: A and B can close slots without C and D. C and D are cut off, D is
+/// down; once the partition heals C catches up through the EXTERNALIZE messages and D, back
+/// up, through asking its peers for their state.
+#[test]
+fn the_asymmetric_example_catches_up() {
+    let mut nodes = asymmetric();
+    nodes[3].crash_at_ms = Some(0);
+    nodes[3].restart_at_ms = Some(5_000);
+    let sc = Scenario {
+        slots: 20,
+        latency_ms: (5, 20),
+        partitions: vec![Partition {
+            from_ms: 0,
+            to_ms: 2_000,
+            groups: vec![group(&["A", "B"]), group(&["C", "D"])],
+        }],
+        ..scenario(nodes, 7)
+    };
+    let out = run(&sc);
+    assert!(out.agreement);
+    assert_eq!(out.slots_externalized, 20, "{out:?}");
+    assert!(out.externalized.values().all(|v| v.len() == 20));
 }
