@@ -196,3 +196,85 @@ fn the_asymmetric_example_catches_up() {
     assert_eq!(out.slots_externalized, 20, "{out:?}");
     assert!(out.externalized.values().all(|v| v.len() == 20));
 }
+
+/// A random quorum set for node `i` of `n`: itself, some others, a threshold from about half
+/// to all of them, and sometimes an inner "one of two" set.
+fn random_qset(rng: &mut Rng, i: usize, n: usize) -> QuorumSet<String> {
+    let name = |k: usize| format!("N{k}");
+    let mut validators = vec![name(i)];
+    let mut rest = vec![];
+    for k in (0..n).filter(|k| *k != i) {
+        if rng.chance(0.7) {
+            validators.push(name(k));
+        } else {
+            rest.push(name(k));
+        }
+    }
+    let mut inner = vec![];
+    if rest.len() >= 2 && rng.chance(0.3) {
+        inner.push(QuorumSet::flat(1, rest[..2].to_vec()));
+    }
+    let entries = (validators.len() + inner.len()) as u64;
+    let threshold = rng.range(entries.div_ceil(2), entries) as u32;
+    QuorumSet {
+        threshold,
+        validators,
+        inner,
+    }
+}
+
+/// The property of the SCP paper (§3.2): well-behaved nodes that enjoy quorum intersection
+/// despite the ill-behaved ones never externalize different values. Over random
+/// configurations and random faulty nodes, those whose network still intersects once the faulty
+/// nodes are deleted from every slice (checked by the intersection checker) must agree, with
+/// loss, wide latency and Byzantine behaviour in the run.
+#[test]
+fn random_configurations_that_intersect_without_the_faulty_never_disagree() {
+    let mut rng = Rng(0x5eed);
+    let (mut checked, mut skipped, mut progressed) = (0, 0, 0);
+    while checked < 60 {
+        let n = rng.range(4, 7) as usize;
+        let mut nodes: Vec<NodeSpec> = (0..n)
+            .map(|i| NodeSpec::honest(format!("N{i}"), random_qset(&mut rng, i, n)))
+            .collect();
+        let faulty: Vec<usize> = (0..rng.range(0, 2))
+            .map(|_| rng.range(0, n as u64 - 1) as usize)
+            .collect();
+        for f in &faulty {
+            nodes[*f].behavior = [Behavior::Silent, Behavior::Equivocate, Behavior::Invalid][rng.range(0, 2) as usize];
+        }
+        let bad: Vec<String> = faulty.iter().map(|f| nodes[*f].id.clone()).collect();
+        let deleted = crate::network::Network::new(
+            nodes
+                .iter()
+                .filter(|s| s.behavior == Behavior::Honest)
+                .map(|s| (s.id.clone(), bad.iter().fold(s.qset.clone(), |q, b| q.without(b))))
+                .collect(),
+        );
+        match crate::check_intersection(&deleted).unwrap() {
+            crate::IntersectionResult::Split(..) => {
+                skipped += 1;
+                continue;
+            }
+            crate::IntersectionResult::Intersecting { .. } => {}
+        }
+        let sc = Scenario {
+            slots: 3,
+            loss: 0.05,
+            latency_ms: (1, 100),
+            max_time_ms: 120_000,
+            ..scenario(nodes.clone(), rng.next())
+        };
+        let out = run(&sc);
+        assert!(out.agreement, "{nodes:?}: {out:?}");
+        checked += 1;
+        // Agreement means something only where two honest nodes decided.
+        let deciders = nodes
+            .iter()
+            .filter(|s| s.behavior == Behavior::Honest && !out.externalized[&s.id].is_empty())
+            .count();
+        progressed += (deciders >= 2) as u32;
+    }
+    assert!(progressed >= 30, "only {progressed} runs decided anything");
+    assert!(skipped > 0, "the generator also makes networks that split");
+}
