@@ -74,6 +74,9 @@ pub struct BallotProtocol<N> {
     value_override: Option<Value>,
     composite: Option<Value>,
     heard_from_quorum: bool,
+    /// The ballot timer is armed (it may outlive the counter it was armed for, so it is
+    /// tracked apart from `heard_from_quorum`).
+    timer_armed: bool,
     latest: BTreeMap<N, Entry<N>>,
     last_emitted: Option<BallotStatement>,
     /// `last_emitted` changed and is not yet sent (sent when the outermost cascade settles).
@@ -124,6 +127,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             value_override: None,
             composite: None,
             heard_from_quorum: false,
+            timer_armed: false,
             latest: BTreeMap::new(),
             last_emitted: None,
             pending_send: false,
@@ -244,6 +248,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
 
     /// The ballot timer fired: abandon the ballot for the next counter.
     pub fn timeout(&mut self, driver: &impl BallotDriver) -> Vec<BallotEffect> {
+        self.timer_armed = false;
         self.abandon(driver, 0);
         self.send_latest();
         self.take_effects()
@@ -735,6 +740,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         self.update_current_if_needed(&h);
         self.phase = Phase::Externalize;
         self.emit_current(driver);
+        self.timer_armed = false;
         self.effects.push(BallotEffect::CancelTimer);
         self.effects.push(BallotEffect::Externalized(c.value));
         true
@@ -781,12 +787,15 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             let was = self.heard_from_quorum;
             self.heard_from_quorum = true;
             if !was && self.phase != Phase::Externalize {
+                self.timer_armed = true;
                 self.effects.push(BallotEffect::ArmTimer {
                     delay_ms: driver.ballot_timeout_ms(b.counter),
                 });
             }
         } else {
-            if self.heard_from_quorum {
+            // Also a timer armed for an earlier counter: it must not abandon this one.
+            if self.timer_armed {
+                self.timer_armed = false;
                 self.effects.push(BallotEffect::CancelTimer);
             }
             self.heard_from_quorum = false;

@@ -195,3 +195,197 @@ fn insane_stale_and_invalid_statements_are_ignored() {
     bp.receive(&Driver, &v(2), prepare(b(2, x()), None, 0, 0), Some(qset()));
     assert_eq!(bp.current(), Some(&b(2, x())));
 }
+
+fn externalize(commit: Ballot, n_h: u32) -> BallotStatement {
+    BallotStatement::Externalize { commit, n_h }
+}
+
+/// core5 "conflicting prepared B" and "switching value": a v-blocking set accepts (1,y) as
+/// prepared, then a quorum confirms it; our ballot switches from x to y and votes to commit it.
+#[test]
+fn a_confirmed_conflicting_prepared_ballot_switches_the_value() {
+    let mut bp = started();
+    let fx = from_each(&mut bp, &[1, 2], &prepare(b(1, y()), Some(b(1, y())), 0, 0));
+    assert_eq!(emitted(&fx), vec![prepare(b(1, x()), Some(b(1, y())), 0, 0)]);
+    let fx = from_each(&mut bp, &[3], &prepare(b(1, y()), Some(b(1, y())), 0, 0));
+    assert_eq!(
+        emitted(&fx),
+        vec![prepare(b(1, y()), Some(b(1, y())), 1, 1)],
+        "confirmed prepared (1,y): b switches to y, c = h = 1"
+    );
+    assert!(fx.contains(&BallotEffect::ConfirmedPrepared(b(1, y()))));
+    // The composite x from nomination no longer steers: the next counter keeps y.
+    let fx = bp.bump(&Driver, x(), true);
+    assert_eq!(emitted(&fx)[0].working_ballot(), b(2, y()));
+}
+
+/// core5 "v-blocking confirm / externalize": EXTERNALIZE messages from a v-blocking set make
+/// us accept the commit (CONFIRM with the infinite interval's end), one more member of a
+/// quorum makes it final.
+#[test]
+fn externalize_messages_from_a_v_blocking_set_then_a_quorum_finish_the_slot() {
+    let mut bp = started();
+    let ext = externalize(b(2, x()), 3);
+    let fx = from_each(&mut bp, &[1, 2], &ext);
+    assert_eq!(bp.phase(), Phase::Confirm);
+    assert_eq!(
+        emitted(&fx),
+        vec![confirm(b(u32::MAX, x()), u32::MAX, 2, u32::MAX)],
+        "accepted commit of x for [2, inf)"
+    );
+    assert!(!fx.iter().any(|e| matches!(e, BallotEffect::Externalized(_))));
+    let fx = from_each(&mut bp, &[3], &ext);
+    assert!(fx.contains(&BallotEffect::Externalized(x())), "{fx:?}");
+    assert_eq!(emitted(&fx), vec![externalize(b(2, x()), u32::MAX)]);
+}
+
+/// core5 "v-blocking confirm": CONFIRM messages from a v-blocking set (they accepted the
+/// commit) move us to CONFIRM without a quorum.
+#[test]
+fn confirm_messages_from_a_v_blocking_set_accept_the_commit() {
+    let mut bp = started();
+    let fx = from_each(&mut bp, &[1, 2], &confirm(b(2, x()), 2, 1, 2));
+    assert_eq!(bp.phase(), Phase::Confirm);
+    assert_eq!(emitted(&fx), vec![confirm(b(2, x()), 2, 1, 2)]);
+    assert_eq!(bp.commit(), Some(&b(1, x())));
+}
+
+/// core5 "timeout when h is set": the next counter keeps h's value, not the composite.
+#[test]
+fn a_timeout_with_h_set_keeps_h_value() {
+    let mut bp = started();
+    from_each(&mut bp, &[1, 2, 3], &prepare(b(1, y()), Some(b(1, y())), 0, 0));
+    assert_eq!(bp.high(), Some(&b(1, y())));
+    let fx = bp.timeout(&Driver);
+    assert_eq!(emitted(&fx), vec![prepare(b(2, y()), Some(b(1, y())), 1, 1)]);
+}
+
+/// core5 "timeout when h cannot be set": without a confirmed prepared ballot the next counter
+/// takes the latest composite.
+#[test]
+fn a_timeout_without_h_takes_the_composite() {
+    let mut bp = started();
+    bp.bump(&Driver, y(), false);
+    assert_eq!(bp.current(), Some(&b(1, x())), "no forced bump: the ballot stays");
+    let fx = bp.timeout(&Driver);
+    assert_eq!(emitted(&fx), vec![prepare(b(2, y()), None, 0, 0)]);
+}
+
+/// core5 "timeout from multiple nodes": the timer is armed once per counter when a quorum is
+/// there, not again for more messages at that counter, and anew after a v-blocking bump once
+/// a quorum follows.
+#[test]
+fn the_ballot_timer_is_armed_once_per_counter() {
+    let mut bp = started();
+    let arms = |fx: &[BallotEffect]| fx.iter().filter(|e| matches!(e, BallotEffect::ArmTimer { .. })).count();
+    let fx = from_each(&mut bp, &[1, 2, 3], &prepare(b(1, x()), None, 0, 0));
+    assert_eq!(arms(&fx), 1);
+    assert_eq!(arms(&from_each(&mut bp, &[4], &prepare(b(1, x()), None, 0, 0))), 0);
+    // v1, v2 move to counter 2: v-blocking, so we follow; the timer waits for a quorum at 2.
+    let fx = from_each(&mut bp, &[1, 2], &prepare(b(2, x()), None, 0, 0));
+    assert_eq!(bp.current().map(|c| c.counter), Some(2));
+    assert!(
+        fx.contains(&BallotEffect::CancelTimer),
+        "the counter-1 timer must not abandon counter 2: {fx:?}"
+    );
+    assert_eq!(arms(&fx), 0);
+    let fx = from_each(&mut bp, &[3], &prepare(b(2, x()), None, 0, 0));
+    assert_eq!(arms(&fx), 1);
+    assert_eq!(
+        fx.iter().find(|e| matches!(e, BallotEffect::ArmTimer { .. })),
+        Some(&BallotEffect::ArmTimer { delay_ms: 2000 })
+    );
+}
+
+/// core5 "restore from saved state": PREPARE with p and p', then CONFIRM; what is said next
+/// is newer than the restored statement and keeps its commitments.
+#[test]
+fn restored_state_is_built_on_not_contradicted() {
+    let restored = BallotStatement::Prepare {
+        ballot: b(2, y()),
+        prepared: Some(b(2, y())),
+        prepared_prime: Some(b(1, x())),
+        n_c: 0,
+        n_h: 0,
+    };
+    let mut bp = BallotProtocol::new(1, v(0), qset());
+    assert!(bp.restore(restored.clone()));
+    assert!(!bp.restore(restored.clone()), "only into a fresh slot");
+    assert_eq!(
+        (bp.prepared(), bp.prepared_prime()),
+        (Some(&b(2, y())), Some(&b(1, x())))
+    );
+    assert_eq!(bp.last_emitted(), Some(&restored));
+    let fx = bp.bump(&Driver, x(), false);
+    assert!(fx.is_empty(), "a restored ballot is not restarted");
+    let fx = bp.timeout(&Driver);
+    let next = emitted(&fx);
+    assert_eq!(next.len(), 1);
+    assert!(next[0].is_newer_than(&restored));
+    assert_eq!(next[0].working_ballot().counter, 3);
+
+    let mut bp = BallotProtocol::new(1, v(0), qset());
+    assert!(bp.restore(confirm(b(3, x()), 3, 2, 3)));
+    assert_eq!(bp.phase(), Phase::Confirm);
+    // Even a v-blocking set preparing y at a higher counter cannot move us off x.
+    from_each(&mut bp, &[1, 2], &prepare(b(9, y()), Some(b(9, y())), 0, 0));
+    assert_eq!(bp.current().map(|c| c.value.clone()), Some(x()));
+    assert!(!bp.restore(externalize(b(0, x()), 0)), "insane statements are refused");
+}
+
+/// stellar-core "ballot protocol core3": v0, v1, v2 with 2 of 3 each, so we and one peer are a
+/// quorum and two peers are v-blocking.
+mod core3 {
+    use super::*;
+
+    fn qset3() -> QuorumSet<String> {
+        QuorumSet::flat(2, (0..3).map(v).collect())
+    }
+
+    fn send(bp: &mut BallotProtocol<String>, from: &[usize], st: &BallotStatement) -> Vec<BallotEffect> {
+        from.iter()
+            .flat_map(|i| bp.receive(&Driver, &v(*i), st.clone(), Some(qset3())))
+            .collect()
+    }
+
+    fn started3() -> BallotProtocol<String> {
+        let mut bp = BallotProtocol::new(1, v(0), qset3());
+        bp.bump(&Driver, x(), false);
+        bp
+    }
+
+    /// "prepared B1 (quorum votes B1) local aborted": the two others vote (1,y); their
+    /// slices are satisfied without us, and together they are a slice of ours, so we accept
+    /// (1,y) prepared though we voted (1,x).
+    #[test]
+    fn a_quorum_without_us_prepares_another_value() {
+        let mut bp = started3();
+        let fx = send(&mut bp, &[1, 2], &prepare(b(1, y()), None, 0, 0));
+        assert_eq!(emitted(&fx), vec![prepare(b(1, x()), Some(b(1, y())), 0, 0)]);
+    }
+
+    /// One peer and we are a quorum: the whole path to EXTERNALIZE with a single peer.
+    #[test]
+    fn one_peer_and_we_close_the_slot() {
+        let mut bp = started3();
+        let fx = send(&mut bp, &[1], &prepare(b(1, x()), None, 0, 0));
+        assert_eq!(emitted(&fx), vec![prepare(b(1, x()), Some(b(1, x())), 0, 0)]);
+        let fx = send(&mut bp, &[1], &prepare(b(1, x()), Some(b(1, x())), 0, 0));
+        assert_eq!(emitted(&fx), vec![prepare(b(1, x()), Some(b(1, x())), 1, 1)]);
+        let fx = send(&mut bp, &[1], &prepare(b(1, x()), Some(b(1, x())), 1, 1));
+        assert_eq!(emitted(&fx), vec![confirm(b(1, x()), 1, 1, 1)]);
+        let fx = send(&mut bp, &[1], &confirm(b(1, x()), 1, 1, 1));
+        assert_eq!(emitted(&fx), vec![externalize(b(1, x()), 1)]);
+        assert!(fx.contains(&BallotEffect::Externalized(x())));
+    }
+
+    /// A peer alone is not v-blocking: its higher counter does not move us; both peers do.
+    #[test]
+    fn only_both_peers_ahead_bump_us() {
+        let mut bp = started3();
+        send(&mut bp, &[1], &prepare(b(4, x()), None, 0, 0));
+        assert_eq!(bp.current().map(|c| c.counter), Some(1));
+        let fx = send(&mut bp, &[2], &prepare(b(6, x()), None, 0, 0));
+        assert_eq!(emitted(&fx).last().map(|s| s.working_ballot().counter), Some(4));
+    }
+}

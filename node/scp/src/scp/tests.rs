@@ -253,3 +253,35 @@ fn a_restored_node_never_contradicts_itself() {
     assert!(matches!(out.as_slice(), [ScpOutput::SendTo(..)]), "{out:?}");
     assert!(done.nominate(&d, 1, b"w".to_vec(), vec![]).is_empty());
 }
+
+/// core5 "non-validator watching the network": a watcher runs the protocol on what it hears,
+/// externalizes with the validators, and never sends a statement.
+#[test]
+fn a_watcher_externalizes_without_speaking() {
+    let d = driver();
+    let mut watcher = node(ScpConfig {
+        validator: false,
+        ..ScpConfig::default()
+    });
+    let mut out = watcher.nominate(&d, 1, b"w".to_vec(), vec![]);
+    let confirm = Statement::Ballot(BallotStatement::Confirm {
+        ballot: Ballot::new(1, b"x".to_vec()),
+        n_prepared: 1,
+        n_commit: 1,
+        n_h: 1,
+    });
+    for peer in ["B", "C", "D"] {
+        out.extend(watcher.receive(&d, signed(1, peer, nominate(&["x"]))).unwrap().1);
+        out.extend(watcher.receive(&d, signed(1, peer, confirm.clone())).unwrap().1);
+    }
+    assert!(out.contains(&ScpOutput::Externalized {
+        slot: 1,
+        value: b"x".to_vec()
+    }));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, ScpOutput::Broadcast(_) | ScpOutput::SendTo(..))),
+        "{out:?}"
+    );
+    assert!(watcher.own_envelopes(0).is_empty());
+}
