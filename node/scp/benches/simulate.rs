@@ -1,0 +1,80 @@
+//! SCP in simulation: tiered networks of 4, 21 and 99 validators closing slots over links of
+//! 1-50 ms with no faulty node. Criterion measures wall time per run; before that, one run of
+//! each prints the protocol figures of BENCHMARKS.md (messages and virtual latency per slot,
+//! timers fired, envelopes processed per second of wall time).
+//!
+//! `cargo bench -p watt-scp --bench simulate`
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::time::Instant;
+use watt_scp::sim::{run, topology, NodeSpec, Scenario};
+
+fn scenario(nodes: Vec<NodeSpec>, slots: u64, seed: u64) -> Scenario {
+    Scenario {
+        seed,
+        slots,
+        nodes,
+        latency_ms: (1, 50),
+        loss: 0.0,
+        partitions: vec![],
+        max_time_ms: 3_600_000,
+    }
+}
+
+/// 4 validators (3 of 4), 7 organizations needing 5, 33 organizations needing 23 (2/3 + 1).
+fn networks() -> Vec<(&'static str, Vec<NodeSpec>)> {
+    vec![
+        ("4_validators", topology::mesh(4, 3)),
+        ("21_validators", topology::tiered(7, 5)),
+        ("99_validators", topology::tiered(33, 23)),
+    ]
+}
+
+fn report() {
+    for (name, nodes) in networks() {
+        let slots = 20;
+        let (mut wall, mut delivered, mut timer_slots, mut within_3_rtt, mut lat) = (0.0, 0.0, 0, 0, vec![]);
+        let seeds = 5;
+        for seed in 0..seeds {
+            let sc = scenario(nodes.clone(), slots, seed);
+            let start = Instant::now();
+            let out = run(&sc);
+            wall += start.elapsed().as_secs_f64();
+            assert!(out.agreement && out.slots_externalized == slots, "{name}: {out:?}");
+            delivered += out.messages_per_slot * slots as f64;
+            timer_slots += out.timeouts;
+            // Three round trips of the slowest link: 3 x 2 x 50 ms.
+            within_3_rtt += out.latencies_ms.iter().filter(|l| **l <= 300).count();
+            lat.extend(out.latencies_ms);
+        }
+        lat.sort_unstable();
+        let runs_slots = (seeds * slots) as f64;
+        eprintln!(
+            "{name}: {:.2} ms wall/slot ({:.1} slots/s), {:.0} messages/slot, {:.0} envelopes/s, \
+             virtual latency p50 {} ms p99 {} ms, {:.1}% of (node, slot) within 3 round trips, {} timers fired in {} slots",
+            wall * 1e3 / runs_slots,
+            runs_slots / wall,
+            delivered / runs_slots,
+            delivered / wall,
+            lat[lat.len() / 2],
+            lat[lat.len() * 99 / 100],
+            100.0 * within_3_rtt as f64 / lat.len() as f64,
+            timer_slots,
+            runs_slots,
+        );
+    }
+}
+
+fn simulate(c: &mut Criterion) {
+    report();
+    let mut group = c.benchmark_group("scp_simulate_10_slots");
+    group.sample_size(10);
+    for (name, nodes) in networks() {
+        let sc = scenario(nodes, 10, 1);
+        group.bench_function(name, |b| b.iter(|| run(&sc)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, simulate);
+criterion_main!(benches);
