@@ -30,8 +30,13 @@ fn networks() -> Vec<(&'static str, Vec<NodeSpec>)> {
     ]
 }
 
+/// Like criterion, `cargo bench --bench simulate -- 21` keeps only the networks named so.
 fn report() {
-    for (name, nodes) in networks() {
+    let filter = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_default();
+    for (name, nodes) in networks().into_iter().filter(|(n, _)| n.contains(&filter)) {
         let slots = 20;
         let (mut wall, mut delivered, mut timer_slots, mut within_3_rtt, mut lat) = (0.0, 0.0, 0, 0, vec![]);
         let seeds = 5;

@@ -11,6 +11,7 @@ use crate::federated::{federated_accept, federated_ratify, quorum_among};
 use crate::nomination::{Validity, Value};
 use crate::quorum::QuorumSet;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The phase of the local node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,14 +58,30 @@ pub enum BallotEffect {
 /// counter so a faulty peer cannot make the timeout arithmetic overflow).
 pub const MAX_COUNTER: u32 = u32::MAX - 1;
 
-type Entry<N> = (BallotStatement, Option<QuorumSet<N>>);
+/// A node's latest statement and the quorum set it is judged by (`None` when unknown).
+type Entry<N> = (BallotStatement, Option<Arc<QuorumSet<N>>>);
+
+/// The quorum set a statement is judged by. A node that externalized has confirmed the commit
+/// for good, so its statement stands on its own: its slice is itself (stellar-core
+/// `Slot::getQuorumSetFromStatement`). That also lets nodes that are behind finish from
+/// EXTERNALIZE messages alone.
+fn judged_by<N: Ord + Clone + std::fmt::Debug>(
+    from: &N,
+    st: &BallotStatement,
+    qset: Option<Arc<QuorumSet<N>>>,
+) -> Option<Arc<QuorumSet<N>>> {
+    match st {
+        BallotStatement::Externalize { .. } => Some(Arc::new(QuorumSet::flat(1, vec![from.clone()]))),
+        _ => qset,
+    }
+}
 
 /// Ballot-protocol state of one slot.
 #[derive(Clone, Debug)]
 pub struct BallotProtocol<N> {
     slot: u64,
     local: N,
-    qset: QuorumSet<N>,
+    qset: Arc<QuorumSet<N>>,
     phase: Phase,
     current: Option<Ballot>,
     prepared: Option<Ballot>,
@@ -113,11 +130,11 @@ fn statement_values(st: &BallotStatement) -> Vec<&Value> {
 
 impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     /// The ballot protocol for `slot` at `local` with quorum set `qset`.
-    pub fn new(slot: u64, local: N, qset: QuorumSet<N>) -> Self {
+    pub fn new(slot: u64, local: N, qset: impl Into<Arc<QuorumSet<N>>>) -> Self {
         BallotProtocol {
             slot,
             local,
-            qset,
+            qset: qset.into(),
             phase: Phase::Prepare,
             current: None,
             prepared: None,
@@ -214,8 +231,8 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
                 self.phase = Phase::Externalize;
             }
         }
-        self.latest
-            .insert(self.local.clone(), (own_last.clone(), Some(self.qset.clone())));
+        let judged = judged_by(&self.local, &own_last, Some(self.qset.clone()));
+        self.latest.insert(self.local.clone(), (own_last.clone(), judged));
         self.last_emitted = Some(own_last);
         true
     }
@@ -320,7 +337,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         driver: &impl BallotDriver,
         from: &N,
         st: BallotStatement,
-        qset: Option<QuorumSet<N>>,
+        qset: Option<Arc<QuorumSet<N>>>,
     ) -> Vec<BallotEffect> {
         self.process(driver, from, st, qset);
         self.send_latest();
@@ -333,7 +350,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         driver: &impl BallotDriver,
         from: &N,
         st: BallotStatement,
-        qset: Option<QuorumSet<N>>,
+        qset: Option<Arc<QuorumSet<N>>>,
     ) -> bool {
         let from_self = *from == self.local;
         if !st.is_sane(from_self) {
@@ -354,10 +371,12 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             if !st.working_ballot().compatible(ours) {
                 return false;
             }
-            self.latest.insert(from.clone(), (st, qset));
+            let judged = judged_by(from, &st, qset);
+            self.latest.insert(from.clone(), (st, judged));
             return true;
         }
-        self.latest.insert(from.clone(), (st.clone(), qset));
+        let judged = judged_by(from, &st, qset);
+        self.latest.insert(from.clone(), (st.clone(), judged));
         self.advance(driver, &st);
         true
     }
@@ -377,15 +396,8 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         self.level -= 1;
     }
 
-    /// The quorum set a statement is judged by. A node that externalized has confirmed the
-    /// commit for good, so its statement stands on its own: its slice is itself (stellar-core
-    /// `Slot::getQuorumSetFromStatement`). That also lets nodes that are behind finish from
-    /// EXTERNALIZE messages alone.
-    fn qset_of(node: &N, e: &Entry<N>) -> Option<QuorumSet<N>> {
-        match e.0 {
-            BallotStatement::Externalize { .. } => Some(QuorumSet::flat(1, vec![node.clone()])),
-            _ => e.1.clone(),
-        }
+    fn qset_of(e: &Entry<N>) -> Option<&QuorumSet<N>> {
+        e.1.as_deref()
     }
 
     fn accept(&self, voted: impl Fn(&BallotStatement) -> bool, accepted: impl Fn(&BallotStatement) -> bool) -> bool {

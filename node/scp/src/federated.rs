@@ -9,12 +9,45 @@
 use crate::quorum::QuorumSet;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Whether `q`'s slices are satisfied by `nodes`, remembering answers per quorum set (by
+/// address) within one pass: in most networks many nodes share one quorum set, and the
+/// simulator and the node hand out one shared copy per quorum-set hash.
+struct SliceMemo<'q, N> {
+    answers: Vec<(&'q QuorumSet<N>, bool)>,
+}
+
+impl<'q, N: Ord + Clone + std::fmt::Debug> SliceMemo<'q, N> {
+    fn new() -> Self {
+        SliceMemo { answers: Vec::new() }
+    }
+
+    fn satisfied(&mut self, q: &'q QuorumSet<N>, nodes: &BTreeSet<N>) -> bool {
+        if let Some((_, r)) = self.answers.iter().find(|(m, _)| std::ptr::eq(*m, q)) {
+            return *r;
+        }
+        let r = q.is_satisfied_by(&|m: &N| nodes.contains(m));
+        self.answers.push((q, r));
+        r
+    }
+}
+
 /// The nodes among `statements` that satisfy `filter` and form a quorum together with each
 /// other: start from all that satisfy `filter`, then drop those whose quorum set has no slice
 /// left among the rest, until stable (stellar-core `LocalNode::isQuorum`'s fixpoint).
 pub fn quorum_among<N: Ord + Clone + std::fmt::Debug, S>(
     statements: &BTreeMap<N, S>,
-    qset_of: &impl Fn(&N, &S) -> Option<QuorumSet<N>>,
+    qset_of: &impl Fn(&S) -> Option<&QuorumSet<N>>,
+    filter: &impl Fn(&S) -> bool,
+) -> BTreeSet<N> {
+    fixpoint(None, statements, qset_of, filter)
+}
+
+/// The fixpoint of [`quorum_among`]; with `local`, it stops early (returning the empty set)
+/// as soon as what is left cannot satisfy `local`, the common case while a vote is young.
+fn fixpoint<N: Ord + Clone + std::fmt::Debug, S>(
+    local: Option<&QuorumSet<N>>,
+    statements: &BTreeMap<N, S>,
+    qset_of: &impl Fn(&S) -> Option<&QuorumSet<N>>,
     filter: &impl Fn(&S) -> bool,
 ) -> BTreeSet<N> {
     let mut nodes: BTreeSet<N> = statements
@@ -23,12 +56,13 @@ pub fn quorum_among<N: Ord + Clone + std::fmt::Debug, S>(
         .map(|(n, _)| n.clone())
         .collect();
     loop {
+        if local.is_some_and(|l| !l.is_satisfied_by(&|m: &N| nodes.contains(m))) {
+            return BTreeSet::new();
+        }
+        let mut memo = SliceMemo::new();
         let keep: BTreeSet<N> = nodes
             .iter()
-            .filter(|n| {
-                let s = &statements[*n];
-                qset_of(n, s).is_some_and(|q| q.is_satisfied_by(&|m: &N| nodes.contains(m)))
-            })
+            .filter(|n| qset_of(&statements[*n]).is_some_and(|q| memo.satisfied(q, &nodes)))
             .cloned()
             .collect();
         if keep.len() == nodes.len() {
@@ -43,7 +77,7 @@ pub fn quorum_among<N: Ord + Clone + std::fmt::Debug, S>(
 pub fn federated_accept<N: Ord + Clone + std::fmt::Debug, S>(
     local: &QuorumSet<N>,
     statements: &BTreeMap<N, S>,
-    qset_of: &impl Fn(&N, &S) -> Option<QuorumSet<N>>,
+    qset_of: &impl Fn(&S) -> Option<&QuorumSet<N>>,
     voted: &impl Fn(&S) -> bool,
     accepted: &impl Fn(&S) -> bool,
 ) -> bool {
@@ -51,8 +85,7 @@ pub fn federated_accept<N: Ord + Clone + std::fmt::Debug, S>(
     if local.is_blocked_by(&|n: &N| accepted_by.contains(n)) {
         return true;
     }
-    let q = quorum_among(statements, qset_of, &|s: &S| voted(s) || accepted(s));
-    local.is_satisfied_by(&|n: &N| q.contains(n))
+    !fixpoint(Some(local), statements, qset_of, &|s: &S| voted(s) || accepted(s)).is_empty()
 }
 
 /// Whether the local node confirms: the nodes whose statements satisfy `ratified` contain a
@@ -60,11 +93,10 @@ pub fn federated_accept<N: Ord + Clone + std::fmt::Debug, S>(
 pub fn federated_ratify<N: Ord + Clone + std::fmt::Debug, S>(
     local: &QuorumSet<N>,
     statements: &BTreeMap<N, S>,
-    qset_of: &impl Fn(&N, &S) -> Option<QuorumSet<N>>,
+    qset_of: &impl Fn(&S) -> Option<&QuorumSet<N>>,
     ratified: &impl Fn(&S) -> bool,
 ) -> bool {
-    let q = quorum_among(statements, qset_of, ratified);
-    local.is_satisfied_by(&|n: &N| q.contains(n))
+    !fixpoint(Some(local), statements, qset_of, ratified).is_empty()
 }
 
 #[cfg(test)]
@@ -79,38 +111,45 @@ mod tests {
         Accepted,
     }
 
+    /// A node's vote and its quorum set (`None`: unknown).
+    type St = (Vote, Option<QuorumSet<String>>);
+
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn statements(pairs: &[(&str, Vote)]) -> BTreeMap<String, Vote> {
-        pairs.iter().map(|(n, v)| (n.to_string(), *v)).collect()
     }
 
     fn mesh4() -> QuorumSet<String> {
         QuorumSet::flat(3, names(&["A", "B", "C", "D"]))
     }
 
-    fn same_qset(_: &String, _: &Vote) -> Option<QuorumSet<String>> {
-        Some(mesh4())
+    /// Everyone with the 3-of-4 mesh quorum set.
+    fn statements(pairs: &[(&str, Vote)]) -> BTreeMap<String, St> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), (*v, Some(mesh4()))))
+            .collect()
     }
 
-    fn voted(v: &Vote) -> bool {
-        *v == Vote::Voted
+    fn qset_of(s: &St) -> Option<&QuorumSet<String>> {
+        s.1.as_ref()
     }
 
-    fn accepted(v: &Vote) -> bool {
-        *v == Vote::Accepted
+    fn voted(s: &St) -> bool {
+        s.0 == Vote::Voted
+    }
+
+    fn accepted(s: &St) -> bool {
+        s.0 == Vote::Accepted
     }
 
     #[test]
     fn a_quorum_of_votes_makes_a_node_accept() {
         use Vote::*;
         let st = statements(&[("A", Voted), ("B", Voted), ("C", Voted), ("D", Nothing)]);
-        assert!(federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted));
+        assert!(federated_accept(&mesh4(), &st, &qset_of, &voted, &accepted));
         let st = statements(&[("A", Voted), ("B", Voted), ("C", Nothing), ("D", Nothing)]);
         assert!(
-            !federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted),
+            !federated_accept(&mesh4(), &st, &qset_of, &voted, &accepted),
             "two of four is no quorum"
         );
     }
@@ -120,19 +159,19 @@ mod tests {
         use Vote::*;
         // 3 of 4: any 2 nodes are v-blocking.
         let st = statements(&[("A", Nothing), ("B", Accepted), ("C", Accepted), ("D", Nothing)]);
-        assert!(federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted));
+        assert!(federated_accept(&mesh4(), &st, &qset_of, &voted, &accepted));
         let st = statements(&[("A", Nothing), ("B", Accepted), ("C", Nothing), ("D", Nothing)]);
-        assert!(!federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted));
+        assert!(!federated_accept(&mesh4(), &st, &qset_of, &voted, &accepted));
     }
 
     #[test]
     fn ratification_needs_a_quorum_of_the_ratified_statement() {
         use Vote::*;
         let st = statements(&[("A", Accepted), ("B", Accepted), ("C", Accepted), ("D", Voted)]);
-        assert!(federated_ratify(&mesh4(), &st, &same_qset, &accepted));
+        assert!(federated_ratify(&mesh4(), &st, &qset_of, &accepted));
         let st = statements(&[("A", Accepted), ("B", Accepted), ("C", Voted), ("D", Voted)]);
         assert!(
-            !federated_ratify(&mesh4(), &st, &same_qset, &accepted),
+            !federated_ratify(&mesh4(), &st, &qset_of, &accepted),
             "votes do not confirm"
         );
     }
@@ -142,27 +181,26 @@ mod tests {
         use Vote::*;
         // C and D need 3 of {C, D, E}; E said nothing, so C and D drop out, and then A and B
         // (who need 3 of A..D) cannot make a quorum either.
-        let qset_of = |n: &String, _: &Vote| -> Option<QuorumSet<String>> {
-            Some(match n.as_str() {
-                "C" | "D" => QuorumSet::flat(3, names(&["C", "D", "E"])),
-                _ => mesh4(),
-            })
-        };
-        let st = statements(&[("A", Voted), ("B", Voted), ("C", Voted), ("D", Voted), ("E", Nothing)]);
+        let mut st = statements(&[("A", Voted), ("B", Voted), ("C", Voted), ("D", Voted), ("E", Nothing)]);
+        let known = st.clone();
+        for n in ["C", "D"] {
+            st.get_mut(n).unwrap().1 = Some(QuorumSet::flat(3, names(&["C", "D", "E"])));
+        }
         assert!(quorum_among(&st, &qset_of, &voted).is_empty());
         assert!(!federated_accept(&mesh4(), &st, &qset_of, &voted, &accepted));
         assert!(
-            federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted),
+            federated_accept(&mesh4(), &known, &qset_of, &voted, &accepted),
             "with known slices they do"
         );
+        assert_eq!(quorum_among(&known, &qset_of, &voted).len(), 4);
     }
 
     #[test]
     fn nodes_with_unknown_quorum_sets_never_count() {
         use Vote::*;
-        let unknown_c = |n: &String, _: &Vote| (n != "C").then(mesh4);
-        let st = statements(&[("A", Voted), ("B", Voted), ("C", Voted), ("D", Nothing)]);
-        assert!(federated_accept(&mesh4(), &st, &same_qset, &voted, &accepted));
-        assert!(!federated_accept(&mesh4(), &st, &unknown_c, &voted, &accepted));
+        let mut st = statements(&[("A", Voted), ("B", Voted), ("C", Voted), ("D", Nothing)]);
+        assert!(federated_accept(&mesh4(), &st, &qset_of, &voted, &accepted));
+        st.get_mut("C").unwrap().1 = None;
+        assert!(!federated_accept(&mesh4(), &st, &qset_of, &voted, &accepted));
     }
 }

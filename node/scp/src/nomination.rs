@@ -21,6 +21,7 @@
 use crate::federated::{federated_accept, federated_ratify};
 use crate::quorum::QuorumSet;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// An opaque consensus value (the node agrees on a tx-set hash, close time, ...).
 pub type Value = Vec<u8>;
@@ -94,7 +95,7 @@ pub enum NominationEffect {
 pub struct Nomination<N> {
     slot: u64,
     local: N,
-    qset: QuorumSet<N>,
+    qset: Arc<QuorumSet<N>>,
     round: u32,
     started: bool,
     stopped: bool,
@@ -105,9 +106,16 @@ pub struct Nomination<N> {
     candidates: BTreeSet<Value>,
     leaders: BTreeSet<N>,
     /// Each node's latest statement with its quorum set (`None` when unknown).
-    latest: BTreeMap<N, (Nominate, Option<QuorumSet<N>>)>,
+    latest: BTreeMap<N, Entry<N>>,
     last_emitted: Option<Nominate>,
     composite: Option<Value>,
+}
+
+/// A node's latest statement and its quorum set (`None` when unknown).
+type Entry<N> = (Nominate, Option<Arc<QuorumSet<N>>>);
+
+fn entry_qset<N>(e: &Entry<N>) -> Option<&QuorumSet<N>> {
+    e.1.as_deref()
 }
 
 /// `floor(x * n / d)` without overflow.
@@ -136,11 +144,11 @@ pub fn node_weight<N: Ord + Clone + std::fmt::Debug>(node: &N, qset: &QuorumSet<
 
 impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
     /// Nomination for `slot` by `local` with quorum set `qset`.
-    pub fn new(slot: u64, local: N, qset: QuorumSet<N>) -> Self {
+    pub fn new(slot: u64, local: N, qset: impl Into<Arc<QuorumSet<N>>>) -> Self {
         Nomination {
             slot,
             local,
-            qset,
+            qset: qset.into(),
             round: 0,
             started: false,
             stopped: false,
@@ -332,7 +340,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
         driver: &impl NominationDriver<N>,
         from: &N,
         st: Nominate,
-        qset: Option<QuorumSet<N>>,
+        qset: Option<Arc<QuorumSet<N>>>,
     ) -> Vec<NominationEffect> {
         let mut effects = vec![];
         if !st.is_sane() || self.latest.get(from).is_some_and(|(old, _)| !st.is_newer_than(old)) {
@@ -342,8 +350,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
         if !self.started || self.stopped {
             return effects;
         }
-        type Entry<N> = (Nominate, Option<QuorumSet<N>>);
-        let qs = |_: &N, e: &Entry<N>| e.1.clone();
+        let qs = entry_qset::<N>;
         let mut modified = false;
         let mut new_candidates = false;
         for v in &st.votes {

@@ -13,6 +13,7 @@ use crate::nomination::Value;
 use crate::quorum::QuorumSet;
 use crate::slot::{Slot, SlotDriver, SlotEffect, Statement, TimerKind};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A 32-byte hash (of a quorum set).
 pub type Hash = [u8; 32];
@@ -120,20 +121,6 @@ fn is_externalize<N>(env: &Envelope<N>) -> bool {
     matches!(env.statement, Statement::Ballot(BallotStatement::Externalize { .. }))
 }
 
-/// The sender's quorum set, checked.
-fn sender_qset<N: Ord + Clone + std::fmt::Debug>(
-    driver: &impl ScpDriver<N>,
-    env: &Envelope<N>,
-) -> Result<Option<QuorumSet<N>>, EnvelopeError> {
-    match driver.quorum_set(&env.qset_hash) {
-        Some(q) if !q.problems().is_empty() => Err(EnvelopeError::InsaneQuorumSet),
-        Some(q) => Ok(Some(q)),
-        // The slice of a node that externalized is itself; its quorum set is not needed.
-        None if is_externalize(env) => Ok(None),
-        None => Err(EnvelopeError::UnknownQuorumSet(env.qset_hash)),
-    }
-}
-
 /// What happened to an accepted envelope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Accepted {
@@ -230,7 +217,7 @@ struct SlotState<N> {
 /// SCP at one node: all the slots it works on.
 pub struct Scp<N> {
     local: N,
-    qset: QuorumSet<N>,
+    qset: Arc<QuorumSet<N>>,
     qset_hash: Hash,
     config: ScpConfig,
     slots: BTreeMap<u64, SlotState<N>>,
@@ -240,7 +227,13 @@ pub struct Scp<N> {
     oldest: u64,
     future: BTreeMap<u64, BTreeMap<N, Latest<N>>>,
     buffered: usize,
+    /// Sane quorum sets by hash, shared by every statement that names them (checked once).
+    known_qsets: BTreeMap<Hash, Arc<QuorumSet<N>>>,
 }
+
+/// Quorum sets remembered by hash before the cache starts over (each is the driver's to give
+/// again).
+const KNOWN_QSETS: usize = 1024;
 
 impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
     /// SCP for `local` with quorum set `qset`, starting at slot `first_slot`.
@@ -248,13 +241,14 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
         Scp {
             qset_hash: driver.quorum_set_hash(&qset),
             local,
-            qset,
+            qset: Arc::new(qset),
             config,
             slots: BTreeMap::new(),
             current: first_slot,
             oldest: first_slot,
             future: BTreeMap::new(),
             buffered: 0,
+            known_qsets: BTreeMap::new(),
         }
     }
 
@@ -367,7 +361,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
         if !driver.verify(&env) {
             return Err(EnvelopeError::BadSignature);
         }
-        sender_qset(driver, &env)?;
+        self.sender_qset(driver, &env)?;
         if env.slot > self.current {
             let by_node = self.future.entry(env.slot).or_default();
             let fresh = !by_node.contains_key(&env.node);
@@ -400,7 +394,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
         out: &mut Vec<ScpOutput<N>>,
     ) -> Result<(), EnvelopeError> {
         let is_externalize = is_externalize(&env);
-        let qset = sender_qset(driver, &env)?;
+        let qset = self.sender_qset(driver, &env)?;
         let slot = env.slot;
         let local = self.local.clone();
         let state = self.slot_state(slot);
@@ -414,6 +408,31 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
         state.latest.entry(env.node.clone()).or_default().keep_newer(env);
         self.apply(driver, slot, fx, out);
         Ok(())
+    }
+
+    /// The sender's quorum set, checked.
+    fn sender_qset(
+        &mut self,
+        driver: &impl ScpDriver<N>,
+        env: &Envelope<N>,
+    ) -> Result<Option<Arc<QuorumSet<N>>>, EnvelopeError> {
+        if let Some(q) = self.known_qsets.get(&env.qset_hash) {
+            return Ok(Some(q.clone()));
+        }
+        match driver.quorum_set(&env.qset_hash) {
+            Some(q) if !q.problems().is_empty() => Err(EnvelopeError::InsaneQuorumSet),
+            Some(q) => {
+                if self.known_qsets.len() >= KNOWN_QSETS {
+                    self.known_qsets.clear();
+                }
+                let q = Arc::new(q);
+                self.known_qsets.insert(env.qset_hash, q.clone());
+                Ok(Some(q))
+            }
+            // The slice of a node that externalized is itself; its quorum set is not needed.
+            None if is_externalize(env) => Ok(None),
+            None => Err(EnvelopeError::UnknownQuorumSet(env.qset_hash)),
+        }
     }
 
     fn slot_state(&mut self, slot: u64) -> &mut SlotState<N> {

@@ -6,6 +6,7 @@ use crate::ballot::BallotStatement;
 use crate::ballot_protocol::{BallotDriver, BallotEffect, BallotProtocol, Phase};
 use crate::nomination::{Nominate, Nomination, NominationDriver, NominationEffect, Value};
 use crate::quorum::QuorumSet;
+use std::sync::Arc;
 
 /// A statement of either sub-protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +53,8 @@ pub struct Slot<N> {
 
 impl<N: Ord + Clone + std::fmt::Debug> Slot<N> {
     /// A fresh slot.
-    pub fn new(index: u64, local: N, qset: QuorumSet<N>) -> Self {
+    pub fn new(index: u64, local: N, qset: impl Into<Arc<QuorumSet<N>>>) -> Self {
+        let qset = qset.into();
         Slot {
             nomination: Nomination::new(index, local.clone(), qset.clone()),
             ballot: BallotProtocol::new(index, local, qset),
@@ -114,7 +116,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Slot<N> {
         driver: &impl SlotDriver<N>,
         from: &N,
         st: Statement,
-        qset: Option<QuorumSet<N>>,
+        qset: Option<Arc<QuorumSet<N>>>,
     ) -> Vec<SlotEffect> {
         match st {
             Statement::Nominate(n) => {

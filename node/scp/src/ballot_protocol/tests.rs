@@ -67,7 +67,7 @@ fn emitted(fx: &[BallotEffect]) -> Vec<BallotStatement> {
 /// Delivers `st` from each of `from`, returning every effect.
 fn from_each(bp: &mut BallotProtocol<String>, from: &[usize], st: &BallotStatement) -> Vec<BallotEffect> {
     from.iter()
-        .flat_map(|i| bp.receive(&Driver, &v(*i), st.clone(), Some(qset())))
+        .flat_map(|i| bp.receive(&Driver, &v(*i), st.clone(), Some(qset().into())))
         .collect()
 }
 
@@ -130,7 +130,7 @@ fn prepared_confirmed_commit_externalize() {
     // Final: no more bumps, no incompatible statements recorded.
     assert!(bp.timeout(&Driver).is_empty());
     assert!(bp
-        .receive(&Driver, &v(4), prepare(b(9, y()), None, 0, 0), Some(qset()))
+        .receive(&Driver, &v(4), prepare(b(9, y()), None, 0, 0), Some(qset().into()))
         .is_empty());
 }
 
@@ -158,9 +158,9 @@ fn an_incompatible_acceptance_becomes_p_prime() {
 #[test]
 fn a_v_blocking_set_ahead_bumps_to_the_lowest_safe_counter() {
     let mut bp = started();
-    bp.receive(&Driver, &v(1), prepare(b(3, x()), None, 0, 0), Some(qset()));
+    bp.receive(&Driver, &v(1), prepare(b(3, x()), None, 0, 0), Some(qset().into()));
     assert_eq!(bp.current(), Some(&b(1, x())), "one node ahead is not v-blocking");
-    let fx = bp.receive(&Driver, &v(2), prepare(b(5, x()), None, 0, 0), Some(qset()));
+    let fx = bp.receive(&Driver, &v(2), prepare(b(5, x()), None, 0, 0), Some(qset().into()));
     // {v1, v2} are ahead of 1; above 3 only v2 is, which is not v-blocking: move to 3.
     assert_eq!(bp.current(), Some(&b(3, x())));
     assert_eq!(emitted(&fx), vec![prepare(b(3, x()), None, 0, 0)]);
@@ -186,13 +186,13 @@ fn the_timer_moves_to_the_next_counter() {
 fn insane_stale_and_invalid_statements_are_ignored() {
     let mut bp = started();
     let bad_value = prepare(Ballot::new(1, b"bad".to_vec()), None, 0, 0);
-    assert!(bp.receive(&Driver, &v(1), bad_value, Some(qset())).is_empty());
+    assert!(bp.receive(&Driver, &v(1), bad_value, Some(qset().into())).is_empty());
     let insane = prepare(b(0, x()), None, 0, 0);
-    assert!(bp.receive(&Driver, &v(1), insane, Some(qset())).is_empty());
-    bp.receive(&Driver, &v(1), prepare(b(2, x()), None, 0, 0), Some(qset()));
-    bp.receive(&Driver, &v(1), prepare(b(1, x()), None, 0, 0), Some(qset()));
+    assert!(bp.receive(&Driver, &v(1), insane, Some(qset().into())).is_empty());
+    bp.receive(&Driver, &v(1), prepare(b(2, x()), None, 0, 0), Some(qset().into()));
+    bp.receive(&Driver, &v(1), prepare(b(1, x()), None, 0, 0), Some(qset().into()));
     // v1 is still at 2: with v2 at 2 as well, {v1, v2} bump us to 2.
-    bp.receive(&Driver, &v(2), prepare(b(2, x()), None, 0, 0), Some(qset()));
+    bp.receive(&Driver, &v(2), prepare(b(2, x()), None, 0, 0), Some(qset().into()));
     assert_eq!(bp.current(), Some(&b(2, x())));
 }
 
@@ -344,7 +344,7 @@ mod core3 {
 
     fn send(bp: &mut BallotProtocol<String>, from: &[usize], st: &BallotStatement) -> Vec<BallotEffect> {
         from.iter()
-            .flat_map(|i| bp.receive(&Driver, &v(*i), st.clone(), Some(qset3())))
+            .flat_map(|i| bp.receive(&Driver, &v(*i), st.clone(), Some(qset3().into())))
             .collect()
     }
 

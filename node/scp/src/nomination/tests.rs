@@ -123,8 +123,8 @@ fn a_follower_echoes_the_leader_not_its_own_value() {
     assert_eq!(n.leaders(), &BTreeSet::from([v(1)]));
     assert!(emitted(&fx).is_empty(), "not a leader: nothing to vote yet");
     // A non-leader's vote is not echoed; the leader's is.
-    assert!(emitted(&n.receive(&d, &v(2), nominate_st(&["z"], &[]), Some(qset()))).is_empty());
-    let fx = n.receive(&d, &v(1), nominate_st(&["y"], &[]), Some(qset()));
+    assert!(emitted(&n.receive(&d, &v(2), nominate_st(&["z"], &[]), Some(qset().into()))).is_empty());
+    let fx = n.receive(&d, &v(1), nominate_st(&["y"], &[]), Some(qset().into()));
     assert_eq!(emitted(&fx), vec![nominate_st(&["y"], &[])]);
 }
 
@@ -135,10 +135,10 @@ fn a_quorum_of_votes_accepts_and_a_quorum_of_accepts_confirms() {
     n.nominate(&d, val("x"), val("prev"));
     // v1, v2 vote x: with v0 that is 3 of 5, no quorum yet.
     for i in 1..3 {
-        assert!(emitted(&n.receive(&d, &v(i), nominate_st(&["x"], &[]), Some(qset()))).is_empty());
+        assert!(emitted(&n.receive(&d, &v(i), nominate_st(&["x"], &[]), Some(qset().into()))).is_empty());
     }
     assert!(n.accepted().is_empty());
-    let fx = n.receive(&d, &v(3), nominate_st(&["x"], &[]), Some(qset()));
+    let fx = n.receive(&d, &v(3), nominate_st(&["x"], &[]), Some(qset().into()));
     assert_eq!(
         emitted(&fx),
         vec![nominate_st(&["x"], &["x"])],
@@ -146,10 +146,10 @@ fn a_quorum_of_votes_accepts_and_a_quorum_of_accepts_confirms() {
     );
     // Confirmation needs a quorum of acceptances (v0 counts itself).
     for i in 1..3 {
-        let fx = n.receive(&d, &v(i), nominate_st(&["x"], &["x"]), Some(qset()));
+        let fx = n.receive(&d, &v(i), nominate_st(&["x"], &["x"]), Some(qset().into()));
         assert_eq!(composite(&fx), None);
     }
-    let fx = n.receive(&d, &v(3), nominate_st(&["x"], &["x"]), Some(qset()));
+    let fx = n.receive(&d, &v(3), nominate_st(&["x"], &["x"]), Some(qset().into()));
     assert_eq!(composite(&fx), Some(val("x")));
     assert_eq!(n.candidates(), &BTreeSet::from([val("x")]));
     // With a candidate, nomination starts no new rounds.
@@ -162,8 +162,8 @@ fn a_v_blocking_set_of_acceptances_is_enough_to_accept() {
     let mut n = Nomination::new(1, v(0), qset());
     n.nominate(&d, val("x"), val("prev"));
     // 4-of-5: any 2 nodes are v-blocking.
-    assert!(emitted(&n.receive(&d, &v(1), nominate_st(&["y"], &["y"]), Some(qset()))).is_empty());
-    let fx = n.receive(&d, &v(2), nominate_st(&["y"], &["y"]), Some(qset()));
+    assert!(emitted(&n.receive(&d, &v(1), nominate_st(&["y"], &["y"]), Some(qset().into()))).is_empty());
+    let fx = n.receive(&d, &v(2), nominate_st(&["y"], &["y"]), Some(qset().into()));
     assert_eq!(emitted(&fx), vec![nominate_st(&["x", "y"], &["y"])]);
 }
 
@@ -176,9 +176,9 @@ fn invalid_values_are_neither_echoed_nor_accepted() {
     .top("v1");
     let mut n = Nomination::new(1, v(0), qset());
     n.nominate(&d, val("x"), val("prev"));
-    assert!(emitted(&n.receive(&d, &v(1), nominate_st(&["bad"], &[]), Some(qset()))).is_empty());
+    assert!(emitted(&n.receive(&d, &v(1), nominate_st(&["bad"], &[]), Some(qset().into()))).is_empty());
     for i in 1..5 {
-        n.receive(&d, &v(i), nominate_st(&["bad"], &["bad"]), Some(qset()));
+        n.receive(&d, &v(i), nominate_st(&["bad"], &["bad"]), Some(qset().into()));
     }
     assert!(n.accepted().is_empty() && n.candidates().is_empty());
 }
@@ -190,7 +190,7 @@ fn a_dead_leader_times_out_to_a_new_leader_skipping_rounds_that_add_none() {
     n.nominate(&d, val("x"), val("prev"));
     assert_eq!(n.round(), 1);
     // v2 already spoke; v1 (the leader) is silent.
-    n.receive(&d, &v(2), nominate_st(&["z"], &[]), Some(qset()));
+    n.receive(&d, &v(2), nominate_st(&["z"], &[]), Some(qset().into()));
     assert!(n.votes().is_empty());
     // Round 2 would be v1 again (no new leader): skipped. Round 3 is v2's.
     d.top_in_round(3, "v2");
@@ -213,11 +213,11 @@ fn only_newer_statements_count() {
     let d = Driver::default().top("v0");
     let mut n = Nomination::new(1, v(0), qset());
     n.nominate(&d, val("x"), val("prev"));
-    n.receive(&d, &v(1), nominate_st(&["x", "y"], &[]), Some(qset()));
+    n.receive(&d, &v(1), nominate_st(&["x", "y"], &[]), Some(qset().into()));
     // Not a superset: ignored, so v1 still counts as voting x and y.
-    n.receive(&d, &v(1), nominate_st(&["w"], &[]), Some(qset()));
+    n.receive(&d, &v(1), nominate_st(&["w"], &[]), Some(qset().into()));
     assert_eq!(n.latest_statement(&v(1)), Some(&nominate_st(&["x", "y"], &[])));
-    n.receive(&d, &v(1), nominate_st(&["x", "y"], &["x"]), Some(qset()));
+    n.receive(&d, &v(1), nominate_st(&["x", "y"], &["x"]), Some(qset().into()));
     assert_eq!(n.latest_statement(&v(1)), Some(&nominate_st(&["x", "y"], &["x"])));
     assert!(!nominate_st(&[], &[]).is_newer_than(&nominate_st(&[], &[])));
 }
@@ -246,13 +246,13 @@ fn unknown_quorum_sets_do_not_count_and_stop_halts() {
             &d,
             &v(i),
             nominate_st(&["x"], &[]),
-            if i == 3 { None } else { Some(qset()) },
+            if i == 3 { None } else { Some(qset().into()) },
         );
     }
     assert!(n.accepted().is_empty(), "v3's quorum set is unknown, so no quorum");
     n.stop();
     assert!(n.timeout(&d).is_empty());
     assert!(n
-        .receive(&d, &v(4), nominate_st(&["x"], &["x"]), Some(qset()))
+        .receive(&d, &v(4), nominate_st(&["x"], &["x"]), Some(qset().into()))
         .is_empty());
 }
