@@ -21,7 +21,7 @@ impl<'q, N: Ord + Clone + std::fmt::Debug> SliceMemo<'q, N> {
         SliceMemo { answers: Vec::new() }
     }
 
-    fn satisfied(&mut self, q: &'q QuorumSet<N>, nodes: &BTreeSet<N>) -> bool {
+    fn satisfied(&mut self, q: &'q QuorumSet<N>, nodes: &BTreeSet<&N>) -> bool {
         if let Some((_, r)) = self.answers.iter().find(|(m, _)| std::ptr::eq(*m, q)) {
             return *r;
         }
@@ -40,30 +40,29 @@ pub fn quorum_among<N: Ord + Clone + std::fmt::Debug, S>(
     filter: &impl Fn(&S) -> bool,
 ) -> BTreeSet<N> {
     fixpoint(None, statements, qset_of, filter)
+        .into_iter()
+        .cloned()
+        .collect()
 }
 
 /// The fixpoint of [`quorum_among`]; with `local`, it stops early (returning the empty set)
 /// as soon as what is left cannot satisfy `local`, the common case while a vote is young.
-fn fixpoint<N: Ord + Clone + std::fmt::Debug, S>(
+fn fixpoint<'s, N: Ord + Clone + std::fmt::Debug, S>(
     local: Option<&QuorumSet<N>>,
-    statements: &BTreeMap<N, S>,
+    statements: &'s BTreeMap<N, S>,
     qset_of: &impl Fn(&S) -> Option<&QuorumSet<N>>,
     filter: &impl Fn(&S) -> bool,
-) -> BTreeSet<N> {
-    let mut nodes: BTreeSet<N> = statements
-        .iter()
-        .filter(|(_, s)| filter(s))
-        .map(|(n, _)| n.clone())
-        .collect();
+) -> BTreeSet<&'s N> {
+    let mut nodes: BTreeSet<&N> = statements.iter().filter(|(_, s)| filter(s)).map(|(n, _)| n).collect();
     loop {
         if local.is_some_and(|l| !l.is_satisfied_by(&|m: &N| nodes.contains(m))) {
             return BTreeSet::new();
         }
         let mut memo = SliceMemo::new();
-        let keep: BTreeSet<N> = nodes
+        let keep: BTreeSet<&N> = nodes
             .iter()
-            .filter(|n| qset_of(&statements[*n]).is_some_and(|q| memo.satisfied(q, &nodes)))
-            .cloned()
+            .filter(|n| qset_of(&statements[**n]).is_some_and(|q| memo.satisfied(q, &nodes)))
+            .copied()
             .collect();
         if keep.len() == nodes.len() {
             return keep;

@@ -202,6 +202,15 @@ impl<N: Ord + Clone + std::fmt::Debug> QuorumSet<N> {
         out
     }
 
+    /// The same set over other node names.
+    pub fn map<M: Ord + Clone + std::fmt::Debug>(&self, f: &impl Fn(&N) -> M) -> QuorumSet<M> {
+        QuorumSet {
+            threshold: self.threshold,
+            validators: self.validators.iter().map(f).collect(),
+            inner: self.inner.iter().map(|i| i.map(f)).collect(),
+        }
+    }
+
     /// This set with `node` removed, as a node reads its own set: `node` counts as always
     /// agreeing, so each level naming it needs one entry less (stellar-core `normalizeQSet`),
     /// then [`QuorumSet::simplified`].

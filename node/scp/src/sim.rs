@@ -273,15 +273,39 @@ fn twist(st: &Statement, alt: &Value) -> Statement {
     }
 }
 
+/// How the simulator's driver reads a node name: as bytes for hashing and "signing".
+pub(crate) trait SimName: Ord + Clone + std::fmt::Debug {
+    fn name_bytes(&self) -> Vec<u8>;
+}
+
+impl SimName for String {
+    fn name_bytes(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+}
+
+/// The simulator runs on node numbers (index into the scenario's nodes): cheap to compare
+/// and copy, which is most of what the protocol does with names.
+pub(crate) type NodeNo = u32;
+
+impl SimName for NodeNo {
+    fn name_bytes(&self) -> Vec<u8> {
+        self.to_be_bytes().to_vec()
+    }
+}
+
 /// The simulator's driver: values beginning with `INVALID` are invalid; candidates combine to
 /// the largest; a node's "signature" is its name (simulated Byzantine nodes lie about values,
 /// never about who they are, so nothing stronger is needed).
-pub(crate) struct SimDriver {
-    qsets: BTreeMap<Hash, QuorumSet<String>>,
+pub(crate) struct SimDriver<N> {
+    qsets: BTreeMap<Hash, QuorumSet<N>>,
 }
 
-impl SimDriver {
-    pub(crate) fn new<'a>(qsets: impl IntoIterator<Item = &'a QuorumSet<String>>) -> Self {
+impl<N: SimName> SimDriver<N> {
+    pub(crate) fn new<'a>(qsets: impl IntoIterator<Item = &'a QuorumSet<N>>) -> Self
+    where
+        N: 'a,
+    {
         SimDriver {
             qsets: qsets.into_iter().map(|q| (qset_hash(q), q.clone())).collect(),
         }
@@ -289,7 +313,7 @@ impl SimDriver {
 }
 
 /// A stable 32-byte digest of a quorum set (four salted FNV-1a lanes over its debug form).
-fn qset_hash(qset: &QuorumSet<String>) -> Hash {
+fn qset_hash<N: std::fmt::Debug>(qset: &QuorumSet<N>) -> Hash {
     let text = format!("{qset:?}");
     let mut out = [0u8; 32];
     for (lane, chunk) in out.chunks_mut(8).enumerate() {
@@ -298,7 +322,7 @@ fn qset_hash(qset: &QuorumSet<String>) -> Hash {
     out
 }
 
-impl NominationDriver<String> for SimDriver {
+impl<N: SimName> NominationDriver<N> for SimDriver<N> {
     fn validate(&self, _: u64, value: &Value) -> Validity {
         if value.starts_with(b"INVALID") {
             Validity::Invalid
@@ -309,13 +333,13 @@ impl NominationDriver<String> for SimDriver {
     fn combine(&self, _: u64, candidates: &BTreeSet<Value>) -> Value {
         candidates.iter().max().cloned().unwrap_or_default()
     }
-    fn hash_node(&self, slot: u64, previous: &Value, priority: bool, round: u32, node: &String) -> u64 {
+    fn hash_node(&self, slot: u64, previous: &Value, priority: bool, round: u32, node: &N) -> u64 {
         fnv(&[
             &slot.to_be_bytes(),
             previous,
             &[priority as u8],
             &round.to_be_bytes(),
-            node.as_bytes(),
+            &node.name_bytes(),
         ])
     }
     fn hash_value(&self, slot: u64, previous: &Value, round: u32, value: &Value) -> u64 {
@@ -323,23 +347,23 @@ impl NominationDriver<String> for SimDriver {
     }
 }
 
-impl BallotDriver for SimDriver {
+impl<N: SimName> BallotDriver for SimDriver<N> {
     fn validate(&self, slot: u64, value: &Value) -> Validity {
-        NominationDriver::<String>::validate(self, slot, value)
+        NominationDriver::<N>::validate(self, slot, value)
     }
 }
 
-impl ScpDriver<String> for SimDriver {
-    fn sign(&self, envelope: &Envelope<String>) -> Vec<u8> {
-        envelope.node.as_bytes().to_vec()
+impl<N: SimName> ScpDriver<N> for SimDriver<N> {
+    fn sign(&self, envelope: &Envelope<N>) -> Vec<u8> {
+        envelope.node.name_bytes()
     }
-    fn verify(&self, envelope: &Envelope<String>) -> bool {
-        envelope.signature == envelope.node.as_bytes()
+    fn verify(&self, envelope: &Envelope<N>) -> bool {
+        envelope.signature == envelope.node.name_bytes()
     }
-    fn quorum_set_hash(&self, qset: &QuorumSet<String>) -> Hash {
+    fn quorum_set_hash(&self, qset: &QuorumSet<N>) -> Hash {
         qset_hash(qset)
     }
-    fn quorum_set(&self, hash: &Hash) -> Option<QuorumSet<String>> {
+    fn quorum_set(&self, hash: &Hash) -> Option<QuorumSet<N>> {
         self.qsets.get(hash).cloned()
     }
 }
@@ -347,7 +371,7 @@ impl ScpDriver<String> for SimDriver {
 /// What travels between simulated nodes.
 #[derive(Clone, Debug)]
 enum Message {
-    Envelope(Envelope<String>),
+    Envelope(Envelope<NodeNo>),
     /// "Send me every latest envelope you have from this slot on" (stellar-core
     /// GET_SCP_STATE), sent by a node that sees it is behind or has just restarted.
     GetState {
@@ -390,12 +414,12 @@ const REBROADCAST_MS: u64 = 2_000;
 struct SimNode {
     spec: NodeSpec,
     up: bool,
-    scp: Scp<String>,
+    scp: Scp<NodeNo>,
     started_at: BTreeMap<u64, u64>,
     externalized: BTreeMap<u64, (Value, u64)>,
     timers: BTreeMap<(u64, TimerKind), u64>,
     /// Its own latest envelopes as written to disk at the crash.
-    persisted: Vec<Envelope<String>>,
+    persisted: Vec<Envelope<NodeNo>>,
 }
 
 impl SimNode {
@@ -467,13 +491,21 @@ impl Net<'_> {
 
 /// Runs a scenario.
 pub fn run(sc: &Scenario) -> Outcome {
-    let driver = SimDriver::new(sc.nodes.iter().map(|n| &n.qset));
-    let index: BTreeMap<&str, usize> = sc.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    // Nodes are numbered in scenario order; names only quorum sets mention come after them.
+    let mut index: BTreeMap<String, NodeNo> = BTreeMap::new();
+    let mentioned = sc.nodes.iter().flat_map(|n| n.qset.all_validators());
+    for name in sc.nodes.iter().map(|n| n.id.clone()).chain(mentioned) {
+        let next = index.len() as NodeNo;
+        index.entry(name).or_insert(next);
+    }
+    let qsets: Vec<QuorumSet<NodeNo>> = sc.nodes.iter().map(|n| n.qset.map(&|m| index[m])).collect();
+    let driver = SimDriver::new(&qsets);
     let mut nodes: Vec<SimNode> = sc
         .nodes
         .iter()
-        .map(|spec| SimNode {
-            scp: Scp::new(&driver, spec.id.clone(), spec.qset.clone(), config_for(spec), 1),
+        .enumerate()
+        .map(|(i, spec)| SimNode {
+            scp: Scp::new(&driver, i as NodeNo, qsets[i].clone(), config_for(spec), 1),
             spec: spec.clone(),
             up: true,
             started_at: BTreeMap::new(),
@@ -504,7 +536,7 @@ pub fn run(sc: &Scenario) -> Outcome {
         net.push(REBROADCAST_MS, Event::Rebroadcast { node: i });
     }
     // Start slot 1 everywhere at time 0.
-    let mut pending: Vec<(usize, Vec<ScpOutput<String>>)> = vec![];
+    let mut pending: Vec<(usize, Vec<ScpOutput<NodeNo>>)> = vec![];
     for (i, node) in nodes.iter_mut().enumerate() {
         let fx = start_slot(&driver, node, 1, Vec::new(), 0);
         pending.push((i, fx));
@@ -518,7 +550,7 @@ pub fn run(sc: &Scenario) -> Outcome {
                 match out {
                     ScpOutput::Broadcast(env) if !silenced => {
                         let alt = (behavior == Behavior::Equivocate).then(|| {
-                            let alt_value = format!("{}-twin:{}", env.node, env.slot).into_bytes();
+                            let alt_value = format!("{}-twin:{}", nodes[i].spec.id, env.slot).into_bytes();
                             let twin = Envelope {
                                 statement: twist(&env.statement, &alt_value),
                                 ..env.clone()
@@ -536,7 +568,7 @@ pub fn run(sc: &Scenario) -> Outcome {
                     }
                     ScpOutput::SendTo(peer, env) if !silenced => {
                         let msg = net.store(Message::Envelope(env));
-                        net.send(i, index[peer.as_str()], msg);
+                        net.send(i, peer as usize, msg);
                     }
                     ScpOutput::Broadcast(_) | ScpOutput::SendTo(..) => {}
                     ScpOutput::ArmTimer { slot, kind, delay_ms } => {
@@ -646,13 +678,7 @@ pub fn run(sc: &Scenario) -> Outcome {
                 let n = &mut nodes[node];
                 n.up = true;
                 let next = n.next_slot();
-                n.scp = Scp::new(
-                    &driver,
-                    n.spec.id.clone(),
-                    n.spec.qset.clone(),
-                    config_for(&n.spec),
-                    next,
-                );
+                n.scp = Scp::new(&driver, node as NodeNo, qsets[node].clone(), config_for(&n.spec), next);
                 n.scp.restore(std::mem::take(&mut n.persisted));
                 if next <= sc.slots {
                     let prev = next
@@ -686,7 +712,13 @@ fn ask_for_state(net: &mut Net, node: usize, from_slot: u64, peers: usize) {
     }
 }
 
-fn start_slot(driver: &SimDriver, n: &mut SimNode, slot: u64, previous: Value, now: u64) -> Vec<ScpOutput<String>> {
+fn start_slot(
+    driver: &SimDriver<NodeNo>,
+    n: &mut SimNode,
+    slot: u64,
+    previous: Value,
+    now: u64,
+) -> Vec<ScpOutput<NodeNo>> {
     n.started_at.insert(slot, now);
     let value = n.value_for(slot);
     n.scp.nominate(driver, slot, value, previous)

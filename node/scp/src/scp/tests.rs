@@ -16,7 +16,7 @@ fn insane() -> QuorumSet<String> {
     QuorumSet::flat(0, names())
 }
 
-fn driver() -> SimDriver {
+fn driver() -> SimDriver<String> {
     SimDriver::new([&qset(), &insane()])
 }
 
@@ -164,7 +164,7 @@ fn old_slots_are_purged() {
 }
 
 /// Drives A to externalize slot 1 with a value from three peers' EXTERNALIZE messages.
-fn externalized_node(d: &SimDriver) -> Scp<String> {
+fn externalized_node(d: &SimDriver<String>) -> Scp<String> {
     let mut scp = node(ScpConfig::default());
     let mut outputs = vec![];
     for peer in ["B", "C", "D"] {
