@@ -210,7 +210,10 @@ impl Rng {
     }
 }
 
-/// FNV-1a: the simulator's stand-in for the node's blake2 priority hashes.
+/// FNV-1a with a final avalanche (MurmurHash3's fmix64): the simulator's stand-in for the
+/// node's blake2 priority hashes. Plain FNV-1a leaves the high bits nearly equal for inputs
+/// that differ only in their last bytes (node numbers), and leader eligibility compares
+/// whole hashes against weights, so without the avalanche every node would elect only itself.
 fn fnv(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
@@ -221,8 +224,13 @@ fn fnv(parts: &[&[u8]]) -> u64 {
         h ^= 0xff;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    h
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
+
 /// Replaces every value in a statement (an equivocator's second story).
 fn twist(st: &Statement, alt: &Value) -> Statement {
     match st {
