@@ -7,7 +7,7 @@
 //! statements like anyone's; only the final statement of a cascade is emitted.
 
 use crate::ballot::{Ballot, BallotStatement};
-use crate::federated::{federated_accept, federated_ratify, quorum_among};
+use crate::federated::{federated_accept, federated_ratify};
 use crate::nomination::{Validity, Value};
 use crate::quorum::QuorumSet;
 use std::collections::{BTreeMap, BTreeSet};
@@ -414,8 +414,9 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         federated_ratify(&self.qset, &self.latest, &Self::qset_of, &|e: &Entry<N>| ratified(&e.0))
     }
 
-    /// Ballots that may have been prepared, given the hint (stellar-core `getPrepareCandidates`).
-    fn prepare_candidates(&self, hint: &BallotStatement) -> BTreeSet<Ballot> {
+    /// Ballots that may have been prepared, given the hint (stellar-core `getPrepareCandidates`),
+    /// of those the caller can still use (`keep`: filtering here spares cloning the rest).
+    fn prepare_candidates(&self, hint: &BallotStatement, keep: impl Fn(&Ballot) -> bool) -> BTreeSet<Ballot> {
         let mut hints: BTreeSet<Ballot> = BTreeSet::new();
         match hint {
             BallotStatement::Prepare {
@@ -437,6 +438,11 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             }
         }
         let mut out = BTreeSet::new();
+        let mut add = |b: &Ballot| {
+            if keep(b) && !out.contains(b) {
+                out.insert(b.clone());
+            }
+        };
         for top in hints.iter().rev() {
             for (st, _) in self.latest.values() {
                 match st {
@@ -451,21 +457,21 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
                             .chain(prepared_prime.iter())
                         {
                             if b.less_and_compatible(top) {
-                                out.insert(b.clone());
+                                add(b);
                             }
                         }
                     }
                     BallotStatement::Confirm { ballot, n_prepared, .. } => {
                         if top.compatible(ballot) {
-                            out.insert(top.clone());
+                            add(top);
                             if *n_prepared < top.counter {
-                                out.insert(Ballot::new(*n_prepared, top.value.clone()));
+                                add(&Ballot::new(*n_prepared, top.value.clone()));
                             }
                         }
                     }
                     BallotStatement::Externalize { commit, .. } => {
                         if top.compatible(commit) {
-                            out.insert(top.clone());
+                            add(top);
                         }
                     }
                 }
@@ -478,19 +484,14 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         if !matches!(self.phase, Phase::Prepare | Phase::Confirm) {
             return false;
         }
-        for ballot in self.prepare_candidates(hint).into_iter().rev() {
-            if self.phase == Phase::Confirm {
-                // Only ballots that can raise p matter now (p ~ c).
-                if !self.prepared.as_ref().is_some_and(|p| p.less_and_compatible(&ballot)) {
-                    continue;
-                }
-            }
-            if self.prepared_prime.as_ref().is_some_and(|pp| ballot <= *pp) {
-                continue;
-            }
-            if self.prepared.as_ref().is_some_and(|p| ballot.less_and_compatible(p)) {
-                continue;
-            }
+        let useful = |ballot: &Ballot| {
+            // In CONFIRM only ballots that can raise p matter (p ~ c); below p' or under a
+            // compatible p nothing is learned.
+            (self.phase != Phase::Confirm || self.prepared.as_ref().is_some_and(|p| p.less_and_compatible(ballot)))
+                && !self.prepared_prime.as_ref().is_some_and(|pp| ballot <= pp)
+                && !self.prepared.as_ref().is_some_and(|p| ballot.less_and_compatible(p))
+        };
+        for ballot in self.prepare_candidates(hint, useful).into_iter().rev() {
             if self.accept(|st| st.votes_prepare(&ballot), |st| st.accepts_prepared(&ballot)) {
                 return self.set_prepared_accept(driver, ballot);
             }
@@ -543,7 +544,10 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         if self.phase != Phase::Prepare || self.prepared.is_none() {
             return false;
         }
-        let candidates: Vec<Ballot> = self.prepare_candidates(hint).into_iter().rev().collect();
+        // The search for h stops at h, the one for c below b: nothing else is looked at.
+        let b = self.current.clone().unwrap_or(Ballot::new(0, Value::new()));
+        let looked_at = |ballot: &Ballot| self.high.as_ref().is_none_or(|h| ballot > h) || *ballot >= b;
+        let candidates: Vec<Ballot> = self.prepare_candidates(hint, looked_at).into_iter().rev().collect();
         let mut found = None;
         for (i, ballot) in candidates.iter().enumerate() {
             if self.high.as_ref().is_some_and(|h| h >= ballot) {
@@ -557,7 +561,6 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         let Some(hi) = found else { return false };
         let new_h = candidates[hi].clone();
         let mut new_c = None;
-        let b = self.current.clone().unwrap_or(Ballot::new(0, Value::new()));
         let c_possible = self.commit.is_none()
             && !self.prepared.as_ref().is_some_and(|p| new_h.less_and_incompatible(p))
             && !self
@@ -790,18 +793,24 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
 
     /// Arms the ballot timer once a quorum is at our counter or beyond (draft §6.5).
     fn check_heard_from_quorum(&mut self, driver: &impl BallotDriver) {
-        let Some(b) = self.current.clone() else { return };
-        let q = quorum_among(&self.latest, &Self::qset_of, &|e: &Entry<N>| match &e.0 {
-            BallotStatement::Prepare { ballot, .. } => b.counter <= ballot.counter,
+        let Some(counter) = self.current.as_ref().map(|b| b.counter) else {
+            return;
+        };
+        if self.heard_from_quorum {
+            // Statements only get newer and counters only grow, so a quorum at our counter
+            // stays one until our counter moves (which clears the flag).
+            return;
+        }
+        let at_our_counter = federated_ratify(&self.qset, &self.latest, &Self::qset_of, &|e: &Entry<N>| match &e.0 {
+            BallotStatement::Prepare { ballot, .. } => counter <= ballot.counter,
             _ => true,
         });
-        if self.qset.is_satisfied_by(&|n: &N| q.contains(n)) {
-            let was = self.heard_from_quorum;
+        if at_our_counter {
             self.heard_from_quorum = true;
-            if !was && self.phase != Phase::Externalize {
+            if self.phase != Phase::Externalize {
                 self.timer_armed = true;
                 self.effects.push(BallotEffect::ArmTimer {
-                    delay_ms: driver.ballot_timeout_ms(b.counter),
+                    delay_ms: driver.ballot_timeout_ms(counter),
                 });
             }
         } else {

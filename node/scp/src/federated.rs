@@ -80,11 +80,13 @@ pub fn federated_accept<N: Ord + Clone + std::fmt::Debug, S>(
     voted: &impl Fn(&S) -> bool,
     accepted: &impl Fn(&S) -> bool,
 ) -> bool {
-    let accepted_by: BTreeSet<&N> = statements.iter().filter(|(_, s)| accepted(s)).map(|(n, _)| n).collect();
-    if local.is_blocked_by(&|n: &N| accepted_by.contains(n)) {
+    if local.is_blocked_by(&|n: &N| statements.get(n).is_some_and(accepted)) {
         return true;
     }
-    !fixpoint(Some(local), statements, qset_of, &|s: &S| voted(s) || accepted(s)).is_empty()
+    let either = |s: &S| voted(s) || accepted(s);
+    // Cheap first: our own slices must be among the candidates at all.
+    local.is_satisfied_by(&|n: &N| statements.get(n).is_some_and(either))
+        && !fixpoint(Some(local), statements, qset_of, &either).is_empty()
 }
 
 /// Whether the local node confirms: the nodes whose statements satisfy `ratified` contain a
@@ -95,7 +97,8 @@ pub fn federated_ratify<N: Ord + Clone + std::fmt::Debug, S>(
     qset_of: &impl Fn(&S) -> Option<&QuorumSet<N>>,
     ratified: &impl Fn(&S) -> bool,
 ) -> bool {
-    !fixpoint(Some(local), statements, qset_of, ratified).is_empty()
+    local.is_satisfied_by(&|n: &N| statements.get(n).is_some_and(ratified))
+        && !fixpoint(Some(local), statements, qset_of, ratified).is_empty()
 }
 
 #[cfg(test)]

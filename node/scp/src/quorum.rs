@@ -111,7 +111,13 @@ impl<N: Ord + Clone + std::fmt::Debug> QuorumSet<N> {
         if left == 0 {
             return true;
         }
+        // Entries not yet looked at: once fewer than still needed, the answer is no.
+        let mut unseen = self.entries();
         for v in &self.validators {
+            if unseen < left {
+                return false;
+            }
+            unseen -= 1;
             if member(v) {
                 left -= 1;
                 if left == 0 {
@@ -120,6 +126,10 @@ impl<N: Ord + Clone + std::fmt::Debug> QuorumSet<N> {
             }
         }
         for i in &self.inner {
+            if unseen < left {
+                return false;
+            }
+            unseen -= 1;
             if i.is_satisfied_by(member) {
                 left -= 1;
                 if left == 0 {
@@ -136,8 +146,17 @@ impl<N: Ord + Clone + std::fmt::Debug> QuorumSet<N> {
         if self.threshold == 0 {
             return false;
         }
-        let mut needed = self.entries() + 1 - self.threshold as usize;
+        let mut needed = (self.entries() + 1).saturating_sub(self.threshold as usize);
+        if needed == 0 {
+            // More needed than there are entries: no slice exists, nothing to block.
+            return true;
+        }
+        let mut unseen = self.entries();
         for v in &self.validators {
+            if unseen < needed {
+                return false;
+            }
+            unseen -= 1;
             if member(v) {
                 needed -= 1;
                 if needed == 0 {
@@ -146,6 +165,10 @@ impl<N: Ord + Clone + std::fmt::Debug> QuorumSet<N> {
             }
         }
         for i in &self.inner {
+            if unseen < needed {
+                return false;
+            }
+            unseen -= 1;
             if i.is_blocked_by(member) {
                 needed -= 1;
                 if needed == 0 {
