@@ -181,6 +181,10 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     pub fn heard_from_quorum(&self) -> bool {
         self.heard_from_quorum
     }
+    /// The latest statement taken from `node`.
+    pub fn latest_statement(&self, node: &N) -> Option<&BallotStatement> {
+        self.latest.get(node).map(|(st, _)| st)
+    }
     /// The last statement emitted (to persist for restart, and to re-send to nodes behind).
     pub fn last_emitted(&self) -> Option<&BallotStatement> {
         self.last_emitted.as_ref()

@@ -405,7 +405,10 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
             }
         }
         let fx = state.slot.receive(driver, &env.node, env.statement.clone(), qset);
-        state.latest.entry(env.node.clone()).or_default().keep_newer(env);
+        // Only what the slot took (sane, valid, newer) is handed on to peers that ask.
+        if state.slot.holds(&env.node, &env.statement) {
+            state.latest.entry(env.node.clone()).or_default().keep_newer(env);
+        }
         self.apply(driver, slot, fx, out);
         Ok(())
     }

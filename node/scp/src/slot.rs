@@ -77,6 +77,15 @@ impl<N: Ord + Clone + std::fmt::Debug> Slot<N> {
         &self.nomination
     }
 
+    /// Whether `st` is what the slot holds as `node`'s latest statement (it was sane, valid
+    /// and newer when it came).
+    pub fn holds(&self, node: &N, st: &Statement) -> bool {
+        match st {
+            Statement::Nominate(n) => self.nomination.latest_statement(node) == Some(n),
+            Statement::Ballot(b) => self.ballot.latest_statement(node) == Some(b),
+        }
+    }
+
     /// Restores the node's own last statement after a restart (nomination or ballot), so that
     /// what it says next never contradicts it. Returns whether the statement was taken.
     pub fn restore(&mut self, own_last: Statement) -> bool {

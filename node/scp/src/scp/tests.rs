@@ -285,3 +285,22 @@ fn a_watcher_externalizes_without_speaking() {
     );
     assert!(watcher.own_envelopes(0).is_empty());
 }
+
+/// What a slot refuses (insane, invalid) is not relayed to peers asking for the state.
+#[test]
+fn refused_statements_are_not_relayed() {
+    let d = driver();
+    let mut scp = node(ScpConfig::default());
+    let insane = Statement::Ballot(BallotStatement::Confirm {
+        ballot: Ballot::new(1, b"x".to_vec()),
+        n_prepared: 1,
+        n_commit: 3,
+        n_h: 2,
+    });
+    let invalid = prepare(1, "INVALID-v");
+    assert!(scp.receive(&d, signed(1, "B", insane)).is_ok());
+    assert!(scp.receive(&d, signed(1, "C", invalid)).is_ok());
+    assert!(scp.state_envelopes(1).is_empty());
+    scp.receive(&d, signed(1, "D", prepare(1, "x"))).unwrap();
+    assert_eq!(scp.state_envelopes(1).len(), 1);
+}
