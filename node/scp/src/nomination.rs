@@ -370,10 +370,10 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
                 modified = true;
             }
         }
+        // Only values we accepted ourselves become candidates (stellar-core ratifies over its
+        // accepted set); this statement can only add support for the values it accepts.
         for a in &st.accepted {
-            if self.candidates.contains(a)
-                || !self.accepted.contains(a) && driver.validate(self.slot, a) != Validity::Valid
-            {
+            if self.candidates.contains(a) || !self.accepted.contains(a) {
                 continue;
             }
             if federated_ratify(&self.qset, &self.latest, &qs, &|e: &Entry<N>| e.0.accepted.contains(a)) {
