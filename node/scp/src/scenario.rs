@@ -198,6 +198,30 @@ mod tests {
         assert_eq!(out.slots_externalized, 3, "{out:?}");
     }
 
+    /// The example files in `node/scp/scenarios/` (one per topology kind, with faults) run to
+    /// agreement on every slot.
+    #[test]
+    fn the_example_scenario_files_agree_on_every_slot() {
+        let files = [
+            (
+                "asymmetric-catch-up",
+                include_str!("../scenarios/asymmetric-catch-up.json"),
+            ),
+            (
+                "tiered-with-equivocator",
+                include_str!("../scenarios/tiered-with-equivocator.json"),
+            ),
+            ("core-and-watchers", include_str!("../scenarios/core-and-watchers.json")),
+            ("cycle", include_str!("../scenarios/cycle.json")),
+        ];
+        for (name, text) in files {
+            let sc = parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let out = crate::sim::run(&sc);
+            assert!(out.agreement, "{name}");
+            assert_eq!(out.slots_externalized, sc.slots, "{name}: {out:?}");
+        }
+    }
+
     #[test]
     fn bad_scenarios_say_what_is_wrong() {
         let cases = [
