@@ -492,7 +492,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             // In CONFIRM only ballots that can raise p matter (p ~ c); below p' or under a
             // compatible p nothing is learned.
             (self.phase != Phase::Confirm || self.prepared.as_ref().is_some_and(|p| p.less_and_compatible(ballot)))
-                && !self.prepared_prime.as_ref().is_some_and(|pp| ballot <= pp)
+                && self.prepared_prime.as_ref().is_none_or(|pp| ballot > pp)
                 && !self.prepared.as_ref().is_some_and(|p| ballot.less_and_compatible(p))
         };
         for ballot in self.prepare_candidates(hint, useful).into_iter().rev() {
