@@ -27,9 +27,10 @@ impl Ballot {
         self.value == other.value
     }
 
-    /// `self <= other` with the same value (`self ≲ other` in the draft).
+    /// `self <= other` with the same value (`self ≲ other` in the draft). With equal values
+    /// the order is the counters' (one byte comparison instead of two).
     pub fn less_and_compatible(&self, other: &Ballot) -> bool {
-        self <= other && self.compatible(other)
+        self.counter <= other.counter && self.compatible(other)
     }
 
     /// `self <= other` with another value (`self ⋦ other`).
