@@ -419,7 +419,8 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     }
 
     /// Ballots that may have been prepared, given the hint (stellar-core `getPrepareCandidates`),
-    /// of those the caller can still use (`keep`: filtering here spares cloning the rest).
+    /// of those the caller can still use (`keep`, which must be upward closed along a value:
+    /// filtering here spares enumerating and cloning the rest).
     fn prepare_candidates(&self, hint: &BallotStatement, keep: impl Fn(&Ballot) -> bool) -> BTreeSet<Ballot> {
         let mut hints: BTreeSet<Ballot> = BTreeSet::new();
         match hint {
@@ -447,7 +448,9 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
                 out.insert(b.clone());
             }
         };
-        for top in hints.iter().rev() {
+        // Every candidate is ≲ its hint ballot, and the callers' `keep` is upward closed along
+        // a value (if it holds of b, it holds of every b' ≳ b): a hint it refuses yields nothing.
+        for top in hints.iter().rev().filter(|t| keep(t)) {
             for (st, _) in self.latest.values() {
                 match st {
                     BallotStatement::Prepare {
