@@ -108,11 +108,20 @@ pub fn check_intersection(net: &Network) -> Result<IntersectionResult, SolverErr
     let b: BTreeMap<String, Lit> = all.iter().map(|n| (n.clone(), enc.var())).collect();
     enc.solver.add_clause(&a.values().copied().collect::<Vec<_>>());
     enc.solver.add_clause(&b.values().copied().collect::<Vec<_>>());
+    // Nodes with the same quorum set share its circuit (in a tiered network all of them do):
+    // one encoding per distinct set and side instead of one per node.
+    let mut circuits: BTreeMap<&QuorumSet<String>, (Lit, Lit)> = BTreeMap::new();
     for (n, q) in &net.qsets {
         enc.solver.add_clause(&[!a[n], !b[n]]);
-        let sa = enc.satisfied(q, &a, never);
+        let (sa, sb) = match circuits.get(q) {
+            Some(lits) => *lits,
+            None => {
+                let lits = (enc.satisfied(q, &a, never), enc.satisfied(q, &b, never));
+                circuits.insert(q, lits);
+                lits
+            }
+        };
         enc.solver.add_clause(&[!a[n], sa]);
-        let sb = enc.satisfied(q, &b, never);
         enc.solver.add_clause(&[!b[n], sb]);
     }
     match enc.solver.solve() {
