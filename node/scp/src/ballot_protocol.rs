@@ -652,11 +652,15 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     }
 
     /// The highest, then widest, interval [lo, hi] of boundaries satisfying `pred`
-    /// (stellar-core `findExtendedInterval`). `(0, 0)` when none.
-    fn extended_interval(boundaries: &BTreeSet<u32>, pred: impl Fn(u32, u32) -> bool) -> (u32, u32) {
+    /// (stellar-core `findExtendedInterval`), with `hi >= min_hi`: the caller has no use for
+    /// lower ones, so the search stops instead of testing them. `(0, 0)` when none.
+    fn extended_interval(boundaries: &BTreeSet<u32>, min_hi: u32, pred: impl Fn(u32, u32) -> bool) -> (u32, u32) {
         let mut candidate = (0u32, 0u32);
         for &n in boundaries.iter().rev() {
             let cur = if candidate.0 == 0 {
+                if n < min_hi {
+                    break;
+                }
                 (n, n)
             } else if n > candidate.1 {
                 continue;
@@ -696,7 +700,12 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         if boundaries.is_empty() {
             return false;
         }
-        let (lo, hi) = Self::extended_interval(&boundaries, |lo, hi| {
+        // In CONFIRM only a higher h is news (checked again below, as stellar-core does).
+        let min_hi = match (self.phase, &self.high) {
+            (Phase::Confirm, Some(h)) => h.counter.saturating_add(1),
+            _ => 0,
+        };
+        let (lo, hi) = Self::extended_interval(&boundaries, min_hi, |lo, hi| {
             self.accept(
                 |st| st.votes_commit(&ballot, lo, hi),
                 |st| st.accepts_commit(&ballot, lo, hi),
@@ -749,7 +758,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             return false;
         }
         let boundaries = self.commit_boundaries(&ballot);
-        let (lo, hi) = Self::extended_interval(&boundaries, |lo, hi| {
+        let (lo, hi) = Self::extended_interval(&boundaries, 0, |lo, hi| {
             self.ratify(|st| st.accepts_commit(&ballot, lo, hi))
         });
         if lo == 0 {
