@@ -394,7 +394,13 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         self.attempt_accept_commit(driver, hint);
         self.attempt_confirm_commit(driver, hint);
         if self.level == 1 {
-            while self.attempt_bump(driver) {}
+            // A v-blocking set can only have got ahead of us through a statement that is ahead:
+            // every earlier one was checked when it came, statements only get newer, and our
+            // counter only grows (which shrinks the set ahead).
+            let local = self.current.as_ref().map_or(0, |b| b.counter);
+            if statement_counter(hint) > local {
+                while self.attempt_bump(driver) {}
+            }
             self.check_heard_from_quorum(driver);
         }
         self.level -= 1;
