@@ -557,9 +557,12 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         if self.phase != Phase::Prepare || self.prepared.is_none() {
             return false;
         }
-        // The search for h stops at h, the one for c below b: nothing else is looked at.
+        // The search for h stops at h, the one for c (only while there is no c) below b:
+        // nothing else is looked at.
         let b = self.current.clone().unwrap_or(Ballot::new(0, Value::new()));
-        let looked_at = |ballot: &Ballot| self.high.as_ref().is_none_or(|h| ballot > h) || *ballot >= b;
+        let looking_for_c = self.commit.is_none();
+        let looked_at =
+            |ballot: &Ballot| self.high.as_ref().is_none_or(|h| ballot > h) || (looking_for_c && *ballot >= b);
         let candidates: Vec<Ballot> = self.prepare_candidates(hint, looked_at).into_iter().rev().collect();
         let mut found = None;
         for (i, ballot) in candidates.iter().enumerate() {
