@@ -57,7 +57,7 @@ pub fn format_watt(units: Balance) -> String {
 }
 
 fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).expect("JSON values serialize"));
+    say!("{}", serde_json::to_string_pretty(v).expect("JSON values serialize"));
 }
 
 pub fn key(cmd: KeyCommand) -> Result<()> {
@@ -72,10 +72,10 @@ pub fn key(cmd: KeyCommand) -> Result<()> {
                     "public": to_hex(account.as_bytes()),
                 })),
                 Output::Text => {
-                    println!("Secret phrase: {phrase}");
-                    println!("  (anyone with this phrase controls the account; store it offline)");
-                    println!("SS58 address:  {account}");
-                    println!("Public key:    {}", to_hex(account.as_bytes()));
+                    say!("Secret phrase: {phrase}");
+                    say!("  (anyone with this phrase controls the account; store it offline)");
+                    say!("SS58 address:  {account}");
+                    say!("Public key:    {}", to_hex(account.as_bytes()));
                 }
             }
         }
@@ -84,8 +84,8 @@ pub fn key(cmd: KeyCommand) -> Result<()> {
             match output {
                 Output::Json => print_json(&json!({"ss58": account.to_ss58(), "public": to_hex(account.as_bytes())})),
                 Output::Text => {
-                    println!("SS58 address: {account}");
-                    println!("Public key:   {}", to_hex(account.as_bytes()));
+                    say!("SS58 address: {account}");
+                    say!("Public key:   {}", to_hex(account.as_bytes()));
                 }
             }
         }
@@ -99,7 +99,7 @@ pub fn chain_spec(args: ChainSpecArgs) -> Result<()> {
     }
     let accounts: Vec<AccountId> = watt_client::dev_accounts().iter().map(|(_, k)| k.account()).collect();
     let spec = watt_chain::ChainSpec::dev(&accounts, watt_runtime_blob::WASM_BINARY);
-    println!("{}", serde_json::to_string_pretty(&spec)?);
+    say!("{}", serde_json::to_string_pretty(&spec)?);
     Ok(())
 }
 
@@ -138,7 +138,7 @@ pub async fn tx(cmd: TxCommand) -> Result<()> {
                 WaitArg::None => {
                     match output {
                         Output::Json => print_json(&json!({"txHash": to_hex(&hash), "status": "pooled"})),
-                        Output::Text => println!("submitted {}", to_hex(&hash)),
+                        Output::Text => say!("submitted {}", to_hex(&hash)),
                     }
                     return Ok(());
                 }
@@ -154,7 +154,7 @@ pub async fn tx(cmd: TxCommand) -> Result<()> {
                         None => "succeeded".to_string(),
                         Some(e) => format!("FAILED ({e})"),
                     };
-                    println!(
+                    say!(
                         "transfer {} {} in block #{} ({}); fee {}",
                         receipt.tx_hash,
                         status,
@@ -188,9 +188,9 @@ pub async fn query(cmd: QueryCommand) -> Result<()> {
                 Output::Json => print_json(&json!({"free": view.free, "nonce": view.nonce})),
                 Output::Text => {
                     let free: Balance = view.free.parse().context("node sent a malformed balance")?;
-                    println!("account: {who}");
-                    println!("free:    {} ({})", view.free, format_watt(free));
-                    println!("nonce:   {}", view.nonce);
+                    say!("account: {who}");
+                    say!("free:    {} ({})", view.free, format_watt(free));
+                    say!("nonce:   {}", view.nonce);
                 }
             }
         }
@@ -200,7 +200,7 @@ pub async fn query(cmd: QueryCommand) -> Result<()> {
                 None => bail!("no receipt for {hash}: not (yet) included"),
                 Some(r) => match output {
                     Output::Json => print_json(&serde_json::to_value(&r)?),
-                    Output::Text => println!(
+                    Output::Text => say!(
                         "{} in block #{} at index {}: {}; fee {} units",
                         r.tx_hash,
                         r.block_number,
@@ -218,7 +218,7 @@ pub async fn query(cmd: QueryCommand) -> Result<()> {
             let v: serde_json::Value = WattRpc::new(&rpc.rpc)?.call("watt_feePool", vec![]).await?;
             match output {
                 Output::Json => print_json(&v),
-                Output::Text => println!(
+                Output::Text => say!(
                     "fee pool {}: {} units",
                     v["account"].as_str().unwrap_or("?"),
                     v["balance"].as_str().unwrap_or("?")

@@ -1,6 +1,15 @@
 //! The `watt` command: run a node, manage keys, write chain specs, send transactions and query
 //! state over JSON-RPC.
 
+/// `println!` that ends quietly when stdout is gone (`watt quorum check big.json | head`) instead
+/// of panicking on the broken pipe; a reader that stopped reading wants no more output.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod client_commands;
 mod metrics;
 mod node;

@@ -37,7 +37,7 @@ pub fn check(path: &Path, output: Output) -> ExitCode {
         IntersectionResult::Split(a, b) => (false, vec![a.iter().cloned().collect(), b.iter().cloned().collect()]),
     };
     match output {
-        Output::Json => println!(
+        Output::Json => say!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "intersecting": intersecting,
@@ -47,16 +47,16 @@ pub fn check(path: &Path, output: Output) -> ExitCode {
             .expect("JSON values serialize")
         ),
         Output::Text => {
-            println!("{} nodes", net.qsets.len());
+            say!("{} nodes", net.qsets.len());
             if intersecting {
-                println!("every two quorums intersect");
+                say!("every two quorums intersect");
             } else {
-                println!("NOT SAFE: these two quorums share no node and could agree on different values:");
-                println!("  {}", disjoint[0].join(", "));
-                println!("  {}", disjoint[1].join(", "));
+                say!("NOT SAFE: these two quorums share no node and could agree on different values:");
+                say!("  {}", disjoint[0].join(", "));
+                say!("  {}", disjoint[1].join(", "));
             }
             for p in &problems {
-                println!("problem: {p}");
+                say!("problem: {p}");
             }
         }
     }
@@ -94,7 +94,7 @@ pub fn simulate(path: &Path) -> ExitCode {
             (id.clone(), json!(hashes))
         })
         .collect();
-    println!(
+    say!(
         "{}",
         json!({
             "agreement": out.agreement,
