@@ -94,19 +94,87 @@ mod tests {
 
     #[test]
     fn header_hash_covers_every_field() {
-        let h = Header {
+        let base = Header {
             parent_hash: [1; 32],
             number: 7,
             state_root: [2; 32],
             tx_root: [3; 32],
             close_time: 99,
-            consensus_data: alloc::vec![],
+            consensus_data: alloc::vec![4],
         };
-        let mut other = h.clone();
-        other.close_time = 100;
-        assert_ne!(h.hash(), other.hash());
-        other = h.clone();
-        other.state_root[0] = 9;
-        assert_ne!(h.hash(), other.hash());
+        // Exhaustive destructuring: a field added to Header fails to compile here until it is
+        // given a variation below (an unused binding warns), so no field escapes the hash unnoticed.
+        let Header {
+            parent_hash,
+            number,
+            state_root,
+            tx_root,
+            close_time,
+            consensus_data,
+        } = base.clone();
+        let flip = |mut h: Hash| {
+            h[31] ^= 1;
+            h
+        };
+        let variants: [(&str, Header); 7] = [
+            (
+                "parent_hash",
+                Header {
+                    parent_hash: flip(parent_hash),
+                    ..base.clone()
+                },
+            ),
+            (
+                "number",
+                Header {
+                    number: number + 1,
+                    ..base.clone()
+                },
+            ),
+            (
+                "state_root",
+                Header {
+                    state_root: flip(state_root),
+                    ..base.clone()
+                },
+            ),
+            (
+                "tx_root",
+                Header {
+                    tx_root: flip(tx_root),
+                    ..base.clone()
+                },
+            ),
+            (
+                "close_time",
+                Header {
+                    close_time: close_time + 1,
+                    ..base.clone()
+                },
+            ),
+            (
+                "consensus_data (changed)",
+                Header {
+                    consensus_data: alloc::vec![consensus_data[0] ^ 1],
+                    ..base.clone()
+                },
+            ),
+            (
+                "consensus_data (longer)",
+                Header {
+                    consensus_data: [consensus_data.clone(), alloc::vec![0]].concat(),
+                    ..base.clone()
+                },
+            ),
+        ];
+        let mut seen = alloc::vec![base.hash()];
+        for (field, changed) in variants {
+            let h = changed.hash();
+            assert!(
+                !seen.contains(&h),
+                "changing {field} left the header hash unchanged (or collided)"
+            );
+            seen.push(h);
+        }
     }
 }
