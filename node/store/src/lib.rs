@@ -4,17 +4,24 @@
 //! metadata. Each block lands in one atomic, synced write batch (ARCHITECTURE §6), so a crash
 //! at any point reopens at the last committed block.
 //!
-//! The tree keeps every version (no pruning yet), so state and proofs are available at any
-//! height.
+//! State history is pruned like Substrate's `--state-pruning` (see [`pruning`]): by default the
+//! state of the last 256 blocks stays readable and provable; `archive` keeps every version.
+//! Blocks, receipts and headers are never pruned.
 
+mod pruning;
 mod tree;
 
 use parity_scale_codec::{Decode, Encode};
-use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options, SliceTransform, WriteBatch,
+    WriteOptions, DB,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use watt_primitives::{blake2_256, Block, BlockNumber, Hash, Header, Receipt, SignedTransaction};
 
+pub use pruning::StatePruning;
 pub use tree::PreparedTree;
 pub use watt_primitives::StateProof;
 
@@ -33,6 +40,29 @@ pub enum StoreError {
     /// The requested block or state version is not in this database.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The state of that block was pruned: this node keeps only recent state.
+    #[error("state at block #{number} is pruned: this node keeps the state of {mode} (oldest available: #{oldest}); query a newer block or an archive node (`--state-pruning archive`)")]
+    Pruned {
+        /// The block asked for.
+        number: BlockNumber,
+        /// The oldest block whose state is still available.
+        oldest: BlockNumber,
+        /// The node's pruning mode.
+        mode: StatePruning,
+    },
+    /// The database was created with another pruning mode that cannot be changed to this one.
+    #[error("the database was created with state pruning `{stored}` and cannot be opened with `{requested}`: {why}; use the original mode or a new --base-path")]
+    PruningMismatch {
+        /// The mode the database was created with.
+        stored: String,
+        /// The mode asked for.
+        requested: String,
+        /// Why not.
+        why: &'static str,
+    },
+    /// A fault injected by a test through a `fail` point (only with the `failpoints` feature).
+    #[error("injected fault: {0}")]
+    Injected(String),
 }
 
 const CF_META: &str = "meta";
@@ -43,7 +73,8 @@ const CF_RECEIPTS: &str = "receipts";
 const CF_STATE: &str = "state";
 pub(crate) const CF_TREE_NODES: &str = "tree_nodes";
 pub(crate) const CF_TREE_VALUES: &str = "tree_values";
-const COLUMNS: [&str; 8] = [
+pub(crate) const CF_TREE_STALE: &str = "tree_stale";
+const COLUMNS: [&str; 9] = [
     CF_META,
     CF_HEADERS,
     CF_BODIES,
@@ -52,11 +83,32 @@ const COLUMNS: [&str; 8] = [
     CF_STATE,
     CF_TREE_NODES,
     CF_TREE_VALUES,
+    CF_TREE_STALE,
 ];
 
 const META_GENESIS: &[u8] = b"genesis";
 const META_BEST: &[u8] = b"best";
 const META_FINALIZED: &[u8] = b"finalized";
+const META_PRUNING: &[u8] = b"pruning";
+const META_HORIZON: &[u8] = b"state_horizon";
+
+/// How the store is opened.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// How much state history to keep.
+    pub pruning: StatePruning,
+    /// rocksdb's block cache (shared by all columns), in bytes.
+    pub cache_bytes: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            pruning: StatePruning::default(),
+            cache_bytes: 256 << 20,
+        }
+    }
+}
 
 /// The writes of a block: key -> new value (`None` = deleted).
 pub type StateChanges = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
@@ -64,6 +116,31 @@ pub type StateChanges = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 /// The node's database.
 pub struct Store {
     db: DB,
+    pruning: StatePruning,
+    /// The oldest version whose state is readable. Raised *before* the batch that deletes
+    /// older versions is written, so a read that checks it after reading never returns state
+    /// that pruning took away underneath it.
+    horizon: AtomicU64,
+}
+
+/// Column options: bloom filters for point reads, index and filter blocks in the shared cache.
+fn column_options(name: &str, cache: &Cache) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_bloom_filter(10.0, false);
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    table.set_format_version(5);
+    let mut opts = Options::default();
+    opts.set_level_compaction_dynamic_level_bytes(true);
+    if name == CF_TREE_VALUES {
+        // Versions of one key share the 32-byte key-hash prefix; historic reads seek within it.
+        opts.set_prefix_extractor(SliceTransform::create_fixed_prefix(32));
+        opts.set_memtable_prefix_bloom_ratio(0.1);
+        table.set_whole_key_filtering(false);
+    }
+    opts.set_block_based_table_factory(&table);
+    opts
 }
 
 fn decode<T: Decode>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
@@ -71,18 +148,119 @@ fn decode<T: Decode>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path` with the default configuration.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, &StoreConfig::default())
+    }
+
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open_with(path: &Path, config: &StoreConfig) -> Result<Self, StoreError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_open_files(512);
         opts.increase_parallelism(2);
+        opts.set_max_background_jobs(2);
+        opts.set_bytes_per_sync(1 << 20);
+        let cache = Cache::new_lru_cache(config.cache_bytes);
         let cfs = COLUMNS
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+            .map(|name| ColumnFamilyDescriptor::new(*name, column_options(name, &cache)));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Store { db })
+        let mut store = Store {
+            db,
+            pruning: config.pruning,
+            horizon: AtomicU64::new(0),
+        };
+        store.check_pruning_mode()?;
+        Ok(store)
+    }
+
+    /// Remembers the pruning mode of a new database; refuses changes that would lie about history.
+    fn check_pruning_mode(&mut self) -> Result<(), StoreError> {
+        let meta = self.cf(CF_META);
+        let stored = match self.db.get_cf(meta, META_PRUNING)? {
+            Some(b) => Some(decode::<Option<u64>>(&b, "pruning mode")?),
+            None => None,
+        };
+        let horizon = match self.db.get_cf(meta, META_HORIZON)? {
+            Some(b) => decode::<BlockNumber>(&b, "state horizon")?,
+            None => 0,
+        };
+        let show = |m: Option<u64>| match m {
+            None => "archive".to_string(),
+            Some(n) => n.to_string(),
+        };
+        let requested = self.pruning.stored();
+        match stored {
+            None if self.genesis_hash()?.is_none() => {
+                self.db.put_cf(meta, META_PRUNING, requested.encode())?;
+            }
+            // A database from before pruning existed: it holds every version but no stale index.
+            None => {
+                if requested.is_some() {
+                    return Err(StoreError::PruningMismatch {
+                        stored: "archive".into(),
+                        requested: show(requested),
+                        why: "an archive database has no index of stale state to prune with",
+                    });
+                }
+                self.db.put_cf(meta, META_PRUNING, requested.encode())?;
+            }
+            Some(s) if s == requested => {}
+            Some(None) => {
+                return Err(StoreError::PruningMismatch {
+                    stored: "archive".into(),
+                    requested: show(requested),
+                    why: "an archive database has no index of stale state to prune with",
+                })
+            }
+            Some(Some(_)) if requested.is_none() => {
+                return Err(StoreError::PruningMismatch {
+                    stored: show(stored.flatten()),
+                    requested: "archive".into(),
+                    why: "its older state is already gone",
+                })
+            }
+            // Keeping more or fewer recent blocks is fine: the horizon only ever moves up.
+            Some(Some(_)) => {
+                self.db.put_cf(meta, META_PRUNING, requested.encode())?;
+            }
+        }
+        self.horizon.store(horizon, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// How much state history this store keeps.
+    pub fn pruning(&self) -> StatePruning {
+        self.pruning
+    }
+
+    /// The oldest block whose state can still be read and proved.
+    pub fn oldest_state(&self) -> BlockNumber {
+        self.horizon.load(Ordering::SeqCst)
+    }
+
+    /// Refuses with [`StoreError::Pruned`] when the state of block `number` is no longer kept.
+    pub fn check_not_pruned(&self, number: BlockNumber) -> Result<(), StoreError> {
+        let oldest = self.oldest_state();
+        if number < oldest {
+            return Err(StoreError::Pruned {
+                number,
+                oldest,
+                mode: self.pruning,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs a read of the state at `number`, refusing it when that state is (or, while the read
+    /// ran, became) pruned.
+    fn read_at<T>(&self, number: BlockNumber, read: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.check_not_pruned(number)?;
+        let result = read();
+        self.check_not_pruned(number)?;
+        result
     }
 
     pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -178,7 +356,7 @@ impl Store {
 
     /// Value at `key` in the state after block `number` (from the tree's versioned values).
     pub fn state_get_at(&self, key: &[u8], number: BlockNumber) -> Result<Option<Vec<u8>>, StoreError> {
-        tree::value_at(self, blake2_256(key), number)
+        self.read_at(number, || tree::value_at(self, blake2_256(key), number))
     }
 
     /// Computes the state root after applying `changes` on top of block `number - 1`'s state,
@@ -189,7 +367,7 @@ impl Store {
 
     /// Proofs of `keys` (present or absent) against the state root of block `number`.
     pub fn prove(&self, keys: &[Vec<u8>], number: BlockNumber) -> Result<Vec<StateProof>, StoreError> {
-        keys.iter().map(|k| tree::prove(self, k, number)).collect()
+        self.read_at(number, || keys.iter().map(|k| tree::prove(self, k, number)).collect())
     }
 
     /// Writes a block, its receipts, its state changes and tree nodes, and moves the head (and
@@ -221,7 +399,14 @@ impl Store {
                 None => batch.delete_cf(state, k),
             }
         }
-        tree.write_into(self, &mut batch)?;
+        let pruned = !matches!(self.pruning, StatePruning::Archive);
+        tree.write_into(self, &mut batch, pruned)?;
+        let old_horizon = self.oldest_state();
+        let horizon = pruning::prune_into(self, old_horizon, self.pruning.horizon(header.number), &mut batch)?;
+        if horizon != old_horizon {
+            batch.put_cf(self.cf(CF_META), META_HORIZON, horizon.encode());
+            self.horizon.store(horizon, Ordering::SeqCst);
+        }
         let pointer = (header.number, hash).encode();
         batch.put_cf(self.cf(CF_META), META_BEST, &pointer);
         if finalized {
@@ -230,12 +415,20 @@ impl Store {
         if header.number == 0 {
             batch.put_cf(self.cf(CF_META), META_GENESIS, hash.encode());
         }
+        fail::fail_point!("store::commit::before_write", |msg| Err(StoreError::Injected(
+            msg.unwrap_or_else(|| "before write".into())
+        )));
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
         self.db.write_opt(batch, &opts)?;
+        fail::fail_point!("store::commit::after_write", |msg| Err(StoreError::Injected(
+            msg.unwrap_or_else(|| "after write".into())
+        )));
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod pruning_tests;

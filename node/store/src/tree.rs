@@ -2,7 +2,8 @@
 //! blake2b-256, stored in two column families. Leaves are keyed by blake2b-256 of the storage
 //! key; the tree version is the block number.
 
-use crate::{Store, StoreError, CF_TREE_NODES, CF_TREE_VALUES};
+use crate::pruning::{stale_key, KIND_NODE, KIND_VALUE};
+use crate::{Store, StoreError, CF_TREE_NODES, CF_TREE_STALE, CF_TREE_VALUES};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, Version};
 use rocksdb::WriteBatch;
@@ -19,7 +20,8 @@ pub struct PreparedTree {
 }
 
 impl PreparedTree {
-    pub(crate) fn write_into(self, store: &Store, batch: &mut WriteBatch) -> Result<(), StoreError> {
+    /// Adds the update to `batch`; with `index_stale`, also what it made stale (for pruning).
+    pub(crate) fn write_into(self, store: &Store, batch: &mut WriteBatch, index_stale: bool) -> Result<(), StoreError> {
         let nodes = store.cf(CF_TREE_NODES);
         for (key, node) in self.batch.node_batch.nodes() {
             let k = borsh::to_vec(key).map_err(|e| StoreError::Tree(e.to_string()))?;
@@ -27,16 +29,26 @@ impl PreparedTree {
             batch.put_cf(nodes, k, v);
         }
         let values = store.cf(CF_TREE_VALUES);
+        let stale = store.cf(CF_TREE_STALE);
         for ((version, key_hash), value) in self.batch.node_batch.values() {
             let v = borsh::to_vec(value).map_err(|e| StoreError::Tree(e.to_string()))?;
             batch.put_cf(values, value_key(key_hash.0, *version), v);
+            if index_stale {
+                batch.put_cf(stale, stale_key(*version, KIND_VALUE, &key_hash.0), []);
+            }
+        }
+        if index_stale {
+            for index in &self.batch.stale_node_index_batch {
+                let node_key = borsh::to_vec(&index.node_key).map_err(|e| StoreError::Tree(e.to_string()))?;
+                batch.put_cf(stale, stale_key(index.stale_since_version, KIND_NODE, &node_key), []);
+            }
         }
         Ok(())
     }
 }
 
 /// key hash ++ big-endian version: versions of one key sort together, oldest first.
-fn value_key(key_hash: Hash, version: Version) -> [u8; 40] {
+pub(crate) fn value_key(key_hash: Hash, version: Version) -> [u8; 40] {
     let mut k = [0u8; 40];
     k[..32].copy_from_slice(&key_hash);
     k[32..].copy_from_slice(&version.to_be_bytes());
@@ -64,7 +76,11 @@ impl TreeReader for Store {
 }
 
 pub(crate) fn value_at(store: &Store, key_hash: Hash, version: Version) -> Result<Option<Vec<u8>>, StoreError> {
-    let mut iter = store.db().raw_iterator_cf(store.cf(CF_TREE_VALUES));
+    // The column's prefix extractor is the 32-byte key hash: with `prefix_same_as_start` the
+    // seek consults the prefix bloom filters and skips files that never held this key.
+    let mut opts = rocksdb::ReadOptions::default();
+    opts.set_prefix_same_as_start(true);
+    let mut iter = store.db().raw_iterator_cf_opt(store.cf(CF_TREE_VALUES), opts);
     iter.seek_for_prev(value_key(key_hash, version));
     if !iter.valid() {
         iter.status()?;
