@@ -3,14 +3,15 @@
 use crate::host_functions::{default_host_functions, HostFunctions, HostState, ALLOC_EXPORT, MEMORY_EXPORT};
 use crate::overlay::{BackendError, StateSession};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig, Store,
     StoreLimitsBuilder,
 };
-use watt_primitives::abi::unpack_ptr_len;
+use watt_primitives::abi::{entry as entries, unpack_ptr_len};
 use watt_primitives::{blake2_256, Hash};
 
 /// Why a call into the runtime failed. None of these changes state: the call's writes are
@@ -34,6 +35,15 @@ pub enum ExecError {
         /// The trap and the runtime's last error log.
         message: String,
     },
+    /// The call ran past its deadline (a runtime that loops or is far too slow); it was
+    /// interrupted and its writes are discarded.
+    #[error("runtime call `{entry}` interrupted after {limit:?} (the runtime exceeded its execution deadline)")]
+    Deadline {
+        /// The entry point called.
+        entry: String,
+        /// The deadline it ran past.
+        limit: Duration,
+    },
     /// The runtime returned bytes that are not the expected SCALE type.
     #[error("runtime returned malformed output from `{0}`")]
     BadOutput(String),
@@ -53,6 +63,13 @@ pub struct ExecutorConfig {
     pub max_concurrent_instances: u32,
     /// Compiled runtimes kept in memory.
     pub module_cache_size: usize,
+    /// Longest a block-building call (genesis, block application) may run.
+    pub block_call_deadline: Duration,
+    /// Longest any other call (validation, queries) may run.
+    pub call_deadline: Duration,
+    /// Instances kept for block building: other calls wait rather than take the last ones, so
+    /// the block producer always gets an instance however busy the RPC is.
+    pub reserved_for_blocks: u32,
 }
 
 impl Default for ExecutorConfig {
@@ -62,6 +79,9 @@ impl Default for ExecutorConfig {
             max_wasm_stack: 1 << 20,
             max_concurrent_instances: 64,
             module_cache_size: 4,
+            block_call_deadline: Duration::from_secs(60),
+            call_deadline: Duration::from_secs(10),
+            reserved_for_blocks: 2,
         }
     }
 }
@@ -101,12 +121,74 @@ fn hex_prefix(h: &Hash) -> String {
     h[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How often the engine's epoch advances: the granularity of call deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Admission to the pooling allocator's instances. wasmtime fails an instantiation when every
+/// instance is taken; here a caller waits for one instead, and ordinary calls leave
+/// `reserved` instances to block building.
+struct InstanceSlots {
+    in_use: Mutex<u32>,
+    freed: Condvar,
+    total: u32,
+    reserved: u32,
+}
+
+/// An instance slot held for the length of one call.
+struct SlotGuard<'a>(&'a InstanceSlots);
+
+impl InstanceSlots {
+    fn acquire(&self, for_block: bool) -> SlotGuard<'_> {
+        let limit = if for_block {
+            self.total
+        } else {
+            self.total.saturating_sub(self.reserved).max(1)
+        };
+        let mut in_use = self.in_use.lock();
+        while *in_use >= limit {
+            self.freed.wait(&mut in_use);
+        }
+        *in_use += 1;
+        SlotGuard(self)
+    }
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.in_use.lock() -= 1;
+        // Wake everyone: a block-building waiter may be behind ordinary ones it can overtake.
+        self.0.freed.notify_all();
+    }
+}
+
 /// Runs runtime entry points.
 pub struct Executor {
     engine: Engine,
     linker: Linker<HostState>,
     modules: Mutex<HashMap<Hash, InstancePre<HostState>>>,
+    slots: InstanceSlots,
     config: ExecutorConfig,
+    /// Keeps the epoch ticker running exactly as long as this executor.
+    #[allow(dead_code)]
+    ticker: Arc<Engine>,
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] while the engine lives; this is what
+/// interrupts a runtime call past its deadline (wasmtime checks the epoch at function entries
+/// and loop back-edges).
+fn spawn_epoch_ticker(engine: Weak<Engine>) {
+    let spawned = std::thread::Builder::new()
+        .name("watt-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            match engine.upgrade() {
+                Some(e) => e.increment_epoch(),
+                None => return,
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the runtime deadline ticker ({e}); runtime calls will not time out");
+    }
 }
 
 /// The wasm features a runtime may use. Everything whose result could differ between machines
@@ -127,6 +209,7 @@ fn deterministic_config(cfg: &ExecutorConfig) -> Config {
         // rustc's wasm32 target emits the reference-types encoding of call_indirect.
         .wasm_reference_types(true)
         .max_wasm_stack(cfg.max_wasm_stack)
+        .epoch_interruption(true)
         .parallel_compilation(true);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_core_instances(cfg.max_concurrent_instances)
@@ -150,11 +233,20 @@ impl Executor {
         for set in &sets {
             set.register(&mut linker).map_err(|e| ExecError::Link(e.to_string()))?;
         }
+        let ticked = Arc::new(engine.clone());
+        spawn_epoch_ticker(Arc::downgrade(&ticked));
         Ok(Executor {
             engine,
             linker,
             modules: Mutex::new(HashMap::new()),
+            slots: InstanceSlots {
+                in_use: Mutex::new(0),
+                freed: Condvar::new(),
+                total: config.max_concurrent_instances.max(1),
+                reserved: config.reserved_for_blocks,
+            },
             config,
+            ticker: ticked,
         })
     }
 
@@ -196,16 +288,28 @@ impl Executor {
             Ok(p) => p,
             Err(e) => return (session, Err(e)),
         };
+        let for_block = entry == entries::APPLY_BLOCK || entry == entries::BUILD_GENESIS;
+        let deadline = if for_block {
+            self.config.block_call_deadline
+        } else {
+            self.config.call_deadline
+        };
+        let _slot = self.slots.acquire(for_block);
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.config.max_memory_bytes)
             .instances(1)
             .build();
         let mut store = Store::new(&self.engine, HostState::new(session, limits));
         store.limiter(|s| &mut s.limits);
+        // Ticks round up, and one more: the first tick may come at once.
+        let ticks = deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
         let result = Self::run(&mut store, &pre, entry, input);
         let state = store.into_data();
         let result = match (result, state.session.error()) {
             (_, Some(e)) => Err(ExecError::Backend(e.clone())),
+            (Err(ExecError::Deadline { entry, .. }), None) => Err(ExecError::Deadline { entry, limit: deadline }),
             (Err(ExecError::Trap { entry, message }), None) => {
                 let message = match &state.last_error {
                     Some(log) => format!("{message} (runtime said: {log})"),
@@ -224,9 +328,16 @@ impl Executor {
         entry: &str,
         input: &[u8],
     ) -> Result<Vec<u8>, ExecError> {
-        let trap = |e: wasmtime::Error| ExecError::Trap {
-            entry: entry.to_string(),
-            message: format!("{e:#}"),
+        let trap = |e: wasmtime::Error| match e.downcast_ref::<wasmtime::Trap>() {
+            // The caller fills in the deadline it set.
+            Some(wasmtime::Trap::Interrupt) => ExecError::Deadline {
+                entry: entry.to_string(),
+                limit: Duration::ZERO,
+            },
+            _ => ExecError::Trap {
+                entry: entry.to_string(),
+                message: format!("{e:#}"),
+            },
         };
         let instance = pre
             .instantiate(&mut *store)
