@@ -49,6 +49,8 @@ struct Checked {
     call: RuntimeCall,
     fee: Balance,
     state_nonce: u64,
+    /// The signer's free balance before this transaction.
+    free: Balance,
 }
 
 /// The checks shared by pool validation and block application: size, chain, signature, nonce not
@@ -89,7 +91,12 @@ fn check(
     if free < fee {
         return Err(TxError::CannotPayFee { fee, free });
     }
-    Ok(Checked { call, fee, state_nonce })
+    Ok(Checked {
+        call,
+        fee,
+        state_nonce,
+        free,
+    })
 }
 
 /// Checks a transaction for the pool against the current state. A nonce ahead of the state's is
@@ -109,6 +116,7 @@ pub fn validate_transaction(input: ValidateInput) -> Result<ValidTransaction, Tx
         fee: checked.fee,
         tip: stx.tx.tip,
         len,
+        sender_free: checked.free,
     })
 }
 

@@ -20,7 +20,7 @@ use watt_primitives::{
     merkle_root, AccountId, Block, BlockNumber, Hash, Header, Receipt, SignedTransaction, Timestamp, TxError,
 };
 use watt_store::{PreparedTree, StateProof, Store, StoreError};
-use watt_txpool::{PendingTx, PoolConfig, PoolError, TxPool};
+use watt_txpool::{DropReason, PendingTx, PoolConfig, PoolError, TxPool};
 
 /// Why a chain operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -454,15 +454,26 @@ impl Chain {
         let stx =
             SignedTransaction::decode_all(&mut &bytes[..]).map_err(|_| PoolError::Invalid(TxError::BadEncoding))?;
         let hash = valid.hash;
-        let replaced = self.pool.lock().submit(stx, valid)?;
-        if let Some(old) = replaced {
+        let submitted = self.pool.lock().submit(stx, valid, Instant::now())?;
+        if let Some(old) = submitted.replaced {
             let _ = self.events.send(ChainEvent::Dropped {
                 hash: old,
                 reason: "replaced by a higher tip".into(),
             });
         }
+        for evicted in submitted.evicted {
+            let _ = self.events.send(ChainEvent::Dropped {
+                hash: evicted,
+                reason: DropReason::Evicted.to_string(),
+            });
+        }
         self.tx_arrived.notify_one();
         Ok(hash)
+    }
+
+    /// Whether the transaction `hash` is pending in the pool.
+    pub fn is_pending(&self, hash: &Hash) -> bool {
+        self.pool.lock().contains(hash)
     }
 
     /// Builds the next block from the pool on the head and commits it (the block producer's
@@ -647,6 +658,11 @@ impl Chain {
                     };
                     dropped.push((removed, reason));
                 }
+            }
+            // Expiry runs once a block, so a stuck transaction is dropped at most one block
+            // interval after its lifetime.
+            for (removed, reason) in pool.expire(Instant::now()) {
+                dropped.push((removed, reason.to_string()));
             }
         }
         drop(gate);

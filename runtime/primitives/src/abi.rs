@@ -179,6 +179,9 @@ pub struct ValidTransaction {
     pub tip: Balance,
     /// Encoded length.
     pub len: u32,
+    /// The signer's free balance in the state validated against: the pool checks that the fees
+    /// of all the sender's pending transactions together stay payable from it.
+    pub sender_free: Balance,
 }
 
 /// Read-only questions for [`entry::QUERY`].
