@@ -188,10 +188,12 @@ pub fn transfer(
         return Err(Error::ExistentialDeposit);
     }
     let dust = set_free(from, remaining, events);
+    // Credit the receiver before the dust: when the receiver is the fee pool itself, `to_new`
+    // was computed before the dust arrived, and writing it afterwards would destroy the dust.
+    Free::insert(to, &to_new);
     if dust > 0 {
         credit_fee_pool(dust);
     }
-    Free::insert(to, &to_new);
     if to_free == 0 {
         events.push(Event::Endowed {
             account: *to,
