@@ -83,17 +83,97 @@ fn inclusion_and_exclusion_proofs_verify_and_tampering_fails() {
     verify_proof(&h0.state_root, &old[0]).unwrap();
 }
 
+/// A tiny seeded generator (splitmix64): the shuffles below are random but reproducible.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+/// Commits `blocks` (each a list of writes, applied in list order within the block) on a fresh
+/// store as blocks 0, 1, ...; returns the last state root and the flat state read back.
+fn build(blocks: &[Vec<(Vec<u8>, Option<Vec<u8>>)>]) -> (Hash, Vec<(Vec<u8>, Vec<u8>)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut parent = [0; 32];
+    let mut root = [0; 32];
+    for (number, writes) in blocks.iter().enumerate() {
+        // Later writes to a key within a block win, as in the executor's overlay.
+        let mut c = StateChanges::new();
+        for (k, v) in writes {
+            c.insert(k.clone(), v.clone());
+        }
+        let t = store.prepare_state(&c, number as u64).unwrap();
+        root = t.root;
+        let b = block(number as u64, parent, t.root);
+        store.commit_block(&b, &[], &c, t, true).unwrap();
+        parent = b.header.hash();
+    }
+    let mut flat = Vec::new();
+    let mut cursor = Vec::new();
+    while let Some(k) = store.state_next_key(&cursor).unwrap() {
+        flat.push((k.clone(), store.state_get(&k).unwrap().unwrap()));
+        cursor = k;
+    }
+    (root, flat)
+}
+
 #[test]
 fn state_root_is_independent_of_write_order_and_history() {
-    let d1 = tempfile::tempdir().unwrap();
-    let d2 = tempfile::tempdir().unwrap();
-    let s1 = Store::open(d1.path()).unwrap();
-    let (_, h1) = two_blocks(&s1);
-    // The same final state written at once.
-    let s2 = Store::open(d2.path()).unwrap();
-    let direct = changes(&[(b"a", Some(b"10")), (b"c", Some(b"3"))]);
-    let t = s2.prepare_state(&direct, 0).unwrap();
-    assert_eq!(t.root, h1.state_root);
+    let key = |i: usize| format!("key/{i:03}").into_bytes();
+    let value = |i: usize| format!("value {i}").into_bytes();
+    let n = 60;
+    let final_state: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..n).map(|i| (key(i), Some(value(i)))).collect();
+    // Reference: the final state written in one block, in key order.
+    let (reference, flat) = build(&[final_state.clone()]);
+    assert_eq!(flat.len(), n);
+    let mut rng = SplitMix(0x5eed);
+    for round in 0..6 {
+        // The same writes shuffled and split over 1..=6 blocks at random cut points; some keys
+        // first take a decoy value or are created and deleted in an earlier block.
+        let mut writes = final_state.clone();
+        rng.shuffle(&mut writes);
+        let blocks_n = 1 + rng.below(6);
+        let mut blocks: Vec<Vec<(Vec<u8>, Option<Vec<u8>>)>> = vec![Vec::new(); blocks_n];
+        for w in writes {
+            let at = rng.below(blocks_n);
+            if at > 0 && rng.below(3) == 0 {
+                let early = rng.below(at);
+                blocks[early].push((w.0.clone(), Some(b"decoy".to_vec())));
+            }
+            blocks[at].push(w);
+        }
+        // A key that exists only in the middle of the history must leave no trace.
+        let ghost = format!("ghost/{round}").into_bytes();
+        blocks[0].push((ghost.clone(), Some(b"boo".to_vec())));
+        blocks.push(vec![(ghost, None)]);
+        let (root, history_flat) = build(&blocks);
+        assert_eq!(
+            root,
+            reference,
+            "round {round}: {} blocks, shuffled writes",
+            blocks.len()
+        );
+        assert_eq!(history_flat, flat, "round {round}: flat state differs");
+    }
+    // And the root does depend on the state: one value changed gives another root.
+    let mut other = final_state.clone();
+    other[17].1 = Some(b"different".to_vec());
+    assert_ne!(build(&[other]).0, reference);
 }
 
 #[test]
