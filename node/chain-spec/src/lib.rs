@@ -1,4 +1,8 @@
 //! Chain specs: the JSON file that fixes a chain's genesis (balances, parameters, runtime code).
+//!
+//! Its own crate, with no dependency on the executor or the store, so that the parser of this
+//! untrusted input can be fuzzed (`fuzz/fuzz_targets/chain_spec.rs`) and property-tested without
+//! building wasmtime or rocksdb. `watt-chain` re-exports it as `watt_chain::spec`.
 
 use serde::{Deserialize, Serialize};
 use watt_primitives::abi::{ChainParams, GenesisConfig};
@@ -65,7 +69,13 @@ pub struct ParamsSpec {
     pub max_tx_len: u32,
 }
 
+/// A balance: decimal digits only. `u128::from_str` alone would also take a leading `+`, so a
+/// spec saying `"+5"` would load; the spec format is plain digits, and the same text must mean
+/// the same amount to every tool that reads it.
 fn amount(s: &str) -> Result<Balance, SpecError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SpecError::BadAmount(s.to_string()));
+    }
     s.parse().map_err(|_| SpecError::BadAmount(s.to_string()))
 }
 
@@ -96,7 +106,12 @@ impl ChainSpec {
             path: path.display().to_string(),
             source,
         })?;
-        Ok(serde_json::from_str(&text)?)
+        Self::from_json(&text)
+    }
+
+    /// Parses a spec from its JSON text.
+    pub fn from_json(text: &str) -> Result<Self, SpecError> {
+        Ok(serde_json::from_str(text)?)
     }
 
     /// The runtime blob.
@@ -128,5 +143,106 @@ impl ChainSpec {
             },
             code: self.code_bytes()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The smallest valid wasm module: magic and version.
+    const EMPTY_WASM: &[u8] = b"\0asm\x01\0\0\0";
+
+    fn spec_with_balance(balance: &str) -> ChainSpec {
+        let mut spec = ChainSpec::dev(&[AccountId::from([7u8; 32])], EMPTY_WASM);
+        spec.genesis.balances[0].1 = balance.to_string();
+        spec
+    }
+
+    #[test]
+    fn dev_spec_survives_json_and_builds_its_genesis() {
+        let alice = AccountId::from([1u8; 32]);
+        let spec = ChainSpec::dev(&[alice], EMPTY_WASM);
+        let text = serde_json::to_string(&spec).unwrap();
+        let back = ChainSpec::from_json(&text).unwrap();
+        assert_eq!(back, spec);
+        let genesis = back.genesis_config().unwrap();
+        assert_eq!(genesis.balances, vec![(alice, 1_000_000_000_000_000_000)]);
+        assert_eq!(genesis.params.existential_deposit, 10_000_000_000);
+        assert_eq!(genesis.code, EMPTY_WASM);
+    }
+
+    #[test]
+    fn signed_spaced_or_empty_balances_are_refused() {
+        for bad in [
+            "+5",
+            "-5",
+            " 5",
+            "5 ",
+            "",
+            "1e3",
+            "0x10",
+            "5.0",
+            "340282366920938463463374607431768211456",
+        ] {
+            let err = spec_with_balance(bad).genesis_config().unwrap_err();
+            assert!(matches!(err, SpecError::BadAmount(ref s) if s == bad), "{bad:?}: {err}");
+        }
+        assert_eq!(spec_with_balance("007").genesis_config().unwrap().balances[0].1, 7);
+    }
+
+    #[test]
+    fn code_that_is_not_prefixed_hex_of_wasm_is_refused() {
+        for code in ["", "0x", "00", "0xzz", "0x0", "0x00000000", "0X0061736d01000000"] {
+            let mut spec = ChainSpec::dev(&[], EMPTY_WASM);
+            spec.code = code.to_string();
+            assert!(matches!(spec.genesis_config(), Err(SpecError::BadCode)), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn json_of_the_wrong_shape_is_a_json_error() {
+        for text in [
+            "",
+            "{}",
+            "[]",
+            "null",
+            r#"{"name":1}"#,
+            "{\"name\":\"x\",\"id\":\"y\",\"genesis\":{}}",
+        ] {
+            assert!(
+                matches!(ChainSpec::from_json(text), Err(SpecError::Json(_))),
+                "{text:?}"
+            );
+        }
+    }
+
+    proptest! {
+        /// Any balance text is either plain digits that fit a u128 (and then means exactly that
+        /// number) or refused; nothing panics.
+        #[test]
+        fn balance_text_is_digits_or_refused(s in "\\PC{0,45}|[0-9+\\- ]{0,45}") {
+            let expected: Option<u128> = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                s.parse().ok()
+            } else {
+                None
+            };
+            let got = spec_with_balance(&s).genesis_config().ok().map(|g| g.balances[0].1);
+            prop_assert_eq!(got, expected);
+        }
+
+        /// Every u128 written in decimal comes back unchanged.
+        #[test]
+        fn every_u128_round_trips(n in any::<u128>()) {
+            let got = spec_with_balance(&n.to_string()).genesis_config().unwrap().balances[0].1;
+            prop_assert_eq!(got, n);
+        }
+
+        /// Arbitrary text never panics the parser.
+        #[test]
+        fn arbitrary_json_text_never_panics(s in "\\PC{0,200}") {
+            let _ = ChainSpec::from_json(&s).map(|spec| spec.genesis_config());
+        }
     }
 }

@@ -4,7 +4,11 @@
 
 pub mod backend;
 pub mod client;
-pub mod spec;
+/// Chain specs live in `watt-chain-spec` (light enough to fuzz); re-exported so that
+/// `watt_chain::spec::...` paths keep working.
+pub mod spec {
+    pub use watt_chain_spec::*;
+}
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
 

@@ -58,25 +58,22 @@ fn submit_err(e: SubmitError) -> ErrorObjectOwned {
     }
 }
 
-fn bytes(s: &str, what: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
-    let h = s
-        .strip_prefix("0x")
-        .ok_or_else(|| bad_params(format!("{what} must be 0x-prefixed hex")))?;
-    hex::decode(h).map_err(|_| bad_params(format!("{what} is not valid hex")))
+// Parameter parsing lives in `watt-rpc-params` (fuzzed and property-tested on its own); these
+// wrappers only turn its errors into "invalid params".
+fn param_err(e: watt_rpc_params::ParamError) -> ErrorObjectOwned {
+    bad_params(e.to_string())
 }
 
-fn hash(s: &str) -> Result<Hash, ErrorObjectOwned> {
-    bytes(s, "block hash")?
-        .try_into()
-        .map_err(|_| bad_params("a hash is 32 bytes"))
+fn bytes(s: &str, what: &'static str) -> Result<Vec<u8>, ErrorObjectOwned> {
+    watt_rpc_params::bytes(s, what).map_err(param_err)
 }
 
 fn opt_hash(s: Option<String>) -> Result<Option<Hash>, ErrorObjectOwned> {
-    s.as_deref().map(hash).transpose()
+    watt_rpc_params::opt_hash(s.as_deref(), "block hash").map_err(param_err)
 }
 
 fn account(s: &str) -> Result<AccountId, ErrorObjectOwned> {
-    AccountId::from_ss58(s).map_err(|e| bad_params(format!("invalid address `{s}`: {e}")))
+    watt_rpc_params::account(s).map_err(param_err)
 }
 
 /// The block a method reads: `at`, or the head.
@@ -145,14 +142,9 @@ pub fn rpc_module(
         "chain_getBlockHash",
         |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
             let n: Option<Value> = p.sequence().optional_next()?;
-            let number = match n {
-                None | Some(Value::Null) => ctx.chain.best().0,
-                Some(Value::Number(n)) => n
-                    .as_u64()
-                    .ok_or_else(|| bad_params("block number must be a non-negative integer"))?,
-                Some(Value::String(s)) => u64::from_str_radix(s.trim_start_matches("0x"), 16)
-                    .map_err(|_| bad_params("block number must be an integer or 0x-hex"))?,
-                Some(_) => return Err(bad_params("block number must be an integer or 0x-hex")),
+            let number = match watt_rpc_params::block_number(n.as_ref()).map_err(param_err)? {
+                None => ctx.chain.best().0,
+                Some(n) => n,
             };
             Ok(ctx
                 .chain
@@ -197,14 +189,8 @@ pub fn rpc_module(
         |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
             let mut seq = p.sequence();
             let keys: Vec<String> = seq.next()?;
-            if keys.len() > 1024 {
-                return Err(bad_params("at most 1024 keys per proof request"));
-            }
+            let keys = watt_rpc_params::storage_keys(&keys).map_err(param_err)?;
             let at = opt_hash(seq.optional_next()?)?;
-            let keys = keys
-                .iter()
-                .map(|k| bytes(k, "storage key"))
-                .collect::<Result<Vec<_>, _>>()?;
             let (at, proofs) = ctx.chain.read_proof(&keys, at).map_err(chain_err)?;
             let header = ctx
                 .chain
@@ -289,9 +275,7 @@ pub fn rpc_module(
     })?;
     m.register_method("watt_receipt", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
         let h: String = p.one()?;
-        let tx_hash: Hash = bytes(&h, "transaction hash")?
-            .try_into()
-            .map_err(|_| bad_params("a hash is 32 bytes"))?;
+        let tx_hash = watt_rpc_params::hash(&h, "transaction hash").map_err(param_err)?;
         let Some(r) = ctx.chain.receipt(&tx_hash).map_err(chain_err)? else {
             return Ok(Value::Null);
         };
