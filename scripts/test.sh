@@ -14,3 +14,7 @@ cargo fmt --all -- --check
 
 echo "[test] running tests" >&2
 cargo nextest run --workspace --no-fail-fast --locked
+
+# Only reached when every test passed (set -e); a crash found by a fuzz target fails the run too.
+echo "[test] fuzzing each target for a short, bounded time" >&2
+scripts/fuzz.sh
