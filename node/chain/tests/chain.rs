@@ -2,12 +2,12 @@
 //! natively, every kind of bad transaction, import of foreign blocks, a trapping runtime, and
 //! restart from disk.
 
-use parity_scale_codec::{Compact, Encode};
+use parity_scale_codec::{Decode, Encode};
 use std::sync::Arc;
 use watt_chain::test_utils::{dev_spec, keyring, open_dev_chain, open_dev_chain_with, transfer, transfer_bytes};
 use watt_chain::{Chain, ChainConfig, ChainError, ChainEvent, SubmitError};
 use watt_executor::{MemoryBackend, StateSession};
-use watt_primitives::abi::{ApplyBlockInput, ChainContext, Query, QueryResult};
+use watt_primitives::abi::{ApplyBlockInput, ChainContext, ChainParams, Query, QueryResult};
 use watt_primitives::{fee_pool_account, AccountId, Balance, SignedTransaction, TxError, TxOutcome, UNIT};
 use watt_store::Store;
 use watt_txpool::PoolError;
@@ -440,38 +440,439 @@ fn a_database_of_another_chain_is_refused() {
     }
 }
 
+/// The chain parameters, read from the runtime.
+fn params(chain: &Chain) -> ChainParams {
+    match chain.query(&Query::Params).unwrap() {
+        QueryResult::Params(p) => p,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// The fee of `stx` by the documented rule (README, `runtime/src/fees.rs`): base + per byte of
+/// the encoded transaction + per unit of the call's weight + tip. Written out here so the tests
+/// do not take the runtime's word for it.
+fn documented_fee(p: &ChainParams, stx: &SignedTransaction) -> Balance {
+    let weight = watt_runtime::pallet_balances::TRANSFER_WEIGHT as Balance;
+    p.base_fee + p.byte_fee * stx.encode().len() as Balance + p.weight_fee * weight + stx.tx.tip
+}
+
+/// A transfer (plain or keep-alive) of whatever amount leaves the sender exactly `left` after
+/// the transfer and its fee, given the sender's `free` balance now.
+fn transfer_leaving(
+    chain: &Chain,
+    from: &watt_client::Keypair,
+    nonce: u64,
+    to: AccountId,
+    free: Balance,
+    left: Balance,
+    keep_alive: bool,
+) -> (SignedTransaction, Balance, Balance) {
+    let p = params(chain);
+    let g = chain.genesis_hash();
+    // The fee depends on the encoded length, which depends (a little) on the amount: settle it.
+    let mut amount = free - left;
+    for _ in 0..3 {
+        let stx = watt_client::sign(from, nonce, 0, g, &watt_client::transfer_call(to, amount, keep_alive));
+        let fee = documented_fee(&p, &stx);
+        if amount == free - fee - left {
+            return (stx, amount, fee);
+        }
+        amount = free - fee - left;
+    }
+    panic!("transfer amount did not settle");
+}
+
+fn total_issuance(chain: &Chain) -> Balance {
+    let raw = chain
+        .storage(watt_runtime::pallet_balances::TotalIssuance::key(), None)
+        .unwrap()
+        .expect("genesis writes the total issuance");
+    Balance::decode(&mut &raw[..]).unwrap()
+}
+
+/// The sum of the balances of `accounts` and the fee pool.
+fn sum_of_balances(chain: &Chain, accounts: &[AccountId]) -> Balance {
+    accounts.iter().map(|a| account(chain, a).0).sum::<Balance>() + fee_pool(chain)
+}
+
+fn balances_events(receipt: &watt_primitives::Receipt) -> Vec<watt_runtime::pallet_balances::Event> {
+    receipt
+        .events
+        .iter()
+        .filter_map(|e| match watt_runtime::RuntimeEvent::decode(&mut &e[..]).unwrap() {
+            watt_runtime::RuntimeEvent::Balances(b) => Some(b),
+            _ => None,
+        })
+        .collect()
+}
+
+fn failed_with(receipt: &watt_primitives::Receipt) -> Option<String> {
+    match &receipt.outcome {
+        TxOutcome::Failed(e) => Some(e.to_string()),
+        TxOutcome::Success => None,
+    }
+}
+
 #[test]
-fn keep_alive_and_existential_deposit_through_the_runtime() {
+fn a_transfer_may_not_create_an_account_below_the_existential_deposit() {
     let dir = tempfile::tempdir().unwrap();
     let chain = open_dev_chain(dir.path());
     let keys = keyring();
     let g = chain.genesis_hash();
+    let ed = params(&chain).existential_deposit;
     let (fresh, _) = watt_client::Keypair::generate();
-    // Below the existential deposit (0.01 WATT): refused at dispatch, fee paid.
-    let call = watt_runtime::RuntimeCall::Balances(watt_runtime::pallet_balances::Call::Transfer {
-        dest: fresh.account(),
-        value: Compact(UNIT / 1000),
-    });
-    let h = chain
-        .submit(&watt_client::sign(&keys[0], 0, 0, g, &call).encode())
-        .unwrap();
-    chain.produce_block(1_000, true, false).unwrap();
-    match chain.receipt(&h).unwrap().unwrap().outcome {
-        TxOutcome::Failed(e) => assert_eq!(e.error, "ExistentialDeposit"),
-        o => panic!("{o:?}"),
-    }
-    let everything = account(&chain, &keys[1].account()).0;
-    let keep_alive = watt_client::sign(
-        &keys[1],
+    let below = watt_client::sign(
+        &keys[0],
         0,
         0,
         g,
-        &watt_client::transfer_call(fresh.account(), everything, true),
+        &watt_client::transfer_call(fresh.account(), ed - 1, false),
     );
-    let h = chain.submit(&keep_alive.encode()).unwrap();
-    chain.produce_block(2_000, true, false).unwrap();
+    let at = watt_client::sign(
+        &keys[0],
+        1,
+        0,
+        g,
+        &watt_client::transfer_call(fresh.account(), ed, false),
+    );
+    let (h_below, h_at) = (
+        chain.submit(&below.encode()).unwrap(),
+        chain.submit(&at.encode()).unwrap(),
+    );
+    chain.produce_block(1_000, true, false).unwrap();
+    let r = chain.receipt(&h_below).unwrap().unwrap();
+    assert_eq!(failed_with(&r).as_deref(), Some("balances::ExistentialDeposit"));
+    // One unit more is allowed: the refusal above is about the ED, not the account being new.
+    assert_eq!(failed_with(&chain.receipt(&h_at).unwrap().unwrap()), None);
+    assert_eq!(account(&chain, &fresh.account()).0, ed);
+}
+
+#[test]
+fn keep_alive_is_refused_exactly_when_the_transfer_would_reap_the_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open_dev_chain(dir.path());
+    let keys = keyring();
+    let ed = params(&chain).existential_deposit;
+    assert!(ed >= 2, "the dev chain has a real existential deposit");
+    let (bob, charlie, dave) = (&keys[1], &keys[2], &keys[3]);
+    let free = account(&chain, &bob.account()).0;
+    assert_eq!(free, account(&chain, &charlie.account()).0);
+    assert_eq!(free, account(&chain, &dave.account()).0);
+    let dests: Vec<AccountId> = (0..3).map(|_| watt_client::Keypair::generate().0.account()).collect();
+
+    // Bob: keep-alive leaving him ED/2 after the fee. Affordable, but it would reap him.
+    let (bob_tx, amount, bob_fee) = transfer_leaving(&chain, bob, 0, dests[0], free, ed / 2, true);
+    // Charlie: the same amount by a plain transfer: allowed, and he is reaped.
+    let charlie_tx = watt_client::sign(
+        charlie,
+        0,
+        0,
+        chain.genesis_hash(),
+        &watt_client::transfer_call(dests[1], amount, false),
+    );
+    let charlie_fee = documented_fee(&params(&chain), &charlie_tx);
+    assert_eq!(charlie_fee, bob_fee, "same length, same fee");
+    // Dave: keep-alive leaving exactly the ED: allowed, he survives with the ED.
+    let (dave_tx, _, dave_fee) = transfer_leaving(&chain, dave, 0, dests[2], free, ed, true);
+
+    let hashes: Vec<_> = [&bob_tx, &charlie_tx, &dave_tx]
+        .iter()
+        .map(|t| chain.submit(&t.encode()).unwrap())
+        .collect();
+    let block = chain.produce_block(1_000, true, false).unwrap().unwrap();
+    assert_eq!(block.tx_hashes, hashes, "all three included");
+    let receipts: Vec<_> = hashes.iter().map(|h| chain.receipt(h).unwrap().unwrap()).collect();
+
+    assert_eq!(failed_with(&receipts[0]).as_deref(), Some("balances::KeepAlive"));
+    assert_eq!(receipts[0].fee_paid, bob_fee);
+    assert_eq!(
+        account(&chain, &bob.account()),
+        (free - bob_fee, 1),
+        "refused: only the fee left"
+    );
+    assert_eq!(account(&chain, &dests[0]).0, 0);
+
+    assert_eq!(failed_with(&receipts[1]), None);
+    assert_eq!(
+        account(&chain, &charlie.account()),
+        (0, 1),
+        "reaped; the nonce survives"
+    );
+    assert_eq!(account(&chain, &dests[1]).0, amount);
     assert!(
-        matches!(chain.receipt(&h).unwrap().unwrap().outcome, TxOutcome::Failed(e) if e.error == "InsufficientBalance" || e.error == "KeepAlive")
+        balances_events(&receipts[1]).contains(&watt_runtime::pallet_balances::Event::Reaped {
+            account: charlie.account(),
+            dust: ed / 2
+        })
     );
-    let _unused: SignedTransaction = keep_alive;
+
+    assert_eq!(failed_with(&receipts[2]), None);
+    assert_eq!(account(&chain, &dave.account()), (ed, 1));
+
+    assert_eq!(
+        fee_pool(&chain),
+        bob_fee + charlie_fee + dave_fee + ed / 2,
+        "fees and Charlie's dust"
+    );
+}
+
+#[test]
+fn reaping_sends_dust_to_the_fee_pool_keeps_the_nonce_and_issuance() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open_dev_chain(dir.path());
+    let keys = keyring();
+    let g = chain.genesis_hash();
+    let ed = params(&chain).existential_deposit;
+    let (alice, eve) = (&keys[0], &keys[4]);
+    let (receiver, _) = watt_client::Keypair::generate();
+    let (frugal, _) = watt_client::Keypair::generate();
+    let mut everyone: Vec<AccountId> = keys.iter().map(|k| k.account()).collect();
+    everyone.extend([receiver.account(), frugal.account()]);
+    let issuance = total_issuance(&chain);
+    assert_eq!(sum_of_balances(&chain, &everyone), issuance, "genesis");
+
+    // Eve sends all but a third of the ED (after the fee) to a new account: she is reaped.
+    let dust = ed / 3;
+    let eve_free = account(&chain, &eve.account()).0;
+    let (eve_tx, amount, eve_fee) = transfer_leaving(&chain, eve, 0, receiver.account(), eve_free, dust, false);
+    let h = chain.submit(&eve_tx.encode()).unwrap();
+    chain.produce_block(1_000, true, false).unwrap().unwrap();
+    let r = chain.receipt(&h).unwrap().unwrap();
+    assert_eq!(failed_with(&r), None);
+    assert_eq!(r.fee_paid, eve_fee);
+    assert!(
+        balances_events(&r).contains(&watt_runtime::pallet_balances::Event::Reaped {
+            account: eve.account(),
+            dust
+        })
+    );
+    let eve_key = watt_runtime::pallet_balances::Free::key(&eve.account());
+    assert_eq!(
+        chain.storage(&eve_key, None).unwrap(),
+        None,
+        "the balance record is gone"
+    );
+    assert_eq!(
+        account(&chain, &eve.account()),
+        (0, 1),
+        "the nonce outlives the account"
+    );
+    assert_eq!(account(&chain, &receiver.account()).0, amount);
+    assert_eq!(fee_pool(&chain), eve_fee + dust, "the dust joins the fee");
+    assert_eq!(total_issuance(&chain), issuance);
+    assert_eq!(sum_of_balances(&chain, &everyone), issuance, "nothing created or lost");
+
+    // A fee can reap too: an account funded with its fee plus half the ED sends more than it
+    // has; the fee leaves it below the ED, so it is reaped and the call fails.
+    let probe = watt_client::sign(
+        &frugal,
+        0,
+        0,
+        g,
+        &watt_client::transfer_call(alice.account(), UNIT, false),
+    );
+    let frugal_fee = documented_fee(&params(&chain), &probe);
+    let funding = frugal_fee + ed / 2;
+    assert!(funding >= ed, "the funding creates the account");
+    let fund = watt_client::sign(
+        alice,
+        0,
+        0,
+        g,
+        &watt_client::transfer_call(frugal.account(), funding, false),
+    );
+    // Eve is refunded too (above the ED), so her account exists again with her old nonce.
+    let refund = watt_client::sign(alice, 1, 0, g, &watt_client::transfer_call(eve.account(), UNIT, false));
+    chain.submit(&fund.encode()).unwrap();
+    chain.submit(&refund.encode()).unwrap();
+    chain.produce_block(2_000, true, false).unwrap().unwrap();
+    assert_eq!(account(&chain, &frugal.account()).0, funding);
+    assert_eq!(account(&chain, &eve.account()), (UNIT, 1));
+    let pool_before = fee_pool(&chain);
+    let h = chain.submit(&probe.encode()).unwrap();
+    chain.produce_block(3_000, true, false).unwrap().unwrap();
+    let r = chain.receipt(&h).unwrap().unwrap();
+    assert_eq!(failed_with(&r).as_deref(), Some("balances::InsufficientBalance"));
+    assert_eq!(r.fee_paid, frugal_fee);
+    assert_eq!(account(&chain, &frugal.account()), (0, 1));
+    assert_eq!(fee_pool(&chain), pool_before + frugal_fee + ed / 2, "fee and dust");
+    assert_eq!(sum_of_balances(&chain, &everyone), issuance);
+    assert_eq!(total_issuance(&chain), issuance);
+
+    // Replaying Eve's first transaction is refused by its nonce, at the pool and at import,
+    // although she can afford it again.
+    assert_eq!(
+        invalid(chain.submit(&eve_tx.encode())),
+        TxError::StaleNonce { expected: 1, got: 0 }
+    );
+    let head = chain.best_header();
+    let replay = watt_primitives::Block {
+        header: watt_primitives::Header {
+            parent_hash: head.hash(),
+            number: head.number + 1,
+            close_time: head.close_time + 1_000,
+            ..head.clone()
+        },
+        transactions: vec![eve_tx],
+    };
+    match chain.import_block(replay, true) {
+        Err(ChainError::InvalidBlock(m)) => assert!(m.contains("nonce too low"), "{m}"),
+        other => panic!("replay imported: {other:?}"),
+    }
+    assert_eq!(chain.best_header(), head);
+    assert_eq!(account(&chain, &eve.account()), (UNIT, 1));
+}
+
+/// A producer's blocks #1 and #2 (transfers in each), and a follower holding block #1.
+struct ImportSetup {
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    follower: Arc<Chain>,
+    b1: watt_primitives::Block,
+    b2: watt_primitives::Block,
+}
+
+fn import_setup() -> ImportSetup {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let producer = open_dev_chain(d1.path());
+    let follower = open_dev_chain(d2.path());
+    let keys = keyring();
+    let g = producer.genesis_hash();
+    let mut blocks = Vec::new();
+    for (n, close_time) in [(0u64, 5_000), (1, 6_000)] {
+        for (i, k) in keys.iter().enumerate().take(3) {
+            producer
+                .submit(&transfer_bytes(g, k, keys[i + 3].account(), UNIT, n))
+                .unwrap();
+        }
+        let b = producer.produce_block(close_time, true, false).unwrap().unwrap();
+        blocks.push(producer.block(&b.hash).unwrap().unwrap());
+    }
+    let b2 = blocks.pop().unwrap();
+    let b1 = blocks.pop().unwrap();
+    follower.import_block(b1.clone(), true).unwrap();
+    ImportSetup {
+        _dirs: (d1, d2),
+        follower,
+        b1,
+        b2,
+    }
+}
+
+/// Everything a refused import must leave as it was.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    best: (u64, [u8; 32]),
+    header: watt_primitives::Header,
+    finalized: (u64, [u8; 32]),
+    next: Option<[u8; 32]>,
+    accounts: Vec<(Balance, u64)>,
+    pool: Balance,
+    receipts: Vec<bool>,
+}
+
+fn snapshot(chain: &Chain, b2: &watt_primitives::Block) -> Snapshot {
+    let keys = keyring();
+    let best = chain.best();
+    Snapshot {
+        best,
+        header: chain.best_header(),
+        finalized: chain.finalized().unwrap(),
+        next: chain.hash_at(best.0 + 1).unwrap(),
+        accounts: keys.iter().map(|k| account(chain, &k.account())).collect(),
+        pool: fee_pool(chain),
+        receipts: b2
+            .transactions
+            .iter()
+            .map(|t| chain.receipt(&t.hash()).unwrap().is_some())
+            .collect(),
+    }
+}
+
+#[test]
+fn import_refuses_wrong_tx_root_parent_number_and_close_time_and_changes_nothing() {
+    let s = import_setup();
+    let chain = &s.follower;
+    let before = snapshot(chain, &s.b2);
+    assert_eq!(before.best.0, 1);
+    assert_eq!(before.header.close_time, 5_000);
+
+    type Tamper = fn(&mut watt_primitives::Block, &watt_primitives::Block);
+    let cases: [(&str, Tamper, &str); 10] = [
+        ("tx root changed", |b, _| b.header.tx_root[0] ^= 1, "transaction root"),
+        (
+            "transactions reordered",
+            |b, _| b.transactions.swap(0, 1),
+            "transaction root",
+        ),
+        (
+            "a transaction left out",
+            |b, _| {
+                b.transactions.pop();
+            },
+            "transaction root",
+        ),
+        (
+            "unknown parent",
+            |b, _| b.header.parent_hash = [9; 32],
+            "does not extend",
+        ),
+        // A real block, but not the head: #2 built on genesis instead of #1.
+        (
+            "parent is not the head",
+            |b, b1| b.header.parent_hash = b1.header.parent_hash,
+            "does not extend",
+        ),
+        ("number skips ahead", |b, _| b.header.number = 3, "does not extend"),
+        (
+            "number repeats the head's",
+            |b, _| b.header.number = 1,
+            "does not extend",
+        ),
+        (
+            "close time equals the parent's",
+            |b, b1| b.header.close_time = b1.header.close_time,
+            "close time",
+        ),
+        (
+            "close time before the parent's",
+            |b, b1| b.header.close_time = b1.header.close_time - 1,
+            "close time",
+        ),
+        ("close time zero", |b, _| b.header.close_time = 0, "close time"),
+    ];
+    for (what, tamper, reason) in cases {
+        let mut bad = s.b2.clone();
+        tamper(&mut bad, &s.b1);
+        match chain.import_block(bad, true) {
+            Err(ChainError::InvalidBlock(m)) => {
+                assert!(m.contains(reason), "{what}: refused for `{m}`, expected `{reason}`")
+            }
+            other => panic!("{what}: expected a refusal, got {other:?}"),
+        }
+        assert_eq!(snapshot(chain, &s.b2), before, "{what}: a refused block left a trace");
+    }
+    // The untampered block still imports: the refusals above were about the tampering.
+    let imported = chain.import_block(s.b2.clone(), true).unwrap();
+    assert_eq!(imported.hash, s.b2.header.hash());
+    assert_eq!(chain.best(), (2, s.b2.header.hash()));
+}
+
+#[test]
+fn paying_the_fee_pool_everything_but_dust_loses_nothing() {
+    // The pool is then both the receiver and the taker of the sender's dust.
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open_dev_chain(dir.path());
+    let keys = keyring();
+    let ed = params(&chain).existential_deposit;
+    let everyone: Vec<AccountId> = keys.iter().map(|k| k.account()).collect();
+    let issuance = total_issuance(&chain);
+    let dave = &keys[3];
+    let free = account(&chain, &dave.account()).0;
+    let (tx, _, _) = transfer_leaving(&chain, dave, 0, fee_pool_account(), free, ed / 2, false);
+    let h = chain.submit(&tx.encode()).unwrap();
+    chain.produce_block(1_000, true, false).unwrap().unwrap();
+    assert_eq!(failed_with(&chain.receipt(&h).unwrap().unwrap()), None);
+    assert_eq!(account(&chain, &dave.account()), (0, 1));
+    assert_eq!(fee_pool(&chain), free, "amount, fee and dust: all of Dave's balance");
+    assert_eq!(sum_of_balances(&chain, &everyone), issuance);
 }
