@@ -11,7 +11,9 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn header(h: &Header) -> Value {
     json!({
         "parentHash": hex(&h.parent_hash),
-        "number": format!("0x{:x}", h.number),
+        // A JSON number (Substrate sends hex; plain numbers are what shell tools and most clients
+        // compare): u64 block numbers fit a JSON number exactly below 2^53.
+        "number": h.number,
         "stateRoot": hex(&h.state_root),
         "txRoot": hex(&h.tx_root),
         "closeTime": h.close_time,

@@ -120,6 +120,15 @@ pub enum WaitFor {
     Finalized,
 }
 
+/// The `number` of a JSON header: a JSON number (Watt), or a `0x` hex string (Substrate).
+pub fn header_number(header: &serde_json::Value) -> Option<u64> {
+    match &header["number"] {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => u64::from_str_radix(s.strip_prefix("0x")?, 16).ok(),
+        _ => None,
+    }
+}
+
 /// `0x`-prefixed lowercase hex.
 pub fn to_hex(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(bytes))
@@ -233,10 +242,7 @@ impl WattRpc {
     pub async fn finalized_number(&self) -> Result<u64, RpcError> {
         let hash: String = self.call("chain_getFinalizedHead", vec![]).await?;
         let header: serde_json::Value = self.call("chain_getHeader", vec![hash.into()]).await?;
-        let n = header["number"]
-            .as_str()
-            .ok_or_else(|| Self::bad("chain_getHeader", "no number"))?;
-        u64::from_str_radix(n.trim_start_matches("0x"), 16).map_err(|e| Self::bad("chain_getHeader", e))
+        header_number(&header).ok_or_else(|| Self::bad("chain_getHeader", "no block number"))
     }
 
     /// Submits and waits until the transaction is included (or finalized).
