@@ -101,7 +101,11 @@ fn host_batch_verdict_over_the_parallel_threshold() {
             }
             let mut batch = good.clone();
             spoil(&mut batch[bad], case);
-            assert_eq!(host_verdict(&ex, &batch), 0, "{n} signatures, item {bad} bad (kind {case})");
+            assert_eq!(
+                host_verdict(&ex, &batch),
+                0,
+                "{n} signatures, item {bad} bad (kind {case})"
+            );
         }
     }
     // Input that is not a SCALE batch is "not all valid", never a trap.
@@ -189,27 +193,36 @@ fn a_block_over_the_threshold_refuses_exactly_its_bad_signatures() {
         );
     }
 
-    // Bad signatures in the first chunk, on a chunk boundary and in the last chunk: exactly
-    // those are refused as BadSignature, every other transaction is still included.
-    let bad = [3, CHUNK, ACCOUNTS - 1];
-    let mut spoiled = txs.clone();
-    for (kind, &i) in bad.iter().enumerate() {
-        match kind {
-            0 => spoiled[i].signature[10] ^= 1,
-            1 => spoiled[i].signature = sign(&keypair(i + 1), &spoiled[i].tx.signing_payload()),
-            _ => spoiled[i].tx.tip = 1, // signed body changed afterwards
+    // Exactly one bad signature, in the first chunk, on a chunk boundary, in the last chunk
+    // (every other chunk valid, so a batch that looked at only some chunks would pass it), and
+    // then one in each chunk at once: exactly those are refused as BadSignature, every other
+    // transaction is still included.
+    let spoil_tx = |tx: &mut SignedTransaction, i: usize, kind: usize| match kind {
+        0 => tx.signature[10] ^= 1,
+        1 => tx.signature = sign(&keypair(i + 1), &tx.tx.signing_payload()),
+        _ => tx.tx.tip = 1, // signed body changed afterwards
+    };
+    let cases: [&[usize]; 4] = [&[3], &[CHUNK], &[ACCOUNTS - 1], &[3, CHUNK, ACCOUNTS - 1]];
+    for bad in cases {
+        let mut spoiled = txs.clone();
+        for (kind, &i) in bad.iter().enumerate() {
+            spoil_tx(&mut spoiled[i], i, kind + bad[0] % 3);
         }
-    }
-    let out = apply(&ex, &state, spoiled);
-    assert_eq!(out.results.len(), ACCOUNTS);
-    for (i, r) in out.results.iter().enumerate() {
-        if bad.contains(&i) {
-            assert_eq!(r, &ApplyResult::Invalid(TxError::BadSignature), "transaction {i}");
-        } else {
-            assert!(
-                matches!(r, ApplyResult::Included(receipt) if receipt.outcome == TxOutcome::Success),
-                "transaction {i}: {r:?}"
-            );
+        let out = apply(&ex, &state, spoiled);
+        assert_eq!(out.results.len(), ACCOUNTS);
+        for (i, r) in out.results.iter().enumerate() {
+            if bad.contains(&i) {
+                assert_eq!(
+                    r,
+                    &ApplyResult::Invalid(TxError::BadSignature),
+                    "bad {bad:?}: transaction {i}"
+                );
+            } else {
+                assert!(
+                    matches!(r, ApplyResult::Included(receipt) if receipt.outcome == TxOutcome::Success),
+                    "bad {bad:?}: transaction {i}: {r:?}"
+                );
+            }
         }
     }
 }
