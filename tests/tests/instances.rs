@@ -14,7 +14,11 @@ const IN_FLIGHT: usize = 96;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn more_submissions_in_flight_than_runtime_instances_all_succeed() {
     let dir = tempfile::tempdir().unwrap();
-    let node = NodeProcess::start(dir.path(), &["--runtime-instances", "3"]);
+    let node = NodeProcess::start(
+        dir.path(),
+        // Enough connections for every request at once: this test is about runtime instances.
+        &["--runtime-instances", "3", "--rpc-max-connections", "1000"],
+    );
     let rpc = WattRpc::new(&node.url()).unwrap();
     let genesis = rpc.genesis_hash().await.unwrap();
     let funders: Vec<Keypair> = dev_accounts().into_iter().map(|(_, k)| k).collect();
@@ -48,7 +52,8 @@ async fn more_submissions_in_flight_than_runtime_instances_all_succeed() {
             let (rpc, s) = (rpc.clone(), s.clone());
             tokio::spawn(async move {
                 let tx = sign(&s, 0, 0, genesis, &transfer_call(bob, UNIT, false));
-                let (submitted, account) = tokio::join!(rpc.submit(&tx), rpc.account(&s.account()));
+                let who = s.account();
+                let (submitted, account) = tokio::join!(rpc.submit(&tx), rpc.account(&who));
                 (submitted, account.map(|a| a.free))
             })
         })
