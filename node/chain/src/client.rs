@@ -75,6 +75,9 @@ pub struct ChainConfig {
     pub max_block_txs: usize,
     /// Most encoded transaction bytes in a block.
     pub max_block_bytes: usize,
+    /// Chain events buffered for each subscriber; one that falls further behind is told it
+    /// lagged (RPC subscriptions then close with an error or re-read the chain).
+    pub event_buffer: usize,
     /// Run this wasm instead of the runtime stored on chain (for debugging a runtime, as
     /// Substrate's `--wasm-runtime-overrides`). Genesis is still built with the spec's code.
     pub code_override: Option<Vec<u8>>,
@@ -87,6 +90,7 @@ impl Default for ChainConfig {
             executor: ExecutorConfig::default(),
             max_block_txs: 20_000,
             max_block_bytes: 8 << 20,
+            event_buffer: 4096,
             code_override: None,
         }
     }
@@ -240,7 +244,7 @@ impl Chain {
             hash: best_hash,
             code: RuntimeCode::new(code),
         };
-        let (events, _) = broadcast::channel(4096);
+        let (events, _) = broadcast::channel(config.event_buffer.max(1));
         let chain = Chain {
             store,
             executor,

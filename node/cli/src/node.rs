@@ -44,6 +44,12 @@ pub struct NodeArgs {
     /// Most transactions waiting in the pool.
     #[arg(long, default_value_t = 100_000)]
     pool_limit: usize,
+    /// Most transactions waiting in the pool from one sender (more are refused with 1012).
+    #[arg(long, default_value_t = 1_000)]
+    pool_sender_limit: usize,
+    /// Seconds a transaction may wait in the pool before it is dropped.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pool_lifetime: u64,
     /// Most transactions in one block.
     #[arg(long, default_value_t = 20_000)]
     max_block_txs: usize,
@@ -111,6 +117,8 @@ pub fn run(args: NodeArgs) -> Result<()> {
     let config = ChainConfig {
         pool: PoolConfig {
             max_count: args.pool_limit,
+            max_per_sender: args.pool_sender_limit,
+            lifetime: std::time::Duration::from_secs(args.pool_lifetime),
             ..PoolConfig::default()
         },
         max_block_txs: args.max_block_txs,

@@ -3,8 +3,15 @@
 //! bounded request sizes and connection counts, and JSON-RPC error codes with clear messages.
 //!
 //! Error codes: -32602 bad parameters; -32603 internal; 1010 invalid transaction (data: the
-//! reason); 1013 already imported; 1014 replacement tip too low; 1016 pool full; 4003 unknown
-//! block. Hashes, keys and byte strings are `0x` hex; balances are decimal strings.
+//! reason, including "the sender's pending fees would exceed its balance"); 1012 too many pending
+//! transactions for this sender; 1013 already imported; 1014 replacement tip too low; 1016 pool
+//! full (nothing cheaper to evict); 4003 unknown block.
+//!
+//! Subscriptions never skip events silently: a subscriber too slow to keep up is closed with a
+//! subscription error ("subscriber too slow: N events missed; resubscribe"); a transaction
+//! watcher that misses events reads the transaction's status from the chain instead.
+//!
+//! Hashes, keys and byte strings are `0x` hex; balances are decimal strings.
 
 mod json;
 mod methods;

@@ -22,10 +22,12 @@ pub struct RpcContext {
 const INVALID_PARAMS: i32 = -32602;
 const INTERNAL: i32 = -32603;
 const INVALID_TX: i32 = 1010;
+const SENDER_LIMIT: i32 = 1012;
 const ALREADY_IMPORTED: i32 = 1013;
 const TIP_TOO_LOW: i32 = 1014;
 const POOL_FULL: i32 = 1016;
 const UNKNOWN_BLOCK: i32 = 4003;
+const STATE_PRUNED: i32 = 4004;
 
 fn err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
     ErrorObject::owned(code, msg.into(), None::<()>)
@@ -39,6 +41,7 @@ fn chain_err(e: ChainError) -> ErrorObjectOwned {
     match e {
         ChainError::UnknownBlock(b) => err(UNKNOWN_BLOCK, format!("unknown block {b}")),
         ChainError::BadRequest(m) => bad_params(m),
+        e @ ChainError::Store(watt_store::StoreError::Pruned { .. }) => err(STATE_PRUNED, e.to_string()),
         other => {
             tracing::warn!("rpc internal error: {other}");
             err(INTERNAL, other.to_string())
@@ -54,6 +57,11 @@ fn submit_err(e: SubmitError) -> ErrorObjectOwned {
         SubmitError::Pool(p @ PoolError::AlreadyImported) => err(ALREADY_IMPORTED, p.to_string()),
         SubmitError::Pool(p @ PoolError::TipTooLow { .. }) => err(TIP_TOO_LOW, p.to_string()),
         SubmitError::Pool(p @ PoolError::Full { .. }) => err(POOL_FULL, p.to_string()),
+        SubmitError::Pool(p @ PoolError::SenderLimit { .. }) => err(SENDER_LIMIT, p.to_string()),
+        // Payment, as an unpayable fee alone: Substrate reports both as invalid (1010).
+        SubmitError::Pool(p @ PoolError::ChainUnpayable { .. }) => {
+            ErrorObject::owned(INVALID_TX, "Invalid Transaction", Some(p.to_string()))
+        }
         SubmitError::Chain(c) => chain_err(c),
     }
 }
@@ -308,7 +316,10 @@ fn register_head_subscription(
                             break;
                         }
                     }
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Ok(_) => {}
+                    // Missed heads cannot be replayed: tell the client and close, rather than
+                    // let it believe it saw every block.
+                    Err(RecvError::Lagged(missed)) => return Err(lagged(missed).into()),
                     Err(RecvError::Closed) => break,
                 },
             }
@@ -316,6 +327,40 @@ fn register_head_subscription(
         Ok(())
     })?;
     Ok(())
+}
+
+/// The error a subscription closes with when its client reads too slowly.
+fn lagged(missed: u64) -> String {
+    format!("subscriber too slow: {missed} events missed; resubscribe")
+}
+
+/// Where a watched transaction stands, decided from the chain's records after the watcher
+/// missed events (one of them may have been about it).
+enum AfterLag {
+    /// Still in the pool: the events about it are yet to come.
+    Pending,
+    /// Included in `block`; `finalized` if that block is final already.
+    Included { block: Hash, finalized: bool },
+    /// Gone from the pool without a receipt: dropped, for a reason that was missed.
+    Dropped,
+}
+
+fn after_lag(chain: &Chain, tx: &Hash) -> Result<AfterLag, ChainError> {
+    // Pool first, receipt second: a commit writes the receipt before it prunes the pool, so
+    // "not pending" read first and "no receipt" read after means it really was dropped.
+    if chain.is_pending(tx) {
+        return Ok(AfterLag::Pending);
+    }
+    let Some(r) = chain.receipt(tx)? else {
+        return Ok(AfterLag::Dropped);
+    };
+    let block = chain
+        .hash_at(r.block_number)?
+        .ok_or_else(|| ChainError::UnknownBlock(format!("#{}", r.block_number)))?;
+    Ok(AfterLag::Included {
+        block,
+        finalized: chain.finalized()?.0 >= r.block_number,
+    })
 }
 
 async fn watch_extrinsic(
@@ -343,12 +388,17 @@ async fn watch_extrinsic(
     };
     let sink = pending.accept().await?;
     sink.send(raw(&json!("ready"))?).await?;
+    // The block already announced, so a lag recovery and a late event do not both report it.
+    let mut announced: Option<Hash> = None;
     loop {
         tokio::select! {
             _ = sink.closed() => break,
             ev = events.recv() => match ev {
                 Ok(ChainEvent::Block(b)) if b.tx_hashes.contains(&hash) => {
-                    sink.send(raw(&json!({"inBlock": json::hex(&b.hash)}))?).await?;
+                    if announced != Some(b.hash) {
+                        sink.send(raw(&json!({"inBlock": json::hex(&b.hash)}))?).await?;
+                        announced = Some(b.hash);
+                    }
                     if b.finalized {
                         sink.send(raw(&json!({"finalized": json::hex(&b.hash)}))?).await?;
                         break;
@@ -358,7 +408,33 @@ async fn watch_extrinsic(
                     sink.send(raw(&json!({"dropped": reason}))?).await?;
                     break;
                 }
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Ok(_) => {}
+                // The events about this transaction may be among those missed: waiting for them
+                // would wait forever, so read where it stands from the chain instead.
+                Err(RecvError::Lagged(missed)) => {
+                    let chain = ctx.chain.clone();
+                    let status = tokio::task::spawn_blocking(move || after_lag(&chain, &hash)).await?;
+                    match status.map_err(|e| format!("{}; {e}", lagged(missed)))? {
+                        AfterLag::Pending => {}
+                        AfterLag::Included { block, finalized } => {
+                            if announced != Some(block) {
+                                sink.send(raw(&json!({"inBlock": json::hex(&block)}))?).await?;
+                                announced = Some(block);
+                            }
+                            if finalized {
+                                sink.send(raw(&json!({"finalized": json::hex(&block)}))?).await?;
+                                break;
+                            }
+                        }
+                        AfterLag::Dropped => {
+                            let reason = format!(
+                                "left the pool without being included; the reason was among {missed} events this subscriber missed"
+                            );
+                            sink.send(raw(&json!({"dropped": reason}))?).await?;
+                            break;
+                        }
+                    }
+                }
                 Err(RecvError::Closed) => break,
             },
         }

@@ -250,7 +250,7 @@ impl TxPool {
             .flat_map(|c| c.iter())
             .filter(|(n, _)| **n != v.nonce)
             .fold(0 as Balance, |sum, (_, t)| sum.saturating_add(t.fee));
-        if false && pending_fees.saturating_add(v.fee) > v.sender_free {
+        if pending_fees.saturating_add(v.fee) > v.sender_free {
             return Err(PoolError::ChainUnpayable {
                 pending_fees,
                 fee: v.fee,
@@ -298,7 +298,7 @@ impl TxPool {
         };
         // Candidates: every sender's tail (in order, from `tails`), and the transaction just
         // before a tail already planned (it becomes the new tail), kept in a small heap.
-        let mut tails = self.tails.iter().filter(|_| true).peekable();
+        let mut tails = self.tails.iter().filter(|(_, _, who)| *who != v.signer).peekable();
         let mut exposed: BinaryHeap<Reverse<(TailKey, u64)>> = BinaryHeap::new();
         while !fits(count, bytes) {
             let from_tails = tails.peek().copied();
