@@ -19,7 +19,7 @@ use watt_primitives::abi::{
 use watt_primitives::{
     merkle_root, AccountId, Block, BlockNumber, Hash, Header, Receipt, SignedTransaction, Timestamp, TxError,
 };
-use watt_store::{PreparedTree, StateProof, Store, StoreError};
+use watt_store::{PreparedTree, StateProof, Store, StoreConfig, StoreError};
 use watt_txpool::{DropReason, PendingTx, PoolConfig, PoolError, TxPool};
 
 /// Why a chain operation failed.
@@ -71,6 +71,8 @@ pub struct ChainConfig {
     pub pool: PoolConfig,
     /// Runtime resource limits.
     pub executor: ExecutorConfig,
+    /// Database options: state pruning, cache size.
+    pub store: StoreConfig,
     /// Most transactions in a block.
     pub max_block_txs: usize,
     /// Most encoded transaction bytes in a block.
@@ -88,6 +90,7 @@ impl Default for ChainConfig {
         ChainConfig {
             pool: PoolConfig::default(),
             executor: ExecutorConfig::default(),
+            store: StoreConfig::default(),
             max_block_txs: 20_000,
             max_block_bytes: 8 << 20,
             event_buffer: 4096,
@@ -203,7 +206,7 @@ fn genesis(store: &Store, executor: &Executor, spec: &ChainSpec) -> Result<(Bloc
 impl Chain {
     /// Opens the chain in `path`, writing genesis from `spec` on first use.
     pub fn open(path: &Path, spec: &ChainSpec, config: ChainConfig) -> Result<Arc<Self>, ChainError> {
-        let store = Arc::new(Store::open(path)?);
+        let store = Arc::new(Store::open_with(path, &config.store)?);
         let executor = Executor::new(config.executor.clone())?;
         let (genesis_block, changes, tree) = genesis(&store, &executor, spec)?;
         let genesis_hash = genesis_block.header.hash();
@@ -365,6 +368,7 @@ impl Chain {
         let backend: Arc<dyn StateBackend> = if is_head {
             Arc::new(HeadState(self.store.clone()))
         } else {
+            self.store.check_not_pruned(number)?;
             Arc::new(HistoricState {
                 store: self.store.clone(),
                 number,

@@ -26,7 +26,8 @@ pub struct NodeArgs {
     /// Chain spec file (see `watt chain-spec`).
     #[arg(long, value_name = "SPEC.json")]
     chain: Option<PathBuf>,
-    /// JSON-RPC port (HTTP and WebSocket on the same port).
+    /// JSON-RPC port (HTTP and WebSocket on the same port); 0 picks a free port, and the bound
+    /// address is logged as "JSON-RPC (HTTP and WebSocket) listening on ADDR".
     #[arg(long, default_value_t = 9944)]
     rpc_port: u16,
     /// JSON-RPC listening address; the default serves only this machine.
@@ -53,10 +54,24 @@ pub struct NodeArgs {
     /// Most transactions in one block.
     #[arg(long, default_value_t = 20_000)]
     max_block_txs: usize,
+    /// State history to keep: `archive` (every block's state, for historic queries and proofs)
+    /// or N, the state of the last N blocks (older state reads and proofs are refused with a
+    /// "pruned" error; blocks and receipts are always kept). Fixed when the database is created,
+    /// except that N may change later.
+    #[arg(long, value_name = "archive|N", default_value = "256", value_parser = parse_pruning)]
+    state_pruning: watt_store::StatePruning,
+    /// Runtime instances that may run at once (block building, validation, RPC queries); further
+    /// callers wait for one. Two are kept for block building.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(3..=1024))]
+    runtime_instances: u32,
+    /// rocksdb block cache in MiB (shared by all columns).
+    #[arg(long, value_name = "MiB", default_value_t = 256)]
+    db_cache: usize,
     /// Execute this wasm file instead of the on-chain runtime (for debugging a runtime).
     #[arg(long, value_name = "FILE.wasm")]
     runtime_override: Option<PathBuf>,
-    /// Prometheus metrics port (`/metrics` on the RPC address).
+    /// Prometheus metrics port (`/metrics` on the RPC address); 0 picks a free port, and the
+    /// bound address is logged as "Prometheus metrics on http://ADDR/metrics".
     #[arg(long, default_value_t = 9615)]
     prometheus_port: u16,
     /// Do not serve Prometheus metrics.
@@ -65,6 +80,10 @@ pub struct NodeArgs {
     /// Node name reported by `system_name`.
     #[arg(long, default_value = "watt-node")]
     name: String,
+}
+
+fn parse_pruning(s: &str) -> Result<watt_store::StatePruning, String> {
+    watt_store::StatePruning::parse(s)
 }
 
 fn dev_accounts() -> Vec<AccountId> {
@@ -122,10 +141,19 @@ pub fn run(args: NodeArgs) -> Result<()> {
             ..PoolConfig::default()
         },
         max_block_txs: args.max_block_txs,
+        executor: watt_executor::ExecutorConfig {
+            max_concurrent_instances: args.runtime_instances,
+            ..Default::default()
+        },
+        store: watt_store::StoreConfig {
+            pruning: args.state_pruning,
+            cache_bytes: args.db_cache.saturating_mul(1 << 20),
+        },
         code_override,
         ..ChainConfig::default()
     };
     let chain = Chain::open(&db_path, &spec, config).context("open the chain")?;
+    tracing::info!("state pruning: keeping {}", args.state_pruning);
     tracing::info!("genesis 0x{}", hex::encode(chain.genesis_hash()));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -143,6 +171,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
         if !args.no_prometheus {
             let addr = SocketAddr::new(args.rpc_addr, args.prometheus_port);
             let listener = crate::metrics::bind(addr).await?;
+            // The bound address (the real port when 0 was asked); tests/ parses this line.
             tracing::info!("Prometheus metrics on http://{}/metrics", listener.local_addr()?);
             tokio::spawn(crate::metrics::serve(listener, chain.clone()));
         }
