@@ -10,7 +10,7 @@ use std::time::Duration;
 use watt_client::proof::verify_proof;
 use watt_client::rpc::{hash_from_hex, to_hex, RpcError, WaitFor};
 use watt_client::{dev_accounts, sign, transfer_call, Keypair, WattRpc};
-use watt_e2e::{watt_cli, NodeProcess};
+use watt_e2e::{block_at, logged_imports, receipts_of_blocks, watt_cli, NodeProcess, TransferLoad};
 use watt_primitives::{Balance, UNIT};
 
 fn key(name: &str) -> Keypair {
@@ -67,7 +67,7 @@ async fn transfers_by_rpc_and_cli_are_final_provable_and_survive_kill_9() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert_eq!(head["number"], "0x1");
+    assert_eq!(head["number"], 1);
 
     // 2. By the CLI.
     let url = node.url();
@@ -166,31 +166,50 @@ async fn transfers_by_rpc_and_cli_are_final_provable_and_survive_kill_9() {
     );
     assert!(metrics.contains("watt_transactions_imported_total 3"), "{metrics}");
 
-    // 6. kill -9 while blocks are being produced, then restart on the same database.
-    let eve = key("Eve");
-    let mut hashes = vec![];
-    for n in 0..200u64 {
-        let tx = sign(&eve, n, 0, genesis, &transfer_call(dave.account(), UNIT, false));
-        hashes.push(rpc.submit(&tx).await.unwrap());
-    }
-    // Wait for some to be final, then kill at once while the rest are in flight.
-    let seen_final = loop {
-        let n = rpc.finalized_number().await.unwrap();
-        if rpc.receipt(&hashes[0]).await.unwrap().is_some() {
-            break n;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let mut final_receipts = vec![];
-    for h in &hashes {
-        match rpc.receipt(h).await.unwrap() {
-            Some(r) if r.block_number <= seen_final => final_receipts.push(r),
-            _ => {}
-        }
-    }
-    assert!(!final_receipts.is_empty());
+    // 6. kill -9 while blocks with transactions are being produced, then restart on the same
+    // database. Two senders submit without pause; the kill comes only once blocks with
+    // transactions are being imported and transactions still wait in the pool.
     drop(ws);
-    node.kill9();
+    let (eve, ferdie) = (key("Eve"), key("Ferdie"));
+    let imports_before = logged_imports(&node.log_text()).len();
+    let load = TransferLoad::start(&rpc, genesis, vec![eve.clone(), ferdie.clone()], dave.account(), UNIT);
+    let (n, r) = (&node, &rpc);
+    node.wait_for(
+        "two blocks with transactions under load",
+        Duration::from_secs(60),
+        || async move {
+            let log = n.log_text();
+            let busy = logged_imports(&log)[imports_before..]
+                .iter()
+                .filter(|b| b.txs > 0)
+                .count()
+                >= 2;
+            busy.then_some(())
+        },
+    )
+    .await;
+    let seen_final = rpc.finalized_number().await.unwrap();
+    let final_receipts = receipts_of_blocks(&rpc, 4..=seen_final).await;
+    assert!(!final_receipts.is_empty());
+    node.wait_for(
+        "transactions waiting in the pool",
+        Duration::from_secs(30),
+        || async move {
+            let pending: Vec<String> = r.call("author_pendingExtrinsics", vec![]).await.ok()?;
+            (!pending.is_empty()).then_some(())
+        },
+    )
+    .await;
+    let log_at_kill = node.kill9();
+    let submitted = load.stop().await;
+    let last_logged = logged_imports(&log_at_kill)
+        .last()
+        .cloned()
+        .expect("blocks were imported");
+    assert!(
+        submitted.len() > final_receipts.len(),
+        "transactions were still in flight at the kill"
+    );
 
     let node = NodeProcess::start(dir.path(), &[]);
     let rpc = WattRpc::new(&node.url()).unwrap();
@@ -207,8 +226,14 @@ async fn transfers_by_rpc_and_cli_are_final_provable_and_survive_kill_9() {
             .expect("finalized receipt survives");
         assert_eq!(&again, r);
     }
+    // Every block the node logged as imported before the kill was on disk, so it survives.
+    let (_, survivor) = block_at(&rpc, last_logged.number)
+        .await
+        .expect("the last block logged before the kill survives");
+    assert!(to_hex(&survivor.header.hash()).starts_with(&last_logged.hash_prefix));
     let (_, eve_nonce) = free(&rpc, &eve).await;
-    assert!(eve_nonce as usize >= final_receipts.len());
+    let (_, ferdie_nonce) = free(&rpc, &ferdie).await;
+    assert!((eve_nonce + ferdie_nonce) as usize >= final_receipts.len());
     assert_eq!(free(&rpc, &bob).await.0, bob0 + 6 * UNIT, "earlier transfers intact");
     // The restarted node keeps producing.
     let tx = sign(&alice, 2, 0, genesis, &transfer_call(bob.account(), UNIT, false));
@@ -335,7 +360,7 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     // Nothing but the one valid transfer changed anything.
     let after: Value = rpc.call("chain_getHeader", vec![]).await.unwrap();
     assert_eq!(after, after_ok);
-    assert_eq!(after["number"], "0x1");
+    assert_eq!(after["number"], 1);
     assert_ne!(before["stateRoot"], after["stateRoot"]);
     let (alice_free, alice_nonce) = free(&rpc, &alice).await;
     assert_eq!(alice_nonce, alice_before.1 + 1);
