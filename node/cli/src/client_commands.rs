@@ -15,33 +15,43 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("start tokio")
 }
 
-/// Parses `123` (units) or `1.5WATT` / `1.5 WATT` (whole tokens with up to 12 decimals).
+/// Parses an amount: `DIGITS` (units) or `DIGITS[.DIGITS]WATT`, also written with one space
+/// before the unit (`1.5 WATT`, as [`format_watt`] prints it), with at most 12 decimals.
+///
+/// Nothing else: no sign, exponent, surrounding or inner whitespace, second dot, or empty
+/// whole or fractional part. Parsing the pieces with `u128::from_str` alone took a `+`, so
+/// `1.+5WATT` used to be 1.05 WATT.
 pub fn parse_amount(s: &str) -> Result<Balance> {
-    let t = s.trim();
-    let Some(tokens) = t.strip_suffix("WATT").map(str::trim) else {
-        return t
-            .parse::<Balance>()
-            .with_context(|| format!("`{s}` is not an amount (e.g. 1000000 or 1.5WATT)"));
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    let Some(tokens) = s.strip_suffix("WATT") else {
+        if !digits(s) {
+            bail!("`{s}` is not an amount (e.g. 1000000 units or 1.5WATT)");
+        }
+        // Only digits, so the one way left to fail is overflow.
+        return s.parse::<Balance>().with_context(|| format!("`{s}` is too large"));
     };
-    let (whole, frac) = tokens.split_once('.').unwrap_or((tokens, ""));
-    if frac.len() > DECIMALS as usize || (whole.is_empty() && frac.is_empty()) {
+    let tokens = tokens.strip_suffix(' ').unwrap_or(tokens);
+    let (whole, frac) = match tokens.split_once('.') {
+        Some((whole, frac)) => (whole, Some(frac)),
+        None => (tokens, None),
+    };
+    if !digits(whole) || frac.is_some_and(|f| !digits(f)) {
+        bail!("`{s}` is not an amount (e.g. 1000000 units or 1.5WATT)");
+    }
+    let frac = frac.unwrap_or("");
+    if frac.len() > DECIMALS as usize {
         bail!("`{s}`: WATT has {DECIMALS} decimals");
     }
-    let whole: Balance = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().with_context(|| format!("`{s}` is not an amount"))?
-    };
-    let frac_units: Balance = if frac.is_empty() {
-        0
-    } else {
-        let padded = format!("{frac:0<width$}", width = DECIMALS as usize);
-        padded.parse().with_context(|| format!("`{s}` is not an amount"))?
-    };
+    let too_large = || format!("`{s}` is too large");
+    let whole: Balance = whole.parse().with_context(too_large)?;
+    // At most 12 digits, padded to 12: always fits.
+    let frac_units: Balance = format!("{frac:0<width$}", width = DECIMALS as usize)
+        .parse()
+        .with_context(too_large)?;
     whole
         .checked_mul(UNIT)
         .and_then(|w| w.checked_add(frac_units))
-        .with_context(|| format!("`{s}` is too large"))
+        .with_context(too_large)
 }
 
 /// Units shown as WATT with all decimals, trailing zeros trimmed.
@@ -244,5 +254,127 @@ mod tests {
         assert!(parse_amount("-1").is_err());
         assert_eq!(format_watt(1_500_000_000_000), "1.5 WATT");
         assert_eq!(format_watt(3 * UNIT), "3 WATT");
+    }
+
+    #[test]
+    fn malformed_amounts_are_refused() {
+        let refused = [
+            "1.+5WATT",
+            "+5",
+            "+1WATT",
+            "1.-5WATT",
+            "-1WATT",
+            " 1",
+            "1 ",
+            "1 000",
+            "1.5WATT ",
+            " 1.5WATT",
+            "1.5  WATT",
+            "1. 5WATT",
+            "1 .5WATT",
+            "1e3",
+            "1e3WATT",
+            "1.5e2WATT",
+            "1..5WATT",
+            "1.5.0WATT",
+            ".5WATT",
+            "1.WATT",
+            "WATT",
+            " WATT",
+            "",
+            ".",
+            "1.5watt",
+            "1.5 watt",
+            "0x10",
+            "1_000",
+            "１WATT",
+            "1.5WATTWATT",
+        ];
+        for s in refused {
+            assert!(
+                parse_amount(s).is_err(),
+                "`{s}` was accepted as {:?}",
+                parse_amount(s).ok()
+            );
+        }
+        // u128::MAX units parse; one more does not; neither does the WATT amount past it.
+        assert_eq!(
+            parse_amount("340282366920938463463374607431768211455").unwrap(),
+            u128::MAX
+        );
+        let e = parse_amount("340282366920938463463374607431768211456").unwrap_err();
+        assert!(e.to_string().contains("too large"), "{e}");
+        assert_eq!(
+            parse_amount("340282366920938463463.374607431768WATT").unwrap(),
+            340_282_366_920_938_463_463_374_607_431_768
+        );
+        // u128::MAX is 340282366920938463463374607.431768211455 WATT.
+        assert_eq!(
+            parse_amount("340282366920938463463374607.431768211455WATT").unwrap(),
+            u128::MAX
+        );
+        let e = parse_amount("340282366920938463463374607.431768211456WATT").unwrap_err();
+        assert!(e.to_string().contains("too large"), "{e}");
+        let e = parse_amount("340282366920938463463374608WATT").unwrap_err();
+        assert!(e.to_string().contains("too large"), "{e}");
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Every amount survives being printed: as units and as WATT.
+            #[test]
+            fn formatted_amounts_parse_back(units in any::<u128>()) {
+                prop_assert_eq!(parse_amount(&units.to_string()).unwrap(), units);
+                prop_assert_eq!(parse_amount(&format_watt(units)).unwrap(), units);
+                let compact = format_watt(units).replace(' ', "");
+                prop_assert_eq!(parse_amount(&compact).unwrap(), units);
+            }
+
+            /// Whole and fractional digits mean exactly whole * UNIT + fraction.
+            #[test]
+            fn watt_amounts_mean_whole_and_fraction(whole in any::<u64>(), frac in "[0-9]{1,12}") {
+                let expected = whole as u128 * UNIT + format!("{frac:0<12}").parse::<u128>().unwrap();
+                prop_assert_eq!(parse_amount(&format!("{whole}.{frac}WATT")).unwrap(), expected);
+            }
+
+            /// Any text either is of the documented form or is refused; nothing panics.
+            #[test]
+            fn only_the_documented_forms_are_accepted(s in "\\PC{0,40}|[0-9.+\\-e WAT]{0,30}") {
+                let units = s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty();
+                let watt = s
+                    .strip_suffix("WATT")
+                    .map(|t| t.strip_suffix(' ').unwrap_or(t))
+                    .is_some_and(|t| {
+                        let (w, f) = t.split_once('.').unwrap_or((t, "0"));
+                        let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+                        digits(w) && digits(f) && f.len() <= 12
+                    });
+                if let Ok(v) = parse_amount(&s) {
+                    prop_assert!(units || watt, "`{}` accepted as {}", s, v);
+                } else {
+                    // Refused forms that look right may only be too large.
+                    prop_assert!(!(units && s.len() < 39) && !(watt && s.len() < 25), "`{}` refused", s);
+                }
+            }
+
+            /// Signs, exponents, inner spaces and extra dots are refused wherever they appear.
+            #[test]
+            fn a_stray_character_is_refused(
+                whole in "[0-9]{1,6}",
+                frac in "[0-9]{1,6}",
+                stray in prop::sample::select(vec!["+", "-", "e", "E", " ", ".", "_", ",", "\t"]),
+                at in 0usize..14,
+            ) {
+                let mut s = format!("{whole}.{frac}WATT");
+                let at = at.min(whole.len() + 1 + frac.len());
+                // One space right before the unit is the documented `1.5 WATT` form.
+                prop_assume!(!(stray == " " && at == whole.len() + 1 + frac.len()));
+                s.insert_str(at, stray);
+                prop_assert!(parse_amount(&s).is_err(), "`{}` accepted", s);
+            }
+        }
     }
 }
