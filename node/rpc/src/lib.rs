@@ -96,6 +96,7 @@ pub async fn start(config: &RpcConfig, chain: Arc<Chain>, node_name: String) -> 
     })?;
     let module = rpc_module(chain, node_name).map_err(|e| RpcServerError::Register(e.to_string()))?;
     let handle = server.start(module);
+    // The bound address (the real port when 0 was asked); tests/ parses this line.
     tracing::info!("JSON-RPC (HTTP and WebSocket) listening on {addr}");
     Ok(RunningServer { handle, addr })
 }
