@@ -209,6 +209,11 @@ impl NodeProcess {
         format!("ws://127.0.0.1:{}", self.port)
     }
 
+    /// The node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap_or_else(|e| e.into_inner()).id()
+    }
+
     /// The node's exit status if it has exited.
     pub fn exited(&self) -> Option<ExitStatus> {
         let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());

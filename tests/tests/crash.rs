@@ -4,7 +4,7 @@
 //! on; at the end every block is replayed into a fresh in-process chain, which must reach the
 //! node's state root at every height.
 //!
-//! `WATT_CRASH_ROUNDS` sets the number of kills (default 5); `WATT_CRASH_SEED` repeats a run's
+//! `WATT_CRASH_ROUNDS` sets the number of kills (default 8); `WATT_CRASH_SEED` repeats a run's
 //! kill moments (the seed is printed).
 
 use std::time::Duration;
@@ -74,7 +74,7 @@ async fn check_survivors(node: &NodeProcess, rpc: &WattRpc, genesis: Hash, s: &S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_nothing_final_and_replays_to_the_same_roots() {
-    let rounds: usize = env_or("WATT_CRASH_ROUNDS", 5);
+    let rounds: usize = env_or("WATT_CRASH_ROUNDS", 8);
     let seed: u64 = env_or(
         "WATT_CRASH_SEED",
         std::time::SystemTime::now()

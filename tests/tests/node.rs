@@ -535,3 +535,54 @@ fn scp_simulate_prints_a_summary_and_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no nodes"));
 }
+
+/// The harness itself: a node that cannot start, or dies while a test waits on it, fails the
+/// test at once with its exit status and log instead of waiting out a timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_dies_fails_the_test_at_once_with_its_log() {
+    use futures::FutureExt;
+    use std::panic::AssertUnwindSafe;
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let missing = dir.path().join("missing-spec.json");
+    let path = missing.to_str().unwrap().to_string();
+    let base = dir.path().to_path_buf();
+    let Err(refused) = std::panic::catch_unwind(move || NodeProcess::start(&base, &["--chain", &path])) else {
+        panic!("a node with a missing chain spec started");
+    };
+    let msg = refused.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("exited unexpectedly"), "{msg}");
+    assert!(
+        msg.contains("missing-spec.json"),
+        "the node's own error is in the message: {msg}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "noticed at once, not at the start timeout"
+    );
+
+    let node = NodeProcess::start(dir.path(), &[]);
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &node.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let waited = AssertUnwindSafe(
+        node.wait_for("something that never comes", Duration::from_secs(120), || async {
+            None::<()>
+        }),
+    )
+    .catch_unwind()
+    .await
+    .expect_err("waiting on a dead node fails");
+    let msg = waited.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        msg.contains("exited unexpectedly") && msg.contains("signal: 9"),
+        "{msg}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "noticed at once, not at the deadline"
+    );
+}
