@@ -247,7 +247,10 @@ async fn transfers_by_rpc_and_cli_are_final_provable_and_survive_kill_9() {
 
 fn http_get(port: u16, path: &str) -> String {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    // One write: `write!` would send the pieces separately, and the metrics server answers
+    // the first segment it reads (a bare "GET " gets a 404 and a closed socket).
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
