@@ -656,7 +656,19 @@ impl Chain {
         let mut dropped = Vec::new();
         {
             let mut pool = self.pool.lock();
-            pool.prune(&next_nonces.into_iter().collect::<Vec<_>>());
+            // A pending transaction whose nonce this block used without including it (it was
+            // replaced or evicted while the block was being built) leaves the pool here; its
+            // watchers must hear of it, or they would wait for an inclusion that cannot come.
+            let included: std::collections::HashSet<Hash> = receipts.iter().map(|r| r.tx_hash).collect();
+            for removed in pool.prune(&next_nonces.into_iter().collect::<Vec<_>>()) {
+                if !included.contains(&removed) {
+                    let reason = format!(
+                        "its nonce was used by another transaction of the same sender in block #{}",
+                        block.header.number
+                    );
+                    dropped.push((removed, reason));
+                }
+            }
             for (h, err) in &invalid {
                 for removed in pool.remove_invalid(h) {
                     let reason = if removed == *h {

@@ -197,13 +197,13 @@ impl Store {
                 self.db.put_cf(meta, META_PRUNING, requested.encode())?;
             }
             // A database from before pruning existed: it holds every version but no stale index.
+            // It may start pruning now; what older blocks made stale stays on disk (a bounded,
+            // one-time cost) rather than refusing to open with the default mode.
             None => {
                 if requested.is_some() {
-                    return Err(StoreError::PruningMismatch {
-                        stored: "archive".into(),
-                        requested: show(requested),
-                        why: "an archive database has no index of stale state to prune with",
-                    });
+                    tracing::warn!(
+                        "database from before state pruning: pruning from now on; tree nodes made stale before this start are never deleted"
+                    );
                 }
                 self.db.put_cf(meta, META_PRUNING, requested.encode())?;
             }
@@ -415,12 +415,18 @@ impl Store {
         if header.number == 0 {
             batch.put_cf(self.cf(CF_META), META_GENESIS, hash.encode());
         }
-        fail::fail_point!("store::commit::before_write", |msg| Err(StoreError::Injected(
-            msg.unwrap_or_else(|| "before write".into())
-        )));
+        fail::fail_point!("store::commit::before_write", |msg| {
+            self.horizon.store(old_horizon, Ordering::SeqCst);
+            Err(StoreError::Injected(msg.unwrap_or_else(|| "before write".into())))
+        });
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
-        self.db.write_opt(batch, &opts)?;
+        if let Err(e) = self.db.write_opt(batch, &opts) {
+            // The batch did not land: its pruning neither. Reads of the versions it would have
+            // pruned are fine again, and the next commit retries those deletions.
+            self.horizon.store(old_horizon, Ordering::SeqCst);
+            return Err(e.into());
+        }
         fail::fail_point!("store::commit::after_write", |msg| Err(StoreError::Injected(
             msg.unwrap_or_else(|| "after write".into())
         )));
@@ -429,6 +435,6 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod pruning_tests;
+#[cfg(test)]
+mod tests;

@@ -16,7 +16,7 @@
 
 use crate::tree::value_key;
 use crate::{Store, StoreError, CF_TREE_NODES, CF_TREE_STALE, CF_TREE_VALUES};
-use rocksdb::{Direction, IteratorMode, WriteBatch};
+use rocksdb::{IteratorMode, WriteBatch};
 use watt_primitives::BlockNumber;
 
 /// How much state history a node keeps.
@@ -108,9 +108,13 @@ pub(crate) fn prune_into(
     let stale = store.cf(CF_TREE_STALE);
     let nodes = store.cf(CF_TREE_NODES);
     let values = store.cf(CF_TREE_VALUES);
-    let iter = store
-        .db()
-        .iterator_cf(stale, IteratorMode::From(&[], Direction::Forward));
+    // Entries up to `from` are gone already (deleted with the batch that raised the horizon to
+    // it), and their tombstones sit at the front of the column until compaction: start past them
+    // rather than skip them on every commit, and stop after `reached`.
+    let mut opts = rocksdb::ReadOptions::default();
+    opts.set_iterate_lower_bound(from.to_be_bytes().to_vec());
+    opts.set_iterate_upper_bound((reached + 1).to_be_bytes().to_vec());
+    let iter = store.db().iterator_cf_opt(stale, opts, IteratorMode::Start);
     for item in iter {
         let (key, _) = item?;
         if key.len() < 9 {
@@ -153,7 +157,11 @@ pub(crate) fn prune_into(
                     }
                 }
             }
-            other => return Err(StoreError::Corrupt(format!("stale index entry of unknown kind {other}"))),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "stale index entry of unknown kind {other}"
+                )))
+            }
         }
         batch.delete_cf(stale, &key);
     }

@@ -185,7 +185,10 @@ fn the_horizon_survives_a_reopen() {
     }
     let store = open(dir.path(), StatePruning::KeepLast(5)).unwrap();
     assert_eq!(store.oldest_state(), 7);
-    assert!(matches!(store.state_get_at(b"hot/1", 6), Err(StoreError::Pruned { .. })));
+    assert!(matches!(
+        store.state_get_at(b"hot/1", 6),
+        Err(StoreError::Pruned { .. })
+    ));
     assert_eq!(store.state_get_at(b"hot/1", 7).unwrap(), Some(b"1@7".to_vec()));
 }
 
@@ -209,4 +212,98 @@ fn pruning_modes_that_would_lie_about_history_are_refused_on_open() {
     // Keeping more or fewer blocks is allowed.
     let reopened = open(pruned_dir.path(), StatePruning::KeepLast(2)).unwrap();
     assert_eq!(reopened.pruning(), StatePruning::KeepLast(2));
+}
+
+/// Commits blocks `from..to` on top of the store's head.
+fn extend(store: &Store, from: u64, to: u64) {
+    let mut parent = store.best().unwrap().unwrap().1;
+    for n in from..to {
+        let changes = changes_of(n);
+        let tree = store.prepare_state(&changes, n).unwrap();
+        let block = Block {
+            header: Header {
+                parent_hash: parent,
+                number: n,
+                state_root: tree.root,
+                tx_root: [0; 32],
+                close_time: n * 1000,
+                consensus_data: vec![],
+            },
+            transactions: vec![],
+        };
+        store.commit_block(&block, &[], &changes, tree, true).unwrap();
+        parent = block.header.hash();
+    }
+}
+
+#[test]
+fn keeping_fewer_blocks_catches_up_a_bounded_step_per_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path(), StatePruning::KeepLast(90)).unwrap();
+        build(&store, 100);
+        assert_eq!(store.oldest_state(), 10);
+    }
+    let store = open(dir.path(), StatePruning::KeepLast(4)).unwrap();
+    // Until a block commits, nothing more is pruned.
+    assert_eq!(store.state_get_at(b"hot/5", 10).unwrap(), Some(b"5@10".to_vec()));
+    extend(&store, 100, 101);
+    // Target 97, but one commit prunes at most 64 versions: 10 -> 74.
+    assert_eq!(store.oldest_state(), 74);
+    assert_eq!(store.state_get_at(b"hot/5", 74).unwrap(), Some(b"5@74".to_vec()));
+    assert!(matches!(
+        store.state_get_at(b"hot/5", 73),
+        Err(StoreError::Pruned { .. })
+    ));
+    extend(&store, 101, 102);
+    assert_eq!(store.oldest_state(), 98);
+    for n in 98..102u64 {
+        assert_eq!(
+            store.state_get_at(b"hot/5", n).unwrap(),
+            Some(format!("5@{n}").into_bytes())
+        );
+        assert_eq!(store.state_get_at(b"new/2", n).unwrap(), Some(vec![2; 40]));
+    }
+    // Everything stale up to the horizon is gone from the index.
+    let first_stale = store
+        .db()
+        .iterator_cf(store.cf(CF_TREE_STALE), IteratorMode::Start)
+        .next()
+        .map(|e| u64::from_be_bytes(e.unwrap().0[..8].try_into().unwrap()));
+    assert!(
+        first_stale.is_none_or(|v| v > 98),
+        "stale entry left at version {first_stale:?}"
+    );
+}
+
+#[test]
+fn reads_racing_commits_never_see_pruned_state() {
+    // A reader hammers the oldest kept version while blocks commit and prune under it: each read
+    // either returns that version's value or says it is pruned, never a wrong value.
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(open(dir.path(), StatePruning::KeepLast(2)).unwrap());
+    build(&store, 5);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let (mut ok, mut pruned) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let n = store.oldest_state();
+                match store.state_get_at(b"hot/9", n) {
+                    Ok(v) => {
+                        assert_eq!(v, Some(format!("9@{n}").into_bytes()), "wrong value at {n}");
+                        ok += 1;
+                    }
+                    Err(StoreError::Pruned { .. }) => pruned += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            (ok, pruned)
+        })
+    };
+    extend(&store, 5, 80);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, _) = reader.join().unwrap();
+    assert!(ok > 0, "the reader never read");
 }
