@@ -4,13 +4,13 @@
 //! on; at the end every block is replayed into a fresh in-process chain, which must reach the
 //! node's state root at every height.
 //!
-//! `WATT_CRASH_ROUNDS` sets the number of kills (default 8); `WATT_CRASH_SEED` repeats a run's
+//! `WATT_CRASH_ROUNDS` sets the number of kills (default 5); `WATT_CRASH_SEED` repeats a run's
 //! kill moments (the seed is printed).
 
 use std::time::Duration;
 use watt_client::rpc::{hash_from_hex, ReceiptView, WaitFor};
 use watt_client::{dev_accounts, sign, transfer_call, Keypair, WattRpc};
-use watt_e2e::{block_at, logged_imports, receipts_of_blocks, LoggedImport, NodeProcess, TransferLoad};
+use watt_e2e::{block_at, logged_imports, watt_cli, LoggedImport, NodeProcess, TransferLoad};
 use watt_primitives::{Hash, UNIT};
 
 /// splitmix64: a tiny seeded generator, so a failing run can be repeated with its seed.
@@ -74,7 +74,7 @@ async fn check_survivors(node: &NodeProcess, rpc: &WattRpc, genesis: Hash, s: &S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_nothing_final_and_replays_to_the_same_roots() {
-    let rounds: usize = env_or("WATT_CRASH_ROUNDS", 8);
+    let rounds: usize = env_or("WATT_CRASH_ROUNDS", 5);
     let seed: u64 = env_or(
         "WATT_CRASH_SEED",
         std::time::SystemTime::now()
@@ -86,19 +86,34 @@ async fn kill_9_under_load_loses_nothing_final_and_replays_to_the_same_roots() {
     let mut rng = seed;
     let dir = tempfile::tempdir().unwrap();
     let keys: Vec<Keypair> = dev_accounts().into_iter().map(|(_, k)| k).collect();
-    let (senders, receiver) = (keys[..5].to_vec(), keys[5].account());
+    // Heavy load needs many senders (each submits its nonces in order, one at a time): the dev
+    // spec plus 24 funded accounts.
+    let senders: Vec<Keypair> = (0..24)
+        .map(|i| Keypair::from_suri(&format!("//Crash{i}")).unwrap())
+        .collect();
+    let receiver = keys[5].account();
+    let (ok, spec, err) = watt_cli(&["chain-spec", "--dev"]);
+    assert!(ok, "{err}");
+    let mut spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    let balances = spec["genesis"]["balances"].as_array_mut().unwrap();
+    for s in &senders {
+        balances.push(serde_json::json!([s.account().to_ss58(), "1000000000000000000"]));
+    }
+    let spec_path = dir.path().join("crash-spec.json");
+    std::fs::write(&spec_path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let node_args = ["--chain", spec_path.to_str().unwrap()];
 
     let mut survivors = Survivors::default();
     let mut genesis = None;
     let mut since_last_check = 0;
     for round in 0..rounds {
-        let node = NodeProcess::start(dir.path(), &[]);
+        let node = NodeProcess::start(dir.path(), &node_args);
         let rpc = WattRpc::new(&node.url()).unwrap();
         let g = *genesis.get_or_insert(rpc.genesis_hash().await.unwrap());
         check_survivors(&node, &rpc, g, &survivors, &survivors.receipts[since_last_check..]).await;
         since_last_check = survivors.receipts.len();
 
-        // Heavy load: five senders submitting without pause. Wait until blocks with
+        // Heavy load: 24 senders submitting without pause. Wait until blocks with
         // transactions are being imported, then kill at a random moment within 1.5 s.
         let imports_before = logged_imports(&node.log_text()).len();
         let load = TransferLoad::start(&rpc, g, senders.clone(), receiver, UNIT / 1000);
@@ -122,12 +137,25 @@ async fn kill_9_under_load_loses_nothing_final_and_replays_to_the_same_roots() {
         // The receipts of the last final blocks are the ones a lost write would take with it.
         let finalized = rpc.finalized_number().await.unwrap();
         let from = finalized.saturating_sub(2).max(1);
-        let mut recent = receipts_of_blocks(&rpc, from..=finalized).await;
-        if recent.len() > 400 {
-            // Keep the newest and a seeded sample of the rest, so the rechecks stay quick.
-            let newest = recent.split_off(recent.len() - 200);
-            let start = (next_random(&mut rng) as usize) % (recent.len() - 200);
-            recent = recent[start..start + 200].iter().cloned().chain(newest).collect();
+        let mut hashes: Vec<Hash> = vec![];
+        for n in from..=finalized {
+            let (_, block) = block_at(&rpc, n).await.expect("a finalized block");
+            hashes.extend(block.transactions.iter().map(|t| t.hash()));
+        }
+        if hashes.len() > 300 {
+            // The newest and a seeded sample of the rest, so the lookups stay quick.
+            let newest = hashes.split_off(hashes.len() - 150);
+            let start = (next_random(&mut rng) as usize) % (hashes.len() - 150);
+            hashes = hashes[start..start + 150].iter().copied().chain(newest).collect();
+        }
+        let mut recent = Vec::with_capacity(hashes.len());
+        for h in &hashes {
+            recent.push(
+                rpc.receipt(h)
+                    .await
+                    .unwrap()
+                    .expect("a finalized transaction has a receipt"),
+            );
         }
         survivors.receipts.extend(recent);
         survivors.finalized = finalized;
@@ -153,7 +181,7 @@ async fn kill_9_under_load_loses_nothing_final_and_replays_to_the_same_roots() {
     }
 
     // After the last kill: everything seen final in any round is intact, and the chain goes on.
-    let node = NodeProcess::start(dir.path(), &[]);
+    let node = NodeProcess::start(dir.path(), &node_args);
     let rpc = WattRpc::new(&node.url()).unwrap();
     let genesis = genesis.unwrap_or(rpc.genesis_hash().await.unwrap());
     check_survivors(&node, &rpc, genesis, &survivors, &survivors.receipts).await;
@@ -180,8 +208,9 @@ async fn kill_9_under_load_loses_nothing_final_and_replays_to_the_same_roots() {
     }
     let replay_dir = tempfile::tempdir().unwrap();
     let replayed = tokio::task::spawn_blocking(move || {
-        let chain = watt_chain::test_utils::open_dev_chain(replay_dir.path());
-        assert_eq!(chain.genesis_hash(), genesis, "the node runs the dev spec");
+        let spec = watt_chain::ChainSpec::from_file(&spec_path).unwrap();
+        let chain = watt_chain::Chain::open(replay_dir.path(), &spec, watt_chain::ChainConfig::default()).unwrap();
+        assert_eq!(chain.genesis_hash(), genesis, "the replay runs the node's spec");
         let mut txs = 0;
         for (hash, block) in blocks {
             let number = block.header.number;
