@@ -170,6 +170,10 @@ pub struct Chain {
     tx_arrived: Notify,
     config: ChainConfig,
     stats: ChainStats,
+    /// Most transactions the next block may take: halved after a block ran past the runtime's
+    /// deadline, back to the configured bound after a block succeeds. Bisects a batch down to
+    /// the transaction that makes the runtime loop, without dropping the innocent ones.
+    block_tx_cap: std::sync::atomic::AtomicUsize,
 }
 
 fn hex(h: &[u8]) -> String {
@@ -261,6 +265,7 @@ impl Chain {
             tx_arrived: Notify::new(),
             config,
             stats: ChainStats::default(),
+            block_tx_cap: std::sync::atomic::AtomicUsize::new(usize::MAX),
         };
         let (number, hash) = chain.best();
         tracing::info!(number, hash = %format!("0x{}", hex(&hash)), "chain head");
@@ -494,15 +499,28 @@ impl Chain {
     ) -> Result<Option<ImportedBlock>, ChainError> {
         let _lock = self.import_lock.lock();
         let started = Instant::now();
-        let ready = self
-            .pool
-            .lock()
-            .ready(self.config.max_block_txs, self.config.max_block_bytes);
+        use std::sync::atomic::Ordering::Relaxed;
+        let cap = self.block_tx_cap.load(Relaxed).min(self.config.max_block_txs);
+        let ready = self.pool.lock().ready(cap, self.config.max_block_bytes);
         if ready.is_empty() && !allow_empty {
             return Ok(None);
         }
         let built = match self.build_locked(ready.iter().map(|p| (*p.tx).clone()).collect(), close_time) {
-            Ok(b) => b,
+            Ok(b) => {
+                self.block_tx_cap.store(usize::MAX, Relaxed);
+                b
+            }
+            // Too slow, but nothing says which transaction is to blame: try half as many next
+            // time, and drop only a lone transaction that still runs past the deadline.
+            Err(e @ ChainError::Exec(ExecError::Deadline { .. })) if ready.len() > 1 => {
+                self.block_tx_cap.store(ready.len() / 2, Relaxed);
+                tracing::warn!(
+                    "block of {} transactions ran past the runtime deadline; retrying with {}",
+                    ready.len(),
+                    ready.len() / 2
+                );
+                return Err(e);
+            }
             Err(e @ ChainError::Exec(_)) => {
                 // The runtime failed on this batch (a trap): nothing was written. Drop the batch
                 // so the producer does not fail on it forever.

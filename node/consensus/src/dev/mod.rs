@@ -53,6 +53,12 @@ impl<A: BlockAuthority> DevEngine<A> {
                     // and retry later rather than spin.
                     tracing::error!("block production failed: {e}");
                     tokio::time::sleep(Duration::from_secs(1)).await;
+                    // What is still pending (say, the half of a batch the chain now retries
+                    // after a runtime deadline) is tried again rather than left for the next
+                    // arrival.
+                    if self.chain.has_pending() {
+                        continue;
+                    }
                     return Ok(());
                 }
             }
