@@ -107,9 +107,15 @@ impl AccountId {
 
     /// Parses an SS58 address, also accepting `0x`-prefixed hex of the public key.
     pub fn from_ss58(s: &str) -> Result<Self, Ss58Error> {
+        // base58 decoding costs the square of the length: refuse what cannot be an address
+        // (at most 36 bytes, 50 characters of base58; 66 as hex) before decoding anything.
+        if s.len() > 66 {
+            return Err(Ss58Error::BadLength);
+        }
         if let Some(hex) = s.strip_prefix("0x") {
             let mut out = [0u8; 32];
-            if hex.len() != 64 {
+            // `from_str_radix` alone would also take a sign (`+4`) as a digit pair.
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(Ss58Error::BadLength);
             }
             for (i, chunk) in hex.as_bytes().chunks(2).enumerate() {
@@ -212,6 +218,18 @@ mod tests {
         // Polkadot (prefix 0) address of Alice.
         let dot = "15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5";
         assert_eq!(AccountId::from_ss58(dot), Err(Ss58Error::WrongPrefix(0)));
+    }
+
+    #[test]
+    fn oversized_and_signed_inputs_are_refused_at_once() {
+        let huge = "5".repeat(1 << 20);
+        let started = std::time::Instant::now();
+        assert_eq!(AccountId::from_ss58(&huge), Err(Ss58Error::BadLength));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "decoded a 1 MB address");
+        // `+4` parses as a hex byte with `from_str_radix`: not a hex digit pair.
+        let signed = format!("0x+4{}", &ALICE[2..]);
+        assert_eq!(AccountId::from_ss58(&signed), Err(Ss58Error::BadLength));
+        assert_eq!(AccountId::from_ss58(&format!("0x{ALICE}")), Ok(alice()));
     }
 
     #[test]
