@@ -656,16 +656,25 @@ impl Chain {
             invalid,
         } = built;
         let gate = self.commit_gate.write();
-        self.store.commit_block(&block, &receipts, &changes, tree, finalized)?;
         let hash = block.header.hash();
-        {
+        let advance_head = || {
             let mut head = self.head.write();
             head.header = block.header.clone();
             head.hash = hash;
             if let (Some(Some(code)), None) = (changes.get(storage_keys::CODE), &self.config.code_override) {
                 head.code = RuntimeCode::new(code.clone());
             }
+        };
+        if let Err(e) = self.store.commit_block(&block, &receipts, &changes, tree, finalized) {
+            // The batch may have landed although the commit reported an error (a sync that
+            // failed after the write): follow what the database says, or the next block would
+            // be built on a head the disk has already moved past.
+            if matches!(self.store.best(), Ok(Some((_, best))) if best == hash) {
+                advance_head();
+            }
+            return Err(e.into());
         }
+        advance_head();
         let mut next_nonces: HashMap<AccountId, u64> = HashMap::new();
         for t in &block.transactions {
             let n = next_nonces.entry(t.tx.signer).or_default();

@@ -227,7 +227,6 @@ fn repeated_faults_during_production_leave_a_chain_that_replays() {
 /// head it had in memory (it would build a second #2 over state that already holds the first,
 /// and the chain would no longer replay).
 #[test]
-#[ignore = "fails today: Chain keeps its in-memory head after a commit error, see H3's report"]
 fn an_error_after_the_write_keeps_memory_and_disk_agreed() {
     let scenario = fail::FailScenario::setup();
     let dir = tempfile::tempdir().unwrap();
