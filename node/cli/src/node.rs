@@ -46,10 +46,10 @@ pub struct NodeArgs {
     #[arg(long, default_value_t = 100_000)]
     pool_limit: usize,
     /// Most transactions waiting in the pool from one sender (more are refused with 1012).
-    #[arg(long, default_value_t = 1_000)]
-    pool_sender_limit: usize,
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pool_sender_limit: u64,
     /// Seconds a transaction may wait in the pool before it is dropped.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pool_lifetime: u64,
     /// Most transactions in one block.
     #[arg(long, default_value_t = 20_000)]
@@ -136,7 +136,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
     let config = ChainConfig {
         pool: PoolConfig {
             max_count: args.pool_limit,
-            max_per_sender: args.pool_sender_limit,
+            max_per_sender: usize::try_from(args.pool_sender_limit).unwrap_or(usize::MAX),
             lifetime: std::time::Duration::from_secs(args.pool_lifetime),
             ..PoolConfig::default()
         },
