@@ -67,12 +67,25 @@ pub async fn serve(listener: TcpListener, chain: Arc<Chain>) {
         };
         let chain = chain.clone();
         tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let n = match tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf)).await {
-                Ok(Ok(n)) => n,
-                _ => return,
+            // A request may arrive in several segments: read until the blank line that ends
+            // its headers (bounded in size and time), not just the first segment.
+            let mut buf = Vec::with_capacity(1024);
+            let read_head = async {
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
             };
-            let request = String::from_utf8_lossy(&buf[..n]);
+            if tokio::time::timeout(std::time::Duration::from_secs(5), read_head)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let request = String::from_utf8_lossy(&buf);
             let response = if request.starts_with("GET /metrics ") {
                 let body = render(&chain);
                 format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())

@@ -225,7 +225,10 @@ mod tests {
         let huge = "5".repeat(1 << 20);
         let started = std::time::Instant::now();
         assert_eq!(AccountId::from_ss58(&huge), Err(Ss58Error::BadLength));
-        assert!(started.elapsed() < std::time::Duration::from_secs(1), "decoded a 1 MB address");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "decoded a 1 MB address"
+        );
         // `+4` parses as a hex byte with `from_str_radix`: not a hex digit pair.
         let signed = format!("0x+4{}", &ALICE[2..]);
         assert_eq!(AccountId::from_ss58(&signed), Err(Ss58Error::BadLength));
