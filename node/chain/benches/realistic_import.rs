@@ -89,6 +89,42 @@ fn disk_bytes(dir: &Path) -> u64 {
     kib * 1024
 }
 
+/// Bytes in rocksdb's write-ahead logs (`*.log`), part of `disk_bytes`: a column family that
+/// rarely flushes keeps every log since its last flush.
+fn wal_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time of this whole process (all threads, user + system), from /proc/self/stat: on a
+/// shared machine, wall time depends on the other load; the CPU time spent on a block does not.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // Fields 14 and 15 of proc(5) (utime, stime) in clock ticks (USER_HZ, 100 on Linux).
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The 1-minute load average, to read each timing against.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1 << 20) as f64
 }
@@ -144,6 +180,9 @@ struct BlockTimes {
     submit: Duration,
     produce: Duration,
     import: Duration,
+    /// Process CPU seconds during the import (the follower's work, plus any rocksdb background
+    /// work of either database in that time).
+    import_cpu: f64,
 }
 
 impl Pair {
@@ -197,14 +236,17 @@ impl Pair {
         assert_eq!(made.tx_hashes.len(), txs.len(), "every transfer is included");
         let block: Block = self.producer.block(&made.hash).unwrap().expect("block stored");
         let t = Instant::now();
+        let cpu = cpu_secs();
         let imported = self.follower.import_block(block, true).expect("follower imports");
         let import = t.elapsed();
+        let import_cpu = cpu_secs() - cpu;
         assert_eq!(imported.hash, made.hash);
         BlockTimes {
             txs: txs.len(),
             submit,
             produce,
             import,
+            import_cpu,
         }
     }
 }
@@ -267,7 +309,7 @@ fn setup(pair: &Pair, root: &Path, accounts: usize) -> Vec<AccountId> {
         file.flush().unwrap();
         ids.extend(new);
         eprintln!(
-            "setup block {}/{blocks}: {} accounts; keys+sign {:.0} ms, submit {:.0} ms, produce {:.0} ms ({:.0}/s), follower import {:.0} ms ({:.0}/s); {:.0} s so far",
+            "setup block {}/{blocks}: {} accounts; keys+sign {:.0} ms, submit {:.0} ms, produce {:.0} ms ({:.0}/s), follower import {:.0} ms ({:.0}/s, CPU {:.2} s); load {}; {:.0} s so far",
             b + 1,
             ids.len(),
             prepare.as_secs_f64() * 1e3,
@@ -276,10 +318,27 @@ fn setup(pair: &Pair, root: &Path, accounts: usize) -> Vec<AccountId> {
             per_sec(times.txs, times.produce),
             times.import.as_secs_f64() * 1e3,
             per_sec(times.txs, times.import),
+            times.import_cpu,
+            load_average(),
             started.elapsed().as_secs_f64()
         );
     }
     ids
+}
+
+fn disk_report(pair: &Pair) -> String {
+    let one = |dir: &Path| {
+        format!(
+            "{:.0} MiB (of which write-ahead logs {:.0} MiB)",
+            mib(disk_bytes(dir)),
+            mib(wal_bytes(dir))
+        )
+    };
+    format!(
+        "archive {}, pruned (last {PRUNED_KEEP}) {}",
+        one(&pair.archive_dir),
+        one(&pair.pruned_dir)
+    )
 }
 
 /// `n` transfers of 1 UNIT, each from a distinct random existing account to another random one.
@@ -332,13 +391,10 @@ fn main() {
     let ids = setup(&pair, &root, accounts);
     let setup_blocks = (accounts / SENDERS) as u64;
     let (height, _) = pair.producer.best();
-    let archive = disk_bytes(&pair.archive_dir);
-    let pruned = disk_bytes(&pair.pruned_dir);
     println!(
-        "state: {} accounts made by {setup_blocks} blocks; head #{height}; disk: archive {:.0} MiB, pruned (last {PRUNED_KEEP}) {:.0} MiB",
+        "state: {} accounts made by {setup_blocks} blocks; head #{height}; disk: {}",
         ids.len(),
-        mib(archive),
-        mib(pruned)
+        disk_report(&pair)
     );
 
     let mut rng = Rng(0x5eed ^ height);
@@ -349,6 +405,7 @@ fn main() {
     }
     // Disk growth (the follower starts pruning at block #257, within this run): `disk_blocks` blocks of `disk_txs` random transfers on both databases.
     let before = (disk_bytes(&pair.archive_dir), disk_bytes(&pair.pruned_dir));
+    let before_wal = (wal_bytes(&pair.archive_dir), wal_bytes(&pair.pruned_dir));
     let started = Instant::now();
     for b in 0..disk_blocks {
         let batch = random_transfers(&pair, &ids, &mut rng, disk_txs);
@@ -356,26 +413,30 @@ fn main() {
         pair.step(&batch, 1_000 + h + 1);
         if (b + 1) % 100 == 0 {
             eprintln!(
-                "disk run: {}/{disk_blocks} blocks in {:.0} s; archive {:.0} MiB, pruned {:.0} MiB",
+                "disk run: {}/{disk_blocks} blocks in {:.0} s; {}",
                 b + 1,
                 started.elapsed().as_secs_f64(),
-                mib(disk_bytes(&pair.archive_dir)),
-                mib(disk_bytes(&pair.pruned_dir))
+                disk_report(&pair)
             );
         }
     }
     // Let background flushes and compactions settle before measuring.
     std::thread::sleep(Duration::from_secs(10));
     let after = (disk_bytes(&pair.archive_dir), disk_bytes(&pair.pruned_dir));
+    let after_wal = (wal_bytes(&pair.archive_dir), wal_bytes(&pair.pruned_dir));
     let per_k = |a: u64, b: u64| (b as f64 - a as f64) / (1 << 20) as f64 * 1000.0 / disk_blocks as f64;
     println!(
-        "disk growth per 1,000 blocks of {disk_txs} random transfers: archive {:.0} MiB ({:.0} -> {:.0}), pruned (last {PRUNED_KEEP}) {:.0} MiB ({:.0} -> {:.0})",
+        "disk growth per 1,000 blocks of {disk_txs} random transfers: archive {:.0} MiB ({:.0} -> {:.0}; without logs {:.0} -> {:.0}), pruned (last {PRUNED_KEEP}) {:.0} MiB ({:.0} -> {:.0}; without logs {:.0} -> {:.0})",
         per_k(before.0, after.0),
         mib(before.0),
         mib(after.0),
+        mib(before.0.saturating_sub(before_wal.0)),
+        mib(after.0.saturating_sub(after_wal.0)),
         per_k(before.1, after.1),
         mib(before.1),
-        mib(after.1)
+        mib(after.1),
+        mib(before.1.saturating_sub(before_wal.1)),
+        mib(after.1.saturating_sub(after_wal.1))
     );
 
     // Again, now that the follower prunes a version with every block it imports.
@@ -393,6 +454,7 @@ fn main() {
 fn measure(pair: &Pair, ids: &[AccountId], rng: &mut Rng, blocks: usize, txs: usize, when: &str) {
     println!("measured blocks, {when}:");
     let mut import = Vec::new();
+    let mut import_cpu = Vec::new();
     let mut produce = Vec::new();
     let mut submit = Vec::new();
     for b in 0..blocks {
@@ -400,21 +462,26 @@ fn measure(pair: &Pair, ids: &[AccountId], rng: &mut Rng, blocks: usize, txs: us
         let (h, _) = pair.producer.best();
         let t = pair.step(&batch, 1_000 + h + 1);
         println!(
-            "block {}/{blocks} (#{}): import {:.0} ms = {:.0} transfers/s; produce {:.0} ms = {:.0}/s; pool submit {:.0}/s",
+            "block {}/{blocks} (#{}): import {:.0} ms = {:.0} transfers/s (CPU {:.2} s = {:.0} per CPU-second); produce {:.0} ms = {:.0}/s; pool submit {:.0}/s; load {}",
             b + 1,
             h + 1,
             t.import.as_secs_f64() * 1e3,
             per_sec(t.txs, t.import),
+            t.import_cpu,
+            t.txs as f64 / t.import_cpu.max(0.01),
             t.produce.as_secs_f64() * 1e3,
             per_sec(t.txs, t.produce),
-            per_sec(t.txs, t.submit)
+            per_sec(t.txs, t.submit),
+            load_average()
         );
+        import_cpu.push(t.txs as f64 / t.import_cpu.max(0.01));
         import.push(per_sec(t.txs, t.import));
         produce.push(per_sec(t.txs, t.produce));
         submit.push(per_sec(t.txs, t.submit));
     }
     for (what, xs) in [
         ("follower import (pruned 256)", &import),
+        ("follower import per CPU-second", &import_cpu),
         ("producer build+commit (archive)", &produce),
         ("pool submit (validate)", &submit),
     ] {
