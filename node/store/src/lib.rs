@@ -162,6 +162,10 @@ impl Store {
         opts.increase_parallelism(2);
         opts.set_max_background_jobs(2);
         opts.set_bytes_per_sync(1 << 20);
+        // A write-ahead log file is kept until every column with data in it has flushed; the
+        // rarely written columns (meta, headers) would pin gigabytes of logs behind them. Past
+        // this size rocksdb flushes them instead (measured: 1 GiB of logs after 600 blocks).
+        opts.set_max_total_wal_size(256 << 20);
         let cache = Cache::new_lru_cache(config.cache_bytes);
         let cfs = COLUMNS
             .iter()
