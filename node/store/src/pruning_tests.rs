@@ -28,15 +28,15 @@ fn changes_of(n: u64) -> StateChanges {
     c
 }
 
-/// Commits blocks `0..count` (genesis included); returns their headers.
-fn build(store: &Store, count: u64) -> Vec<Header> {
-    let mut headers: Vec<Header> = Vec::new();
-    for n in 0..count {
+/// Commits blocks `from..to` on top of `parent`; returns their headers.
+fn commit_range(store: &Store, mut parent: Hash, from: u64, to: u64) -> Vec<Header> {
+    let mut headers = Vec::new();
+    for n in from..to {
         let changes = changes_of(n);
         let tree = store.prepare_state(&changes, n).unwrap();
         let block = Block {
             header: Header {
-                parent_hash: headers.last().map(|h| h.hash()).unwrap_or([0; 32]),
+                parent_hash: parent,
                 number: n,
                 state_root: tree.root,
                 tx_root: [0; 32],
@@ -46,9 +46,20 @@ fn build(store: &Store, count: u64) -> Vec<Header> {
             transactions: vec![],
         };
         store.commit_block(&block, &[], &changes, tree, true).unwrap();
+        parent = block.header.hash();
         headers.push(block.header);
     }
     headers
+}
+
+/// Commits blocks `0..count` (genesis included); returns their headers.
+fn build(store: &Store, count: u64) -> Vec<Header> {
+    commit_range(store, [0; 32], 0, count)
+}
+
+/// Commits blocks `from..to` on top of the store's head.
+fn extend(store: &Store, from: u64, to: u64) {
+    commit_range(store, store.best().unwrap().unwrap().1, from, to);
 }
 
 fn count(store: &Store, cf: &str) -> usize {
@@ -134,24 +145,7 @@ fn the_pruned_tree_stops_growing_with_the_number_of_blocks() {
         open(p.path(), StatePruning::KeepLast(4)).unwrap()
     };
     // 50 more blocks on top (same shape of writes).
-    let mut parent = pruned2.best().unwrap().unwrap();
-    for n in 50..100u64 {
-        let changes = changes_of(n);
-        let tree = pruned2.prepare_state(&changes, n).unwrap();
-        let block = Block {
-            header: Header {
-                parent_hash: parent.1,
-                number: n,
-                state_root: tree.root,
-                tx_root: [0; 32],
-                close_time: n * 1000,
-                consensus_data: vec![],
-            },
-            transactions: vec![],
-        };
-        pruned2.commit_block(&block, &[], &changes, tree, true).unwrap();
-        parent = (n, block.header.hash());
-    }
+    extend(&pruned2, 50, 100);
     let (nodes_100, values_100) = (count(&pruned2, CF_TREE_NODES), count(&pruned2, CF_TREE_VALUES));
     build(&archive, 100);
     let (archive_nodes, archive_values) = (count(&archive, CF_TREE_NODES), count(&archive, CF_TREE_VALUES));
@@ -212,28 +206,6 @@ fn pruning_modes_that_would_lie_about_history_are_refused_on_open() {
     // Keeping more or fewer blocks is allowed.
     let reopened = open(pruned_dir.path(), StatePruning::KeepLast(2)).unwrap();
     assert_eq!(reopened.pruning(), StatePruning::KeepLast(2));
-}
-
-/// Commits blocks `from..to` on top of the store's head.
-fn extend(store: &Store, from: u64, to: u64) {
-    let mut parent = store.best().unwrap().unwrap().1;
-    for n in from..to {
-        let changes = changes_of(n);
-        let tree = store.prepare_state(&changes, n).unwrap();
-        let block = Block {
-            header: Header {
-                parent_hash: parent,
-                number: n,
-                state_root: tree.root,
-                tx_root: [0; 32],
-                close_time: n * 1000,
-                consensus_data: vec![],
-            },
-            transactions: vec![],
-        };
-        store.commit_block(&block, &[], &changes, tree, true).unwrap();
-        parent = block.header.hash();
-    }
 }
 
 #[test]
