@@ -375,7 +375,7 @@ fn main() {
     }
     let accounts = env_usize("WATT_BENCH_ACCOUNTS", 1_000_000);
     assert!(
-        accounts % SENDERS == 0 && accounts > 0,
+        accounts.is_multiple_of(SENDERS) && accounts > 0,
         "WATT_BENCH_ACCOUNTS must be a multiple of {SENDERS}"
     );
     let txs = env_usize("WATT_BENCH_TXS", 10_000);
