@@ -133,13 +133,6 @@ fn column_options(name: &str, cache: &Cache) -> Options {
     table.set_format_version(5);
     let mut opts = Options::default();
     opts.set_level_compaction_dynamic_level_bytes(true);
-    if name == CF_TREE_NODES || name == CF_STATE {
-        // Most point reads of these columns miss the memtable (old tree nodes, untouched
-        // accounts): a memtable bloom filter answers "not here" without searching its skiplist
-        // (12 % of import time on a 500,000-account state, BENCHMARKS.md).
-        opts.set_memtable_whole_key_filtering(true);
-        opts.set_memtable_prefix_bloom_ratio(0.1);
-    }
     if name == CF_TREE_VALUES {
         // Versions of one key share the 32-byte key-hash prefix; historic reads seek within it.
         opts.set_prefix_extractor(SliceTransform::create_fixed_prefix(32));
