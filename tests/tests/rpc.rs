@@ -329,8 +329,9 @@ async fn pool_refusals_have_their_codes_and_a_higher_tip_replaces() {
         let replacement = sign(&alice, nonce, tip, genesis, &transfer_call(bob.account(), UNIT, false));
         let replaced = match rpc.submit(&replacement).await {
             Ok(h) => h,
-            Err(RpcError::Server { code: 1010, .. }) => {
-                // The original was included before we collided with it: retry with a new burst.
+            Err(RpcError::Server { code: 1010, .. }) | Err(RpcError::Server { code: 1014, .. }) => {
+                // The original was included (1010), or is in the block being built (1014),
+                // before we collided with it: retry with a new burst.
                 rpc.wait(&original.hash(), WaitFor::Included, Duration::from_secs(60))
                     .await
                     .unwrap();

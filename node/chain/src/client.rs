@@ -501,7 +501,20 @@ impl Chain {
         let started = Instant::now();
         use std::sync::atomic::Ordering::Relaxed;
         let cap = self.block_tx_cap.load(Relaxed).min(self.config.max_block_txs);
-        let ready = self.pool.lock().ready(cap, self.config.max_block_bytes);
+        let ready = {
+            let mut pool = self.pool.lock();
+            let ready = pool.ready(cap, self.config.max_block_bytes);
+            pool.set_in_block(ready.iter().map(|p| p.hash));
+            ready
+        };
+        // However this returns, the block is no longer being built afterwards.
+        struct Unmark<'a>(&'a Mutex<TxPool>);
+        impl Drop for Unmark<'_> {
+            fn drop(&mut self) {
+                self.0.lock().clear_in_block();
+            }
+        }
+        let _unmark = Unmark(&self.pool);
         if ready.is_empty() && !allow_empty {
             return Ok(None);
         }

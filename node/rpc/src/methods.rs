@@ -56,6 +56,8 @@ fn submit_err(e: SubmitError) -> ErrorObjectOwned {
         }
         SubmitError::Pool(p @ PoolError::AlreadyImported) => err(ALREADY_IMPORTED, p.to_string()),
         SubmitError::Pool(p @ PoolError::TipTooLow { .. }) => err(TIP_TOO_LOW, p.to_string()),
+        // Substrate's "priority too low" family: this replacement cannot win either.
+        SubmitError::Pool(p @ PoolError::InBlock) => err(TIP_TOO_LOW, p.to_string()),
         SubmitError::Pool(p @ PoolError::Full { .. }) => err(POOL_FULL, p.to_string()),
         SubmitError::Pool(p @ PoolError::SenderLimit { .. }) => err(SENDER_LIMIT, p.to_string()),
         // Payment, as an unpayable fee alone: Substrate reports both as invalid (1010).

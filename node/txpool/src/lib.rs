@@ -19,7 +19,7 @@
 //! A pending transaction can be replaced by one with the same sender and nonce and a higher tip.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use watt_primitives::abi::ValidTransaction;
@@ -40,6 +40,10 @@ pub enum PoolError {
         /// Tip of the pending transaction.
         pending_tip: Balance,
     },
+    /// The pending transaction with this sender and nonce is in the block being built: it can
+    /// no longer be replaced.
+    #[error("the pending transaction with this nonce is being included in a block and can no longer be replaced")]
+    InBlock,
     /// The pool is at its bound and nothing cheaper can be evicted for this transaction.
     #[error("transaction pool is full ({count} transactions, {bytes} bytes) and holds nothing cheaper than fee {fee} to evict; retry later or pay a higher tip")]
     Full {
@@ -166,6 +170,9 @@ pub struct TxPool {
     seq: u64,
     /// Latest `now` seen: arrival times never go backwards, so arrival order is age order.
     clock: Option<Instant>,
+    /// Transactions taken into the block being built: neither replaced nor evicted until it is
+    /// committed, or a watcher would hear "dropped" of a transaction that is then included.
+    in_block: HashSet<Hash>,
 }
 
 fn tail_key(who: AccountId, t: &PendingTx) -> TailKey {
@@ -222,6 +229,9 @@ impl TxPool {
         let existing = chain.and_then(|c| c.get(&v.nonce));
         let replaced_len = existing.map(|e| e.len);
         if let Some(existing) = existing {
+            if self.in_block.contains(&existing.hash) {
+                return Err(PoolError::InBlock);
+            }
             if v.tip <= existing.tip {
                 return Err(PoolError::TipTooLow {
                     pending_tip: existing.tip,
@@ -327,6 +337,11 @@ impl TxPool {
                 return Err(full());
             }
             let chain = &self.senders[&who];
+            // Cheapest first: a candidate in the block being built stops the search (refusing
+            // the newcomer) rather than evicting what is about to be included.
+            if self.in_block.contains(&chain[&nonce].hash) {
+                return Err(full());
+            }
             count -= 1;
             bytes -= chain[&nonce].len;
             plan.push((who, nonce));
@@ -421,6 +436,16 @@ impl TxPool {
         }
         self.track_tail(who);
         dropped
+    }
+
+    /// Marks the transactions taken into the block being built (replacing any earlier mark).
+    pub fn set_in_block(&mut self, hashes: impl IntoIterator<Item = Hash>) {
+        self.in_block = hashes.into_iter().collect();
+    }
+
+    /// The block being built was committed or abandoned.
+    pub fn clear_in_block(&mut self) {
+        self.in_block.clear();
     }
 
     /// Transactions for the next block, at most `max_count` and `max_bytes`: highest fee first

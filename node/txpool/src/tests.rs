@@ -559,3 +559,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_transaction_in_the_block_being_built_is_neither_replaced_nor_evicted() {
+    let mut p = TxPool::new(config(2, usize::MAX));
+    let a = tx(1, 0, 0);
+    let b = tx(2, 0, 0);
+    submit(&mut p, a.clone()).unwrap();
+    submit(&mut p, b.clone()).unwrap();
+    p.set_in_block(p.ready(10, usize::MAX).iter().map(|t| t.hash));
+    // A higher tip would replace it, but it is about to be included.
+    assert_eq!(submit(&mut p, tx(1, 0, 5)), Err(PoolError::InBlock));
+    // A richer newcomer would evict the cheapest tail, but both tails are in the block.
+    assert!(matches!(submit(&mut p, tx(3, 0, 50)), Err(PoolError::Full { .. })));
+    assert!(p.contains(&hash_of(&a)) && p.contains(&hash_of(&b)));
+    // Once the block is done (here: abandoned), both rules apply again.
+    p.clear_in_block();
+    assert!(submit(&mut p, tx(1, 0, 5)).unwrap().replaced.is_some());
+    assert_eq!(submit(&mut p, tx(3, 0, 50)).unwrap().evicted, vec![hash_of(&b)]);
+    check_invariants(&p);
+}
