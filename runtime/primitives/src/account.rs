@@ -131,7 +131,13 @@ impl AccountId {
                 let second = *data.get(1).ok_or(Ss58Error::BadLength)?;
                 let lower = ((b << 2) | (second >> 6)) as u16;
                 let upper = (second & 0b0011_1111) as u16;
-                (2usize, lower | (upper << 8))
+                let prefix = lower | (upper << 8);
+                // Prefixes below 64 have a one-byte form; the two-byte one would be a second
+                // spelling of the same account.
+                if prefix < 64 {
+                    return Err(Ss58Error::BadLength);
+                }
+                (2usize, prefix)
             }
             _ => return Err(Ss58Error::BadLength),
         };
@@ -233,6 +239,21 @@ mod tests {
         let signed = format!("0x+4{}", &ALICE[2..]);
         assert_eq!(AccountId::from_ss58(&signed), Err(Ss58Error::BadLength));
         assert_eq!(AccountId::from_ss58(&format!("0x{ALICE}")), Ok(alice()));
+    }
+
+    #[test]
+    fn the_two_byte_spelling_of_a_one_byte_prefix_is_refused() {
+        // Prefix 42 in the two-byte form (first byte 0b01 + low 6 bits, second the rest),
+        // with a valid checksum: the same account written a second way.
+        let lower = 42u16;
+        let first = 0b0100_0000 | ((lower & 0b1111_1100) >> 2) as u8;
+        let second = (((lower & 0b11) << 6) as u8) | ((lower >> 8) as u8 & 0b0011_1111);
+        let mut payload = vec![first, second];
+        payload.extend_from_slice(&alice().0);
+        let sum = ss58_checksum(&payload);
+        payload.extend_from_slice(&sum[..2]);
+        let alias = bs58::encode(payload).into_string();
+        assert_eq!(AccountId::from_ss58(&alias), Err(Ss58Error::BadLength));
     }
 
     #[test]
