@@ -407,29 +407,26 @@ impl TxPool {
 
     /// Removes `who`'s transactions from `nonce` on (a suffix: no gap is left), in nonce order.
     fn remove_from(&mut self, who: AccountId, nonce: u64) -> Vec<PendingTx> {
-        self.untrack_tail(who);
-        let dropped = match self.senders.get_mut(&who) {
-            Some(chain) => chain.split_off(&nonce),
-            None => BTreeMap::new(),
-        };
-        let dropped: Vec<PendingTx> = dropped.into_values().collect();
-        for t in &dropped {
-            self.forget(t);
-        }
-        self.track_tail(who);
-        dropped
+        self.remove_part(who, |chain| chain.split_off(&nonce))
     }
 
     /// Removes `who`'s transactions below `nonce` (a prefix, now included in a block).
     fn remove_below(&mut self, who: AccountId, nonce: u64) -> Vec<PendingTx> {
+        self.remove_part(who, |chain| {
+            let keep = chain.split_off(&nonce);
+            std::mem::replace(chain, keep)
+        })
+    }
+
+    /// Takes the part of `who`'s chain that `split` cuts off, keeping the indexes and the
+    /// sender's tail entry in step.
+    fn remove_part(
+        &mut self,
+        who: AccountId,
+        split: impl FnOnce(&mut BTreeMap<u64, PendingTx>) -> BTreeMap<u64, PendingTx>,
+    ) -> Vec<PendingTx> {
         self.untrack_tail(who);
-        let dropped = match self.senders.get_mut(&who) {
-            Some(chain) => {
-                let keep = chain.split_off(&nonce);
-                std::mem::replace(chain, keep)
-            }
-            None => BTreeMap::new(),
-        };
+        let dropped = self.senders.get_mut(&who).map(split).unwrap_or_default();
         let dropped: Vec<PendingTx> = dropped.into_values().collect();
         for t in &dropped {
             self.forget(t);
