@@ -8,7 +8,7 @@ use crate::nomination::Value;
 use std::cmp::Ordering;
 
 /// A ballot `<counter, value>`, ordered by counter, then value.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, parity_scale_codec::Encode, parity_scale_codec::Decode)]
 pub struct Ballot {
     /// The counter (0 means "no ballot" where optional ballots are spelled with counters).
     pub counter: u32,
@@ -40,7 +40,7 @@ impl Ballot {
 }
 
 /// A ballot statement.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, parity_scale_codec::Encode, parity_scale_codec::Decode)]
 pub enum BallotStatement {
     /// PREPARE: voting to prepare `ballot`, having accepted `prepared` and `prepared_prime`
     /// (the highest accepted-prepared ballot incompatible with `prepared`) as prepared; `n_c`

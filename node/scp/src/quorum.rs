@@ -11,7 +11,9 @@ pub const MAX_VALIDATORS: usize = 1000;
 
 /// A quorum set: a slice is any `threshold` of the entries (validators and inner sets, an inner
 /// set counting when one of its own slices is satisfied).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// SCALE-encoded as (threshold, validators, inner); decoding refuses nesting deeper than
+/// [`MAX_NESTING`], so hostile bytes cannot recurse without bound.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, parity_scale_codec::Encode)]
 pub struct QuorumSet<N> {
     /// Entries needed.
     pub threshold: u32,
@@ -19,6 +21,37 @@ pub struct QuorumSet<N> {
     pub validators: Vec<N>,
     /// Inner-set entries.
     pub inner: Vec<QuorumSet<N>>,
+}
+
+impl<N: parity_scale_codec::Decode> QuorumSet<N> {
+    fn decode_at<I: parity_scale_codec::Input>(
+        input: &mut I,
+        depth: usize,
+    ) -> Result<Self, parity_scale_codec::Error> {
+        use parity_scale_codec::{Compact, Decode};
+        if depth > MAX_NESTING {
+            return Err("quorum set nested too deeply".into());
+        }
+        let threshold = u32::decode(input)?;
+        let validators = Vec::<N>::decode(input)?;
+        let n = Compact::<u32>::decode(input)?.0 as usize;
+        // Each inner set takes at least 6 bytes; never reserve more than the input can hold.
+        let mut inner = Vec::with_capacity(n.min(input.remaining_len()?.unwrap_or(0) / 6));
+        for _ in 0..n {
+            inner.push(Self::decode_at(input, depth + 1)?);
+        }
+        Ok(QuorumSet {
+            threshold,
+            validators,
+            inner,
+        })
+    }
+}
+
+impl<N: parity_scale_codec::Decode> parity_scale_codec::Decode for QuorumSet<N> {
+    fn decode<I: parity_scale_codec::Input>(input: &mut I) -> Result<Self, parity_scale_codec::Error> {
+        Self::decode_at(input, 0)
+    }
 }
 
 /// Why a quorum set breaks the sanity rules.
@@ -471,5 +504,35 @@ mod tests {
     fn json_form_parses() {
         let j: QuorumSetJson = serde_json::from_str(r#"{"t": 2, "v": ["A", "B", {"t": 1, "v": ["C", "D"]}]}"#).unwrap();
         assert_eq!(QuorumSet::from(&j), example());
+    }
+}
+
+#[cfg(test)]
+mod codec_tests {
+    use super::*;
+    use parity_scale_codec::{Decode, Encode};
+
+    fn nested(depth: usize) -> QuorumSet<u8> {
+        let mut q = QuorumSet::flat(1, vec![0]);
+        for i in 0..depth {
+            q = QuorumSet {
+                threshold: 1,
+                validators: vec![i as u8 + 1],
+                inner: vec![q],
+            };
+        }
+        q
+    }
+
+    #[test]
+    fn quorum_sets_round_trip_up_to_the_nesting_limit() {
+        let q = nested(MAX_NESTING);
+        assert_eq!(QuorumSet::<u8>::decode(&mut &q.encode()[..]).unwrap(), q);
+    }
+
+    #[test]
+    fn decoding_refuses_nesting_past_the_limit() {
+        let q = nested(MAX_NESTING + 1);
+        assert!(QuorumSet::<u8>::decode(&mut &q.encode()[..]).is_err());
     }
 }

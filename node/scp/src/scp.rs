@@ -18,8 +18,8 @@ use std::sync::Arc;
 /// A 32-byte hash (of a quorum set).
 pub type Hash = [u8; 32];
 
-/// A signed statement about one slot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A signed statement about one slot (SCALE on the wire, fields in this order).
+#[derive(Clone, Debug, PartialEq, Eq, parity_scale_codec::Encode, parity_scale_codec::Decode)]
 pub struct Envelope<N> {
     /// The slot.
     pub slot: u64,

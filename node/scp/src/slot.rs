@@ -9,7 +9,7 @@ use crate::quorum::QuorumSet;
 use std::sync::Arc;
 
 /// A statement of either sub-protocol.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, parity_scale_codec::Encode, parity_scale_codec::Decode)]
 pub enum Statement {
     /// NOMINATE.
     Nominate(Nominate),
