@@ -7,10 +7,10 @@
 //! statements like anyone's; only the final statement of a cascade is emitted.
 
 use crate::ballot::{Ballot, BallotStatement};
-use crate::federated::{federated_accept, federated_ratify};
+use crate::federated::table::{Judge, NodeBits, Table};
 use crate::nomination::{Validity, Value};
 use crate::quorum::QuorumSet;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The phase of the local node.
@@ -58,21 +58,15 @@ pub enum BallotEffect {
 /// counter so a faulty peer cannot make the timeout arithmetic overflow).
 pub const MAX_COUNTER: u32 = u32::MAX - 1;
 
-/// A node's latest statement and the quorum set it is judged by (`None` when unknown).
-type Entry<N> = (BallotStatement, Option<Arc<QuorumSet<N>>>);
-
 /// The quorum set a statement is judged by. A node that externalized has confirmed the commit
 /// for good, so its statement stands on its own: its slice is itself (stellar-core
 /// `Slot::getQuorumSetFromStatement`). That also lets nodes that are behind finish from
 /// EXTERNALIZE messages alone.
-fn judged_by<N: Ord + Clone + std::fmt::Debug>(
-    from: &N,
-    st: &BallotStatement,
-    qset: Option<Arc<QuorumSet<N>>>,
-) -> Option<Arc<QuorumSet<N>>> {
-    match st {
-        BallotStatement::Externalize { .. } => Some(Arc::new(QuorumSet::flat(1, vec![from.clone()]))),
-        _ => qset,
+fn judged_by<N>(st: &BallotStatement, qset: Option<Arc<QuorumSet<N>>>) -> Judge<N> {
+    match (st, qset) {
+        (BallotStatement::Externalize { .. }, _) => Judge::Itself,
+        (_, Some(q)) => Judge::Qset(q),
+        (_, None) => Judge::Unknown,
     }
 }
 
@@ -94,7 +88,8 @@ pub struct BallotProtocol<N> {
     /// The ballot timer is armed (it may outlive the counter it was armed for, so it is
     /// tracked apart from `heard_from_quorum`).
     timer_armed: bool,
-    latest: BTreeMap<N, Entry<N>>,
+    /// Each node's latest statement, judged by its quorum set.
+    latest: Table<N, BallotStatement>,
     last_emitted: Option<BallotStatement>,
     /// `last_emitted` changed and is not yet sent (sent when the outermost cascade settles).
     pending_send: bool,
@@ -131,10 +126,12 @@ fn statement_values(st: &BallotStatement) -> Vec<&Value> {
 impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     /// The ballot protocol for `slot` at `local` with quorum set `qset`.
     pub fn new(slot: u64, local: N, qset: impl Into<Arc<QuorumSet<N>>>) -> Self {
+        let qset = qset.into();
         BallotProtocol {
             slot,
             local,
-            qset: qset.into(),
+            latest: Table::new(&qset),
+            qset,
             phase: Phase::Prepare,
             current: None,
             prepared: None,
@@ -145,7 +142,6 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             composite: None,
             heard_from_quorum: false,
             timer_armed: false,
-            latest: BTreeMap::new(),
             last_emitted: None,
             pending_send: false,
             level: 0,
@@ -183,7 +179,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     }
     /// The latest statement taken from `node`.
     pub fn latest_statement(&self, node: &N) -> Option<&BallotStatement> {
-        self.latest.get(node).map(|(st, _)| st)
+        self.latest.get(node)
     }
     /// The last statement emitted (to persist for restart, and to re-send to nodes behind).
     pub fn last_emitted(&self) -> Option<&BallotStatement> {
@@ -235,8 +231,8 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
                 self.phase = Phase::Externalize;
             }
         }
-        let judged = judged_by(&self.local, &own_last, Some(self.qset.clone()));
-        self.latest.insert(self.local.clone(), (own_last.clone(), judged));
+        let judged = judged_by(&own_last, Some(self.qset.clone()));
+        self.latest.insert(&self.local, own_last.clone(), judged);
         self.last_emitted = Some(own_last);
         true
     }
@@ -360,7 +356,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         if !st.is_sane(from_self) {
             return false;
         }
-        if self.latest.get(from).is_some_and(|(old, _)| !st.is_newer_than(old)) {
+        if self.latest.get(from).is_some_and(|old| !st.is_newer_than(old)) {
             return false;
         }
         if statement_values(&st)
@@ -375,12 +371,12 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             if !st.working_ballot().compatible(ours) {
                 return false;
             }
-            let judged = judged_by(from, &st, qset);
-            self.latest.insert(from.clone(), (st, judged));
+            let judged = judged_by(&st, qset);
+            self.latest.insert(from, st, judged);
             return true;
         }
-        let judged = judged_by(from, &st, qset);
-        self.latest.insert(from.clone(), (st.clone(), judged));
+        let judged = judged_by(&st, qset);
+        self.latest.insert(from, st.clone(), judged);
         self.advance(driver, &st);
         true
     }
@@ -406,22 +402,24 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         self.level -= 1;
     }
 
-    fn qset_of(e: &Entry<N>) -> Option<&QuorumSet<N>> {
-        e.1.as_deref()
-    }
-
+    /// Federated accept (draft §3.2) of the statement `voted` and `accepted` describe.
     fn accept(&self, voted: impl Fn(&BallotStatement) -> bool, accepted: impl Fn(&BallotStatement) -> bool) -> bool {
-        federated_accept(
-            &self.qset,
-            &self.latest,
-            &Self::qset_of,
-            &|e: &Entry<N>| voted(&e.0),
-            &|e: &Entry<N>| accepted(&e.0),
-        )
+        let mut either = NodeBits::new();
+        let mut acc = NodeBits::new();
+        for (n, st) in self.latest.statements() {
+            if accepted(st) {
+                acc.insert(n);
+                either.insert(n);
+            } else if voted(st) {
+                either.insert(n);
+            }
+        }
+        self.latest.accept(&either, &acc)
     }
 
+    /// Federated ratify of the statement `ratified` describes.
     fn ratify(&self, ratified: impl Fn(&BallotStatement) -> bool) -> bool {
-        federated_ratify(&self.qset, &self.latest, &Self::qset_of, &|e: &Entry<N>| ratified(&e.0))
+        self.latest.ratify(&self.latest.nodes(ratified))
     }
 
     /// Ballots that may have been prepared, given the hint (stellar-core `getPrepareCandidates`),
@@ -457,7 +455,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         // Every candidate is ≲ its hint ballot, and the callers' `keep` is upward closed along
         // a value (if it holds of b, it holds of every b' ≳ b): a hint it refuses yields nothing.
         for top in hints.iter().rev().filter(|t| keep(t)) {
-            for (st, _) in self.latest.values() {
+            for (_, st) in self.latest.statements() {
                 match st {
                     BallotStatement::Prepare {
                         ballot,
@@ -627,7 +625,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     /// The counters bounding commit intervals in statements compatible with `ballot`.
     fn commit_boundaries(&self, ballot: &Ballot) -> BTreeSet<u32> {
         let mut out = BTreeSet::new();
-        for (st, _) in self.latest.values() {
+        for (_, st) in self.latest.statements() {
             match st {
                 BallotStatement::Prepare {
                     ballot: b, n_c, n_h, ..
@@ -788,8 +786,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
 
     /// Whether the nodes whose counter is above `n` are v-blocking.
     fn v_blocking_ahead_of(&self, n: u32) -> bool {
-        self.qset
-            .is_blocked_by(&|node: &N| self.latest.get(node).is_some_and(|(st, _)| statement_counter(st) > n))
+        self.latest.blocking(&self.latest.nodes(|st| statement_counter(st) > n))
     }
 
     /// The v-blocking counter jump (draft §6.6): if a v-blocking set is at higher counters,
@@ -804,8 +801,8 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         }
         let counters: BTreeSet<u32> = self
             .latest
-            .values()
-            .map(|(st, _)| statement_counter(st))
+            .statements()
+            .map(|(_, st)| statement_counter(st))
             .filter(|c| *c > local)
             .collect();
         for n in counters {
@@ -826,7 +823,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             // stays one until our counter moves (which clears the flag).
             return;
         }
-        let at_our_counter = federated_ratify(&self.qset, &self.latest, &Self::qset_of, &|e: &Entry<N>| match &e.0 {
+        let at_our_counter = self.ratify(|st| match st {
             BallotStatement::Prepare { ballot, .. } => counter <= ballot.counter,
             _ => true,
         });
@@ -875,7 +872,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     /// sending once the cascade settles.
     fn emit_current(&mut self, driver: &impl BallotDriver) {
         let Some(st) = self.current_statement() else { return };
-        if self.latest.get(&self.local).is_some_and(|(old, _)| *old == st) {
+        if self.latest.get(&self.local).is_some_and(|old| *old == st) {
             return;
         }
         let (local, qset) = (self.local.clone(), self.qset.clone());

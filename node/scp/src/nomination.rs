@@ -18,7 +18,7 @@
 //! - The round timer grows with the round; nomination stops once told to (when the ballot
 //!   protocol confirms a ballot prepared).
 
-use crate::federated::{federated_accept, federated_ratify};
+use crate::federated::table::{Judge, NodeBits, Table};
 use crate::quorum::QuorumSet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -55,7 +55,9 @@ pub trait NominationDriver<N> {
 }
 
 /// A NOMINATE statement.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Default, parity_scale_codec::Encode, parity_scale_codec::Decode)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Default, parity_scale_codec::Encode, parity_scale_codec::Decode,
+)]
 pub struct Nominate {
     /// Values voted for.
     pub votes: BTreeSet<Value>,
@@ -105,17 +107,21 @@ pub struct Nomination<N> {
     accepted: BTreeSet<Value>,
     candidates: BTreeSet<Value>,
     leaders: BTreeSet<N>,
-    /// Each node's latest statement with its quorum set (`None` when unknown).
-    latest: BTreeMap<N, Entry<N>>,
+    /// Each node's latest statement with its quorum set.
+    latest: Table<N, Nominate>,
+    /// For each value some statement names: the nodes whose latest statement votes for it and
+    /// those whose latest statement accepts it (kept as statements arrive, so that a federated
+    /// check does not look through every statement).
+    support: BTreeMap<Value, Support>,
     last_emitted: Option<Nominate>,
     composite: Option<Value>,
 }
 
-/// A node's latest statement and its quorum set (`None` when unknown).
-type Entry<N> = (Nominate, Option<Arc<QuorumSet<N>>>);
-
-fn entry_qset<N>(e: &Entry<N>) -> Option<&QuorumSet<N>> {
-    e.1.as_deref()
+/// The nodes whose latest statement votes for, and accepts, one value.
+#[derive(Clone, Debug, Default)]
+struct Support {
+    voted: NodeBits,
+    accepted: NodeBits,
 }
 
 /// `floor(x * n / d)` without overflow.
@@ -145,10 +151,13 @@ pub fn node_weight<N: Ord + Clone + std::fmt::Debug>(node: &N, qset: &QuorumSet<
 impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
     /// Nomination for `slot` by `local` with quorum set `qset`.
     pub fn new(slot: u64, local: N, qset: impl Into<Arc<QuorumSet<N>>>) -> Self {
+        let qset = qset.into();
         Nomination {
             slot,
             local,
-            qset: qset.into(),
+            latest: Table::new(&qset),
+            support: BTreeMap::new(),
+            qset,
             round: 0,
             started: false,
             stopped: false,
@@ -158,7 +167,6 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
             accepted: BTreeSet::new(),
             candidates: BTreeSet::new(),
             leaders: BTreeSet::new(),
-            latest: BTreeMap::new(),
             last_emitted: None,
             composite: None,
         }
@@ -190,7 +198,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
     }
     /// A node's latest statement (the local one included).
     pub fn latest_statement(&self, node: &N) -> Option<&Nominate> {
-        self.latest.get(node).map(|(st, _)| st)
+        self.latest.get(node)
     }
 
     fn priority(&self, driver: &impl NominationDriver<N>, node: &N, qset: &QuorumSet<N>) -> u64 {
@@ -284,8 +292,8 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
         }
         let leaders: Vec<N> = self.leaders.iter().cloned().collect();
         for leader in leaders {
-            if let Some((st, _)) = self.latest.get(&leader).cloned() {
-                if let Some(v) = self.new_value_from(driver, &st) {
+            if let Some(st) = self.latest.get(&leader) {
+                if let Some(v) = self.new_value_from(driver, st) {
                     updated |= self.votes.insert(v);
                 }
             }
@@ -304,8 +312,8 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
     pub fn restore(&mut self, own_last: Nominate) {
         self.votes.extend(own_last.votes.iter().cloned());
         self.accepted.extend(own_last.accepted.iter().cloned());
-        self.latest
-            .insert(self.local.clone(), (own_last.clone(), Some(self.qset.clone())));
+        let (local, qset) = (self.local.clone(), self.qset.clone());
+        self.hold(&local, own_last.clone(), Some(qset), false);
         self.last_emitted = Some(own_last);
         self.started = true;
     }
@@ -333,6 +341,54 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
         effects.extend(self.receive(driver, &local, st, Some(qset)));
     }
 
+    /// Makes `st` `from`'s latest statement. With `newer`, it is newer than the one it
+    /// replaces, which names no value it does not ([`Nominate::is_newer_than`]): support only
+    /// grows. Otherwise (a restored statement) the old one's support is taken back first.
+    fn hold(&mut self, from: &N, st: Nominate, qset: Option<Arc<QuorumSet<N>>>, newer: bool) {
+        let judge = match qset {
+            Some(q) => Judge::Qset(q),
+            None => Judge::Unknown,
+        };
+        if !newer {
+            if let (Some(n), Some(old)) = (self.latest.number_of(from), self.latest.get(from)) {
+                for v in &old.votes {
+                    if let Some(s) = self.support.get_mut(v) {
+                        s.voted.remove(n);
+                    }
+                }
+                for v in &old.accepted {
+                    if let Some(s) = self.support.get_mut(v) {
+                        s.accepted.remove(n);
+                    }
+                }
+            }
+        }
+        self.latest.insert(from, st, judge);
+        let (Some(n), Some(st)) = (self.latest.number_of(from), self.latest.get(from)) else {
+            return;
+        };
+        for v in &st.votes {
+            match self.support.get_mut(v) {
+                Some(s) => s.voted.insert(n),
+                None => {
+                    let mut s = Support::default();
+                    s.voted.insert(n);
+                    self.support.insert(v.clone(), s);
+                }
+            }
+        }
+        for v in &st.accepted {
+            match self.support.get_mut(v) {
+                Some(s) => s.accepted.insert(n),
+                None => {
+                    let mut s = Support::default();
+                    s.accepted.insert(n);
+                    self.support.insert(v.clone(), s);
+                }
+            }
+        }
+    }
+
     /// Processes `from`'s statement; `qset` is `from`'s quorum set (resolved from the hash in its
     /// envelope), `None` when unknown: such a node never counts towards a quorum.
     pub fn receive(
@@ -343,27 +399,23 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
         qset: Option<Arc<QuorumSet<N>>>,
     ) -> Vec<NominationEffect> {
         let mut effects = vec![];
-        if !st.is_sane() || self.latest.get(from).is_some_and(|(old, _)| !st.is_newer_than(old)) {
+        if !st.is_sane() || self.latest.get(from).is_some_and(|old| !st.is_newer_than(old)) {
             return effects;
         }
-        self.latest.insert(from.clone(), (st.clone(), qset));
+        self.hold(from, st.clone(), qset, true);
         if !self.started || self.stopped {
             return effects;
         }
-        let qs = entry_qset::<N>;
         let mut modified = false;
         let mut new_candidates = false;
         for v in &st.votes {
             if self.accepted.contains(v) {
                 continue;
             }
-            let accept = federated_accept(
-                &self.qset,
-                &self.latest,
-                &qs,
-                &|e: &Entry<N>| e.0.votes.contains(v),
-                &|e: &Entry<N>| e.0.accepted.contains(v),
-            );
+            let accept = self
+                .support
+                .get(v)
+                .is_some_and(|s| self.latest.accept(&s.voted.union(&s.accepted), &s.accepted));
             if accept && driver.validate(self.slot, v) == Validity::Valid {
                 self.accepted.insert(v.clone());
                 self.votes.insert(v.clone());
@@ -376,7 +428,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
             if self.candidates.contains(a) || !self.accepted.contains(a) {
                 continue;
             }
-            if federated_ratify(&self.qset, &self.latest, &qs, &|e: &Entry<N>| e.0.accepted.contains(a)) {
+            if self.support.get(a).is_some_and(|s| self.latest.ratify(&s.accepted)) {
                 self.candidates.insert(a.clone());
                 new_candidates = true;
             }
