@@ -10,8 +10,11 @@ use crate::ballot::{Ballot, BallotStatement};
 use crate::federated::table::{Judge, NodeBits, Table};
 use crate::nomination::{Validity, Value};
 use crate::quorum::QuorumSet;
-use std::collections::BTreeSet;
+use compact::{CBallot, CStatement, Values};
+use std::cmp::Ordering;
 use std::sync::Arc;
+
+mod compact;
 
 /// The phase of the local node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,7 +92,9 @@ pub struct BallotProtocol<N> {
     /// tracked apart from `heard_from_quorum`).
     timer_armed: bool,
     /// Each node's latest statement, judged by its quorum set.
-    latest: Table<N, BallotStatement>,
+    latest: Table<N, Said>,
+    /// The numbers of the values of the statements in `latest` (and of our own ballots).
+    values: Values,
     last_emitted: Option<BallotStatement>,
     /// `last_emitted` changed and is not yet sent (sent when the outermost cascade settles).
     pending_send: bool,
@@ -97,11 +102,11 @@ pub struct BallotProtocol<N> {
     effects: Vec<BallotEffect>,
 }
 
-fn statement_counter(st: &BallotStatement) -> u32 {
-    match st {
-        BallotStatement::Prepare { ballot, .. } | BallotStatement::Confirm { ballot, .. } => ballot.counter,
-        BallotStatement::Externalize { .. } => u32::MAX,
-    }
+/// A node's latest statement, with its values numbered.
+#[derive(Clone, Debug)]
+struct Said {
+    full: BallotStatement,
+    compact: CStatement,
 }
 
 /// Values a statement names, all of which must not be invalid.
@@ -131,6 +136,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             slot,
             local,
             latest: Table::new(&qset),
+            values: Values::default(),
             qset,
             phase: Phase::Prepare,
             current: None,
@@ -179,7 +185,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     }
     /// The latest statement taken from `node`.
     pub fn latest_statement(&self, node: &N) -> Option<&BallotStatement> {
-        self.latest.get(node)
+        self.latest.get(node).map(|said| &said.full)
     }
     /// The last statement emitted (to persist for restart, and to re-send to nodes behind).
     pub fn last_emitted(&self) -> Option<&BallotStatement> {
@@ -232,7 +238,12 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             }
         }
         let judged = judged_by(&own_last, Some(self.qset.clone()));
-        self.latest.insert(&self.local, own_last.clone(), judged);
+        let compact = self.values.statement(&own_last);
+        let said = Said {
+            full: own_last.clone(),
+            compact,
+        };
+        self.latest.insert(&self.local, said, judged);
         self.last_emitted = Some(own_last);
         true
     }
@@ -356,7 +367,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         if !st.is_sane(from_self) {
             return false;
         }
-        if self.latest.get(from).is_some_and(|old| !st.is_newer_than(old)) {
+        if self.latest.get(from).is_some_and(|old| !st.is_newer_than(&old.full)) {
             return false;
         }
         if statement_values(&st)
@@ -371,30 +382,44 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             if !st.working_ballot().compatible(ours) {
                 return false;
             }
-            let judged = judged_by(&st, qset);
-            self.latest.insert(from, st, judged);
-            return true;
+        }
+        if self.level == 0 && self.values.len() > 64 + 6 * self.latest.len() {
+            // Values of statements since replaced: number again what is still held (never
+            // inside a cascade, which holds numbered ballots).
+            self.renumber();
         }
         let judged = judged_by(&st, qset);
-        self.latest.insert(from, st.clone(), judged);
-        self.advance(driver, &st);
+        let compact = self.values.statement(&st);
+        self.latest.insert(from, Said { full: st, compact }, judged);
+        if self.phase != Phase::Externalize {
+            self.advance(driver, compact);
+        }
         true
     }
 
-    fn advance(&mut self, driver: &impl BallotDriver, hint: &BallotStatement) {
+    /// Numbers the values of the statements held afresh, forgetting the others.
+    fn renumber(&mut self) {
+        let mut values = Values::default();
+        for said in self.latest.statements_mut() {
+            said.compact = values.statement(&said.full);
+        }
+        self.values = values;
+    }
+
+    fn advance(&mut self, driver: &impl BallotDriver, hint: CStatement) {
         self.level += 1;
         // A cascade deeper than this would mean a bug, not a network condition.
         assert!(self.level < 50, "ballot protocol recursion");
-        self.attempt_accept_prepared(driver, hint);
-        self.attempt_confirm_prepared(driver, hint);
-        self.attempt_accept_commit(driver, hint);
-        self.attempt_confirm_commit(driver, hint);
+        self.attempt_accept_prepared(driver, &hint);
+        self.attempt_confirm_prepared(driver, &hint);
+        self.attempt_accept_commit(driver, &hint);
+        self.attempt_confirm_commit(driver, &hint);
         if self.level == 1 {
             // A v-blocking set can only have got ahead of us through a statement that is ahead:
             // every earlier one was checked when it came, statements only get newer, and our
             // counter only grows (which shrinks the set ahead).
             let local = self.current.as_ref().map_or(0, |b| b.counter);
-            if statement_counter(hint) > local {
+            if hint.counter() > local {
                 while self.attempt_bump(driver) {}
             }
             self.check_heard_from_quorum(driver);
@@ -403,14 +428,14 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     }
 
     /// Federated accept (draft §3.2) of the statement `voted` and `accepted` describe.
-    fn accept(&self, voted: impl Fn(&BallotStatement) -> bool, accepted: impl Fn(&BallotStatement) -> bool) -> bool {
+    fn accept(&self, voted: impl Fn(&CStatement) -> bool, accepted: impl Fn(&CStatement) -> bool) -> bool {
         let mut either = NodeBits::new();
         let mut acc = NodeBits::new();
-        for (n, st) in self.latest.statements() {
-            if accepted(st) {
+        for (n, said) in self.latest.statements() {
+            if accepted(&said.compact) {
                 acc.insert(n);
                 either.insert(n);
-            } else if voted(st) {
+            } else if voted(&said.compact) {
                 either.insert(n);
             }
         }
@@ -418,69 +443,78 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     }
 
     /// Federated ratify of the statement `ratified` describes.
-    fn ratify(&self, ratified: impl Fn(&BallotStatement) -> bool) -> bool {
-        self.latest.ratify(&self.latest.nodes(ratified))
+    fn ratify(&self, ratified: impl Fn(&CStatement) -> bool) -> bool {
+        self.latest.ratify(&self.latest.nodes(|said| ratified(&said.compact)))
+    }
+
+    /// `b` over value numbers (numbering its value if new).
+    fn numbered(&mut self, b: Option<&Ballot>) -> Option<CBallot> {
+        b.map(|b| self.values.ballot(b))
     }
 
     /// Ballots that may have been prepared, given the hint (stellar-core `getPrepareCandidates`),
     /// of those the caller can still use (`keep`, which must be upward closed along a value:
-    /// filtering here spares enumerating and cloning the rest).
-    fn prepare_candidates(&self, hint: &BallotStatement, keep: impl Fn(&Ballot) -> bool) -> BTreeSet<Ballot> {
-        let mut hints: BTreeSet<Ballot> = BTreeSet::new();
-        match hint {
-            BallotStatement::Prepare {
+    /// filtering here spares enumerating the rest), in increasing order.
+    fn prepare_candidates(&self, hint: &CStatement, keep: impl Fn(CBallot) -> bool) -> Vec<CBallot> {
+        let mut hints: Vec<CBallot> = match *hint {
+            CStatement::Prepare {
                 ballot,
                 prepared,
                 prepared_prime,
                 ..
-            } => {
-                hints.insert(ballot.clone());
-                hints.extend(prepared.iter().cloned());
-                hints.extend(prepared_prime.iter().cloned());
-            }
-            BallotStatement::Confirm { ballot, n_prepared, .. } => {
-                hints.insert(Ballot::new(*n_prepared, ballot.value.clone()));
-                hints.insert(Ballot::new(u32::MAX, ballot.value.clone()));
-            }
-            BallotStatement::Externalize { commit, .. } => {
-                hints.insert(Ballot::new(u32::MAX, commit.value.clone()));
-            }
-        }
-        let mut out = BTreeSet::new();
-        let mut add = |b: &Ballot| {
-            if keep(b) && !out.contains(b) {
-                out.insert(b.clone());
+            } => std::iter::once(ballot).chain(prepared).chain(prepared_prime).collect(),
+            CStatement::Confirm { ballot, n_prepared, .. } => vec![
+                CBallot {
+                    counter: n_prepared,
+                    value: ballot.value,
+                },
+                CBallot {
+                    counter: u32::MAX,
+                    value: ballot.value,
+                },
+            ],
+            CStatement::Externalize { commit, .. } => vec![CBallot {
+                counter: u32::MAX,
+                value: commit.value,
+            }],
+        };
+        hints.retain(|t| keep(*t));
+        let mut out: Vec<CBallot> = Vec::new();
+        let mut add = |b: CBallot| {
+            // Most statements name the same few ballots: look for them while there are few.
+            if keep(b) && !(out.len() < 16 && out.contains(&b)) {
+                out.push(b);
             }
         };
         // Every candidate is ≲ its hint ballot, and the callers' `keep` is upward closed along
         // a value (if it holds of b, it holds of every b' ≳ b): a hint it refuses yields nothing.
-        for top in hints.iter().rev().filter(|t| keep(t)) {
-            for (_, st) in self.latest.statements() {
-                match st {
-                    BallotStatement::Prepare {
+        for top in hints {
+            for (_, said) in self.latest.statements() {
+                match said.compact {
+                    CStatement::Prepare {
                         ballot,
                         prepared,
                         prepared_prime,
                         ..
                     } => {
-                        for b in std::iter::once(ballot)
-                            .chain(prepared.iter())
-                            .chain(prepared_prime.iter())
-                        {
+                        for b in std::iter::once(ballot).chain(prepared).chain(prepared_prime) {
                             if b.less_and_compatible(top) {
                                 add(b);
                             }
                         }
                     }
-                    BallotStatement::Confirm { ballot, n_prepared, .. } => {
+                    CStatement::Confirm { ballot, n_prepared, .. } => {
                         if top.compatible(ballot) {
                             add(top);
-                            if *n_prepared < top.counter {
-                                add(&Ballot::new(*n_prepared, top.value.clone()));
+                            if n_prepared < top.counter {
+                                add(CBallot {
+                                    counter: n_prepared,
+                                    value: top.value,
+                                });
                             }
                         }
                     }
-                    BallotStatement::Externalize { commit, .. } => {
+                    CStatement::Externalize { commit, .. } => {
                         if top.compatible(commit) {
                             add(top);
                         }
@@ -488,26 +522,37 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
                 }
             }
         }
+        out.sort_unstable_by(|a, b| self.values.cmp(*a, *b));
+        out.dedup();
         out
     }
 
-    fn attempt_accept_prepared(&mut self, driver: &impl BallotDriver, hint: &BallotStatement) -> bool {
+    fn attempt_accept_prepared(&mut self, driver: &impl BallotDriver, hint: &CStatement) -> bool {
         if !matches!(self.phase, Phase::Prepare | Phase::Confirm) {
             return false;
         }
-        let useful = |ballot: &Ballot| {
+        let p = self.numbered(self.prepared.clone().as_ref());
+        let pp = self.numbered(self.prepared_prime.clone().as_ref());
+        let values = &self.values;
+        let useful = |ballot: CBallot| {
             // In CONFIRM only ballots that can raise p matter (p ~ c); below p' or under a
             // compatible p nothing is learned.
-            (self.phase != Phase::Confirm || self.prepared.as_ref().is_some_and(|p| p.less_and_compatible(ballot)))
-                && self.prepared_prime.as_ref().is_none_or(|pp| ballot > pp)
-                && !self.prepared.as_ref().is_some_and(|p| ballot.less_and_compatible(p))
+            (self.phase != Phase::Confirm || p.is_some_and(|p| p.less_and_compatible(ballot)))
+                && pp.is_none_or(|pp| values.cmp(ballot, pp) == Ordering::Greater)
+                && !p.is_some_and(|p| ballot.less_and_compatible(p))
         };
-        for ballot in self.prepare_candidates(hint, useful).into_iter().rev() {
-            if self.accept(|st| st.votes_prepare(&ballot), |st| st.accepts_prepared(&ballot)) {
-                return self.set_prepared_accept(driver, ballot);
+        let found = self
+            .prepare_candidates(hint, useful)
+            .into_iter()
+            .rev()
+            .find(|ballot| self.accept(|st| st.votes_prepare(*ballot), |st| st.accepts_prepared(*ballot)));
+        match found {
+            Some(ballot) => {
+                let ballot = self.values.to_ballot(ballot);
+                self.set_prepared_accept(driver, ballot)
             }
+            None => false,
         }
-        false
     }
 
     fn set_prepared_accept(&mut self, driver: &impl BallotDriver, ballot: Ballot) -> bool {
@@ -551,51 +596,60 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         }
     }
 
-    fn attempt_confirm_prepared(&mut self, driver: &impl BallotDriver, hint: &BallotStatement) -> bool {
+    fn attempt_confirm_prepared(&mut self, driver: &impl BallotDriver, hint: &CStatement) -> bool {
         if self.phase != Phase::Prepare || self.prepared.is_none() {
             return false;
         }
         // The search for h stops at h, the one for c (only while there is no c) below b:
         // nothing else is looked at.
-        let b = self.current.clone().unwrap_or(Ballot::new(0, Value::new()));
+        let b = self
+            .numbered(self.current.clone().as_ref())
+            .unwrap_or_else(|| self.values.ballot(&Ballot::new(0, Value::new())));
+        let high = self.numbered(self.high.clone().as_ref());
+        let p = self.numbered(self.prepared.clone().as_ref());
+        let pp = self.numbered(self.prepared_prime.clone().as_ref());
+        let values = &self.values;
         let looking_for_c = self.commit.is_none();
-        let looked_at =
-            |ballot: &Ballot| self.high.as_ref().is_none_or(|h| ballot > h) || (looking_for_c && *ballot >= b);
-        let candidates: Vec<Ballot> = self.prepare_candidates(hint, looked_at).into_iter().rev().collect();
+        let looked_at = |ballot: CBallot| {
+            high.is_none_or(|h| values.cmp(ballot, h) == Ordering::Greater)
+                || (looking_for_c && values.cmp(ballot, b) != Ordering::Less)
+        };
+        let candidates: Vec<CBallot> = self.prepare_candidates(hint, looked_at).into_iter().rev().collect();
         let mut found = None;
         for (i, ballot) in candidates.iter().enumerate() {
-            if self.high.as_ref().is_some_and(|h| h >= ballot) {
+            if high.is_some_and(|h| values.cmp(h, *ballot) != Ordering::Less) {
                 break;
             }
-            if self.ratify(|st| st.accepts_prepared(ballot)) {
+            if self.ratify(|st| st.accepts_prepared(*ballot)) {
                 found = Some(i);
                 break;
             }
         }
         let Some(hi) = found else { return false };
-        let new_h = candidates[hi].clone();
+        let new_h = candidates[hi];
+        // `a ⋦ b`: below or equal, another value.
+        let less_and_incompatible = |a: CBallot, b: CBallot| values.cmp(a, b) != Ordering::Greater && !a.compatible(b);
         let mut new_c = None;
         let c_possible = self.commit.is_none()
-            && !self.prepared.as_ref().is_some_and(|p| new_h.less_and_incompatible(p))
-            && !self
-                .prepared_prime
-                .as_ref()
-                .is_some_and(|p| new_h.less_and_incompatible(p));
+            && !p.is_some_and(|p| less_and_incompatible(new_h, p))
+            && !pp.is_some_and(|pp| less_and_incompatible(new_h, pp));
         if c_possible {
             for ballot in &candidates[hi..] {
-                if *ballot < b {
+                if values.cmp(*ballot, b) == Ordering::Less {
                     break;
                 }
-                if !ballot.less_and_compatible(&new_h) {
+                if !ballot.less_and_compatible(new_h) {
                     continue;
                 }
-                if self.ratify(|st| st.accepts_prepared(ballot)) {
-                    new_c = Some(ballot.clone());
+                if self.ratify(|st| st.accepts_prepared(*ballot)) {
+                    new_c = Some(*ballot);
                 } else {
                     break;
                 }
             }
         }
+        let new_c = new_c.map(|c| values.to_ballot(c));
+        let new_h = values.to_ballot(new_h);
         self.set_prepared_confirmed(driver, new_c, new_h)
     }
 
@@ -622,46 +676,41 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         did
     }
 
-    /// The counters bounding commit intervals in statements compatible with `ballot`.
-    fn commit_boundaries(&self, ballot: &Ballot) -> BTreeSet<u32> {
-        let mut out = BTreeSet::new();
-        for (_, st) in self.latest.statements() {
-            match st {
-                BallotStatement::Prepare {
-                    ballot: b, n_c, n_h, ..
-                } => {
-                    if ballot.compatible(b) && *n_c != 0 {
-                        out.insert(*n_c);
-                        out.insert(*n_h);
+    /// The counters bounding commit intervals in statements compatible with `value`, in
+    /// increasing order.
+    fn commit_boundaries(&self, value: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        for (_, said) in self.latest.statements() {
+            match said.compact {
+                CStatement::Prepare { ballot, n_c, n_h, .. } => {
+                    if ballot.value == value && n_c != 0 {
+                        out.extend([n_c, n_h]);
                     }
                 }
-                BallotStatement::Confirm {
-                    ballot: b,
-                    n_commit,
-                    n_h,
-                    ..
+                CStatement::Confirm {
+                    ballot, n_commit, n_h, ..
                 } => {
-                    if ballot.compatible(b) {
-                        out.insert(*n_commit);
-                        out.insert(*n_h);
+                    if ballot.value == value {
+                        out.extend([n_commit, n_h]);
                     }
                 }
-                BallotStatement::Externalize { commit, n_h } => {
-                    if ballot.compatible(commit) {
-                        out.insert(commit.counter);
-                        out.insert(*n_h);
-                        out.insert(u32::MAX);
+                CStatement::Externalize { commit, n_h } => {
+                    if commit.value == value {
+                        out.extend([commit.counter, n_h, u32::MAX]);
                     }
                 }
             }
         }
+        out.sort_unstable();
+        out.dedup();
         out
     }
 
-    /// The highest, then widest, interval [lo, hi] of boundaries satisfying `pred`
-    /// (stellar-core `findExtendedInterval`), with `hi >= min_hi`: the caller has no use for
-    /// lower ones, so the search stops instead of testing them. `(0, 0)` when none.
-    fn extended_interval(boundaries: &BTreeSet<u32>, min_hi: u32, pred: impl Fn(u32, u32) -> bool) -> (u32, u32) {
+    /// The highest, then widest, interval [lo, hi] of boundaries (increasing, without repeats)
+    /// satisfying `pred` (stellar-core `findExtendedInterval`), with `hi >= min_hi`: the caller
+    /// has no use for lower ones, so the search stops instead of testing them. `(0, 0)` when
+    /// none.
+    fn extended_interval(boundaries: &[u32], min_hi: u32, pred: impl Fn(u32, u32) -> bool) -> (u32, u32) {
         let mut candidate = (0u32, 0u32);
         for &n in boundaries.iter().rev() {
             let cur = if candidate.0 == 0 {
@@ -683,49 +732,60 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         candidate
     }
 
-    fn commit_hint(hint: &BallotStatement) -> Option<Ballot> {
-        match hint {
-            BallotStatement::Prepare { ballot, n_c, n_h, .. } => {
-                (*n_c != 0).then(|| Ballot::new(*n_h, ballot.value.clone()))
-            }
-            BallotStatement::Confirm { ballot, n_h, .. } => Some(Ballot::new(*n_h, ballot.value.clone())),
-            BallotStatement::Externalize { commit, n_h } => Some(Ballot::new(*n_h, commit.value.clone())),
+    /// The ballot whose commit the hint may bear on: `<h.n, value>` of a statement with a
+    /// commit vote or acceptance.
+    fn commit_hint(hint: &CStatement) -> Option<CBallot> {
+        match *hint {
+            CStatement::Prepare { ballot, n_c, n_h, .. } => (n_c != 0).then_some(CBallot {
+                counter: n_h,
+                value: ballot.value,
+            }),
+            CStatement::Confirm { ballot, n_h, .. } => Some(CBallot {
+                counter: n_h,
+                value: ballot.value,
+            }),
+            CStatement::Externalize { commit, n_h } => Some(CBallot {
+                counter: n_h,
+                value: commit.value,
+            }),
         }
     }
 
-    fn attempt_accept_commit(&mut self, driver: &impl BallotDriver, hint: &BallotStatement) -> bool {
+    fn attempt_accept_commit(&mut self, driver: &impl BallotDriver, hint: &CStatement) -> bool {
         if !matches!(self.phase, Phase::Prepare | Phase::Confirm) {
             return false;
         }
         let Some(ballot) = Self::commit_hint(hint) else {
             return false;
         };
-        if self.phase == Phase::Confirm && !self.high.as_ref().is_some_and(|h| h.compatible(&ballot)) {
+        let high = self.numbered(self.high.clone().as_ref());
+        if self.phase == Phase::Confirm && !high.is_some_and(|h| h.compatible(ballot)) {
             return false;
         }
-        let boundaries = self.commit_boundaries(&ballot);
+        let boundaries = self.commit_boundaries(ballot.value);
         if boundaries.is_empty() {
             return false;
         }
         // In CONFIRM only a higher h is news (checked again below, as stellar-core does).
-        let min_hi = match (self.phase, &self.high) {
+        let min_hi = match (self.phase, high) {
             (Phase::Confirm, Some(h)) => h.counter.saturating_add(1),
             _ => 0,
         };
         let (lo, hi) = Self::extended_interval(&boundaries, min_hi, |lo, hi| {
             self.accept(
-                |st| st.votes_commit(&ballot, lo, hi),
-                |st| st.accepts_commit(&ballot, lo, hi),
+                |st| st.votes_commit(ballot.value, lo, hi),
+                |st| st.accepts_commit(ballot.value, lo, hi),
             )
         });
         if lo == 0 {
             return false;
         }
-        if self.phase == Phase::Confirm && self.high.as_ref().is_some_and(|h| hi <= h.counter) {
+        if self.phase == Phase::Confirm && high.is_some_and(|h| hi <= h.counter) {
             return false;
         }
-        let c = Ballot::new(lo, ballot.value.clone());
-        let h = Ballot::new(hi, ballot.value);
+        let value = self.values.value(ballot.value).clone();
+        let c = Ballot::new(lo, value.clone());
+        let h = Ballot::new(hi, value);
         self.set_accept_commit(driver, c, h)
     }
 
@@ -753,26 +813,28 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         did
     }
 
-    fn attempt_confirm_commit(&mut self, driver: &impl BallotDriver, hint: &BallotStatement) -> bool {
+    fn attempt_confirm_commit(&mut self, driver: &impl BallotDriver, hint: &CStatement) -> bool {
         if self.phase != Phase::Confirm || self.high.is_none() || self.commit.is_none() {
             return false;
         }
         let ballot = match hint {
-            BallotStatement::Prepare { .. } => return false,
+            CStatement::Prepare { .. } => return false,
             other => Self::commit_hint(other).expect("confirm and externalize always hint"),
         };
-        if !self.commit.as_ref().is_some_and(|c| c.compatible(&ballot)) {
+        let commit = self.numbered(self.commit.clone().as_ref());
+        if !commit.is_some_and(|c| c.compatible(ballot)) {
             return false;
         }
-        let boundaries = self.commit_boundaries(&ballot);
+        let boundaries = self.commit_boundaries(ballot.value);
         let (lo, hi) = Self::extended_interval(&boundaries, 0, |lo, hi| {
-            self.ratify(|st| st.accepts_commit(&ballot, lo, hi))
+            self.ratify(|st| st.accepts_commit(ballot.value, lo, hi))
         });
         if lo == 0 {
             return false;
         }
-        let c = Ballot::new(lo, ballot.value.clone());
-        let h = Ballot::new(hi, ballot.value);
+        let value = self.values.value(ballot.value).clone();
+        let c = Ballot::new(lo, value.clone());
+        let h = Ballot::new(hi, value);
         self.commit = Some(c.clone());
         self.high = Some(h.clone());
         self.update_current_if_needed(&h);
@@ -786,7 +848,8 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
 
     /// Whether the nodes whose counter is above `n` are v-blocking.
     fn v_blocking_ahead_of(&self, n: u32) -> bool {
-        self.latest.blocking(&self.latest.nodes(|st| statement_counter(st) > n))
+        self.latest
+            .blocking(&self.latest.nodes(|said| said.compact.counter() > n))
     }
 
     /// The v-blocking counter jump (draft §6.6): if a v-blocking set is at higher counters,
@@ -799,12 +862,14 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         if !self.v_blocking_ahead_of(local) {
             return false;
         }
-        let counters: BTreeSet<u32> = self
+        let mut counters: Vec<u32> = self
             .latest
             .statements()
-            .map(|(_, st)| statement_counter(st))
+            .map(|(_, said)| said.compact.counter())
             .filter(|c| *c > local)
             .collect();
+        counters.sort_unstable();
+        counters.dedup();
         for n in counters {
             if !self.v_blocking_ahead_of(n) {
                 return self.abandon(driver, n);
@@ -824,7 +889,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             return;
         }
         let at_our_counter = self.ratify(|st| match st {
-            BallotStatement::Prepare { ballot, .. } => counter <= ballot.counter,
+            CStatement::Prepare { ballot, .. } => counter <= ballot.counter,
             _ => true,
         });
         if at_our_counter {
@@ -872,7 +937,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     /// sending once the cascade settles.
     fn emit_current(&mut self, driver: &impl BallotDriver) {
         let Some(st) = self.current_statement() else { return };
-        if self.latest.get(&self.local).is_some_and(|old| *old == st) {
+        if self.latest.get(&self.local).is_some_and(|old| old.full == st) {
             return;
         }
         let (local, qset) = (self.local.clone(), self.qset.clone());

@@ -389,3 +389,38 @@ mod core3 {
         assert_eq!(emitted(&fx).last().map(|s| s.working_ballot().counter), Some(4));
     }
 }
+
+/// A peer that keeps raising its counter with a new value each time leaves many values behind;
+/// the slot numbers its values afresh now and then (`renumber`), which must change nothing: a
+/// node that saw every such statement acts like one that saw only the last.
+#[test]
+fn forgetting_replaced_values_changes_nothing() {
+    let junk = |i: u32| format!("junk{i}").into_bytes();
+    let mut spammed = started();
+    for i in 1..=300 {
+        let fx = spammed.receive(&Driver, &v(4), prepare(b(i, junk(i)), None, 0, 0), Some(qset().into()));
+        assert!(emitted(&fx).is_empty(), "one node alone moves nothing");
+    }
+    let mut fresh = started();
+    fresh.receive(
+        &Driver,
+        &v(4),
+        prepare(b(300, junk(300)), None, 0, 0),
+        Some(qset().into()),
+    );
+    let flow = [
+        prepare(b(1, x()), None, 0, 0),
+        prepare(b(1, x()), Some(b(1, x())), 0, 0),
+        prepare(b(1, x()), Some(b(1, x())), 1, 1),
+        confirm(b(1, x()), 1, 1, 1),
+    ];
+    for st in &flow {
+        for i in 1..4 {
+            let a = spammed.receive(&Driver, &v(i), st.clone(), Some(qset().into()));
+            let b = fresh.receive(&Driver, &v(i), st.clone(), Some(qset().into()));
+            assert_eq!(a, b, "{st:?} from v{i}");
+        }
+    }
+    assert_eq!(spammed.phase(), Phase::Externalize);
+    assert_eq!(spammed.commit(), Some(&b(1, x())));
+}

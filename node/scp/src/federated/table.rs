@@ -281,6 +281,16 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
             .filter_map(|(n, h)| h.as_ref().map(|h| (n as u32, &h.st)))
     }
 
+    /// Every latest statement, to change in place.
+    pub(crate) fn statements_mut(&mut self) -> impl Iterator<Item = &mut S> + '_ {
+        self.held.iter_mut().filter_map(|h| h.as_mut().map(|h| &mut h.st))
+    }
+
+    /// How many nodes have a statement.
+    pub(crate) fn len(&self) -> usize {
+        self.held.iter().filter(|h| h.is_some()).count()
+    }
+
     /// The nodes whose latest statement satisfies `pred`.
     pub(crate) fn nodes(&self, pred: impl Fn(&S) -> bool) -> NodeBits {
         let mut out = NodeBits::new();
