@@ -9,10 +9,13 @@
 //!   machines whose effects (emit, timers, externalize) are data; [`slot`] joins them.
 //! - [`scp`]: the node-facing seam: signed envelopes, quorum sets by hash, future-slot buffer,
 //!   purge, state for peers behind, restore after a restart.
+//! - [`certificate`]: finality certificates (the signed envelopes that accepted commit of a
+//!   slot's value) and their verification against a trusted quorum set.
 //! - [`sim`]: a deterministic many-node simulator on top of [`scp`], with [`scenario`] files.
 
 pub mod ballot;
 pub mod ballot_protocol;
+pub mod certificate;
 pub mod federated;
 pub mod intersection;
 pub mod network;
