@@ -350,9 +350,21 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         st: BallotStatement,
         qset: Option<Arc<QuorumSet<N>>>,
     ) -> Vec<BallotEffect> {
-        self.process(driver, from, st, qset);
+        self.receive_taken(driver, from, st, qset).0
+    }
+
+    /// [`BallotProtocol::receive`], also saying whether the statement was taken (sane, valid,
+    /// newer): it is then `from`'s latest statement.
+    pub(crate) fn receive_taken(
+        &mut self,
+        driver: &impl BallotDriver,
+        from: &N,
+        st: BallotStatement,
+        qset: Option<Arc<QuorumSet<N>>>,
+    ) -> (Vec<BallotEffect>, bool) {
+        let taken = self.process(driver, from, st, qset);
         self.send_latest();
-        self.take_effects()
+        (self.take_effects(), taken)
     }
 
     /// Returns whether the statement was taken into account.
@@ -480,9 +492,17 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         };
         hints.retain(|t| keep(*t));
         let mut out: Vec<CBallot> = Vec::new();
+        // Most statements name the same few ballots: remember those looked at while they are
+        // few (beyond that, repeats are sorted out at the end).
+        let mut looked_at: Vec<CBallot> = Vec::new();
         let mut add = |b: CBallot| {
-            // Most statements name the same few ballots: look for them while there are few.
-            if keep(b) && !(out.len() < 16 && out.contains(&b)) {
+            if looked_at.contains(&b) {
+                return;
+            }
+            if looked_at.len() < 16 {
+                looked_at.push(b);
+            }
+            if keep(b) {
                 out.push(b);
             }
         };
@@ -679,24 +699,34 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     /// The counters bounding commit intervals in statements compatible with `value`, in
     /// increasing order.
     fn commit_boundaries(&self, value: u32) -> Vec<u32> {
+        // Statements mostly repeat a few counters: leave repeats out while there are few.
+        let add = |out: &mut Vec<u32>, n: u32| {
+            if out.len() >= 16 || !out.contains(&n) {
+                out.push(n);
+            }
+        };
         let mut out = Vec::new();
         for (_, said) in self.latest.statements() {
             match said.compact {
                 CStatement::Prepare { ballot, n_c, n_h, .. } => {
                     if ballot.value == value && n_c != 0 {
-                        out.extend([n_c, n_h]);
+                        add(&mut out, n_c);
+                        add(&mut out, n_h);
                     }
                 }
                 CStatement::Confirm {
                     ballot, n_commit, n_h, ..
                 } => {
                     if ballot.value == value {
-                        out.extend([n_commit, n_h]);
+                        add(&mut out, n_commit);
+                        add(&mut out, n_h);
                     }
                 }
                 CStatement::Externalize { commit, n_h } => {
                     if commit.value == value {
-                        out.extend([commit.counter, n_h, u32::MAX]);
+                        add(&mut out, commit.counter);
+                        add(&mut out, n_h);
+                        add(&mut out, u32::MAX);
                     }
                 }
             }

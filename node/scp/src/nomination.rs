@@ -398,14 +398,28 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
         st: Nominate,
         qset: Option<Arc<QuorumSet<N>>>,
     ) -> Vec<NominationEffect> {
+        self.receive_taken(driver, from, st, qset).0
+    }
+
+    /// [`Nomination::receive`], also saying whether the statement was taken (sane and newer):
+    /// it is then `from`'s latest statement.
+    pub(crate) fn receive_taken(
+        &mut self,
+        driver: &impl NominationDriver<N>,
+        from: &N,
+        st: Nominate,
+        qset: Option<Arc<QuorumSet<N>>>,
+    ) -> (Vec<NominationEffect>, bool) {
         let mut effects = vec![];
         if !st.is_sane() || self.latest.get(from).is_some_and(|old| !st.is_newer_than(old)) {
-            return effects;
+            return (effects, false);
         }
-        self.hold(from, st.clone(), qset, true);
+        self.hold(from, st, qset, true);
         if !self.started || self.stopped {
-            return effects;
+            return (effects, true);
         }
+        // The statement as held (borrowed apart from the fields the checks below change).
+        let st = self.latest.get(from).expect("held just now");
         let mut modified = false;
         let mut new_candidates = false;
         for v in &st.votes {
@@ -435,7 +449,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
         }
         // Echo a leader's value only while still looking for candidates.
         if self.candidates.is_empty() && self.leaders.contains(from) {
-            if let Some(v) = self.new_value_from(driver, &st) {
+            if let Some(v) = self.new_value_from(driver, st) {
                 modified |= self.votes.insert(v);
             }
         }
@@ -449,7 +463,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
                 effects.push(NominationEffect::Composite(composite));
             }
         }
-        effects
+        (effects, true)
     }
 }
 

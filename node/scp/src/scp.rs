@@ -203,6 +203,14 @@ impl<N> Latest<N> {
         newer
     }
 
+    /// Keeps `env`, known to be newer than what is held.
+    fn replace(&mut self, env: Envelope<N>) {
+        match env.statement {
+            Statement::Nominate(_) => self.nominate = Some(env),
+            Statement::Ballot(_) => self.ballot = Some(env),
+        }
+    }
+
     fn iter(&self) -> impl Iterator<Item = &Envelope<N>> {
         self.nominate.iter().chain(self.ballot.iter())
     }
@@ -404,10 +412,12 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
                 out.push(ScpOutput::SendTo(env.node.clone(), ours));
             }
         }
-        let fx = state.slot.receive(driver, &env.node, env.statement.clone(), qset);
-        // Only what the slot took (sane, valid, newer) is handed on to peers that ask.
-        if state.slot.holds(&env.node, &env.statement) {
-            state.latest.entry(env.node.clone()).or_default().keep_newer(env);
+        let (fx, taken) = state.slot.receive_taken(driver, &env.node, env.statement.clone(), qset);
+        // Only what the slot took (sane, valid, newer) is handed on to peers that ask. What we
+        // hold for a peer is what its slot held before (both change together, here only), so
+        // the statement taken is newer than it too.
+        if taken {
+            state.latest.entry(env.node.clone()).or_default().replace(env);
         }
         self.apply(driver, slot, fx, out);
         Ok(())

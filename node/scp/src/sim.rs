@@ -10,8 +10,7 @@ use crate::nomination::{NominationDriver, Validity, Value};
 use crate::quorum::QuorumSet;
 use crate::scp::{Envelope, Hash, Scp, ScpConfig, ScpDriver, ScpOutput};
 use crate::slot::{Statement, TimerKind};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How a simulated node behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -387,7 +386,7 @@ enum Message {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Event {
     /// Node `to` receives `from`'s message (index into the message store).
     Deliver {
@@ -450,14 +449,35 @@ impl SimNode {
     }
 }
 
-type Queue = BinaryHeap<Reverse<(u64, u64, Event)>>;
+/// Events by virtual time; at one time, in the order they were scheduled. Many events share
+/// a millisecond (a broadcast reaches ~100 peers), so this is cheaper than a heap of all.
+#[derive(Default)]
+struct Queue {
+    by_time: BTreeMap<u64, VecDeque<Event>>,
+}
+
+impl Queue {
+    fn push(&mut self, at: u64, e: Event) {
+        self.by_time.entry(at).or_default().push_back(e);
+    }
+
+    /// The earliest event, the first scheduled of its time.
+    fn pop(&mut self) -> Option<(u64, Event)> {
+        let mut first = self.by_time.first_entry()?;
+        let at = *first.key();
+        let e = first.get_mut().pop_front();
+        if first.get().is_empty() {
+            first.remove();
+        }
+        e.map(|e| (at, e))
+    }
+}
 
 /// The simulated network: the event queue and what was sent.
 struct Net<'a> {
     sc: &'a Scenario,
     rng: Rng,
     queue: Queue,
-    seq: u64,
     messages: Vec<Message>,
     now: u64,
     sent: Vec<u64>,
@@ -465,8 +485,7 @@ struct Net<'a> {
 
 impl Net<'_> {
     fn push(&mut self, at: u64, e: Event) {
-        self.seq += 1;
-        self.queue.push(Reverse((at, self.seq, e)));
+        self.queue.push(at, e);
     }
 
     fn connected(&self, a: &str, b: &str) -> bool {
@@ -525,8 +544,7 @@ pub fn run(sc: &Scenario) -> Outcome {
     let mut net = Net {
         sc,
         rng: Rng(sc.seed),
-        queue: BinaryHeap::new(),
-        seq: 0,
+        queue: Queue::default(),
         messages: vec![],
         now: 0,
         sent: vec![0; sc.nodes.len()],
@@ -607,7 +625,7 @@ pub fn run(sc: &Scenario) -> Outcome {
                 }
             }
         }
-        let Some(Reverse((t, _, event))) = net.queue.pop() else {
+        let Some((t, event)) = net.queue.pop() else {
             break;
         };
         if t > sc.max_time_ms {

@@ -127,14 +127,26 @@ impl<N: Ord + Clone + std::fmt::Debug> Slot<N> {
         st: Statement,
         qset: Option<Arc<QuorumSet<N>>>,
     ) -> Vec<SlotEffect> {
+        self.receive_taken(driver, from, st, qset).0
+    }
+
+    /// [`Slot::receive`], also saying whether the statement was taken: it is then what the
+    /// slot holds as `from`'s latest statement ([`Slot::holds`]).
+    pub(crate) fn receive_taken(
+        &mut self,
+        driver: &impl SlotDriver<N>,
+        from: &N,
+        st: Statement,
+        qset: Option<Arc<QuorumSet<N>>>,
+    ) -> (Vec<SlotEffect>, bool) {
         match st {
             Statement::Nominate(n) => {
-                let fx = self.nomination.receive(driver, from, n, qset);
-                self.after_nomination(driver, fx)
+                let (fx, taken) = self.nomination.receive_taken(driver, from, n, qset);
+                (self.after_nomination(driver, fx), taken)
             }
             Statement::Ballot(b) => {
-                let fx = self.ballot.receive(driver, from, b, qset);
-                self.after_ballot(fx)
+                let (fx, taken) = self.ballot.receive_taken(driver, from, b, qset);
+                (self.after_ballot(fx), taken)
             }
         }
     }
