@@ -10,7 +10,7 @@ use crate::ballot::{Ballot, BallotStatement};
 use crate::federated::table::{Judge, NodeBits, Table};
 use crate::nomination::{Validity, Value};
 use crate::quorum::QuorumSet;
-use compact::{CBallot, CStatement, Values};
+use compact::{CBallot, CStatement, Named, Values};
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -92,21 +92,18 @@ pub struct BallotProtocol<N> {
     /// tracked apart from `heard_from_quorum`).
     timer_armed: bool,
     /// Each node's latest statement, judged by its quorum set.
-    latest: Table<N, Said>,
+    latest: Table<N, CStatement>,
+    /// The same statements as received, by node number in `latest`.
+    full: Vec<Option<BallotStatement>>,
     /// The numbers of the values of the statements in `latest` (and of our own ballots).
     values: Values,
+    /// What the statements in `latest` name.
+    named: Named,
     last_emitted: Option<BallotStatement>,
     /// `last_emitted` changed and is not yet sent (sent when the outermost cascade settles).
     pending_send: bool,
     level: u32,
     effects: Vec<BallotEffect>,
-}
-
-/// A node's latest statement, with its values numbered.
-#[derive(Clone, Debug)]
-struct Said {
-    full: BallotStatement,
-    compact: CStatement,
 }
 
 /// Values a statement names, all of which must not be invalid.
@@ -136,7 +133,9 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
             slot,
             local,
             latest: Table::new(&qset),
+            full: Vec::new(),
             values: Values::default(),
+            named: Named::default(),
             qset,
             phase: Phase::Prepare,
             current: None,
@@ -185,7 +184,10 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     }
     /// The latest statement taken from `node`.
     pub fn latest_statement(&self, node: &N) -> Option<&BallotStatement> {
-        self.latest.get(node).map(|said| &said.full)
+        self.latest
+            .number_of(node)
+            .and_then(|n| self.full.get(n as usize))
+            .and_then(Option::as_ref)
     }
     /// The last statement emitted (to persist for restart, and to re-send to nodes behind).
     pub fn last_emitted(&self) -> Option<&BallotStatement> {
@@ -239,11 +241,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         }
         let judged = judged_by(&own_last, Some(self.qset.clone()));
         let compact = self.values.statement(&own_last);
-        let said = Said {
-            full: own_last.clone(),
-            compact,
-        };
-        self.latest.insert(&self.local, said, judged);
+        self.hold(&self.local.clone(), own_last.clone(), compact, judged);
         self.last_emitted = Some(own_last);
         true
     }
@@ -379,7 +377,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         if !st.is_sane(from_self) {
             return false;
         }
-        if self.latest.get(from).is_some_and(|old| !st.is_newer_than(&old.full)) {
+        if self.latest_statement(from).is_some_and(|old| !st.is_newer_than(old)) {
             return false;
         }
         if statement_values(&st)
@@ -402,20 +400,39 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         }
         let judged = judged_by(&st, qset);
         let compact = self.values.statement(&st);
-        self.latest.insert(from, Said { full: st, compact }, judged);
+        self.hold(from, st, compact, judged);
         if self.phase != Phase::Externalize {
             self.advance(driver, compact);
         }
         true
     }
 
+    /// Makes `st` (`compact` over numbers) `from`'s latest statement.
+    fn hold(&mut self, from: &N, st: BallotStatement, compact: CStatement, judged: Judge<N>) {
+        if let Some(old) = self.latest.get(from) {
+            self.named.count(old, false);
+        }
+        self.named.count(&compact, true);
+        let n = self.latest.insert(from, compact, judged) as usize;
+        if n >= self.full.len() {
+            self.full.resize(n + 1, None);
+        }
+        self.full[n] = Some(st);
+    }
+
     /// Numbers the values of the statements held afresh, forgetting the others.
     fn renumber(&mut self) {
         let mut values = Values::default();
-        for said in self.latest.statements_mut() {
-            said.compact = values.statement(&said.full);
+        let mut named = Named::default();
+        let full = &self.full;
+        for (n, compact) in self.latest.statements_mut() {
+            if let Some(st) = full.get(n as usize).and_then(Option::as_ref) {
+                *compact = values.statement(st);
+                named.count(compact, true);
+            }
         }
         self.values = values;
+        self.named = named;
     }
 
     fn advance(&mut self, driver: &impl BallotDriver, hint: CStatement) {
@@ -443,11 +460,11 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     fn accept(&self, voted: impl Fn(&CStatement) -> bool, accepted: impl Fn(&CStatement) -> bool) -> bool {
         let mut either = NodeBits::new();
         let mut acc = NodeBits::new();
-        for (n, said) in self.latest.statements() {
-            if accepted(&said.compact) {
+        for (n, st) in self.latest.statements() {
+            if accepted(st) {
                 acc.insert(n);
                 either.insert(n);
-            } else if voted(&said.compact) {
+            } else if voted(st) {
                 either.insert(n);
             }
         }
@@ -456,7 +473,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
 
     /// Federated ratify of the statement `ratified` describes.
     fn ratify(&self, ratified: impl Fn(&CStatement) -> bool) -> bool {
-        self.latest.ratify(&self.latest.nodes(|said| ratified(&said.compact)))
+        self.latest.ratify(&self.latest.nodes(ratified))
     }
 
     /// `b` over value numbers (numbering its value if new).
@@ -492,53 +509,12 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         };
         hints.retain(|t| keep(*t));
         let mut out: Vec<CBallot> = Vec::new();
-        // Most statements name the same few ballots: remember those looked at while they are
-        // few (beyond that, repeats are sorted out at the end).
-        let mut looked_at: Vec<CBallot> = Vec::new();
-        let mut add = |b: CBallot| {
-            if looked_at.contains(&b) {
-                return;
-            }
-            if looked_at.len() < 16 {
-                looked_at.push(b);
-            }
-            if keep(b) {
-                out.push(b);
-            }
-        };
         // Every candidate is ≲ its hint ballot, and the callers' `keep` is upward closed along
         // a value (if it holds of b, it holds of every b' ≳ b): a hint it refuses yields nothing.
         for top in hints {
-            for (_, said) in self.latest.statements() {
-                match said.compact {
-                    CStatement::Prepare {
-                        ballot,
-                        prepared,
-                        prepared_prime,
-                        ..
-                    } => {
-                        for b in std::iter::once(ballot).chain(prepared).chain(prepared_prime) {
-                            if b.less_and_compatible(top) {
-                                add(b);
-                            }
-                        }
-                    }
-                    CStatement::Confirm { ballot, n_prepared, .. } => {
-                        if top.compatible(ballot) {
-                            add(top);
-                            if n_prepared < top.counter {
-                                add(CBallot {
-                                    counter: n_prepared,
-                                    value: top.value,
-                                });
-                            }
-                        }
-                    }
-                    CStatement::Externalize { commit, .. } => {
-                        if top.compatible(commit) {
-                            add(top);
-                        }
-                    }
+            for b in self.named.candidates(top) {
+                if keep(b) {
+                    out.push(b);
                 }
             }
         }
@@ -699,41 +675,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     /// The counters bounding commit intervals in statements compatible with `value`, in
     /// increasing order.
     fn commit_boundaries(&self, value: u32) -> Vec<u32> {
-        // Statements mostly repeat a few counters: leave repeats out while there are few.
-        let add = |out: &mut Vec<u32>, n: u32| {
-            if out.len() >= 16 || !out.contains(&n) {
-                out.push(n);
-            }
-        };
-        let mut out = Vec::new();
-        for (_, said) in self.latest.statements() {
-            match said.compact {
-                CStatement::Prepare { ballot, n_c, n_h, .. } => {
-                    if ballot.value == value && n_c != 0 {
-                        add(&mut out, n_c);
-                        add(&mut out, n_h);
-                    }
-                }
-                CStatement::Confirm {
-                    ballot, n_commit, n_h, ..
-                } => {
-                    if ballot.value == value {
-                        add(&mut out, n_commit);
-                        add(&mut out, n_h);
-                    }
-                }
-                CStatement::Externalize { commit, n_h } => {
-                    if commit.value == value {
-                        add(&mut out, commit.counter);
-                        add(&mut out, n_h);
-                        add(&mut out, u32::MAX);
-                    }
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        out
+        self.named.boundaries(value)
     }
 
     /// The highest, then widest, interval [lo, hi] of boundaries (increasing, without repeats)
@@ -878,8 +820,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
 
     /// Whether the nodes whose counter is above `n` are v-blocking.
     fn v_blocking_ahead_of(&self, n: u32) -> bool {
-        self.latest
-            .blocking(&self.latest.nodes(|said| said.compact.counter() > n))
+        self.latest.blocking(&self.latest.nodes(|st| st.counter() > n))
     }
 
     /// The v-blocking counter jump (draft §6.6): if a v-blocking set is at higher counters,
@@ -895,7 +836,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         let mut counters: Vec<u32> = self
             .latest
             .statements()
-            .map(|(_, said)| said.compact.counter())
+            .map(|(_, st)| st.counter())
             .filter(|c| *c > local)
             .collect();
         counters.sort_unstable();
@@ -967,7 +908,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
     /// sending once the cascade settles.
     fn emit_current(&mut self, driver: &impl BallotDriver) {
         let Some(st) = self.current_statement() else { return };
-        if self.latest.get(&self.local).is_some_and(|old| old.full == st) {
+        if self.latest_statement(&self.local).is_some_and(|old| *old == st) {
             return;
         }
         let (local, qset) = (self.local.clone(), self.qset.clone());

@@ -200,6 +200,135 @@ impl Values {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    /// SplitMix64.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u32) -> u32 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            ((z ^ (z >> 31)) % n as u64) as u32
+        }
+    }
+
+    fn random_statement(rng: &mut Rng) -> CStatement {
+        let ballot = |rng: &mut Rng| CBallot {
+            counter: rng.below(5),
+            value: rng.below(3),
+        };
+        match rng.below(3) {
+            0 => CStatement::Prepare {
+                ballot: ballot(rng),
+                prepared: (rng.below(2) == 0).then(|| ballot(rng)),
+                prepared_prime: (rng.below(2) == 0).then(|| ballot(rng)),
+                n_c: rng.below(4),
+                n_h: rng.below(5),
+            },
+            1 => CStatement::Confirm {
+                ballot: ballot(rng),
+                n_prepared: rng.below(5),
+                n_commit: rng.below(4),
+                n_h: rng.below(5),
+            },
+            _ => CStatement::Externalize {
+                commit: ballot(rng),
+                n_h: rng.below(5),
+            },
+        }
+    }
+
+    /// The candidates below `top` by a pass over every statement (what [`Named`] replaces).
+    fn candidates_by_pass(held: &[CStatement], top: CBallot) -> BTreeSet<(u32, u32)> {
+        let mut out = BTreeSet::new();
+        for st in held {
+            match *st {
+                CStatement::Prepare {
+                    ballot,
+                    prepared,
+                    prepared_prime,
+                    ..
+                } => {
+                    for b in std::iter::once(ballot).chain(prepared).chain(prepared_prime) {
+                        if b.less_and_compatible(top) {
+                            out.insert((b.counter, b.value));
+                        }
+                    }
+                }
+                CStatement::Confirm { ballot, n_prepared, .. } => {
+                    if top.compatible(ballot) {
+                        out.insert((top.counter, top.value));
+                        if n_prepared < top.counter {
+                            out.insert((n_prepared, top.value));
+                        }
+                    }
+                }
+                CStatement::Externalize { commit, .. } => {
+                    if top.compatible(commit) {
+                        out.insert((top.counter, top.value));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The commit boundaries of `value` by a pass over every statement.
+    fn boundaries_by_pass(held: &[CStatement], value: u32) -> Vec<u32> {
+        let mut out = BTreeSet::new();
+        for st in held {
+            match *st {
+                CStatement::Prepare { ballot, n_c, n_h, .. } => {
+                    if ballot.value == value && n_c != 0 {
+                        out.extend([n_c, n_h]);
+                    }
+                }
+                CStatement::Confirm {
+                    ballot, n_commit, n_h, ..
+                } => {
+                    if ballot.value == value {
+                        out.extend([n_commit, n_h]);
+                    }
+                }
+                CStatement::Externalize { commit, n_h } => {
+                    if commit.value == value {
+                        out.extend([commit.counter, n_h, u32::MAX]);
+                    }
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Statements arrive and replace each other at random; what [`Named`] counts always answers
+    /// like a pass over the statements held.
+    #[test]
+    fn named_ballots_and_boundaries_follow_the_statements_held() {
+        for case in 0..300 {
+            let mut rng = Rng(case);
+            let mut held: Vec<Option<CStatement>> = vec![None; 1 + rng.below(6) as usize];
+            let mut named = Named::default();
+            for _ in 0..30 {
+                let node = rng.below(held.len() as u32) as usize;
+                let st = random_statement(&mut rng);
+                if let Some(old) = held[node].replace(st) {
+                    named.count(&old, false);
+                }
+                named.count(&st, true);
+                let now: Vec<CStatement> = held.iter().flatten().copied().collect();
+                for value in 0..3 {
+                    assert_eq!(named.boundaries(value), boundaries_by_pass(&now, value), "case {case}");
+                    for counter in [0, 1, 2, 4, 7, u32::MAX] {
+                        let top = CBallot { counter, value };
+                        let got: BTreeSet<(u32, u32)> = named.candidates(top).map(|b| (b.counter, b.value)).collect();
+                        assert_eq!(got, candidates_by_pass(&now, top), "case {case}, top {top:?}");
+                    }
+                }
+            }
+        }
+    }
 
     fn b(n: u32, v: &str) -> Ballot {
         Ballot::new(n, v.as_bytes().to_vec())
@@ -269,5 +398,96 @@ mod tests {
                 assert_eq!(values.to_ballot(cx), *x);
             }
         }
+    }
+}
+
+/// What the statements held name, counted, kept as statements arrive and are replaced: the
+/// ballots a step may look at (stellar-core `getPrepareCandidates`) and the counters bounding
+/// commit intervals (`getCommitBoundariesFromStatements`), without a pass over every statement.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Named {
+    /// (value, counter) of the ballots PREPAREs name (b, p, p'), with how many name each.
+    prepare_ballots: BTreeMap<(u32, u32), u32>,
+    /// Values of CONFIRMs and EXTERNALIZEs, with how many there are of each.
+    confirmed_values: BTreeMap<u32, u32>,
+    /// (value, p.n) of CONFIRMs, with how many there are of each.
+    confirm_prepared: BTreeMap<(u32, u32), u32>,
+    /// (value, counter) bounding commit intervals, with how many statements name each.
+    boundaries: BTreeMap<(u32, u32), u32>,
+}
+
+fn count<K: Ord>(map: &mut BTreeMap<K, u32>, key: K, add: bool) {
+    if add {
+        *map.entry(key).or_default() += 1;
+    } else if let std::collections::btree_map::Entry::Occupied(mut e) = map.entry(key) {
+        *e.get_mut() -= 1;
+        if *e.get() == 0 {
+            e.remove();
+        }
+    }
+}
+
+impl Named {
+    /// Counts what `st` names in (`add`) or out.
+    pub(super) fn count(&mut self, st: &CStatement, add: bool) {
+        match *st {
+            CStatement::Prepare {
+                ballot,
+                prepared,
+                prepared_prime,
+                n_c,
+                n_h,
+            } => {
+                for b in std::iter::once(ballot).chain(prepared).chain(prepared_prime) {
+                    count(&mut self.prepare_ballots, (b.value, b.counter), add);
+                }
+                if n_c != 0 {
+                    count(&mut self.boundaries, (ballot.value, n_c), add);
+                    count(&mut self.boundaries, (ballot.value, n_h), add);
+                }
+            }
+            CStatement::Confirm {
+                ballot,
+                n_prepared,
+                n_commit,
+                n_h,
+            } => {
+                count(&mut self.confirmed_values, ballot.value, add);
+                count(&mut self.confirm_prepared, (ballot.value, n_prepared), add);
+                count(&mut self.boundaries, (ballot.value, n_commit), add);
+                count(&mut self.boundaries, (ballot.value, n_h), add);
+            }
+            CStatement::Externalize { commit, n_h } => {
+                count(&mut self.confirmed_values, commit.value, add);
+                count(&mut self.boundaries, (commit.value, commit.counter), add);
+                count(&mut self.boundaries, (commit.value, n_h), add);
+                count(&mut self.boundaries, (commit.value, u32::MAX), add);
+            }
+        }
+    }
+
+    /// The ballots below `top` with its value that statements say may have been prepared: those
+    /// PREPAREs name, `top` itself if a CONFIRM or EXTERNALIZE has its value, and `<p.n, value>`
+    /// of CONFIRMs below it. May repeat a ballot.
+    pub(super) fn candidates(&self, top: CBallot) -> impl Iterator<Item = CBallot> + '_ {
+        let v = top.value;
+        let prepares = self
+            .prepare_ballots
+            .range((v, 0)..=(v, top.counter))
+            .map(move |(&(_, counter), _)| CBallot { counter, value: v });
+        let confirmed = self.confirmed_values.contains_key(&v).then_some(top);
+        let confirm_prepared = self
+            .confirm_prepared
+            .range((v, 0)..(v, top.counter))
+            .map(move |(&(_, counter), _)| CBallot { counter, value: v });
+        prepares.chain(confirmed).chain(confirm_prepared)
+    }
+
+    /// The counters bounding commit intervals in statements with `value`, increasing.
+    pub(super) fn boundaries(&self, value: u32) -> Vec<u32> {
+        self.boundaries
+            .range((value, 0)..=(value, u32::MAX))
+            .map(|(&(_, n), _)| n)
+            .collect()
     }
 }

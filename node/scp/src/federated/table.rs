@@ -13,59 +13,91 @@ use crate::quorum::QuorumSet;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Words of a [`NodeBits`] kept inline: sets of the first 256 node numbers never allocate
+/// (every federated check builds a few).
+const INLINE: usize = 4;
+
 /// A set of node numbers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct NodeBits(Vec<u64>);
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NodeBits {
+    inline: [u64; INLINE],
+    more: Vec<u64>,
+}
+
+impl PartialEq for NodeBits {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for NodeBits {}
 
 impl NodeBits {
     /// The empty set.
     pub(crate) fn new() -> Self {
-        NodeBits(Vec::new())
+        NodeBits::default()
+    }
+
+    fn word(&self, w: usize) -> u64 {
+        match w.checked_sub(INLINE) {
+            None => self.inline[w],
+            Some(m) => self.more.get(m).copied().unwrap_or(0),
+        }
+    }
+
+    fn word_mut(&mut self, w: usize) -> &mut u64 {
+        match w.checked_sub(INLINE) {
+            None => &mut self.inline[w],
+            Some(m) => {
+                if m >= self.more.len() {
+                    self.more.resize(m + 1, 0);
+                }
+                &mut self.more[m]
+            }
+        }
+    }
+
+    fn words(&self) -> impl Iterator<Item = u64> + '_ {
+        self.inline.iter().chain(&self.more).copied()
     }
 
     /// Adds `i`.
     pub(crate) fn insert(&mut self, i: u32) {
-        let (w, b) = (i as usize / 64, i % 64);
-        if w >= self.0.len() {
-            self.0.resize(w + 1, 0);
-        }
-        self.0[w] |= 1 << b;
+        *self.word_mut(i as usize / 64) |= 1 << (i % 64);
     }
 
     /// Removes `i`.
     pub(crate) fn remove(&mut self, i: u32) {
-        if let Some(w) = self.0.get_mut(i as usize / 64) {
-            *w &= !(1 << (i % 64));
+        let w = i as usize / 64;
+        if w < INLINE + self.more.len() {
+            *self.word_mut(w) &= !(1 << (i % 64));
         }
     }
 
     /// Whether `i` is in the set.
     pub(crate) fn contains(&self, i: u32) -> bool {
-        self.0.get(i as usize / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.word(i as usize / 64) & (1 << (i % 64)) != 0
     }
 
     /// Whether the set is empty.
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
+        self.words().all(|w| w == 0)
     }
 
     /// The union with `other`.
     pub(crate) fn union(&self, other: &NodeBits) -> NodeBits {
-        let (long, short) = if self.0.len() >= other.0.len() {
-            (self, other)
-        } else {
-            (other, self)
-        };
-        let mut out = long.clone();
-        for (w, o) in out.0.iter_mut().zip(&short.0) {
-            *w |= o;
+        let mut out = self.clone();
+        for (w, o) in other.words().enumerate() {
+            if o != 0 {
+                *out.word_mut(w) |= o;
+            }
         }
         out
     }
 
     /// The members, in increasing order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.iter().enumerate().flat_map(|(wi, &w)| {
+        self.words().enumerate().flat_map(|(wi, w)| {
             let mut w = w;
             std::iter::from_fn(move || {
                 if w == 0 {
@@ -79,27 +111,82 @@ impl NodeBits {
     }
 }
 
-/// A quorum set over node numbers.
+/// A quorum set over node numbers, laid out flat: its levels in one vector (the inner sets of
+/// a level next to each other) and the validators of every level in another, so that a check
+/// reads two short runs of memory instead of one allocation per inner set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct NumberedQset {
-    threshold: usize,
+    /// `levels[0]` is the set itself.
+    levels: Vec<Level>,
     validators: Vec<u32>,
-    inner: Vec<NumberedQset>,
+}
+
+/// One level of a [`NumberedQset`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Level {
+    threshold: usize,
+    /// Its validators: `validators[validators.0..validators.1]`.
+    validators: (usize, usize),
+    /// Its inner sets: `levels[inner.0..inner.1]`.
+    inner: (usize, usize),
+}
+
+impl Level {
+    fn entries(&self) -> usize {
+        (self.validators.1 - self.validators.0) + (self.inner.1 - self.inner.0)
+    }
 }
 
 impl NumberedQset {
-    fn entries(&self) -> usize {
-        self.validators.len() + self.inner.len()
+    /// `q` with each validator replaced by `number(validator)`.
+    fn new<N>(q: &QuorumSet<N>, number: &mut impl FnMut(&N) -> u32) -> Self {
+        let mut out = NumberedQset {
+            levels: vec![],
+            validators: vec![],
+        };
+        // Breadth first, so that the inner sets of each level are consecutive.
+        let mut queue = std::collections::VecDeque::from([q]);
+        out.levels.push(Level {
+            threshold: 0,
+            validators: (0, 0),
+            inner: (0, 0),
+        });
+        let mut at = 0;
+        while let Some(q) = queue.pop_front() {
+            let v0 = out.validators.len();
+            out.validators.extend(q.validators.iter().map(&mut *number));
+            let i0 = out.levels.len();
+            for inner in &q.inner {
+                out.levels.push(Level {
+                    threshold: 0,
+                    validators: (0, 0),
+                    inner: (0, 0),
+                });
+                queue.push_back(inner);
+            }
+            out.levels[at] = Level {
+                threshold: q.threshold as usize,
+                validators: (v0, out.validators.len()),
+                inner: (i0, out.levels.len()),
+            };
+            at += 1;
+        }
+        out
     }
 
     /// [`QuorumSet::is_satisfied_by`] with members `m`.
     pub(crate) fn satisfied(&self, m: &NodeBits) -> bool {
-        let mut left = self.threshold;
+        self.level_satisfied(0, m)
+    }
+
+    fn level_satisfied(&self, at: usize, m: &NodeBits) -> bool {
+        let level = self.levels[at];
+        let mut left = level.threshold;
         if left == 0 {
             return true;
         }
-        let mut unseen = self.entries();
-        for v in &self.validators {
+        let mut unseen = level.entries();
+        for v in &self.validators[level.validators.0..level.validators.1] {
             if unseen < left {
                 return false;
             }
@@ -111,12 +198,12 @@ impl NumberedQset {
                 }
             }
         }
-        for i in &self.inner {
+        for i in level.inner.0..level.inner.1 {
             if unseen < left {
                 return false;
             }
             unseen -= 1;
-            if i.satisfied(m) {
+            if self.level_satisfied(i, m) {
                 left -= 1;
                 if left == 0 {
                     return true;
@@ -128,15 +215,20 @@ impl NumberedQset {
 
     /// [`QuorumSet::is_blocked_by`] with members `m`.
     pub(crate) fn blocked(&self, m: &NodeBits) -> bool {
-        if self.threshold == 0 {
+        self.level_blocked(0, m)
+    }
+
+    fn level_blocked(&self, at: usize, m: &NodeBits) -> bool {
+        let level = self.levels[at];
+        if level.threshold == 0 {
             return false;
         }
-        let mut needed = (self.entries() + 1).saturating_sub(self.threshold);
+        let mut needed = (level.entries() + 1).saturating_sub(level.threshold);
         if needed == 0 {
             return true;
         }
-        let mut unseen = self.entries();
-        for v in &self.validators {
+        let mut unseen = level.entries();
+        for v in &self.validators[level.validators.0..level.validators.1] {
             if unseen < needed {
                 return false;
             }
@@ -148,12 +240,12 @@ impl NumberedQset {
                 }
             }
         }
-        for i in &self.inner {
+        for i in level.inner.0..level.inner.1 {
             if unseen < needed {
                 return false;
             }
             unseen -= 1;
-            if i.blocked(m) {
+            if self.level_blocked(i, m) {
                 needed -= 1;
                 if needed == 0 {
                     return true;
@@ -175,23 +267,23 @@ pub(crate) enum Judge<N> {
     Itself,
 }
 
-/// One node's latest statement and its quorum set over numbers.
-#[derive(Clone, Debug)]
-struct Held<S> {
-    st: S,
-    qset: Option<Arc<NumberedQset>>,
-}
-
 /// Compiled quorum sets remembered before the cache starts over (each is compiled again when
 /// seen again).
 const COMPILED: usize = 256;
 
 /// The latest statement of each node of a slot, by node number, with the local node's quorum
 /// set: the input of every federated check of that slot.
+///
+/// The statements are kept apart from everything else, densely: a check reads all of them,
+/// and with ~100 nodes the memory it touches is most of its cost.
 #[derive(Clone, Debug)]
 pub(crate) struct Table<N, S> {
     numbers: BTreeMap<N, u32>,
-    held: Vec<Option<Held<S>>>,
+    held: Vec<Option<S>>,
+    /// The quorum set each statement is judged by, by node number.
+    qsets: Vec<Option<Arc<NumberedQset>>>,
+    /// How many nodes have a statement.
+    count: usize,
     /// Compiled quorum sets by the address of the shared copy they came from (kept alive here,
     /// so that the address is not reused while remembered).
     compiled: BTreeMap<usize, (Arc<QuorumSet<N>>, Arc<NumberedQset>)>,
@@ -204,11 +296,12 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
         let mut t = Table {
             numbers: BTreeMap::new(),
             held: Vec::new(),
+            qsets: Vec::new(),
+            count: 0,
             compiled: BTreeMap::new(),
             local: NumberedQset {
-                threshold: 0,
+                levels: vec![],
                 validators: vec![],
-                inner: vec![],
             },
         };
         t.local = t.compile(local);
@@ -223,15 +316,12 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
         let n = self.held.len() as u32;
         self.numbers.insert(node.clone(), n);
         self.held.push(None);
+        self.qsets.push(None);
         n
     }
 
     fn compile(&mut self, q: &QuorumSet<N>) -> NumberedQset {
-        NumberedQset {
-            threshold: q.threshold as usize,
-            validators: q.validators.iter().map(|v| self.number(v)).collect(),
-            inner: q.inner.iter().map(|i| self.compile(i)).collect(),
-        }
+        NumberedQset::new(q, &mut |v| self.number(v))
     }
 
     fn compiled(&mut self, q: &Arc<QuorumSet<N>>) -> Arc<NumberedQset> {
@@ -255,22 +345,29 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
     /// `node`'s latest statement.
     pub(crate) fn get(&self, node: &N) -> Option<&S> {
         let n = *self.numbers.get(node)?;
-        self.held[n as usize].as_ref().map(|h| &h.st)
+        self.held[n as usize].as_ref()
     }
 
-    /// Makes `st` `node`'s latest statement, judged by `judge`.
-    pub(crate) fn insert(&mut self, node: &N, st: S, judge: Judge<N>) {
+    /// Makes `st` `node`'s latest statement, judged by `judge`; returns `node`'s number.
+    pub(crate) fn insert(&mut self, node: &N, st: S, judge: Judge<N>) -> u32 {
         let n = self.number(node);
         let qset = match judge {
             Judge::Unknown => None,
             Judge::Qset(q) => Some(self.compiled(&q)),
             Judge::Itself => Some(Arc::new(NumberedQset {
-                threshold: 1,
+                levels: vec![Level {
+                    threshold: 1,
+                    validators: (0, 1),
+                    inner: (0, 0),
+                }],
                 validators: vec![n],
-                inner: vec![],
             })),
         };
-        self.held[n as usize] = Some(Held { st, qset });
+        if self.held[n as usize].replace(st).is_none() {
+            self.count += 1;
+        }
+        self.qsets[n as usize] = qset;
+        n
     }
 
     /// Every latest statement with its node's number.
@@ -278,17 +375,20 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
         self.held
             .iter()
             .enumerate()
-            .filter_map(|(n, h)| h.as_ref().map(|h| (n as u32, &h.st)))
+            .filter_map(|(n, h)| h.as_ref().map(|st| (n as u32, st)))
     }
 
-    /// Every latest statement, to change in place.
-    pub(crate) fn statements_mut(&mut self) -> impl Iterator<Item = &mut S> + '_ {
-        self.held.iter_mut().filter_map(|h| h.as_mut().map(|h| &mut h.st))
+    /// Every latest statement with its node's number, to change in place.
+    pub(crate) fn statements_mut(&mut self) -> impl Iterator<Item = (u32, &mut S)> + '_ {
+        self.held
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(n, h)| h.as_mut().map(|st| (n as u32, st)))
     }
 
     /// How many nodes have a statement.
     pub(crate) fn len(&self) -> usize {
-        self.held.iter().filter(|h| h.is_some()).count()
+        self.count
     }
 
     /// The nodes whose latest statement satisfies `pred`.
@@ -333,7 +433,7 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
             let mut keep = nodes.clone();
             let mut changed = false;
             for n in nodes.iter() {
-                let ok = match self.held[n as usize].as_ref().and_then(|h| h.qset.as_ref()) {
+                let ok = match &self.qsets[n as usize] {
                     None => false,
                     // A copy of its own (an EXTERNALIZE's slice) is not worth remembering.
                     Some(q) if Arc::strong_count(q) == 1 => q.satisfied(&nodes),
