@@ -446,6 +446,10 @@ impl NetworkHandle {
 
 /// Starts the network: builds the libp2p stack, binds the listen addresses, spawns the swarm task
 /// on the current tokio runtime and returns once listening. Bootnodes are dialled from the task.
+///
+/// Keep draining the receiver: when it is full, new gossip messages and requests are dropped
+/// (logged at warn) and the task waits to deliver connection events. The task stops once every
+/// [`NetworkHandle`] and every pending [`Responder`] has been dropped.
 pub async fn start(config: NetworkConfig) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), NetworkError> {
     service::start(config).await
 }

@@ -138,7 +138,10 @@ fn gossipsub_behaviour(
         // A received message waits in the cache for the application's verdict: keep it for 20
         // heartbeats (6 s) so that validating a large tx set does not outlive it.
         .history_length(20)
-        .history_gossip(3);
+        .history_gossip(3)
+        // An 8 MiB tx set takes a while to send on a slow link; keep it queued rather than drop it.
+        .publish_queue_duration(Duration::from_secs(10))
+        .forward_queue_duration(Duration::from_secs(10));
     for topic in topics.keys() {
         builder.max_transmit_size_for_topic(
             config.max_gossip_bytes.saturating_add(GOSSIP_MESSAGE_OVERHEAD),

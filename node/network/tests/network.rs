@@ -563,3 +563,91 @@ async fn start_refuses_bad_configuration() {
     };
     assert!(matches!(start(not_tcp).await, Err(NetworkError::Listen { .. })));
 }
+
+#[tokio::test]
+async fn full_size_tx_sets_and_block_ranges_get_through() {
+    init_logs();
+    let mut a = Node::start(config(80)).await;
+    let mut b = Node::start(NetworkConfig {
+        bootnodes: vec![a.address()],
+        ..config(81)
+    })
+    .await;
+    b.connected_to(a.id()).await;
+    let (ha, hb) = (a.handle.clone(), b.handle.clone());
+    eventually("subscriptions are known", || {
+        ha.topic_peers(Topic::TxSets) == 1 && hb.topic_peers(Topic::TxSets) == 1
+    })
+    .await;
+
+    // An 8 MiB transaction set (the largest the chain allows), with varied bytes.
+    let tx_set: Vec<u8> = (0..8u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let started = Instant::now();
+    a.handle.publish(Topic::TxSets, tx_set.clone());
+    let (topic, from, _) = b.gossip(&tx_set).await;
+    assert_eq!((topic, from), (Topic::TxSets, a.id()));
+    eprintln!("8 MiB gossip took {:?}", started.elapsed());
+
+    // A 15 MiB response (a block range), just under the default 16 MiB limit.
+    let request = tokio::spawn({
+        let h = b.handle.clone();
+        let a_id = a.id();
+        async move { h.request(a_id, b"blocks 1..1000".to_vec()).await }
+    });
+    let responder = a
+        .next("the block range request", |e| match e {
+            NetworkEvent::Request { reply, .. } => Some(reply),
+            _ => None,
+        })
+        .await;
+    let blocks: Vec<u8> = (0..15u32 << 20).map(|i| (i % 251) as u8).collect();
+    let started = Instant::now();
+    responder.send(blocks.clone());
+    let got = with_deadline("the block range", request).await.unwrap().unwrap();
+    assert!(got == blocks, "response corrupted ({} bytes)", got.len());
+    eprintln!("15 MiB response took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_restarted_node_and_its_peers_reconnect() {
+    init_logs();
+    let a = Node::start(config(90)).await;
+    let a_address = a.handle.listen_addresses()[0].clone();
+    let a_id = a.id();
+    let mut b = Node::start(NetworkConfig {
+        bootnodes: vec![a.address()],
+        ..config(91)
+    })
+    .await;
+    b.connected_to(a_id).await;
+
+    // Dropping every handle stops a's network and closes its connections.
+    drop(a);
+    b.next("a's disconnection", |e| {
+        matches!(e, NetworkEvent::PeerDisconnected(p) if p == a_id).then_some(())
+    })
+    .await;
+
+    // a comes back with the same key on the same port (retrying while the old socket is released).
+    let deadline = Instant::now() + WAIT;
+    let mut a = loop {
+        match start(NetworkConfig {
+            listen: vec![a_address.clone()],
+            ..config(90)
+        })
+        .await
+        {
+            Ok((handle, events)) => break Node { handle, events },
+            Err(e) => {
+                assert!(Instant::now() < deadline, "cannot listen again: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(a.id(), a_id, "the same seed gives the same identity");
+    // b redials its bootnode on its own.
+    b.connected_to(a_id).await;
+    a.connected_to(b.id()).await;
+}
