@@ -203,23 +203,69 @@ impl<N> Latest<N> {
         newer
     }
 
-    /// Keeps `env`, known to be newer than what is held.
-    fn replace(&mut self, env: Envelope<N>) {
-        match env.statement {
-            Statement::Nominate(_) => self.nominate = Some(env),
-            Statement::Ballot(_) => self.ballot = Some(env),
-        }
-    }
-
     fn iter(&self) -> impl Iterator<Item = &Envelope<N>> {
         self.nominate.iter().chain(self.ballot.iter())
     }
 }
 
+/// What signs a peer's envelope: all of it but the statement and where it came from.
+#[derive(Clone, Debug)]
+struct Seal {
+    qset_hash: Hash,
+    signature: Vec<u8>,
+}
+
+/// The seals of a peer's latest nomination and ballot envelope of one slot.
+#[derive(Clone, Debug, Default)]
+struct Seals {
+    nominate: Option<Seal>,
+    ballot: Option<Seal>,
+}
+
 struct SlotState<N> {
     slot: Slot<N>,
-    /// Every node's latest envelopes (ours included), to hand to peers that ask.
-    latest: BTreeMap<N, Latest<N>>,
+    /// Our own latest envelopes.
+    own: Latest<N>,
+    /// Each peer's latest envelopes, to hand to peers that ask, without their statements: those
+    /// are the statements the slot holds for the peer (the slot takes a peer's statement here
+    /// only, in [`Scp::process`], which then keeps its seal), so they are not kept twice.
+    peers: BTreeMap<N, Seals>,
+}
+
+impl<N: Ord + Clone + std::fmt::Debug> SlotState<N> {
+    /// `node`'s latest envelopes, nomination first.
+    fn envelopes_of(&self, slot: u64, node: &N, seals: &Seals) -> impl Iterator<Item = Envelope<N>> {
+        let envelope = |seal: &Seal, statement: Statement| Envelope {
+            slot,
+            node: node.clone(),
+            qset_hash: seal.qset_hash,
+            statement,
+            signature: seal.signature.clone(),
+        };
+        let nominate = seals.nominate.as_ref().and_then(|seal| {
+            let st = self.slot.nomination().latest_statement(node)?;
+            Some(envelope(seal, Statement::Nominate(st.clone())))
+        });
+        let ballot = seals.ballot.as_ref().and_then(|seal| {
+            let st = self.slot.ballot().latest_statement(node)?;
+            Some(envelope(seal, Statement::Ballot(st.clone())))
+        });
+        nominate.into_iter().chain(ballot)
+    }
+
+    /// Every node's latest envelopes (ours included), by node.
+    fn envelopes(&self, slot: u64, local: &N) -> Vec<Envelope<N>> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let mut out = vec![];
+        for (node, seals) in self.peers.range::<N, _>((Unbounded, Excluded(local))) {
+            out.extend(self.envelopes_of(slot, node, seals));
+        }
+        out.extend(self.own.iter().cloned());
+        for (node, seals) in self.peers.range::<N, _>((Excluded(local), Unbounded)) {
+            out.extend(self.envelopes_of(slot, node, seals));
+        }
+        out
+    }
 }
 
 /// SCP at one node: all the slots it works on.
@@ -404,20 +450,31 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
         let is_externalize = is_externalize(&env);
         let qset = self.sender_qset(driver, &env)?;
         let slot = env.slot;
-        let local = self.local.clone();
         let state = self.slot_state(slot);
         if state.slot.externalized().is_some() && !is_externalize {
             // The sender is behind: send it our EXTERNALIZE, which finishes the slot for it.
-            if let Some(ours) = state.latest.get(&local).and_then(|l| l.ballot.clone()) {
+            if let Some(ours) = state.own.ballot.clone() {
                 out.push(ScpOutput::SendTo(env.node.clone(), ours));
             }
         }
-        let (fx, taken) = state.slot.receive_taken(driver, &env.node, env.statement.clone(), qset);
-        // Only what the slot took (sane, valid, newer) is handed on to peers that ask. What we
-        // hold for a peer is what its slot held before (both change together, here only), so
-        // the statement taken is newer than it too.
+        let Envelope {
+            node,
+            qset_hash,
+            statement,
+            signature,
+            ..
+        } = env;
+        let nominate = matches!(statement, Statement::Nominate(_));
+        let (fx, taken) = state.slot.receive_taken(driver, &node, statement, qset);
+        // Only what the slot took (sane, valid, newer) is handed on to peers that ask.
         if taken {
-            state.latest.entry(env.node.clone()).or_default().replace(env);
+            let seals = state.peers.entry(node).or_default();
+            let seal = Some(Seal { qset_hash, signature });
+            if nominate {
+                seals.nominate = seal;
+            } else {
+                seals.ballot = seal;
+            }
         }
         self.apply(driver, slot, fx, out);
         Ok(())
@@ -452,7 +509,8 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
         let (local, qset) = (&self.local, &self.qset);
         self.slots.entry(slot).or_insert_with(|| SlotState {
             slot: Slot::new(slot, local.clone(), qset.clone()),
-            latest: BTreeMap::new(),
+            own: Latest::default(),
+            peers: BTreeMap::new(),
         })
     }
 
@@ -470,9 +528,8 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
                         signature: vec![],
                     };
                     env.signature = driver.sign(&env);
-                    let local = self.local.clone();
                     if let Some(state) = self.slots.get_mut(&slot) {
-                        state.latest.entry(local).or_default().keep_newer(env.clone());
+                        state.own.keep_newer(env.clone());
                     }
                     out.push(ScpOutput::Broadcast(env));
                 }
@@ -503,8 +560,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
     pub fn own_envelopes(&self, from_slot: u64) -> Vec<Envelope<N>> {
         self.slots
             .range(from_slot..)
-            .filter_map(|(_, s)| s.latest.get(&self.local))
-            .flat_map(|l| l.iter().cloned())
+            .flat_map(|(_, s)| s.own.iter().cloned())
             .collect()
     }
 
@@ -514,8 +570,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
     pub fn state_envelopes(&self, from_slot: u64) -> Vec<Envelope<N>> {
         self.slots
             .range(from_slot..)
-            .flat_map(|(_, s)| s.latest.values())
-            .flat_map(|l| l.iter().cloned())
+            .flat_map(|(slot, s)| s.envelopes(*slot, &self.local))
             .collect()
     }
 
@@ -532,7 +587,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
             let slot = env.slot;
             let state = self.slot_state(slot);
             if state.slot.restore(env.statement.clone()) {
-                state.latest.entry(env.node.clone()).or_default().keep_newer(env);
+                state.own.keep_newer(env);
                 self.current = self.current.max(slot);
                 taken += 1;
             }

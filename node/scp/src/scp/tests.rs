@@ -304,3 +304,25 @@ fn refused_statements_are_not_relayed() {
     scp.receive(&d, signed(1, "D", prepare(1, "x"))).unwrap();
     assert_eq!(scp.state_envelopes(1).len(), 1);
 }
+
+/// What a peer that asks gets: each node's latest envelopes as their senders signed them, by
+/// node (ours included), nomination before ballot; what the slot refused is not among them.
+#[test]
+fn the_state_handed_on_is_each_nodes_latest_envelopes_as_signed() {
+    let d = driver();
+    let mut scp = node(ScpConfig::default());
+    scp.nominate(&d, 1, b"a".to_vec(), vec![]);
+    let b_nominate = signed(1, "B", nominate(&["x"]));
+    let b_prepare = signed(1, "B", prepare(1, "x"));
+    let c_newer = signed(1, "C", nominate(&["x", "y"]));
+    let c_older = signed(1, "C", nominate(&["x"]));
+    let d_nominate = signed(1, "D", nominate(&["z"]));
+    for env in [&d_nominate, &c_newer, &b_prepare, &b_nominate, &c_older] {
+        scp.receive(&d, env.clone()).unwrap();
+    }
+    let mut expected = scp.own_envelopes(1);
+    assert!(!expected.is_empty(), "we nominated");
+    expected.extend([b_nominate, b_prepare, c_newer, d_nominate]);
+    assert_eq!(scp.state_envelopes(1), expected);
+    assert!(scp.state_envelopes(2).is_empty());
+}
