@@ -287,7 +287,10 @@ pub(crate) struct Table<N, S> {
     /// Compiled quorum sets by the address of the shared copy they came from (kept alive here,
     /// so that the address is not reused while remembered).
     compiled: BTreeMap<usize, (Arc<QuorumSet<N>>, Arc<NumberedQset>)>,
-    local: NumberedQset,
+    /// The local quorum set over numbers; peers with the same quorum set share it, so that a
+    /// check evaluates it once for all of them.
+    local: Arc<NumberedQset>,
+    local_qset: QuorumSet<N>,
 }
 
 impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
@@ -299,12 +302,13 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
             qsets: Vec::new(),
             count: 0,
             compiled: BTreeMap::new(),
-            local: NumberedQset {
+            local: Arc::new(NumberedQset {
                 levels: vec![],
                 validators: vec![],
-            },
+            }),
+            local_qset: local.clone(),
         };
-        t.local = t.compile(local);
+        t.local = Arc::new(t.compile(local));
         t
     }
 
@@ -332,7 +336,11 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
         if self.compiled.len() >= COMPILED {
             self.compiled.clear();
         }
-        let c = Arc::new(self.compile(q));
+        let c = if **q == self.local_qset {
+            self.local.clone()
+        } else {
+            Arc::new(self.compile(q))
+        };
         self.compiled.insert(key, (q.clone(), c.clone()));
         c
     }
@@ -415,21 +423,25 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
 
     /// [`super::federated_ratify`] with the nodes whose statements count.
     pub(crate) fn ratify(&self, nodes: &NodeBits) -> bool {
-        self.local.satisfied(nodes) && !self.fixpoint(true, nodes.clone()).is_empty()
+        let local = self.local.satisfied(nodes);
+        local && !self.fixpoint(true, nodes.clone(), Some(local)).is_empty()
     }
 
     /// [`super::quorum_among`]'s fixpoint from `nodes`; with `check_local`, it stops early
     /// (returning the empty set) once what is left cannot satisfy the local quorum set.
-    fn fixpoint(&self, check_local: bool, mut nodes: NodeBits) -> NodeBits {
+    /// `local` is whether `nodes` satisfy the local quorum set, if the caller knows.
+    fn fixpoint(&self, check_local: bool, mut nodes: NodeBits, mut local: Option<bool>) -> NodeBits {
         debug_assert!(nodes
             .iter()
             .all(|n| self.held.get(n as usize).is_some_and(|h| h.is_some())));
         loop {
-            if check_local && !self.local.satisfied(&nodes) {
+            let local_ok = local.take().unwrap_or_else(|| self.local.satisfied(&nodes));
+            if check_local && !local_ok {
                 return NodeBits::new();
             }
-            // Answers per shared quorum set within this pass: most nodes share one.
-            let mut memo: Vec<(*const NumberedQset, bool)> = Vec::new();
+            // Answers per shared quorum set within this pass: most nodes share one, often the
+            // local one.
+            let mut memo: Vec<(*const NumberedQset, bool)> = vec![(Arc::as_ptr(&self.local), local_ok)];
             let mut keep = nodes.clone();
             let mut changed = false;
             for n in nodes.iter() {
@@ -465,7 +477,7 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
     #[cfg(test)]
     fn quorum_among(&self, nodes: &NodeBits) -> std::collections::BTreeSet<N> {
         let names: BTreeMap<u32, &N> = self.numbers.iter().map(|(k, v)| (*v, k)).collect();
-        self.fixpoint(false, nodes.clone())
+        self.fixpoint(false, nodes.clone(), None)
             .iter()
             .map(|n| names[&n].clone())
             .collect()

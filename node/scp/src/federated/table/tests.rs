@@ -68,9 +68,13 @@ fn numbered_checks_agree_with_the_checks_over_names() {
         }
         // Nodes share a few quorum sets (as they do in networks), some have none known, some
         // are judged by themselves alone.
-        let shared: Vec<Arc<QuorumSet<String>>> = (0..1 + rng.below(3))
+        let mut shared: Vec<Arc<QuorumSet<String>>> = (0..1 + rng.below(3))
             .map(|_| Arc::new(random_qset(&mut rng, &names, 2)))
             .collect();
+        if case % 3 == 0 {
+            // Often peers trust as the local node does (a copy of its own quorum set).
+            shared.push(Arc::new(local.clone()));
+        }
         let mut table: Table<String, Vote> = Table::new(&local);
         let mut statements: BTreeMap<String, St> = BTreeMap::new();
         // Statements arrive in a random order, some nodes more than once (the last one counts).
