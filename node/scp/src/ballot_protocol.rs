@@ -241,7 +241,8 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         }
         let judged = judged_by(&own_last, Some(self.qset.clone()));
         let compact = self.values.statement(&own_last);
-        self.hold(&self.local.clone(), own_last.clone(), compact, judged);
+        let n = self.latest.number(&self.local);
+        self.hold(n, own_last.clone(), compact, judged);
         self.last_emitted = Some(own_last);
         true
     }
@@ -377,7 +378,9 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         if !st.is_sane(from_self) {
             return false;
         }
-        if self.latest_statement(from).is_some_and(|old| !st.is_newer_than(old)) {
+        let known = self.latest.number_of(from);
+        let old = known.and_then(|n| self.full.get(n as usize)).and_then(Option::as_ref);
+        if old.is_some_and(|old| !st.is_newer_than(old)) {
             return false;
         }
         if statement_values(&st)
@@ -400,20 +403,22 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         }
         let judged = judged_by(&st, qset);
         let compact = self.values.statement(&st);
-        self.hold(from, st, compact, judged);
+        let n = known.unwrap_or_else(|| self.latest.number(from));
+        self.hold(n, st, compact, judged);
         if self.phase != Phase::Externalize {
             self.advance(driver, compact);
         }
         true
     }
 
-    /// Makes `st` (`compact` over numbers) `from`'s latest statement.
-    fn hold(&mut self, from: &N, st: BallotStatement, compact: CStatement, judged: Judge<N>) {
-        if let Some(old) = self.latest.get(from) {
+    /// Makes `st` (`compact` over numbers) the latest statement of node number `n`.
+    fn hold(&mut self, n: u32, st: BallotStatement, compact: CStatement, judged: Judge<N>) {
+        if let Some(old) = self.latest.get_at(n) {
             self.named.count(old, false);
         }
         self.named.count(&compact, true);
-        let n = self.latest.insert(from, compact, judged) as usize;
+        self.latest.insert_at(n, compact, judged);
+        let n = n as usize;
         if n >= self.full.len() {
             self.full.resize(n + 1, None);
         }

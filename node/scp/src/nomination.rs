@@ -313,7 +313,8 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
         self.votes.extend(own_last.votes.iter().cloned());
         self.accepted.extend(own_last.accepted.iter().cloned());
         let (local, qset) = (self.local.clone(), self.qset.clone());
-        self.hold(&local, own_last.clone(), Some(qset), false);
+        let n = self.latest.number_of(&local);
+        self.hold(&local, n, own_last.clone(), Some(qset), false);
         self.last_emitted = Some(own_last);
         self.started = true;
     }
@@ -344,13 +345,15 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
     /// Makes `st` `from`'s latest statement. With `newer`, it is newer than the one it
     /// replaces, which names no value it does not ([`Nominate::is_newer_than`]): support only
     /// grows. Otherwise (a restored statement) the old one's support is taken back first.
-    fn hold(&mut self, from: &N, st: Nominate, qset: Option<Arc<QuorumSet<N>>>, newer: bool) {
+    /// `n` is `from`'s number if it has one; returns it.
+    fn hold(&mut self, from: &N, n: Option<u32>, st: Nominate, qset: Option<Arc<QuorumSet<N>>>, newer: bool) -> u32 {
         let judge = match qset {
             Some(q) => Judge::Qset(q),
             None => Judge::Unknown,
         };
+        let n = n.unwrap_or_else(|| self.latest.number(from));
         if !newer {
-            if let (Some(n), Some(old)) = (self.latest.number_of(from), self.latest.get(from)) {
+            if let Some(old) = self.latest.get_at(n) {
                 for v in &old.votes {
                     if let Some(s) = self.support.get_mut(v) {
                         s.voted.remove(n);
@@ -363,9 +366,9 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
                 }
             }
         }
-        self.latest.insert(from, st, judge);
-        let (Some(n), Some(st)) = (self.latest.number_of(from), self.latest.get(from)) else {
-            return;
+        self.latest.insert_at(n, st, judge);
+        let Some(st) = self.latest.get_at(n) else {
+            return n;
         };
         for v in &st.votes {
             match self.support.get_mut(v) {
@@ -387,6 +390,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
                 }
             }
         }
+        n
     }
 
     /// Processes `from`'s statement; `qset` is `from`'s quorum set (resolved from the hash in its
@@ -411,15 +415,20 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
         qset: Option<Arc<QuorumSet<N>>>,
     ) -> (Vec<NominationEffect>, bool) {
         let mut effects = vec![];
-        if !st.is_sane() || self.latest.get(from).is_some_and(|old| !st.is_newer_than(old)) {
+        let known = self.latest.number_of(from);
+        if !st.is_sane()
+            || known
+                .and_then(|n| self.latest.get_at(n))
+                .is_some_and(|old| !st.is_newer_than(old))
+        {
             return (effects, false);
         }
-        self.hold(from, st, qset, true);
+        let n = self.hold(from, known, st, qset, true);
         if !self.started || self.stopped {
             return (effects, true);
         }
         // The statement as held (borrowed apart from the fields the checks below change).
-        let st = self.latest.get(from).expect("held just now");
+        let st = self.latest.get_at(n).expect("held just now");
         let mut modified = false;
         let mut new_candidates = false;
         for v in &st.votes {

@@ -401,30 +401,63 @@ mod tests {
     }
 }
 
+/// A multiset of small keys as a sorted vector: statements name few distinct ballots and
+/// counters, and one short run of memory is cheaper to search than a tree.
+#[derive(Clone, Debug)]
+struct Counted<K> {
+    /// Keys in increasing order, each with how many times it is in (at least once).
+    entries: Vec<(K, u32)>,
+}
+
+impl<K> Default for Counted<K> {
+    fn default() -> Self {
+        Counted { entries: Vec::new() }
+    }
+}
+
+impl<K: Ord + Copy> Counted<K> {
+    /// Puts `key` in (`add`) or takes one of it out.
+    fn count(&mut self, key: K, add: bool) {
+        match self.entries.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) if add => self.entries[i].1 += 1,
+            Ok(i) => {
+                self.entries[i].1 -= 1;
+                if self.entries[i].1 == 0 {
+                    self.entries.remove(i);
+                }
+            }
+            Err(i) if add => self.entries.insert(i, (key, 1)),
+            Err(_) => {}
+        }
+    }
+
+    fn contains(&self, key: K) -> bool {
+        self.entries.binary_search_by(|(k, _)| k.cmp(&key)).is_ok()
+    }
+
+    /// The distinct keys from `lo` to `hi` (both included), increasing.
+    fn range(&self, lo: K, hi: K) -> impl Iterator<Item = K> + '_ {
+        let start = self.entries.partition_point(|(k, _)| *k < lo);
+        self.entries[start..]
+            .iter()
+            .map(|(k, _)| *k)
+            .take_while(move |k| *k <= hi)
+    }
+}
+
 /// What the statements held name, counted, kept as statements arrive and are replaced: the
 /// ballots a step may look at (stellar-core `getPrepareCandidates`) and the counters bounding
 /// commit intervals (`getCommitBoundariesFromStatements`), without a pass over every statement.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Named {
-    /// (value, counter) of the ballots PREPAREs name (b, p, p'), with how many name each.
-    prepare_ballots: BTreeMap<(u32, u32), u32>,
-    /// Values of CONFIRMs and EXTERNALIZEs, with how many there are of each.
-    confirmed_values: BTreeMap<u32, u32>,
-    /// (value, p.n) of CONFIRMs, with how many there are of each.
-    confirm_prepared: BTreeMap<(u32, u32), u32>,
-    /// (value, counter) bounding commit intervals, with how many statements name each.
-    boundaries: BTreeMap<(u32, u32), u32>,
-}
-
-fn count<K: Ord>(map: &mut BTreeMap<K, u32>, key: K, add: bool) {
-    if add {
-        *map.entry(key).or_default() += 1;
-    } else if let std::collections::btree_map::Entry::Occupied(mut e) = map.entry(key) {
-        *e.get_mut() -= 1;
-        if *e.get() == 0 {
-            e.remove();
-        }
-    }
+    /// (value, counter) of the ballots PREPAREs name (b, p, p').
+    prepare_ballots: Counted<(u32, u32)>,
+    /// Values of CONFIRMs and EXTERNALIZEs.
+    confirmed_values: Counted<u32>,
+    /// (value, p.n) of CONFIRMs.
+    confirm_prepared: Counted<(u32, u32)>,
+    /// (value, counter) bounding commit intervals.
+    boundaries: Counted<(u32, u32)>,
 }
 
 impl Named {
@@ -439,11 +472,11 @@ impl Named {
                 n_h,
             } => {
                 for b in std::iter::once(ballot).chain(prepared).chain(prepared_prime) {
-                    count(&mut self.prepare_ballots, (b.value, b.counter), add);
+                    self.prepare_ballots.count((b.value, b.counter), add);
                 }
                 if n_c != 0 {
-                    count(&mut self.boundaries, (ballot.value, n_c), add);
-                    count(&mut self.boundaries, (ballot.value, n_h), add);
+                    self.boundaries.count((ballot.value, n_c), add);
+                    self.boundaries.count((ballot.value, n_h), add);
                 }
             }
             CStatement::Confirm {
@@ -452,16 +485,16 @@ impl Named {
                 n_commit,
                 n_h,
             } => {
-                count(&mut self.confirmed_values, ballot.value, add);
-                count(&mut self.confirm_prepared, (ballot.value, n_prepared), add);
-                count(&mut self.boundaries, (ballot.value, n_commit), add);
-                count(&mut self.boundaries, (ballot.value, n_h), add);
+                self.confirmed_values.count(ballot.value, add);
+                self.confirm_prepared.count((ballot.value, n_prepared), add);
+                self.boundaries.count((ballot.value, n_commit), add);
+                self.boundaries.count((ballot.value, n_h), add);
             }
             CStatement::Externalize { commit, n_h } => {
-                count(&mut self.confirmed_values, commit.value, add);
-                count(&mut self.boundaries, (commit.value, commit.counter), add);
-                count(&mut self.boundaries, (commit.value, n_h), add);
-                count(&mut self.boundaries, (commit.value, u32::MAX), add);
+                self.confirmed_values.count(commit.value, add);
+                self.boundaries.count((commit.value, commit.counter), add);
+                self.boundaries.count((commit.value, n_h), add);
+                self.boundaries.count((commit.value, u32::MAX), add);
             }
         }
     }
@@ -473,21 +506,23 @@ impl Named {
         let v = top.value;
         let prepares = self
             .prepare_ballots
-            .range((v, 0)..=(v, top.counter))
-            .map(move |(&(_, counter), _)| CBallot { counter, value: v });
-        let confirmed = self.confirmed_values.contains_key(&v).then_some(top);
+            .range((v, 0), (v, top.counter))
+            .map(move |(_, counter)| CBallot { counter, value: v });
+        let confirmed = self.confirmed_values.contains(v).then_some(top);
+        // p.n < top.n.
         let confirm_prepared = self
             .confirm_prepared
-            .range((v, 0)..(v, top.counter))
-            .map(move |(&(_, counter), _)| CBallot { counter, value: v });
+            .range((v, 0), (v, top.counter))
+            .filter(move |(_, n)| *n < top.counter)
+            .map(move |(_, counter)| CBallot { counter, value: v });
         prepares.chain(confirmed).chain(confirm_prepared)
     }
 
     /// The counters bounding commit intervals in statements with `value`, increasing.
     pub(super) fn boundaries(&self, value: u32) -> Vec<u32> {
         self.boundaries
-            .range((value, 0)..=(value, u32::MAX))
-            .map(|(&(_, n), _)| n)
+            .range((value, 0), (value, u32::MAX))
+            .map(|(_, n)| n)
             .collect()
     }
 }

@@ -313,7 +313,7 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
     }
 
     /// The number of `node`, numbering it if new.
-    fn number(&mut self, node: &N) -> u32 {
+    pub(crate) fn number(&mut self, node: &N) -> u32 {
         if let Some(n) = self.numbers.get(node) {
             return *n;
         }
@@ -356,9 +356,22 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
         self.held[n as usize].as_ref()
     }
 
+    /// The latest statement of node number `n`.
+    pub(crate) fn get_at(&self, n: u32) -> Option<&S> {
+        self.held.get(n as usize).and_then(Option::as_ref)
+    }
+
     /// Makes `st` `node`'s latest statement, judged by `judge`; returns `node`'s number.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, node: &N, st: S, judge: Judge<N>) -> u32 {
         let n = self.number(node);
+        self.insert_at(n, st, judge);
+        n
+    }
+
+    /// Makes `st` the latest statement of node number `n` (from [`Table::number`]), judged by
+    /// `judge`.
+    pub(crate) fn insert_at(&mut self, n: u32, st: S, judge: Judge<N>) {
         let qset = match judge {
             Judge::Unknown => None,
             Judge::Qset(q) => Some(self.compiled(&q)),
@@ -375,7 +388,6 @@ impl<N: Ord + Clone + std::fmt::Debug, S> Table<N, S> {
             self.count += 1;
         }
         self.qsets[n as usize] = qset;
-        n
     }
 
     /// Every latest statement with its node's number.
