@@ -283,6 +283,10 @@ fn twist(st: &Statement, alt: &Value) -> Statement {
 /// How the simulator's driver reads a node name: as bytes for hashing and "signing".
 pub(crate) trait SimName: Ord + Clone + std::fmt::Debug {
     fn name_bytes(&self) -> Vec<u8>;
+    /// Whether `bytes` are the name's bytes (checked for every envelope delivered).
+    fn is_named(&self, bytes: &[u8]) -> bool {
+        bytes == self.name_bytes()
+    }
 }
 
 impl SimName for String {
@@ -298,6 +302,9 @@ pub(crate) type NodeNo = u32;
 impl SimName for NodeNo {
     fn name_bytes(&self) -> Vec<u8> {
         self.to_be_bytes().to_vec()
+    }
+    fn is_named(&self, bytes: &[u8]) -> bool {
+        bytes == self.to_be_bytes()
     }
 }
 
@@ -365,7 +372,7 @@ impl<N: SimName> ScpDriver<N> for SimDriver<N> {
         envelope.node.name_bytes()
     }
     fn verify(&self, envelope: &Envelope<N>) -> bool {
-        envelope.signature == envelope.node.name_bytes()
+        envelope.node.is_named(&envelope.signature)
     }
     fn quorum_set_hash(&self, qset: &QuorumSet<N>) -> Hash {
         qset_hash(qset)
