@@ -186,6 +186,12 @@ pub enum Validation {
 pub struct GossipId([u8; 32]);
 
 impl GossipId {
+    /// An id from its hash bytes (e.g. for an application's fake network in tests); reporting a
+    /// verdict on an id the network never delivered does nothing.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        GossipId(bytes)
+    }
+
     /// The hash bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

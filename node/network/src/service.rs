@@ -833,14 +833,13 @@ impl Task {
 
     fn on_kad_event(&mut self, event: kad::Event) {
         match event {
-            kad::Event::RoutingUpdated { peer, addresses, .. } => {
+            kad::Event::RoutingUpdated { peer, addresses, .. }
                 if self.discovery
                     && !self.swarm.is_connected(&peer)
-                    && self.swarm.connected_peers().count() < MAX_ESTABLISHED as usize
-                {
-                    tracing::debug!(%peer, "discovered peer; dialling");
-                    self.dial_peer(peer, addresses.into_vec());
-                }
+                    && self.swarm.connected_peers().count() < MAX_ESTABLISHED as usize =>
+            {
+                tracing::debug!(%peer, "discovered peer; dialling");
+                self.dial_peer(peer, addresses.into_vec());
             }
             kad::Event::OutboundQueryProgressed {
                 result: kad::QueryResult::Bootstrap(Err(e)),
