@@ -87,7 +87,7 @@ fn main() {
         state_root: [2; 32],
         tx_root: watt_primitives::merkle_root(&[transfer_tx.hash(), remark_tx.hash()]),
         close_time: 1_700_000_000_000,
-        consensus_data: vec![],
+        receipts_root: [0; 32],
     };
     let b = "decode_block";
     write(b, "header_only", &header.encode());
@@ -102,7 +102,7 @@ fn main() {
     );
     let block = Block {
         header: Header {
-            consensus_data: vec![0xaa; 40],
+            receipts_root: [0xaa; 32],
             ..header.clone()
         },
         transactions: vec![transfer_tx.clone(), remark_tx.clone()],

@@ -10,7 +10,7 @@ use parity_scale_codec::{DecodeAll, Encode};
 use watt_primitives::abi::storage_keys;
 use watt_primitives::abi::{
     AccountInfo, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, ChainParams, GenesisConfig, Query,
-    QueryResult, RuntimeVersion, ValidTransaction, ValidateInput,
+    QueryResult, RuntimeVersion, TxSetError, ValidTransaction, ValidateInput, ValidateTxSetInput,
 };
 use watt_primitives::{fee_pool_account, Balance, Receipt, SignedTransaction, TxError, TxOutcome};
 use watt_support::{host, storage_instance, StorageValue};
@@ -118,6 +118,78 @@ pub fn validate_transaction(input: ValidateInput) -> Result<ValidTransaction, Tx
         len,
         sender_free: checked.free,
     })
+}
+
+/// Checks a proposed transaction set as a whole against the parent state (SCP's validity
+/// check before voting, ARCHITECTURE §3): size bounds, every signature (one batch), and per
+/// sender nonces in sequence from the state's and fees payable cumulatively from the free
+/// balance. A set that passes applies with every transaction included, unless an earlier
+/// transaction's call moves the balance a later one needed (that one is then skipped).
+pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
+    let count = input.transactions.len();
+    if count > input.max_transactions as usize {
+        return Err(TxSetError::TooManyTransactions {
+            count: count.min(u32::MAX as usize) as u32,
+            max: input.max_transactions,
+        });
+    }
+    let encoded: Vec<Vec<u8>> = input.transactions.iter().map(Encode::encode).collect();
+    let bytes: u64 = encoded.iter().map(|e| e.len() as u64).sum();
+    if bytes > input.max_bytes as u64 {
+        return Err(TxSetError::TooLarge {
+            bytes,
+            max: input.max_bytes,
+        });
+    }
+    let params = params();
+    let payloads: Vec<Vec<u8>> = input.transactions.iter().map(|t| t.tx.signing_payload()).collect();
+    let batch: Vec<(&[u8; 32], &[u8; 64], &Vec<u8>)> = input
+        .transactions
+        .iter()
+        .zip(&payloads)
+        .map(|(t, p)| (t.tx.signer.as_bytes(), &t.signature, p))
+        .collect();
+    let all_signatures_ok = batch.is_empty() || host::sr25519_verify_batch(&batch.encode());
+    drop(batch);
+    // Per sender: the next nonce expected and the fees already committed by the set.
+    let mut senders: alloc::collections::BTreeMap<watt_primitives::AccountId, (u64, Balance)> = Default::default();
+    for (index, ((stx, payload), enc)) in input.transactions.iter().zip(&payloads).zip(&encoded).enumerate() {
+        let fail = |error| TxSetError::Transaction {
+            index: index as u32,
+            error,
+        };
+        let checked = check(stx, enc.len() as u32, &input.chain, &params, || {
+            all_signatures_ok || host::sr25519_verify(&stx.signature, payload, stx.tx.signer.as_bytes())
+        })
+        .map_err(fail)?;
+        let (next_nonce, spent) = senders
+            .entry(stx.tx.signer)
+            .or_insert((checked.state_nonce, 0));
+        if stx.tx.nonce != *next_nonce {
+            let expected = *next_nonce;
+            return Err(fail(if stx.tx.nonce < expected {
+                TxError::StaleNonce {
+                    expected,
+                    got: stx.tx.nonce,
+                }
+            } else {
+                TxError::FutureNonce {
+                    expected,
+                    got: stx.tx.nonce,
+                }
+            }));
+        }
+        let total = spent.saturating_add(checked.fee);
+        if total > checked.free {
+            return Err(fail(TxError::CannotPayFee {
+                fee: total,
+                free: checked.free,
+            }));
+        }
+        *next_nonce += 1;
+        *spent = total;
+    }
+    Ok(())
 }
 
 /// Applies a block's transactions in order. Signatures are verified as one batch up front;

@@ -5,7 +5,7 @@ use crate::api;
 use alloc::vec::Vec;
 use core::alloc::Layout;
 use parity_scale_codec::{DecodeAll, Encode};
-use watt_primitives::abi::{pack_ptr_len, ApplyBlockInput, GenesisConfig, Query, ValidateInput};
+use watt_primitives::abi::{pack_ptr_len, ApplyBlockInput, GenesisConfig, Query, ValidateInput, ValidateTxSetInput};
 
 #[global_allocator]
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
@@ -61,6 +61,11 @@ pub extern "C" fn watt_build_genesis(ptr: u32, len: u32) -> u64 {
 #[no_mangle]
 pub extern "C" fn watt_apply_block(ptr: u32, len: u32) -> u64 {
     output(api::apply_block(input::<ApplyBlockInput>(ptr, len)))
+}
+
+#[no_mangle]
+pub extern "C" fn watt_validate_tx_set(ptr: u32, len: u32) -> u64 {
+    output(api::validate_tx_set(input::<ValidateTxSetInput>(ptr, len)))
 }
 
 #[no_mangle]

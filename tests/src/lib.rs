@@ -114,8 +114,8 @@ pub async fn block_at(rpc: &WattRpc, number: u64) -> Option<(Hash, Block)> {
         number: watt_client::rpc::header_number(h).unwrap_or_else(|| panic!("header number: {h}")),
         state_root: field("stateRoot"),
         tx_root: field("txRoot"),
+        receipts_root: field("receiptsRoot"),
         close_time: h["closeTime"].as_u64().expect("closeTime"),
-        consensus_data: from_hex(h["consensusData"].as_str().expect("consensusData")).expect("hex"),
     };
     assert_eq!(header.number, number, "chain_getBlockHash({number}) gave block {hash}");
     assert_eq!(to_hex(&header.hash()), hash, "the header's fields hash to its hash");

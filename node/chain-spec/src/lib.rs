@@ -28,6 +28,9 @@ pub enum SpecError {
     /// Amount does not parse.
     #[error("chain spec balance `{0}` is not a whole number of units")]
     BadAmount(String),
+    /// The consensus section is unusable.
+    #[error("chain spec `consensus`: {0}")]
+    BadConsensus(String),
 }
 
 /// A chain spec.
@@ -41,6 +44,70 @@ pub struct ChainSpec {
     pub genesis: GenesisSpec,
     /// The runtime wasm, 0x-prefixed hex.
     pub code: String,
+    /// Who finalizes blocks. Absent: the single-node dev engine. Not part of genesis (a
+    /// validator's quorum set is its own choice; this is the default each node starts with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusSpec>,
+}
+
+/// The SCP section of a chain spec.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsensusSpec {
+    /// The validators known at launch.
+    pub validators: Vec<ValidatorSpec>,
+    /// The default quorum set, stellar-core's JSON form with SS58 validator ids:
+    /// `{"t": 3, "v": ["5G...", {"t": 1, "v": [...]}]}`.
+    pub quorum_set: watt_scp::quorum::QuorumSetJson,
+    /// Multiaddresses (ending `/p2p/<peer id>`) a new node dials first.
+    #[serde(default)]
+    pub boot_nodes: Vec<String>,
+}
+
+/// A validator named in the spec.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorSpec {
+    /// A name for logs.
+    pub name: String,
+    /// Its SCP signing key (sr25519), SS58.
+    pub id: AccountId,
+}
+
+/// A quorum set in stellar-core JSON with SS58 ids, as the node's own type: every id must be an
+/// SS58 address and the set must pass SCP's sanity rules.
+pub fn parse_quorum_set(json: &watt_scp::quorum::QuorumSetJson) -> Result<watt_scp::QuorumSet<AccountId>, SpecError> {
+    let named: watt_scp::QuorumSet<String> = json.into();
+    for s in named.all_validators() {
+        AccountId::from_ss58(&s)
+            .map_err(|e| SpecError::BadConsensus(format!("quorum set entry `{s}` is not an SS58 address: {e}")))?;
+    }
+    let q = named.map(&|s: &String| AccountId::from_ss58(s).unwrap_or(AccountId::from([0u8; 32])));
+    if let Some(p) = q.problems().first() {
+        return Err(SpecError::BadConsensus(format!("quorum set is not sane: {p}")));
+    }
+    Ok(q)
+}
+
+/// The JSON form of a quorum set (SS58 ids), for writing specs.
+pub fn quorum_set_json(q: &watt_scp::QuorumSet<AccountId>) -> watt_scp::quorum::QuorumSetJson {
+    use watt_scp::quorum::{EntryJson, QuorumSetJson};
+    QuorumSetJson {
+        t: q.threshold,
+        v: q
+            .validators
+            .iter()
+            .map(|a| EntryJson::Validator(a.to_ss58()))
+            .chain(q.inner.iter().map(|i| EntryJson::Inner(quorum_set_json(i))))
+            .collect(),
+    }
+}
+
+impl ConsensusSpec {
+    /// The default quorum set, checked.
+    pub fn quorum_set(&self) -> Result<watt_scp::QuorumSet<AccountId>, SpecError> {
+        parse_quorum_set(&self.quorum_set)
+    }
 }
 
 /// The genesis part of a chain spec.
@@ -97,6 +164,7 @@ impl ChainSpec {
                 },
             },
             code: format!("0x{}", hex::encode(code)),
+            consensus: None,
         }
     }
 

@@ -219,6 +219,7 @@ fn apply_natively(
             &changes,
             tree,
             true,
+            None,
         )
         .unwrap();
     root
@@ -253,6 +254,7 @@ fn native_and_wasm_execution_reach_the_same_state_roots() {
             &genesis_changes,
             tree,
             true,
+            None,
         )
         .unwrap();
 

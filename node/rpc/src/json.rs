@@ -16,8 +16,8 @@ pub fn header(h: &Header) -> Value {
         "number": h.number,
         "stateRoot": hex(&h.state_root),
         "txRoot": hex(&h.tx_root),
+        "receiptsRoot": hex(&h.receipts_root),
         "closeTime": h.close_time,
-        "consensusData": hex(&h.consensus_data),
         "hash": hex(&h.hash()),
     })
 }
@@ -36,6 +36,7 @@ pub fn receipt(r: &Receipt, block_hash: Option<Hash>) -> Value {
     let (success, error) = match &r.outcome {
         TxOutcome::Success => (true, Value::Null),
         TxOutcome::Failed(e) => (false, Value::String(e.to_string())),
+        TxOutcome::Skipped(e) => (false, Value::String(format!("skipped: {e}"))),
     };
     json!({
         "txHash": hex(&r.tx_hash),
@@ -47,4 +48,26 @@ pub fn receipt(r: &Receipt, block_hash: Option<Hash>) -> Value {
         "feePaid": r.fee_paid.to_string(),
         "events": r.events.iter().map(|e| hex(e)).collect::<Vec<_>>(),
     })
+}
+
+/// The answer of `watt_finalityProof`: the header, the agreed value it came from, and the
+/// certificate (SCALE `Certificate<AccountId>`, hex) with the quorum sets it needs.
+pub fn finality_proof(number: u64, h: &Header, certificate: &[u8]) -> Result<Value, String> {
+    use parity_scale_codec::Decode;
+    let cert = watt_scp::certificate::Certificate::<watt_primitives::AccountId>::decode(&mut &certificate[..])
+        .map_err(|e| format!("stored certificate of #{number} does not decode: {e}"))?;
+    let value = watt_primitives::ConsensusValue::decode(&mut &cert.value[..])
+        .map_err(|e| format!("stored certificate of #{number} names no Watt value: {e}"))?;
+    Ok(json!({
+        "number": number,
+        "hash": hex(&h.hash()),
+        "header": header(h),
+        "value": {
+            "parentHash": hex(&value.parent_hash),
+            "txSetHash": hex(&value.tx_set_hash),
+            "closeTime": value.close_time,
+        },
+        "certificate": hex(certificate),
+        "signers": cert.envelopes.iter().map(|e| e.node.to_ss58()).collect::<Vec<_>>(),
+    }))
 }

@@ -5,7 +5,8 @@
 //! Error codes: -32602 bad parameters; -32603 internal; 1010 invalid transaction (data: the
 //! reason, including "the sender's pending fees would exceed its balance"); 1012 too many pending
 //! transactions for this sender; 1013 already imported; 1014 replacement tip too low; 1016 pool
-//! full (nothing cheaper to evict); 4003 unknown block.
+//! full (nothing cheaper to evict); 4003 unknown block; 4004 state pruned; 4005 no finality
+//! certificate for that block (genesis, or a dev-engine block).
 //!
 //! Subscriptions never skip events silently: a subscriber too slow to keep up is closed with a
 //! subscription error ("subscriber too slow: N events missed; resubscribe"); a transaction
@@ -21,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use watt_chain::Chain;
 
-pub use methods::rpc_module;
+pub use methods::{rpc_module, NetworkStatus};
 
 /// Server settings.
 #[derive(Clone, Debug)]
@@ -75,7 +76,12 @@ pub struct RunningServer {
 }
 
 /// Starts serving `chain`.
-pub async fn start(config: &RpcConfig, chain: Arc<Chain>, node_name: String) -> Result<RunningServer, RpcServerError> {
+pub async fn start(
+    config: &RpcConfig,
+    chain: Arc<Chain>,
+    node_name: String,
+    network: Option<Arc<dyn NetworkStatus>>,
+) -> Result<RunningServer, RpcServerError> {
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
         .max_response_body_size(config.max_response_bytes)
@@ -94,7 +100,7 @@ pub async fn start(config: &RpcConfig, chain: Arc<Chain>, node_name: String) -> 
         addr: config.addr,
         source,
     })?;
-    let module = rpc_module(chain, node_name).map_err(|e| RpcServerError::Register(e.to_string()))?;
+    let module = rpc_module(chain, node_name, network).map_err(|e| RpcServerError::Register(e.to_string()))?;
     let handle = server.start(module);
     // The bound address (the real port when 0 was asked); tests/ parses this line.
     tracing::info!("JSON-RPC (HTTP and WebSocket) listening on {addr}");

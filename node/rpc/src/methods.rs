@@ -3,6 +3,7 @@
 use crate::json;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Params};
+use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
 use parity_scale_codec::Encode;
 use serde_json::{json, Value};
@@ -17,6 +18,21 @@ use watt_txpool::PoolError;
 pub struct RpcContext {
     chain: Arc<Chain>,
     node_name: String,
+    network: Option<Arc<dyn NetworkStatus>>,
+}
+
+/// What RPC shows of the node's networking (none on a single dev node).
+pub trait NetworkStatus: Send + Sync + 'static {
+    /// Peers connected now.
+    fn peer_count(&self) -> usize;
+    /// Every known peer as JSON (`system_peers`).
+    fn peers(&self) -> Vec<Value>;
+    /// This node's peer id.
+    fn local_peer_id(&self) -> String;
+    /// Addresses this node listens on.
+    fn listen_addresses(&self) -> Vec<String>;
+    /// Whether the node is catching up with its peers.
+    fn is_syncing(&self) -> bool;
 }
 
 const INVALID_PARAMS: i32 = -32602;
@@ -28,6 +44,7 @@ const TIP_TOO_LOW: i32 = 1014;
 const POOL_FULL: i32 = 1016;
 const UNKNOWN_BLOCK: i32 = 4003;
 const STATE_PRUNED: i32 = 4004;
+const NO_CERTIFICATE: i32 = 4005;
 
 fn err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
     ErrorObject::owned(code, msg.into(), None::<()>)
@@ -103,14 +120,40 @@ fn submit(chain: &Chain, tx_hex: &str) -> Result<Hash, ErrorObjectOwned> {
 pub fn rpc_module(
     chain: Arc<Chain>,
     node_name: String,
-) -> Result<RpcModule<RpcContext>, jsonrpsee::core::RegisterMethodError> {
-    let mut m = RpcModule::new(RpcContext { chain, node_name });
+    network: Option<Arc<dyn NetworkStatus>>,
+) -> Result<RpcModule<RpcContext>, RegisterMethodError> {
+    let mut m = RpcModule::new(RpcContext {
+        chain,
+        node_name,
+        network,
+    });
+    register_system(&mut m)?;
+    register_chain(&mut m)?;
+    register_state(&mut m)?;
+    register_author(&mut m)?;
+    register_watt(&mut m)?;
+    Ok(m)
+}
 
-    // system_
-    m.register_method(
-        "system_health",
-        |_, ctx, _| json!({"peers": 0, "isSyncing": false, "shouldHavePeers": false, "bestNumber": ctx.chain.best().0}),
-    )?;
+/// The `system_` family: node, chain and network facts.
+fn register_system(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    m.register_method("system_health", |_, ctx, _| {
+        let (peers, syncing, networked) = match &ctx.network {
+            Some(n) => (n.peer_count(), n.is_syncing(), true),
+            None => (0, false, false),
+        };
+        json!({"peers": peers, "isSyncing": syncing, "shouldHavePeers": networked, "bestNumber": ctx.chain.best().0})
+    })?;
+    m.register_method("system_peers", |_, ctx, _| match &ctx.network {
+        Some(n) => Value::Array(n.peers()),
+        None => Value::Array(vec![]),
+    })?;
+    m.register_method("system_localPeerId", |_, ctx, _| {
+        ctx.network.as_ref().map(|n| n.local_peer_id())
+    })?;
+    m.register_method("system_localListenAddresses", |_, ctx, _| {
+        ctx.network.as_ref().map(|n| n.listen_addresses()).unwrap_or_default()
+    })?;
     m.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
     m.register_method("system_chain", |_, ctx, _| ctx.chain.name().to_string())?;
     m.register_method("system_name", |_, ctx, _| ctx.node_name.clone())?;
@@ -124,8 +167,11 @@ pub fn rpc_module(
     m.register_method("system_properties", |_, _, _| {
         json!({"ss58Format": watt_primitives::account::SS58_PREFIX, "tokenDecimals": watt_primitives::DECIMALS, "tokenSymbol": "WATT"})
     })?;
+    Ok(())
+}
 
-    // chain_
+/// The `chain_` family: headers, blocks, hashes, head subscriptions.
+fn register_chain(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     m.register_method(
         "chain_getHeader",
         |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
@@ -169,21 +215,24 @@ pub fn rpc_module(
         |_, ctx, _| -> Result<String, ErrorObjectOwned> { Ok(json::hex(&ctx.chain.finalized().map_err(chain_err)?.1)) },
     )?;
     register_head_subscription(
-        &mut m,
+        m,
         "chain_subscribeNewHeads",
         "chain_newHead",
         "chain_unsubscribeNewHeads",
         false,
     )?;
     register_head_subscription(
-        &mut m,
+        m,
         "chain_subscribeFinalizedHeads",
         "chain_finalizedHead",
         "chain_unsubscribeFinalizedHeads",
         true,
     )?;
+    Ok(())
+}
 
-    // state_
+/// The `state_` family: storage, proofs, runtime calls and version.
+fn register_state(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     m.register_method(
         "state_getStorage",
         |p: Params, ctx, _| -> Result<Option<String>, ErrorObjectOwned> {
@@ -236,8 +285,11 @@ pub fn rpc_module(
             Ok(json!({"specName": v.spec_name, "specVersion": v.spec_version}))
         },
     )?;
+    Ok(())
+}
 
-    // author_
+/// The `author_` family: submitting and watching transactions.
+fn register_author(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     m.register_blocking_method(
         "author_submitExtrinsic",
         |p: Params, ctx, _| -> Result<String, ErrorObjectOwned> {
@@ -260,8 +312,11 @@ pub fn rpc_module(
             watch_extrinsic(p, pending, ctx).await
         },
     )?;
+    Ok(())
+}
 
-    // watt_
+/// The `watt_` family: accounts, the fee pool, receipts, finality proofs.
+fn register_watt(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     m.register_blocking_method("watt_account", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
         let mut seq = p.sequence();
         let who: String = seq.next()?;
@@ -283,6 +338,28 @@ pub fn rpc_module(
             _ => Err(err(INTERNAL, "runtime answered another question")),
         }
     })?;
+    m.register_method("watt_finalityProof", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+        let n: Option<Value> = p.sequence().optional_next()?;
+        let number = match watt_rpc_params::block_number(n.as_ref()).map_err(param_err)? {
+            None => ctx.chain.finalized().map_err(chain_err)?.0,
+            Some(n) => n,
+        };
+        let Some(hash) = ctx.chain.hash_at(number).map_err(chain_err)? else {
+            return Err(err(UNKNOWN_BLOCK, format!("no block #{number} yet")));
+        };
+        let header = ctx
+            .chain
+            .header(&hash)
+            .map_err(chain_err)?
+            .ok_or_else(|| err(INTERNAL, "header missing"))?;
+        let Some(bytes) = ctx.chain.justification(number).map_err(chain_err)? else {
+            return Err(err(
+                NO_CERTIFICATE,
+                format!("block #{number} has no finality certificate (genesis, or finalized by the single-node dev engine)"),
+            ));
+        };
+        json::finality_proof(number, &header, &bytes).map_err(|e| err(INTERNAL, e))
+    })?;
     m.register_method("watt_receipt", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
         let h: String = p.one()?;
         let tx_hash = watt_rpc_params::hash(&h, "transaction hash").map_err(param_err)?;
@@ -292,8 +369,9 @@ pub fn rpc_module(
         let block_hash = ctx.chain.hash_at(r.block_number).map_err(chain_err)?;
         Ok(json::receipt(&r, block_hash))
     })?;
-    Ok(m)
+    Ok(())
 }
+
 
 fn raw(v: &Value) -> Result<SubscriptionMessage, serde_json::Error> {
     Ok(serde_json::value::to_raw_value(v)?.into())

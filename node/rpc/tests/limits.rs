@@ -87,7 +87,7 @@ fn small_buffer_chain(dir: &std::path::Path) -> Arc<Chain> {
 }
 
 fn module(chain: &Arc<Chain>) -> Methods {
-    watt_rpc::rpc_module(chain.clone(), "test".into())
+    watt_rpc::rpc_module(chain.clone(), "test".into(), None)
         .expect("methods register")
         .into()
 }

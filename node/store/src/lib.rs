@@ -71,11 +71,14 @@ const CF_BODIES: &str = "bodies";
 const CF_NUMBERS: &str = "numbers";
 const CF_RECEIPTS: &str = "receipts";
 const CF_STATE: &str = "state";
+/// Finality certificates by block number (ARCHITECTURE: beside the block, never in the header).
+const CF_JUSTIFICATIONS: &str = "justifications";
 pub(crate) const CF_TREE_NODES: &str = "tree_nodes";
 pub(crate) const CF_TREE_VALUES: &str = "tree_values";
 pub(crate) const CF_TREE_STALE: &str = "tree_stale";
-const COLUMNS: [&str; 9] = [
+const COLUMNS: [&str; 10] = [
     CF_META,
+    CF_JUSTIFICATIONS,
     CF_HEADERS,
     CF_BODIES,
     CF_NUMBERS,
@@ -91,6 +94,7 @@ const META_BEST: &[u8] = b"best";
 const META_FINALIZED: &[u8] = b"finalized";
 const META_PRUNING: &[u8] = b"pruning";
 const META_HORIZON: &[u8] = b"state_horizon";
+const META_CONSENSUS: &[u8] = b"consensus";
 
 /// How the store is opened.
 #[derive(Clone, Debug)]
@@ -374,6 +378,26 @@ impl Store {
         self.read_at(number, || keys.iter().map(|k| tree::prove(self, k, number)).collect())
     }
 
+    /// The finality certificate stored with block `number`, if any (the dev engine stores none).
+    pub fn justification(&self, number: BlockNumber) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(CF_JUSTIFICATIONS), number.to_be_bytes())?)
+    }
+
+    /// The consensus engine's own persisted state (SCP: the node's latest envelopes), if any.
+    pub fn consensus_state(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(CF_META), META_CONSENSUS)?)
+    }
+
+    /// Replaces the consensus engine's persisted state, synced before returning: SCP writes its
+    /// envelopes here before sending them, so a restart never contradicts a vote already cast.
+    pub fn put_consensus_state(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_META), META_CONSENSUS, bytes);
+        Ok(self.db.write_opt(batch, &opts)?)
+    }
+
     /// Writes a block, its receipts, its state changes and tree nodes, and moves the head (and
     /// the finalized pointer when `finalized`), in one synced atomic batch.
     pub fn commit_block(
@@ -383,6 +407,7 @@ impl Store {
         changes: &StateChanges,
         tree: PreparedTree,
         finalized: bool,
+        justification: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         let header = &block.header;
         if tree.root != header.state_root || tree.version != header.number {
@@ -393,6 +418,9 @@ impl Store {
         batch.put_cf(self.cf(CF_HEADERS), hash, header.encode());
         batch.put_cf(self.cf(CF_BODIES), hash, block.transactions.encode());
         batch.put_cf(self.cf(CF_NUMBERS), header.number.to_be_bytes(), hash.encode());
+        if let Some(j) = justification {
+            batch.put_cf(self.cf(CF_JUSTIFICATIONS), header.number.to_be_bytes(), j);
+        }
         for r in receipts {
             batch.put_cf(self.cf(CF_RECEIPTS), r.tx_hash, r.encode());
         }

@@ -41,11 +41,11 @@ fn commit_range(store: &Store, mut parent: Hash, from: u64, to: u64) -> Vec<Head
                 state_root: tree.root,
                 tx_root: [0; 32],
                 close_time: n * 1000,
-                consensus_data: vec![],
+                receipts_root: [0; 32],
             },
             transactions: vec![],
         };
-        store.commit_block(&block, &[], &changes, tree, true).unwrap();
+        store.commit_block(&block, &[], &changes, tree, true, None).unwrap();
         parent = block.header.hash();
         headers.push(block.header);
     }

@@ -9,7 +9,7 @@ fn block(number: BlockNumber, parent: Hash, root: Hash) -> Block {
             state_root: root,
             tx_root: [0; 32],
             close_time: number * 1000,
-            consensus_data: vec![],
+            receipts_root: [0; 32],
         },
         transactions: vec![],
     }
@@ -24,11 +24,11 @@ fn two_blocks(store: &Store) -> (Header, Header) {
     let g = changes(&[(b"a", Some(b"1")), (b"b", Some(b"2"))]);
     let t0 = store.prepare_state(&g, 0).unwrap();
     let b0 = block(0, [0; 32], t0.root);
-    store.commit_block(&b0, &[], &g, t0, true).unwrap();
+    store.commit_block(&b0, &[], &g, t0, true, None).unwrap();
     let c1 = changes(&[(b"a", Some(b"10")), (b"b", None), (b"c", Some(b"3"))]);
     let t1 = store.prepare_state(&c1, 1).unwrap();
     let b1 = block(1, b0.header.hash(), t1.root);
-    store.commit_block(&b1, &[], &c1, t1, true).unwrap();
+    store.commit_block(&b1, &[], &c1, t1, true, None).unwrap();
     (b0.header, b1.header)
 }
 
@@ -120,7 +120,7 @@ fn build(blocks: &[Vec<(Vec<u8>, Option<Vec<u8>>)>]) -> (Hash, Vec<(Vec<u8>, Vec
         let t = store.prepare_state(&c, number as u64).unwrap();
         root = t.root;
         let b = block(number as u64, parent, t.root);
-        store.commit_block(&b, &[], &c, t, true).unwrap();
+        store.commit_block(&b, &[], &c, t, true, None).unwrap();
         parent = b.header.hash();
     }
     let mut flat = Vec::new();
@@ -184,7 +184,7 @@ fn commit_refuses_a_header_that_does_not_match_the_state() {
     let t0 = store.prepare_state(&g, 0).unwrap();
     let bad = block(0, [0; 32], [9; 32]);
     assert!(matches!(
-        store.commit_block(&bad, &[], &g, t0, true),
+        store.commit_block(&bad, &[], &g, t0, true, None),
         Err(StoreError::Tree(_))
     ));
     assert_eq!(store.best().unwrap(), None, "nothing written");

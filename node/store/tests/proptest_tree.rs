@@ -61,14 +61,14 @@ fn build(blocks: &[Vec<(u8, Option<Vec<u8>>)>]) -> Built {
             state_root: tree.root,
             tx_root: [0; 32],
             close_time: number,
-            consensus_data: vec![],
+            receipts_root: [0; 32],
         };
         parent = header.hash();
         let block = Block {
             header,
             transactions: vec![],
         };
-        store.commit_block(&block, &[], &changes, tree, true).unwrap();
+        store.commit_block(&block, &[], &changes, tree, true, None).unwrap();
     }
     let mut flat = BTreeMap::new();
     let mut cursor = Vec::new();

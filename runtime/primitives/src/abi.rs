@@ -39,6 +39,8 @@ pub mod entry {
     pub const VALIDATE_TRANSACTION: &str = "watt_validate_transaction";
     /// [`super::Query`] -> [`super::QueryResult`]
     pub const QUERY: &str = "watt_query";
+    /// [`super::ValidateTxSetInput`] -> `Result<(), TxSetError>` ; reads state, writes nothing.
+    pub const VALIDATE_TX_SET: &str = "watt_validate_tx_set";
     /// Entry points a read-only caller (RPC `state_call`) may invoke.
     pub const READ_ONLY: &[&str] = &[VERSION, VALIDATE_TRANSACTION, QUERY];
 }
@@ -135,6 +137,60 @@ pub struct ApplyBlockInput {
     pub close_time: Timestamp,
     /// Transactions in order.
     pub transactions: Vec<SignedTransaction>,
+}
+
+/// Input of [`entry::VALIDATE_TX_SET`]: a proposed transaction set for the block after the
+/// state it runs on (the parent's).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ValidateTxSetInput {
+    /// Chain context.
+    pub chain: ChainContext,
+    /// Most transactions a set may hold.
+    pub max_transactions: u32,
+    /// Most encoded bytes a set may hold.
+    pub max_bytes: u32,
+    /// The set, in application order.
+    pub transactions: Vec<SignedTransaction>,
+}
+
+/// Why a proposed transaction set is invalid as a whole (SCP votes for no value carrying it).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum TxSetError {
+    /// More transactions than a block may hold.
+    TooManyTransactions {
+        /// Transactions in the set.
+        count: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// More encoded bytes than a block may hold.
+    TooLarge {
+        /// Encoded bytes of the set.
+        bytes: u64,
+        /// The limit.
+        max: u32,
+    },
+    /// A transaction fails its own checks at its place in the set: bad signature, a nonce out
+    /// of sequence for its sender, or fees its sender cannot pay on top of the sender's earlier
+    /// transactions in the set.
+    Transaction {
+        /// Position in the set.
+        index: u32,
+        /// What is wrong with it.
+        error: TxError,
+    },
+}
+
+impl core::fmt::Display for TxSetError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TxSetError::TooManyTransactions { count, max } => {
+                write!(f, "transaction set holds {count} transactions, the limit is {max}")
+            }
+            TxSetError::TooLarge { bytes, max } => write!(f, "transaction set is {bytes} bytes, the limit is {max}"),
+            TxSetError::Transaction { index, error } => write!(f, "transaction {index} of the set: {error}"),
+        }
+    }
 }
 
 /// Per-transaction result of [`entry::APPLY_BLOCK`].

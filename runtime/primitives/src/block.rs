@@ -14,12 +14,14 @@ pub struct Header {
     pub number: BlockNumber,
     /// Root of the authenticated state tree after this block's transactions.
     pub state_root: Hash,
-    /// Binary Merkle root of this block's transaction hashes (see [`merkle_root`]).
+    /// Binary Merkle root of this block's transaction hashes (see [`merkle_root`]): the tx-set
+    /// hash SCP agreed on, since an agreed set is applied whole (ARCHITECTURE §3).
     pub tx_root: Hash,
+    /// Binary Merkle root of the blake2 hashes of this block's SCALE-encoded receipts (events
+    /// included), in transaction order: a receipt proves against a certified header.
+    pub receipts_root: Hash,
     /// Close time agreed by consensus, milliseconds since the Unix epoch.
     pub close_time: Timestamp,
-    /// Engine-specific finality data (the dev engine leaves it empty; SCP stores its ballot).
-    pub consensus_data: Vec<u8>,
 }
 
 impl Header {
@@ -27,6 +29,54 @@ impl Header {
     pub fn hash(&self) -> Hash {
         blake2_256(&self.encode())
     }
+}
+
+/// The value SCP agrees on for slot N (block N): the parent it builds on, the transaction set
+/// (by its [`merkle_root`] of transaction hashes, the header's `tx_root`) and the close time.
+/// Finality certificates name it; the block's header follows from it by execution. Its
+/// SCALE encoding is the SCP value.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
+pub struct ConsensusValue {
+    /// Hash of header N-1.
+    pub parent_hash: Hash,
+    /// `merkle_root` of the set's transaction hashes, in application order.
+    pub tx_set_hash: Hash,
+    /// Close time, milliseconds since the Unix epoch; later than the parent's.
+    pub close_time: Timestamp,
+}
+
+impl ConsensusValue {
+    /// Whether `header` is the block this value produces (all but its execution results).
+    pub fn matches(&self, header: &Header) -> bool {
+        header.parent_hash == self.parent_hash && header.tx_root == self.tx_set_hash && header.close_time == self.close_time
+    }
+}
+
+/// A transaction set proposed for a block: what SCP nominates by hash and validators fetch
+/// from each other. Applied whole and in order once agreed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct TxSet {
+    /// Transactions in application order.
+    pub transactions: Vec<SignedTransaction>,
+}
+
+impl TxSet {
+    /// The set's hash: [`merkle_root`] of its transaction hashes (the `tx_root` of its block).
+    pub fn hash(&self) -> Hash {
+        let hashes: Vec<Hash> = self.transactions.iter().map(|t| t.hash()).collect();
+        merkle_root(&hashes)
+    }
+
+    /// Encoded size of its transactions.
+    pub fn encoded_len(&self) -> usize {
+        self.transactions.iter().map(|t| t.encoded_size()).sum()
+    }
+}
+
+/// Root of receipts: [`merkle_root`] over blake2 of each SCALE-encoded receipt.
+pub fn receipts_root<R: Encode>(receipts: &[R]) -> Hash {
+    let leaves: Vec<Hash> = receipts.iter().map(|r| blake2_256(&r.encode())).collect();
+    merkle_root(&leaves)
 }
 
 /// A block: header plus the ordered transactions it applied.
@@ -99,8 +149,8 @@ mod tests {
             number: 7,
             state_root: [2; 32],
             tx_root: [3; 32],
+            receipts_root: [4; 32],
             close_time: 99,
-            consensus_data: alloc::vec![4],
         };
         // Exhaustive destructuring: a field added to Header fails to compile here until it is
         // given a variation below (an unused binding warns), so no field escapes the hash unnoticed.
@@ -109,14 +159,14 @@ mod tests {
             number,
             state_root,
             tx_root,
+            receipts_root,
             close_time,
-            consensus_data,
         } = base.clone();
         let flip = |mut h: Hash| {
             h[31] ^= 1;
             h
         };
-        let variants: [(&str, Header); 7] = [
+        let variants: [(&str, Header); 6] = [
             (
                 "parent_hash",
                 Header {
@@ -153,16 +203,9 @@ mod tests {
                 },
             ),
             (
-                "consensus_data (changed)",
+                "receipts_root",
                 Header {
-                    consensus_data: alloc::vec![consensus_data[0] ^ 1],
-                    ..base.clone()
-                },
-            ),
-            (
-                "consensus_data (longer)",
-                Header {
-                    consensus_data: [consensus_data.clone(), alloc::vec![0]].concat(),
+                    receipts_root: flip(receipts_root),
                     ..base.clone()
                 },
             ),

@@ -15,7 +15,7 @@ pub mod hashing;
 pub mod transaction;
 
 pub use account::AccountId;
-pub use block::{merkle_root, Block, Header};
+pub use block::{merkle_root, receipts_root, Block, ConsensusValue, Header, TxSet};
 pub use hashing::{blake2_128, blake2_256, Hash};
 pub use transaction::{
     DispatchError, Receipt, SignedTransaction, Transaction, TxError, TxOutcome, SIGNATURE_CONTEXT, TX_SIGNING_TAG,

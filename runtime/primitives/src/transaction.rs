@@ -123,6 +123,10 @@ pub enum TxOutcome {
     Success,
     /// The call's effects were rolled back; the fee was still paid.
     Failed(DispatchError),
+    /// Part of an agreed transaction set but invalid when its turn came (say, its sender's
+    /// balance went to an earlier transaction of the set): not executed, no fee, no state
+    /// change. Every node skips it the same way, so an agreed block stays importable.
+    Skipped(TxError),
 }
 
 /// What including a transaction left behind.

@@ -82,14 +82,14 @@ fn signed_transaction() -> impl Strategy<Value = SignedTransaction> {
 }
 
 fn header() -> impl Strategy<Value = Header> {
-    (hash(), u64_edge(), hash(), hash(), u64_edge(), bytes()).prop_map(
-        |(parent_hash, number, state_root, tx_root, close_time, consensus_data)| Header {
+    (hash(), u64_edge(), hash(), hash(), hash(), u64_edge()).prop_map(
+        |(parent_hash, number, state_root, tx_root, receipts_root, close_time)| Header {
             parent_hash,
             number,
             state_root,
             tx_root,
+            receipts_root,
             close_time,
-            consensus_data,
         },
     )
 }
@@ -103,7 +103,11 @@ fn dispatch_error() -> impl Strategy<Value = DispatchError> {
 }
 
 fn tx_outcome() -> impl Strategy<Value = TxOutcome> {
-    prop_oneof![Just(TxOutcome::Success), dispatch_error().prop_map(TxOutcome::Failed)]
+    prop_oneof![
+        Just(TxOutcome::Success),
+        dispatch_error().prop_map(TxOutcome::Failed),
+        tx_error().prop_map(TxOutcome::Skipped)
+    ]
 }
 
 fn tx_error() -> impl Strategy<Value = TxError> {
@@ -375,7 +379,7 @@ fn huge_length_prefixes_are_refused_cheaply() {
         state_root: [0; 32],
         tx_root: [0; 32],
         close_time: 0,
-        consensus_data: vec![],
+        receipts_root: [0; 32],
     }
     .encode();
     block.extend_from_slice(&huge);

@@ -31,11 +31,11 @@ fn store_with(state: &BTreeMap<u8, Vec<u8>>) -> (tempfile::TempDir, Store, Hash)
             state_root: root,
             tx_root: [0; 32],
             close_time: 0,
-            consensus_data: vec![],
+            receipts_root: [0; 32],
         },
         transactions: vec![],
     };
-    store.commit_block(&block, &[], &changes, tree, true).unwrap();
+    store.commit_block(&block, &[], &changes, tree, true, None).unwrap();
     (dir, store, root)
 }
 
