@@ -89,6 +89,15 @@ pub fn key(cmd: KeyCommand) -> Result<()> {
                 }
             }
         }
+        KeyCommand::GenerateNodeKey { file, output } => {
+            let key = crate::p2p::NodeKey::generate();
+            key.write(&file)?;
+            show_node_key(&key, &file, output);
+        }
+        KeyCommand::InspectNodeKey { file, output } => {
+            let key = crate::p2p::NodeKey::read(&file)?;
+            show_node_key(&key, &file, output);
+        }
         KeyCommand::Inspect { suri, output } => {
             let account = Keypair::from_suri(&suri)?.account();
             match output {
@@ -101,6 +110,21 @@ pub fn key(cmd: KeyCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn show_node_key(key: &crate::p2p::NodeKey, file: &std::path::Path, output: Output) {
+    match output {
+        Output::Json => print_json(&json!({
+            "file": file.display().to_string(),
+            "peerId": key.peer_id().to_string(),
+            "validatorId": key.validator_id().to_ss58(),
+        })),
+        Output::Text => {
+            say!("Node key file: {} (secret: keep it private)", file.display());
+            say!("Peer id:       {}", key.peer_id());
+            say!("Validator id:  {}", key.validator_id());
+        }
+    }
 }
 
 pub fn chain_spec(args: ChainSpecArgs) -> Result<()> {

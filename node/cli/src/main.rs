@@ -11,9 +11,12 @@ macro_rules! say {
 }
 
 mod client_commands;
+mod light;
 mod metrics;
 mod node;
+mod p2p;
 mod quorum;
+mod testnet;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -32,8 +35,13 @@ enum Command {
     /// Generate and inspect sr25519 keys.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Print a chain spec (JSON) to standard output.
+    /// Print the dev chain spec (JSON), or write a spec and keys for N validators.
     ChainSpec(ChainSpecArgs),
+    /// Run N validators on this machine (loopback) as child processes until Ctrl-C.
+    Testnet(testnet::TestnetArgs),
+    /// Follow the finalized head across several nodes, verifying every finality certificate
+    /// (and optionally an account's state proof) against a trusted quorum set.
+    Light(light::LightArgs),
     /// Sign and submit transactions.
     #[command(subcommand)]
     Tx(TxCommand),
@@ -96,6 +104,24 @@ pub enum KeyCommand {
         #[arg(long, value_enum, default_value_t)]
         output: Output,
     },
+    /// Generate a node key file: the node's peer-to-peer identity, from which its SCP
+    /// validator key is derived. Prints the peer id and validator id.
+    GenerateNodeKey {
+        /// Where to write it (refuses to overwrite), e.g. <base-path>/node-key.
+        #[arg(long, value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Show the peer id and validator id of a node key file.
+    InspectNodeKey {
+        /// The node key file.
+        file: std::path::PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
     /// Show the account of a secret URI (e.g. //Alice, a mnemonic, a mnemonic//hard/path).
     Inspect {
         /// The secret URI.
@@ -109,8 +135,10 @@ pub enum KeyCommand {
 #[derive(Args, Debug)]
 pub struct ChainSpecArgs {
     /// The development chain (//Alice .. //Ferdie funded with 1,000,000 WATT each).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "validators")]
     dev: bool,
+    #[command(flatten)]
+    validators: testnet::ValidatorSpecArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -207,13 +235,18 @@ fn main() -> std::process::ExitCode {
     if let Command::Scp(ScpCommand::Simulate { scenario }) = &cli.command {
         return quorum::simulate(scenario);
     }
+    if let Command::Light(args) = cli.command {
+        return light::run(args);
+    }
     let result = match cli.command {
         Command::Node(args) => node::run(args),
         Command::Key(k) => client_commands::key(k),
+        Command::ChainSpec(a) if a.validators.validators.is_some() => testnet::chain_spec(&a.validators),
         Command::ChainSpec(a) => client_commands::chain_spec(a),
+        Command::Testnet(a) => testnet::run(a),
         Command::Tx(t) => client_commands::runtime().and_then(|rt| rt.block_on(client_commands::tx(t))),
         Command::Query(q) => client_commands::runtime().and_then(|rt| rt.block_on(client_commands::query(q))),
-        Command::Quorum(_) | Command::Scp(_) => unreachable!("handled above"),
+        Command::Quorum(_) | Command::Scp(_) | Command::Light(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -80,6 +80,31 @@ pub struct NodeArgs {
     /// Node name reported by `system_name`.
     #[arg(long, default_value = "watt-node")]
     name: String,
+    /// Take part in SCP as a validator, signing with the key derived from the node key (its
+    /// validator id must be in the quorum sets of the others; `watt key node-id` shows it).
+    /// Without it, a node of an SCP chain follows: it verifies every certificate, never votes.
+    #[arg(long)]
+    validator: bool,
+    /// The node key file (default: <base-path>/node-key, generated on first start).
+    #[arg(long, value_name = "FILE")]
+    node_key_file: Option<PathBuf>,
+    /// TCP port for peer-to-peer connections (all interfaces unless --listen-addr is given).
+    #[arg(long, default_value_t = 30333)]
+    p2p_port: u16,
+    /// Peer-to-peer listening multiaddress (repeatable), e.g. /ip4/0.0.0.0/tcp/30333.
+    #[arg(long, value_name = "MULTIADDR")]
+    listen_addr: Vec<String>,
+    /// Peers to dial first, as /ip4/HOST/tcp/PORT/p2p/PEER_ID (repeatable; added to the
+    /// chain spec's bootNodes).
+    #[arg(long, value_name = "MULTIADDR")]
+    bootnodes: Vec<String>,
+    /// This node's quorum set, stellar-core JSON with SS58 validator ids ({"t": 3, "v": [...]});
+    /// default: the chain spec's.
+    #[arg(long, value_name = "FILE.json")]
+    quorum_set: Option<PathBuf>,
+    /// Seconds after which a validator proposes an empty block when nothing happened.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    empty_block_interval: u64,
 }
 
 fn parse_pruning(s: &str) -> Result<watt_store::StatePruning, String> {
@@ -98,12 +123,18 @@ pub fn run(args: NodeArgs) -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    if !args.dev {
-        bail!("only the single-node dev engine exists yet (SCP arrives with the multi-validator work): run with --dev, optionally with --chain SPEC.json");
-    }
     let spec = match &args.chain {
         Some(path) => ChainSpec::from_file(path)?,
-        None => ChainSpec::dev(&dev_accounts(), watt_runtime_blob::WASM_BINARY),
+        None if args.dev => ChainSpec::dev(&dev_accounts(), watt_runtime_blob::WASM_BINARY),
+        None => bail!("say which chain: --chain SPEC.json (see `watt chain-spec --validators N`), or --dev"),
+    };
+    let scp_spec = match (&spec.consensus, args.dev) {
+        (_, true) => None,
+        (Some(c), false) => Some(c.clone()),
+        (None, false) => bail!(
+            "chain spec `{}` has no `consensus` section, so only the single-node dev engine can run it: add --dev, or write a spec with `watt chain-spec --validators N`",
+            spec.id
+        ),
     };
     // A --tmp directory lives until this function returns.
     let mut _tmp_guard = None;
@@ -167,7 +198,22 @@ pub fn run(args: NodeArgs) -> Result<()> {
             max_connections: args.rpc_max_connections,
             ..RpcConfig::default()
         };
-        let server = watt_rpc::start(&rpc_config, chain.clone(), args.name.clone()).await?;
+        let (engine, network_info): (Box<dyn ConsensusEngine>, _) = match &scp_spec {
+            None => (
+                Box::new(DevEngine::new(
+                    chain.clone(),
+                    DevEngineConfig {
+                        seal_interval: args.seal_interval.map(Duration::from_millis),
+                    },
+                )),
+                None,
+            ),
+            Some(consensus) => {
+                let (engine, info) = scp_engine(&args, &base, consensus, chain.clone()).await?;
+                (engine, Some(info))
+            }
+        };
+        let server = watt_rpc::start(&rpc_config, chain.clone(), args.name.clone(), network_info).await?;
         if !args.no_prometheus {
             let addr = SocketAddr::new(args.rpc_addr, args.prometheus_port);
             let listener = crate::metrics::bind(addr).await?;
@@ -175,12 +221,6 @@ pub fn run(args: NodeArgs) -> Result<()> {
             tracing::info!("Prometheus metrics on http://{}/metrics", listener.local_addr()?);
             tokio::spawn(crate::metrics::serve(listener, chain.clone()));
         }
-        let engine = Box::new(DevEngine::new(
-            chain.clone(),
-            DevEngineConfig {
-                seal_interval: args.seal_interval.map(Duration::from_millis),
-            },
-        ));
         tracing::info!("consensus engine: {}", engine.name());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let engine_task = tokio::spawn(engine.run(Box::pin(async move {
@@ -200,7 +240,73 @@ pub fn run(args: NodeArgs) -> Result<()> {
     })
 }
 
-async fn shutdown_signal() {
+/// Starts the network and builds the SCP engine (validator or follower).
+async fn scp_engine(
+    args: &NodeArgs,
+    base: &std::path::Path,
+    consensus: &watt_chain::spec::ConsensusSpec,
+    chain: std::sync::Arc<Chain>,
+) -> Result<(Box<dyn ConsensusEngine>, std::sync::Arc<dyn watt_rpc::NetworkStatus>)> {
+    use crate::p2p::{multiaddrs, node_key_path, NodeKey};
+    let key_path = args.node_key_file.clone().unwrap_or_else(|| node_key_path(base));
+    let key = NodeKey::load_or_create(&key_path)?;
+    let quorum_set = match &args.quorum_set {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+            let json: watt_scp::quorum::QuorumSetJson =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a quorum set", path.display()))?;
+            watt_chain::spec::parse_quorum_set(&json)?
+        }
+        None => consensus.quorum_set()?,
+    };
+    let validator_id = key.validator_id();
+    if args.validator && !quorum_set.all_validators().contains(&validator_id) {
+        tracing::warn!(
+            "this validator ({validator_id}) is not in its own quorum set; others will not count its votes unless they trust it"
+        );
+    }
+    let listen = if args.listen_addr.is_empty() {
+        vec![format!("/ip4/0.0.0.0/tcp/{}", args.p2p_port)]
+    } else {
+        args.listen_addr.clone()
+    };
+    let mut bootnodes = multiaddrs(&consensus.boot_nodes, "boot node")?;
+    bootnodes.extend(multiaddrs(&args.bootnodes, "--bootnodes")?);
+    let own = key.peer_id();
+    // A spec lists every validator; a node does not dial itself.
+    bootnodes.retain(|a| !a.to_string().ends_with(&format!("/p2p/{own}")));
+    let config = watt_network::NetworkConfig {
+        secret_seed: *key.seed(),
+        listen: multiaddrs(&listen, "--listen-addr")?,
+        bootnodes,
+        genesis_hash: chain.genesis_hash(),
+        agent: format!("watt/{}", env!("CARGO_PKG_VERSION")),
+        ..watt_network::NetworkConfig::default()
+    };
+    let (handle, events) = watt_network::start(config).await.context("start the network")?;
+    for a in handle.listen_addresses() {
+        tracing::info!("peer-to-peer listening on {a}/p2p/{own}");
+    }
+    let engine_config = watt_consensus::ScpEngineConfig {
+        empty_block_interval: Duration::from_secs(args.empty_block_interval),
+        ..watt_consensus::ScpEngineConfig::new(args.validator.then(|| key.validator_pair()), quorum_set)
+    };
+    if args.validator {
+        tracing::info!("SCP validator {validator_id}");
+    } else {
+        tracing::info!("SCP follower: verifying what the validators finalize");
+    }
+    let engine = watt_consensus::ScpEngine::new(chain, handle.clone(), events, engine_config);
+    let stats = engine.stats();
+    let info = crate::p2p::NetworkInfo {
+        handle,
+        syncing: std::sync::Arc::new(move || stats.syncing.load(std::sync::atomic::Ordering::Relaxed)),
+    };
+    Ok((Box::new(engine), std::sync::Arc::new(info)))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
