@@ -1,8 +1,11 @@
 //! Client SDK for Watt: keys and `//Alice`-style dev accounts (sr25519, Substrate-compatible
 //! secret URIs), signing and building transactions, a JSON-RPC client for the node, and
-//! light-client verification of state proofs against a trusted state root.
+//! light-client verification ([`light`]: finality certificates against a trusted quorum set,
+//! then state proofs against the state roots they certify; [`proof`]: one state proof against
+//! a trusted state root).
 
 pub mod keys;
+pub mod light;
 pub mod proof;
 pub mod rpc;
 pub mod tx;
