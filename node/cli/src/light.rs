@@ -39,6 +39,8 @@ const BAD_INPUT: u8 = 2;
 const FORK: u8 = 3;
 const BROKEN_CHAIN: u8 = 4;
 
+/// The JSON-RPC error code for a block the node does not have (yet) (node/rpc `UNKNOWN_BLOCK`).
+const UNKNOWN_BLOCK: i32 = 4003;
 /// The JSON-RPC error code of `watt_finalityProof` for a block the node has without a
 /// certificate (node/rpc `NO_CERTIFICATE`).
 const NO_CERTIFICATE: i32 = 4005;
@@ -394,7 +396,7 @@ async fn height(nodes: &mut [Node], h: u64, trusted: &QuorumSet<AccountId>, gene
             };
             let node = &mut nodes[i];
             match result {
-                Ok(Value::Null) => node.note(format!("no proof for #{h} yet")),
+                Ok(Value::Null) => {}
                 Ok(proof) => {
                     answered.insert(i);
                     match verify_finality_proof(&proof, trusted, genesis) {
@@ -412,7 +414,8 @@ async fn height(nodes: &mut [Node], h: u64, trusted: &QuorumSet<AccountId>, gene
                     answered.insert(i);
                     node.note(format!("cannot prove #{h}: {message}"));
                 }
-                // Not finalized there yet; asked again.
+                // Not there yet: the usual wait for the next block, asked again quietly.
+                Err(RpcError::Server { code, .. }) if code == UNKNOWN_BLOCK => {}
                 Err(RpcError::Server { message, .. }) => node.note(format!("no proof for #{h} yet: {message}")),
                 Err(e) => node.note(format!("{e} (retrying)")),
             }
@@ -527,3 +530,6 @@ async fn balance(
         parent.number
     );
 }
+
+#[cfg(test)]
+mod tests;
