@@ -11,10 +11,10 @@
 //!   certifies header h's state root), the account's free balance at h is read with a state
 //!   proof and checked against that root.
 //!
-//! Exit status: 0 after `--blocks` blocks; 1 no node left to follow (or none can prove a block); 2 bad arguments, files or
-//! nodes on different chains; 3 proven fork; 4 the verified chain broke (a certified block
-//! names another parent than the header the nodes served for the block before it, i.e. they
-//! served execution results the network did not agree on).
+//! Exit status: 0 after `--blocks` blocks; 1 no node left to follow (or none can prove a
+//! block); 2 bad arguments, files or nodes on different chains; 3 proven fork; 4 the verified
+//! chain broke (a certified block names another parent than the header the nodes served for
+//! the block before it, i.e. they served execution results the network did not agree on).
 
 use crate::client_commands::format_watt;
 use crate::Output;
