@@ -217,7 +217,7 @@ async fn kill_9_under_load_loses_nothing_final_and_replays_to_the_same_roots() {
             let root = block.header.state_root;
             txs += block.transactions.len();
             let imported = chain
-                .import_block(block, true)
+                .import_block(block, true, None)
                 .unwrap_or_else(|e| panic!("replaying block #{number}: {e}"));
             assert_eq!(imported.header.state_root, root, "state root of #{number}");
             assert_eq!(imported.hash, hash, "hash of #{number}");

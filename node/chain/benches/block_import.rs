@@ -94,7 +94,7 @@ fn import(c: &mut Criterion) {
                 let follower: Arc<Chain> = Chain::open(dir.path(), &fx.spec, config()).unwrap();
                 for block in fx.blocks.iter().take((iters - done) as usize) {
                     let t = Instant::now();
-                    follower.import_block(block.clone(), true).unwrap();
+                    follower.import_block(block.clone(), true, None).unwrap();
                     total += t.elapsed();
                     done += 1;
                 }

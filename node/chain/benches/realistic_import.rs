@@ -214,7 +214,7 @@ impl Pair {
             f += 1;
             let hash = self.producer.hash_at(f).unwrap().expect("producer block");
             let block = self.producer.block(&hash).unwrap().expect("producer block body");
-            self.follower.import_block(block, true).expect("catch-up import");
+            self.follower.import_block(block, true, None).expect("catch-up import");
         }
     }
 
@@ -237,7 +237,7 @@ impl Pair {
         let block: Block = self.producer.block(&made.hash).unwrap().expect("block stored");
         let t = Instant::now();
         let cpu = cpu_secs();
-        let imported = self.follower.import_block(block, true).expect("follower imports");
+        let imported = self.follower.import_block(block, true, None).expect("follower imports");
         let import = t.elapsed();
         let import_cpu = cpu_secs() - cpu;
         assert_eq!(imported.hash, made.hash);

@@ -54,7 +54,9 @@ fn first_block(chain: &Chain) -> (ImportedBlock, Receipt) {
 /// `None` when it panicked (the simulated crash). The point is cleared afterwards.
 fn produce_with_fault(chain: &Chain, point: &str, action: &str) -> Option<Result<Option<ImportedBlock>, ChainError>> {
     fail::cfg(point, action).unwrap();
-    let r = catch_unwind(AssertUnwindSafe(|| chain.produce_block(2_000, true, false)));
+    // Close times must grow (never clamped by the chain): one past the head's.
+    let close_time = chain.best_header().close_time + 1;
+    let r = catch_unwind(AssertUnwindSafe(|| chain.produce_block(close_time, true, false)));
     fail::remove(point);
     r.ok()
 }
@@ -69,7 +71,7 @@ fn assert_replays(chain: &Chain) {
         let block = chain.block(&hash).unwrap().expect("its body");
         let root = block.header.state_root;
         let imported = fresh
-            .import_block(block, true)
+            .import_block(block, true, None)
             .unwrap_or_else(|e| panic!("replaying #{n}: {e}"));
         assert_eq!((imported.hash, imported.header.state_root), (hash, root), "block #{n}");
     }
@@ -201,7 +203,7 @@ fn repeated_faults_during_production_leave_a_chain_that_replays() {
         let landed = match fault {
             None => {
                 let b = chain
-                    .produce_block(1_000 + round, true, false)
+                    .produce_block(chain.best_header().close_time + 1, true, false)
                     .unwrap()
                     .expect("a block");
                 assert_eq!(b.header.number, written + 1);
