@@ -132,3 +132,118 @@ async fn four_validators_agree_certify_survive_one_down_and_a_late_node_syncs() 
     assert_eq!(follower.chain.hash_at(target).unwrap(), nodes[0].chain.hash_at(target).unwrap());
     check_certificate(&follower.chain, target);
 }
+
+/// Validator 3 equivocates: for every slot it hears of, it signs NOMINATE and PREPARE
+/// statements for two conflicting values (valid ones: an honest value with other close
+/// times), over and over. The three honest validators (a quorum on their own) keep finalizing
+/// and never disagree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_equivocating_validator_does_not_break_agreement() {
+    use parity_scale_codec::Encode;
+    use watt_consensus::scp::wire::{decode_envelope, WattEnvelope};
+    use watt_network::{NetworkEvent, Topic, Validation};
+    use watt_scp::ballot::{Ballot, BallotStatement};
+    use watt_scp::nomination::Nominate;
+    use watt_scp::slot::Statement;
+
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let mut nodes = vec![];
+    for i in 0..3 {
+        nodes.push(start(i, &ports, true).await);
+    }
+    let genesis = nodes[0].chain.genesis_hash();
+    let bootnodes = (0..3)
+        .map(|j| {
+            format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[j], watt_network::peer_id_from_seed(&seed(j)))
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let (rogue, mut events) = watt_network::start(NetworkConfig {
+        secret_seed: seed(3),
+        listen: vec![format!("/ip4/127.0.0.1/tcp/{}", ports[3]).parse().unwrap()],
+        bootnodes,
+        genesis_hash: genesis,
+        ..NetworkConfig::default()
+    })
+    .await
+    .unwrap();
+    let key = pair(3);
+    let me = AccountId::from(key.public().0);
+    let my_qset_hash = quorum_set_hash(&qset(4));
+    let sign = move |slot: u64, statement: Statement| {
+        let mut env = WattEnvelope {
+            slot,
+            node: me,
+            qset_hash: my_qset_hash,
+            statement,
+            signature: vec![],
+        };
+        env.signature = key.sign(&env.signing_payload(&genesis)).0.to_vec();
+        env
+    };
+    let equivocations = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sent = equivocations.clone();
+    let rogue_task = tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            let NetworkEvent::Gossip { topic, from, id, data } = ev else { continue };
+            rogue.report_validation(id, from, Validation::Accept);
+            if topic != Topic::ScpEnvelopes {
+                continue;
+            }
+            let Ok(env) = decode_envelope(&data) else { continue };
+            let honest = match &env.statement {
+                Statement::Nominate(n) => n.votes.iter().next().cloned(),
+                Statement::Ballot(b) => Some(b.working_ballot().value),
+            };
+            let Some(value) = honest.and_then(|v| ConsensusValue::decode(&mut &v[..]).ok()) else { continue };
+            let twin = |dt: u64| {
+                ConsensusValue {
+                    close_time: value.close_time + dt,
+                    ..value.clone()
+                }
+                .encode()
+            };
+            let (a, b) = (twin(1), twin(2));
+            for v in [&a, &b] {
+                let nominate = Statement::Nominate(Nominate {
+                    votes: [v.clone()].into(),
+                    accepted: [v.clone()].into(),
+                });
+                rogue.publish(Topic::ScpEnvelopes, sign(env.slot, nominate).encode());
+                let prepare = Statement::Ballot(BallotStatement::Prepare {
+                    ballot: Ballot::new(1, v.clone()),
+                    prepared: Some(Ballot::new(1, v.clone())),
+                    prepared_prime: None,
+                    n_c: 1,
+                    n_h: 1,
+                });
+                rogue.publish(Topic::ScpEnvelopes, sign(env.slot, prepare).encode());
+            }
+            sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+
+    let keys = keyring();
+    let mut last = vec![];
+    for nonce in 0..3 {
+        let tx = transfer_bytes(genesis, &keys[0], keys[1].account(), UNIT, nonce);
+        let h = nodes[(nonce as usize) % 3].chain.submit(&tx).unwrap();
+        wait_for("finality despite the equivocator", Duration::from_secs(60), || {
+            nodes.iter().all(|n| n.chain.receipt(&h).unwrap().is_some())
+        })
+        .await;
+        last.push(h);
+    }
+    assert!(
+        equivocations.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the rogue validator did equivocate"
+    );
+    let top = nodes.iter().map(|n| n.chain.best().0).min().unwrap();
+    for n in 1..=top {
+        let hashes: Vec<_> = nodes.iter().map(|node| node.chain.hash_at(n).unwrap()).collect();
+        assert!(hashes.iter().all(|h| h == &hashes[0]), "nodes disagree on block #{n}");
+        check_certificate(&nodes[0].chain, n);
+    }
+    rogue_task.abort();
+}
