@@ -162,9 +162,7 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
             all_signatures_ok || host::sr25519_verify(&stx.signature, payload, stx.tx.signer.as_bytes())
         })
         .map_err(fail)?;
-        let (next_nonce, spent) = senders
-            .entry(stx.tx.signer)
-            .or_insert((checked.state_nonce, 0));
+        let (next_nonce, spent) = senders.entry(stx.tx.signer).or_insert((checked.state_nonce, 0));
         if stx.tx.nonce != *next_nonce {
             let expected = *next_nonce;
             return Err(fail(if stx.tx.nonce < expected {

@@ -94,8 +94,7 @@ pub fn quorum_set_json(q: &watt_scp::QuorumSet<AccountId>) -> watt_scp::quorum::
     use watt_scp::quorum::{EntryJson, QuorumSetJson};
     QuorumSetJson {
         t: q.threshold,
-        v: q
-            .validators
+        v: q.validators
             .iter()
             .map(|a| EntryJson::Validator(a.to_ss58()))
             .chain(q.inner.iter().map(|i| EntryJson::Inner(quorum_set_json(i))))

@@ -300,10 +300,14 @@ fn blocks_import_on_a_second_node_and_tampered_ones_are_refused() {
 
     let mut lying = block.clone();
     lying.header.state_root[0] ^= 1;
-    assert!(matches!(follower.import_block(lying, true, None), Err(ChainError::InvalidBlock(m)) if m.contains("state root")));
+    assert!(
+        matches!(follower.import_block(lying, true, None), Err(ChainError::InvalidBlock(m)) if m.contains("state root"))
+    );
     let mut forged = block.clone();
     forged.transactions[0].signature[0] ^= 1;
-    assert!(matches!(follower.import_block(forged, true, None), Err(ChainError::InvalidBlock(m)) if m.contains("transaction root")));
+    assert!(
+        matches!(follower.import_block(forged, true, None), Err(ChainError::InvalidBlock(m)) if m.contains("transaction root"))
+    );
     assert_eq!(follower.best().0, 0, "refused blocks leave no trace");
 
     let imported = follower.import_block(block.clone(), true, None).unwrap();
@@ -313,7 +317,10 @@ fn blocks_import_on_a_second_node_and_tampered_ones_are_refused() {
         account(&producer, &keys[3].account())
     );
     assert!(
-        matches!(follower.import_block(block, true, None), Err(ChainError::InvalidBlock(_))),
+        matches!(
+            follower.import_block(block, true, None),
+            Err(ChainError::InvalidBlock(_))
+        ),
         "no re-import"
     );
 }

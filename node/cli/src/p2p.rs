@@ -108,7 +108,10 @@ pub fn node_key_path(base: &Path) -> PathBuf {
 /// Parses multiaddresses given on the command line or in a spec.
 pub fn multiaddrs(list: &[String], what: &str) -> Result<Vec<Multiaddr>> {
     list.iter()
-        .map(|s| s.parse::<Multiaddr>().with_context(|| format!("{what} `{s}` is not a multiaddress")))
+        .map(|s| {
+            s.parse::<Multiaddr>()
+                .with_context(|| format!("{what} `{s}` is not a multiaddress"))
+        })
         .collect()
 }
 

@@ -89,7 +89,10 @@ pub fn chain_spec(args: &ValidatorSpecArgs) -> Result<()> {
         bail!("--validators N needs --output-dir DIR");
     };
     if !args.hosts.is_empty() && args.hosts.len() != n as usize {
-        bail!("{} --host given for {n} validators: give one per validator, in order", args.hosts.len());
+        bail!(
+            "{} --host given for {n} validators: give one per validator, in order",
+            args.hosts.len()
+        );
     }
     let mut validators = vec![];
     for i in 0..n {
@@ -106,14 +109,22 @@ pub fn chain_spec(args: &ValidatorSpecArgs) -> Result<()> {
                 Some((host, port)) => (host, port.parse::<u16>().with_context(|| format!("port in `{h}`"))?),
                 None => (h.as_str(), 30333),
             };
-            let proto = if host.parse::<std::net::IpAddr>().is_ok() { "ip4" } else { "dns4" };
+            let proto = if host.parse::<std::net::IpAddr>().is_ok() {
+                "ip4"
+            } else {
+                "dns4"
+            };
             Ok(format!("/{proto}/{host}/tcp/{port}/p2p/{}", k.peer_id()))
         })
         .collect::<Result<Vec<_>>>()?;
     let spec = validator_spec("Watt Network", "watt", &validators, boot_nodes);
     let path = dir.join("chain-spec.json");
     write_json(&path, &spec)?;
-    say!("wrote {} for {n} validators (quorum: {} of {n})", path.display(), bft_threshold(n as usize));
+    say!(
+        "wrote {} for {n} validators (quorum: {} of {n})",
+        path.display(),
+        bft_threshold(n as usize)
+    );
     for (name, key) in &validators {
         say!(
             "{name}: key {}  validator id {}  peer id {}",
@@ -141,7 +152,9 @@ pub fn run(args: TestnetArgs) -> Result<()> {
     let n = args.validators as usize;
     let dir = &args.base_path;
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    let dir = dir.canonicalize().with_context(|| format!("resolve {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("resolve {}", dir.display()))?;
     let exe = std::env::current_exe().context("find the watt binary")?;
     let mut validators = vec![];
     let mut p2p_ports = vec![];
@@ -166,7 +179,10 @@ pub fn run(args: TestnetArgs) -> Result<()> {
     let mut running = vec![];
     let mut described = vec![];
     for (i, (name, key)) in validators.iter().enumerate() {
-        let rpc_port = args.rpc_port_base.checked_add(i as u16).context("RPC port out of range")?;
+        let rpc_port = args
+            .rpc_port_base
+            .checked_add(i as u16)
+            .context("RPC port out of range")?;
         let base = dir.join(name);
         let command: Vec<String> = vec![
             exe.display().to_string(),
@@ -217,7 +233,10 @@ pub fn run(args: TestnetArgs) -> Result<()> {
         });
     }
     let manifest = dir.join("testnet.json");
-    write_json(&manifest, &json!({ "chain_spec": spec_path.display().to_string(), "nodes": described }))?;
+    write_json(
+        &manifest,
+        &json!({ "chain_spec": spec_path.display().to_string(), "nodes": described }),
+    )?;
     say!(
         "testnet of {n} validators (quorum {} of {n}) started; {} describes them (RPC from http://127.0.0.1:{}); Ctrl-C stops them",
         bft_threshold(n),

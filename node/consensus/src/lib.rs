@@ -87,7 +87,12 @@ pub trait AgreementChain: Send + Sync + 'static {
     /// The verdict on `set` as the next block on `parent` (the head), cached.
     fn validate_tx_set(&self, parent: &Hash, set: &TxSet) -> Result<Result<(), TxSetError>, ChainError>;
     /// Applies an agreed value with its finality certificate.
-    fn apply_agreed(&self, value: &ConsensusValue, set: &TxSet, certificate: Vec<u8>) -> Result<ImportedBlock, ChainError>;
+    fn apply_agreed(
+        &self,
+        value: &ConsensusValue,
+        set: &TxSet,
+        certificate: Vec<u8>,
+    ) -> Result<ImportedBlock, ChainError>;
     /// Re-executes and commits a block whose certificate the engine has verified.
     fn import_certified(&self, block: Block, certificate: &[u8]) -> Result<ImportedBlock, ChainError>;
     /// Block `number` and its certificate.
@@ -123,7 +128,12 @@ impl AgreementChain for Chain {
     fn validate_tx_set(&self, parent: &Hash, set: &TxSet) -> Result<Result<(), TxSetError>, ChainError> {
         Chain::validate_tx_set(self, parent, set)
     }
-    fn apply_agreed(&self, value: &ConsensusValue, set: &TxSet, certificate: Vec<u8>) -> Result<ImportedBlock, ChainError> {
+    fn apply_agreed(
+        &self,
+        value: &ConsensusValue,
+        set: &TxSet,
+        certificate: Vec<u8>,
+    ) -> Result<ImportedBlock, ChainError> {
         Chain::apply_agreed(self, value, set, Some(certificate))
     }
     fn import_certified(&self, block: Block, certificate: &[u8]) -> Result<ImportedBlock, ChainError> {

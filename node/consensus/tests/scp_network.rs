@@ -35,7 +35,11 @@ fn qset(n: usize) -> QuorumSet<AccountId> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start(i: usize, ports: &[u16], validator: bool) -> Node {
@@ -46,9 +50,12 @@ async fn start(i: usize, ports: &[u16], validator: bool) -> Node {
         .enumerate()
         .filter(|(j, _)| *j != i)
         .map(|(j, p)| {
-            format!("/ip4/127.0.0.1/tcp/{p}/p2p/{}", watt_network::peer_id_from_seed(&seed(j)))
-                .parse()
-                .unwrap()
+            format!(
+                "/ip4/127.0.0.1/tcp/{p}/p2p/{}",
+                watt_network::peer_id_from_seed(&seed(j))
+            )
+            .parse()
+            .unwrap()
         })
         .collect();
     let config = NetworkConfig {
@@ -128,8 +135,14 @@ async fn four_validators_agree_certify_survive_one_down_and_a_late_node_syncs() 
     // A follower that starts late catches up through block sync, checking certificates.
     let target = nodes[0].chain.best().0;
     let follower = start(4, &ports, false).await;
-    wait_for("the follower to sync", Duration::from_secs(60), || follower.chain.best().0 >= target).await;
-    assert_eq!(follower.chain.hash_at(target).unwrap(), nodes[0].chain.hash_at(target).unwrap());
+    wait_for("the follower to sync", Duration::from_secs(60), || {
+        follower.chain.best().0 >= target
+    })
+    .await;
+    assert_eq!(
+        follower.chain.hash_at(target).unwrap(),
+        nodes[0].chain.hash_at(target).unwrap()
+    );
     check_certificate(&follower.chain, target);
 }
 
@@ -154,9 +167,13 @@ async fn an_equivocating_validator_does_not_break_agreement() {
     let genesis = nodes[0].chain.genesis_hash();
     let bootnodes = (0..3)
         .map(|j| {
-            format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[j], watt_network::peer_id_from_seed(&seed(j)))
-                .parse()
-                .unwrap()
+            format!(
+                "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+                ports[j],
+                watt_network::peer_id_from_seed(&seed(j))
+            )
+            .parse()
+            .unwrap()
         })
         .collect();
     let (rogue, mut events) = watt_network::start(NetworkConfig {
@@ -186,7 +203,9 @@ async fn an_equivocating_validator_does_not_break_agreement() {
     let sent = equivocations.clone();
     let rogue_task = tokio::spawn(async move {
         while let Some(ev) = events.recv().await {
-            let NetworkEvent::Gossip { topic, from, id, data } = ev else { continue };
+            let NetworkEvent::Gossip { topic, from, id, data } = ev else {
+                continue;
+            };
             rogue.report_validation(id, from, Validation::Accept);
             if topic != Topic::ScpEnvelopes {
                 continue;
@@ -196,7 +215,9 @@ async fn an_equivocating_validator_does_not_break_agreement() {
                 Statement::Nominate(n) => n.votes.iter().next().cloned(),
                 Statement::Ballot(b) => Some(b.working_ballot().value),
             };
-            let Some(value) = honest.and_then(|v| ConsensusValue::decode(&mut &v[..]).ok()) else { continue };
+            let Some(value) = honest.and_then(|v| ConsensusValue::decode(&mut &v[..]).ok()) else {
+                continue;
+            };
             let twin = |dt: u64| {
                 ConsensusValue {
                     close_time: value.close_time + dt,

@@ -1,9 +1,9 @@
 //! The RPC methods.
 
 use crate::json;
+use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Params};
-use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
 use parity_scale_codec::Encode;
 use serde_json::{json, Value};
@@ -371,7 +371,6 @@ fn register_watt(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodErro
     })?;
     Ok(())
 }
-
 
 fn raw(v: &Value) -> Result<SubscriptionMessage, serde_json::Error> {
     Ok(serde_json::value::to_raw_value(v)?.into())

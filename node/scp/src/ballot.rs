@@ -8,7 +8,9 @@ use crate::nomination::Value;
 use std::cmp::Ordering;
 
 /// A ballot `<counter, value>`, ordered by counter, then value.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, parity_scale_codec::Encode, parity_scale_codec::Decode)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, parity_scale_codec::Encode, parity_scale_codec::Decode,
+)]
 pub struct Ballot {
     /// The counter (0 means "no ballot" where optional ballots are spelled with counters).
     pub counter: u32,

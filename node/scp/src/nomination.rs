@@ -55,7 +55,9 @@ pub trait NominationDriver<N> {
 }
 
 /// A NOMINATE statement.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Default, parity_scale_codec::Encode, parity_scale_codec::Decode)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Default, parity_scale_codec::Encode, parity_scale_codec::Decode,
+)]
 pub struct Nominate {
     /// Values voted for.
     pub votes: BTreeSet<Value>,

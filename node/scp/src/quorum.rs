@@ -24,10 +24,7 @@ pub struct QuorumSet<N> {
 }
 
 impl<N: parity_scale_codec::Decode> QuorumSet<N> {
-    fn decode_at<I: parity_scale_codec::Input>(
-        input: &mut I,
-        depth: usize,
-    ) -> Result<Self, parity_scale_codec::Error> {
+    fn decode_at<I: parity_scale_codec::Input>(input: &mut I, depth: usize) -> Result<Self, parity_scale_codec::Error> {
         use parity_scale_codec::{Compact, Decode};
         if depth > MAX_NESTING {
             return Err("quorum set nested too deeply".into());

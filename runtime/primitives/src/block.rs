@@ -48,7 +48,9 @@ pub struct ConsensusValue {
 impl ConsensusValue {
     /// Whether `header` is the block this value produces (all but its execution results).
     pub fn matches(&self, header: &Header) -> bool {
-        header.parent_hash == self.parent_hash && header.tx_root == self.tx_set_hash && header.close_time == self.close_time
+        header.parent_hash == self.parent_hash
+            && header.tx_root == self.tx_set_hash
+            && header.close_time == self.close_time
     }
 }
 

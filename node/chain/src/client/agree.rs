@@ -19,7 +19,10 @@ impl Chain {
     /// refuses (the pool judged it alone) is left out with its sender's later ones, so the
     /// proposal is always valid. Nothing is marked or committed.
     pub fn candidate_tx_set(&self) -> Result<TxSet, ChainError> {
-        let ready = self.pool.lock().ready(self.config.max_block_txs, self.config.max_block_bytes);
+        let ready = self
+            .pool
+            .lock()
+            .ready(self.config.max_block_txs, self.config.max_block_bytes);
         let mut set = TxSet {
             transactions: ready.iter().map(|p| (*p.tx).clone()).collect(),
         };
@@ -67,9 +70,12 @@ impl Chain {
             transactions: set.transactions.clone(),
         };
         let (backend, _) = self.backend_at(None)?;
-        let (_, out) =
-            self.executor
-                .call(&self.code(), entry::VALIDATE_TX_SET, &input.encode(), StateSession::new(backend));
+        let (_, out) = self.executor.call(
+            &self.code(),
+            entry::VALIDATE_TX_SET,
+            &input.encode(),
+            StateSession::new(backend),
+        );
         let verdict = Result::<(), TxSetError>::decode_all(&mut &out?[..])
             .map_err(|_| ExecError::BadOutput(entry::VALIDATE_TX_SET.into()))?;
         let mut cache = self.tx_set_verdicts.lock();

@@ -35,7 +35,10 @@ impl Chain {
                 head.code = RuntimeCode::new(code.clone());
             }
         };
-        if let Err(e) = self.store.commit_block(&block, &receipts, &changes, tree, finalized, justification) {
+        if let Err(e) = self
+            .store
+            .commit_block(&block, &receipts, &changes, tree, finalized, justification)
+        {
             // The batch may have landed although the commit reported an error (a sync that
             // failed after the write): follow what the database says, or the next block would
             // be built on a head the disk has already moved past.

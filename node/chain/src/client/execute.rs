@@ -6,7 +6,9 @@ use crate::backend::HeadState;
 use std::sync::Arc;
 use watt_executor::{ExecError, StateSession};
 use watt_primitives::abi::{entry, ApplyBlockInput, ApplyBlockOutput, ApplyResult};
-use watt_primitives::{merkle_root, receipts_root, Block, Hash, Header, Receipt, SignedTransaction, Timestamp, TxOutcome};
+use watt_primitives::{
+    merkle_root, receipts_root, Block, Hash, Header, Receipt, SignedTransaction, Timestamp, TxOutcome,
+};
 
 /// What becomes of a transaction the runtime finds invalid at its turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,11 @@ use watt_primitives::{merkle_root, Block, Header};
 use watt_store::{PreparedTree, Store};
 
 /// Runs the genesis build in memory: the changes and the genesis header.
-pub(crate) fn genesis(store: &Store, executor: &Executor, spec: &ChainSpec) -> Result<(Block, Changes, PreparedTree), ChainError> {
+pub(crate) fn genesis(
+    store: &Store,
+    executor: &Executor,
+    spec: &ChainSpec,
+) -> Result<(Block, Changes, PreparedTree), ChainError> {
     let config = spec.genesis_config()?;
     let code = RuntimeCode::new(config.code.clone());
     let session = StateSession::new(Arc::new(MemoryBackend::default()));
@@ -34,4 +38,3 @@ pub(crate) fn genesis(store: &Store, executor: &Executor, spec: &ChainSpec) -> R
         tree,
     ))
 }
-

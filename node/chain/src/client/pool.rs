@@ -2,6 +2,7 @@
 //! pooled; block producers and SCP nominations take from here.
 
 use super::{Chain, ChainError, ChainEvent};
+use crate::SubmitError;
 use parity_scale_codec::{DecodeAll, Encode};
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -9,7 +10,6 @@ use watt_executor::ExecError;
 use watt_primitives::abi::{entry, Query, QueryResult, ValidTransaction, ValidateInput};
 use watt_primitives::{AccountId, Hash, SignedTransaction, TxError};
 use watt_txpool::{DropReason, PendingTx, PoolError};
-use crate::SubmitError;
 
 impl Chain {
     /// Signalled whenever a transaction enters the pool.
@@ -99,6 +99,4 @@ impl Chain {
     pub fn is_pending(&self, hash: &Hash) -> bool {
         self.pool.lock().contains(hash)
     }
-
-
 }

@@ -87,5 +87,8 @@ impl Chain {
 /// Whether the transactions of a batch may have caused this failure (as opposed to the node:
 /// no instance, a database error, code that does not compile).
 fn batch_may_be_at_fault(e: &ExecError) -> bool {
-    matches!(e, ExecError::Trap { .. } | ExecError::Deadline { .. } | ExecError::BadOutput(_))
+    matches!(
+        e,
+        ExecError::Trap { .. } | ExecError::Deadline { .. } | ExecError::BadOutput(_)
+    )
 }

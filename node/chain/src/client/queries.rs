@@ -65,14 +65,10 @@ impl Chain {
         self.events.subscribe()
     }
 
-
-
     /// Counters since start.
     pub fn stats(&self) -> &ChainStats {
         &self.stats
     }
-
-
 
     /// The block number of `at` (head when `None`), and whether it is the head.
     fn resolve(&self, at: Option<Hash>) -> Result<(BlockNumber, bool), ChainError> {

@@ -58,7 +58,12 @@ pub(crate) struct Driver<C> {
 }
 
 impl<C: AgreementChain> Driver<C> {
-    pub(crate) fn new(chain: Arc<C>, key: Option<sr25519::Pair>, qset: &QuorumSet<AccountId>, max_drift_ms: u64) -> Self {
+    pub(crate) fn new(
+        chain: Arc<C>,
+        key: Option<sr25519::Pair>,
+        qset: &QuorumSet<AccountId>,
+        max_drift_ms: u64,
+    ) -> Self {
         let (head, head_hash) = chain.head();
         let mut qsets = HashMap::new();
         qsets.insert(quorum_set_hash(qset), qset.clone());

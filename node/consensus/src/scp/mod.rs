@@ -486,7 +486,11 @@ impl<C: AgreementChain> State<C> {
             Ok(_) => Validation::Accept,
             // Provably bad whatever the state: the sender should not have relayed it.
             Err(SubmitError::Pool(watt_txpool::PoolError::Invalid(
-                TxError::BadEncoding | TxError::BadSignature | TxError::WrongGenesis { .. } | TxError::TooLarge { .. } | TxError::BadCall,
+                TxError::BadEncoding
+                | TxError::BadSignature
+                | TxError::WrongGenesis { .. }
+                | TxError::TooLarge { .. }
+                | TxError::BadCall,
             ))) => Validation::Reject,
             // Stale, already pooled, pool full...: not the sender's fault.
             Err(_) => Validation::Ignore,
@@ -503,7 +507,8 @@ impl<C: AgreementChain> State<C> {
         };
         let hash = set.hash();
         if expected.is_some_and(|h| h != hash) {
-            self.network.report_peer(from, 50, "sent a transaction set other than the one asked for");
+            self.network
+                .report_peer(from, 50, "sent a transaction set other than the one asked for");
             return Validation::Reject;
         }
         self.fetching.remove(&hash);
@@ -566,7 +571,8 @@ impl<C: AgreementChain> State<C> {
             return Validation::Reject;
         }
         let Some(sets) = Self::named_sets(&env.statement) else {
-            self.network.report_peer(from, 50, "SCP envelope naming a value that is not a Watt value");
+            self.network
+                .report_peer(from, 50, "SCP envelope naming a value that is not a Watt value");
             return Validation::Reject;
         };
         let missing: Vec<Hash> = sets.into_iter().filter(|h| !self.driver.has_tx_set(h)).collect();
@@ -681,8 +687,9 @@ impl<C: AgreementChain> State<C> {
     fn request(&mut self, peer: PeerId, req: Request, kind: Fetch) {
         let network = self.network.clone();
         let bytes = req.encode();
-        self.fetches
-            .push(Box::pin(async move { (peer, kind, network.request(peer, bytes).await) }));
+        self.fetches.push(Box::pin(
+            async move { (peer, kind, network.request(peer, bytes).await) },
+        ));
     }
 
     fn fetch(&mut self, peer: PeerId, req: Request, hash: Hash) {
@@ -764,7 +771,9 @@ impl<C: AgreementChain> State<C> {
                     return;
                 }
                 if s.best_number > self.driver.head.number
-                    && self.best_seen.is_none_or(|(n, _)| s.best_number > n || n <= self.driver.head.number)
+                    && self
+                        .best_seen
+                        .is_none_or(|(n, _)| s.best_number > n || n <= self.driver.head.number)
                 {
                     self.best_seen = Some((s.best_number, peer));
                 }
@@ -811,11 +820,16 @@ impl<C: AgreementChain> State<C> {
                 break;
             }
             let Some(cert_bytes) = cert else {
-                self.network.report_peer(peer, 50, "served a block without a finality certificate");
+                self.network
+                    .report_peer(peer, 50, "served a block without a finality certificate");
                 break;
             };
             if let Err(why) = self.check_certificate(&block.header, &cert_bytes) {
-                self.network.report_peer(peer, 100, &format!("served block #{number} with a bad certificate: {why}"));
+                self.network.report_peer(
+                    peer,
+                    100,
+                    &format!("served block #{number} with a bad certificate: {why}"),
+                );
                 self.best_seen = None;
                 break;
             }
@@ -828,7 +842,8 @@ impl<C: AgreementChain> State<C> {
                     self.driver.head_hash = hash;
                 }
                 Err(e) => {
-                    self.network.report_peer(peer, 100, &format!("served block #{number} that does not import: {e}"));
+                    self.network
+                        .report_peer(peer, 100, &format!("served block #{number} that does not import: {e}"));
                     self.best_seen = None;
                     break;
                 }
@@ -906,7 +921,11 @@ impl<C: AgreementChain> State<C> {
                 continue;
             }
             let is_qset = self.parked.iter().any(|p| p.env.qset_hash == h);
-            let req = if is_qset { Request::QuorumSet(h) } else { Request::TxSet(h) };
+            let req = if is_qset {
+                Request::QuorumSet(h)
+            } else {
+                Request::TxSet(h)
+            };
             self.fetch_from_all(req, h);
         }
         if let Some((s, value)) = self.awaiting_set.clone() {
@@ -918,4 +937,3 @@ impl<C: AgreementChain> State<C> {
         }
     }
 }
-
