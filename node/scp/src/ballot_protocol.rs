@@ -107,22 +107,18 @@ pub struct BallotProtocol<N> {
 }
 
 /// Values a statement names, all of which must not be invalid.
-fn statement_values(st: &BallotStatement) -> Vec<&Value> {
-    match st {
+fn statement_values(st: &BallotStatement) -> impl Iterator<Item = &Value> {
+    let (first, more) = match st {
         BallotStatement::Prepare {
             ballot,
             prepared,
             prepared_prime,
             ..
-        } => {
-            let mut v = vec![&ballot.value];
-            v.extend(prepared.iter().map(|b| &b.value));
-            v.extend(prepared_prime.iter().map(|b| &b.value));
-            v
-        }
-        BallotStatement::Confirm { ballot, .. } => vec![&ballot.value],
-        BallotStatement::Externalize { commit, .. } => vec![&commit.value],
-    }
+        } => (&ballot.value, [prepared.as_ref(), prepared_prime.as_ref()]),
+        BallotStatement::Confirm { ballot, .. } => (&ballot.value, [None, None]),
+        BallotStatement::Externalize { commit, .. } => (&commit.value, [None, None]),
+    };
+    std::iter::once(first).chain(more.into_iter().flatten().map(|b| &b.value))
 }
 
 impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
@@ -378,15 +374,19 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
         if !st.is_sane(from_self) {
             return false;
         }
+        if self.level == 0 && self.values.len() > 64 + 6 * self.latest.len() {
+            // Values of statements since replaced: number again what is still held (never
+            // inside a cascade, which holds numbered ballots).
+            self.renumber();
+        }
+        let compact = self.values.statement(&st);
         let known = self.latest.number_of(from);
-        let old = known.and_then(|n| self.full.get(n as usize)).and_then(Option::as_ref);
-        if old.is_some_and(|old| !st.is_newer_than(old)) {
+        // Compared over numbers: the statements held are at hand, their values may not be.
+        let old = known.and_then(|n| self.latest.get_at(n));
+        if old.is_some_and(|old| !compact.is_newer_than(old, &self.values)) {
             return false;
         }
-        if statement_values(&st)
-            .iter()
-            .any(|v| driver.validate(self.slot, v) == Validity::Invalid)
-        {
+        if statement_values(&st).any(|v| driver.validate(self.slot, v) == Validity::Invalid) {
             return false;
         }
         if self.phase == Phase::Externalize {
@@ -396,13 +396,7 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
                 return false;
             }
         }
-        if self.level == 0 && self.values.len() > 64 + 6 * self.latest.len() {
-            // Values of statements since replaced: number again what is still held (never
-            // inside a cascade, which holds numbered ballots).
-            self.renumber();
-        }
         let judged = judged_by(&st, qset);
-        let compact = self.values.statement(&st);
         let n = known.unwrap_or_else(|| self.latest.number(from));
         self.hold(n, st, compact, judged);
         if self.phase != Phase::Externalize {

@@ -352,7 +352,9 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
                     self.buffered -= 1;
                     // Checked when buffered; the driver could only have forgotten the
                     // sender's quorum set since, and then the envelope is dropped.
-                    let _ = self.process(driver, env, &mut out);
+                    if let Ok(qset) = self.sender_qset(driver, &env) {
+                        self.process(driver, env, qset, &mut out);
+                    }
                 }
             }
         }
@@ -415,7 +417,7 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
         if !driver.verify(&env) {
             return Err(EnvelopeError::BadSignature);
         }
-        self.sender_qset(driver, &env)?;
+        let qset = self.sender_qset(driver, &env)?;
         if env.slot > self.current {
             let by_node = self.future.entry(env.slot).or_default();
             let fresh = !by_node.contains_key(&env.node);
@@ -436,19 +438,20 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
             return Ok((Accepted::Buffered, vec![]));
         }
         let mut out = vec![];
-        self.process(driver, env, &mut out)?;
+        self.process(driver, env, qset, &mut out);
         Ok((Accepted::Processed, out))
     }
 
-    /// Runs a checked envelope through its slot.
+    /// Runs a checked envelope through its slot; `qset` is its sender's quorum set
+    /// ([`Scp::sender_qset`]).
     fn process(
         &mut self,
         driver: &impl ScpDriver<N>,
         env: Envelope<N>,
+        qset: Option<Arc<QuorumSet<N>>>,
         out: &mut Vec<ScpOutput<N>>,
-    ) -> Result<(), EnvelopeError> {
+    ) {
         let is_externalize = is_externalize(&env);
-        let qset = self.sender_qset(driver, &env)?;
         let slot = env.slot;
         let state = self.slot_state(slot);
         if state.slot.externalized().is_some() && !is_externalize {
@@ -477,7 +480,6 @@ impl<N: Ord + Clone + std::fmt::Debug> Scp<N> {
             }
         }
         self.apply(driver, slot, fx, out);
-        Ok(())
     }
 
     /// The sender's quorum set, checked.

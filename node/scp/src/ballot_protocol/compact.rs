@@ -53,6 +53,65 @@ pub(super) enum CStatement {
 }
 
 impl CStatement {
+    /// [`BallotStatement::is_newer_than`], with `values` to order ballots.
+    pub(super) fn is_newer_than(&self, old: &CStatement, values: &Values) -> bool {
+        let rank = |s: &CStatement| match s {
+            CStatement::Prepare { .. } => 0,
+            CStatement::Confirm { .. } => 1,
+            CStatement::Externalize { .. } => 2,
+        };
+        if rank(self) != rank(old) {
+            return rank(old) < rank(self);
+        }
+        // `None` before any ballot, as `Option`'s order has it.
+        let cmp_option = |a: Option<CBallot>, b: Option<CBallot>| match (a, b) {
+            (Some(a), Some(b)) => values.cmp(a, b),
+            (a, b) => a.is_some().cmp(&b.is_some()),
+        };
+        match (old, self) {
+            (
+                CStatement::Prepare {
+                    ballot: ob,
+                    prepared: op,
+                    prepared_prime: opp,
+                    n_h: oh,
+                    ..
+                },
+                CStatement::Prepare {
+                    ballot: nb,
+                    prepared: np,
+                    prepared_prime: npp,
+                    n_h: nh,
+                    ..
+                },
+            ) => values
+                .cmp(*ob, *nb)
+                .then_with(|| cmp_option(*op, *np))
+                .then_with(|| cmp_option(*opp, *npp))
+                .then_with(|| oh.cmp(nh))
+                .is_lt(),
+            (
+                CStatement::Confirm {
+                    ballot: ob,
+                    n_prepared: op,
+                    n_h: oh,
+                    ..
+                },
+                CStatement::Confirm {
+                    ballot: nb,
+                    n_prepared: np,
+                    n_h: nh,
+                    ..
+                },
+            ) => values
+                .cmp(*ob, *nb)
+                .then_with(|| op.cmp(np))
+                .then_with(|| oh.cmp(nh))
+                .is_lt(),
+            _ => false,
+        }
+    }
+
     /// The counter of the statement's ballot (EXTERNALIZE: every counter).
     pub(super) fn counter(&self) -> u32 {
         match self {
@@ -388,6 +447,11 @@ mod tests {
                         assert_eq!(st.accepts_commit(ballot, lo, hi), c.accepts_commit(cb.value, lo, hi));
                     }
                 }
+            }
+        }
+        for (a, ca) in sts.iter().zip(&compact) {
+            for (b, cb) in sts.iter().zip(&compact) {
+                assert_eq!(a.is_newer_than(b), ca.is_newer_than(cb, &values), "{a:?} {b:?}");
             }
         }
         for x in &ballots {
