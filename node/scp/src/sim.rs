@@ -431,6 +431,8 @@ struct SimNode {
     scp: Scp<NodeNo>,
     started_at: BTreeMap<u64, u64>,
     externalized: BTreeMap<u64, (Value, u64)>,
+    /// The first slot not in `externalized` (asked after every event: kept, not searched).
+    next: u64,
     timers: BTreeMap<(u64, TimerKind), u64>,
     /// Its own latest envelopes as written to disk at the crash.
     persisted: Vec<Envelope<NodeNo>>,
@@ -448,11 +450,15 @@ impl SimNode {
 
     /// The slot after the last one of its ledger (every slot below is final here).
     fn next_slot(&self) -> u64 {
-        let mut s = 1;
-        while self.externalized.contains_key(&s) {
-            s += 1;
+        self.next
+    }
+
+    /// Records `slot` as final with `value` at `now` (a slot final already stays as it was).
+    fn externalize(&mut self, slot: u64, value: Value, now: u64) {
+        self.externalized.entry(slot).or_insert((value, now));
+        while self.externalized.contains_key(&self.next) {
+            self.next += 1;
         }
-        s
     }
 }
 
@@ -544,6 +550,7 @@ pub fn run(sc: &Scenario) -> Outcome {
             up: true,
             started_at: BTreeMap::new(),
             externalized: BTreeMap::new(),
+            next: 1,
             timers: BTreeMap::new(),
             persisted: vec![],
         })
@@ -620,7 +627,7 @@ pub fn run(sc: &Scenario) -> Outcome {
                     }
                     ScpOutput::Externalized { slot, value } => {
                         let n = &mut nodes[i];
-                        n.externalized.entry(slot).or_insert((value, net.now));
+                        n.externalize(slot, value, net.now);
                         // Move on, through any later slot that is already final too.
                         let next = n.next_slot();
                         if next <= sc.slots && next > n.scp.current_slot() {
