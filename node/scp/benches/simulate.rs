@@ -1,7 +1,9 @@
 //! SCP in simulation: tiered networks of 4, 21 and 99 validators closing slots over links of
 //! 1-50 ms with no faulty node. Criterion measures wall time per run; before that, one run of
 //! each prints the protocol figures of BENCHMARKS.md (messages and virtual latency per slot,
-//! timers fired, envelopes processed per second of wall time).
+//! timers fired, envelopes processed per second of wall time), and the slots per second of CPU
+//! time the process got (on Linux), which other work on a shared machine disturbs less than
+//! wall time.
 //!
 //! `cargo bench -p watt-scp --bench simulate`
 
@@ -30,6 +32,16 @@ fn networks() -> Vec<(&'static str, Vec<NodeSpec>)> {
     ]
 }
 
+/// CPU time this process has used (user and system), in seconds: `/proc/self/stat` counts it
+/// in clock ticks of 1/100 s (Linux's `USER_HZ`). `None` where there is no such file.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 /// Like criterion, `cargo bench --bench simulate -- 21` keeps only the networks named so.
 fn report() {
     let filter = std::env::args()
@@ -40,6 +52,7 @@ fn report() {
         let slots = 20;
         let (mut wall, mut delivered, mut timer_slots, mut within_3_rtt, mut lat) = (0.0, 0.0, 0, 0, vec![]);
         let seeds = 5;
+        let cpu_start = cpu_seconds();
         for seed in 0..seeds {
             let sc = scenario(nodes.clone(), slots, seed);
             let start = Instant::now();
@@ -54,9 +67,14 @@ fn report() {
         }
         lat.sort_unstable();
         let runs_slots = (seeds * slots) as f64;
+        let per_cpu_second = match (cpu_start, cpu_seconds()) {
+            (Some(a), Some(b)) if b > a => format!("{:.1}", runs_slots / (b - a)),
+            _ => "?".to_string(),
+        };
         eprintln!(
-            "{name}: {:.2} ms wall/slot ({:.1} slots/s), {:.0} messages/slot, {:.0} envelopes/s, \
-             virtual latency p50 {} ms p99 {} ms, {:.1}% of (node, slot) within 3 round trips, {} timers fired in {} slots",
+            "{name}: {:.2} ms wall/slot ({:.1} slots/s; {per_cpu_second} slots per CPU-second), {:.0} messages/slot, \
+             {:.0} envelopes/s, virtual latency p50 {} ms p99 {} ms, {:.1}% of (node, slot) within 3 round trips, \
+             {} timers fired in {} slots",
             wall * 1e3 / runs_slots,
             runs_slots / wall,
             delivered / runs_slots,
