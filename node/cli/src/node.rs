@@ -198,7 +198,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
             max_connections: args.rpc_max_connections,
             ..RpcConfig::default()
         };
-        let (engine, network_info): (Box<dyn ConsensusEngine>, _) = match &scp_spec {
+        let (engine, network_info, metrics_sources): (Box<dyn ConsensusEngine>, _, _) = match &scp_spec {
             None => (
                 Box::new(DevEngine::new(
                     chain.clone(),
@@ -207,10 +207,11 @@ pub fn run(args: NodeArgs) -> Result<()> {
                     },
                 )),
                 None,
+                crate::metrics::MetricsSources::dev(chain.clone()),
             ),
             Some(consensus) => {
-                let (engine, info) = scp_engine(&args, &base, consensus, chain.clone()).await?;
-                (engine, Some(info))
+                let (engine, info, sources) = scp_engine(&args, &base, consensus, chain.clone()).await?;
+                (engine, Some(info), sources)
             }
         };
         let server = watt_rpc::start(&rpc_config, chain.clone(), args.name.clone(), network_info).await?;
@@ -219,7 +220,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
             let listener = crate::metrics::bind(addr).await?;
             // The bound address (the real port when 0 was asked); tests/ parses this line.
             tracing::info!("Prometheus metrics on http://{}/metrics", listener.local_addr()?);
-            tokio::spawn(crate::metrics::serve(listener, chain.clone()));
+            tokio::spawn(crate::metrics::serve(listener, metrics_sources));
         }
         tracing::info!("consensus engine: {}", engine.name());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -240,13 +241,18 @@ pub fn run(args: NodeArgs) -> Result<()> {
     })
 }
 
-/// Starts the network and builds the SCP engine (validator or follower).
+/// Starts the network and builds the SCP engine (validator or follower), with what the RPC
+/// server and the metrics read from them.
 async fn scp_engine(
     args: &NodeArgs,
     base: &std::path::Path,
     consensus: &watt_chain::spec::ConsensusSpec,
     chain: std::sync::Arc<Chain>,
-) -> Result<(Box<dyn ConsensusEngine>, std::sync::Arc<dyn watt_rpc::NetworkStatus>)> {
+) -> Result<(
+    Box<dyn ConsensusEngine>,
+    std::sync::Arc<dyn watt_rpc::NetworkStatus>,
+    crate::metrics::MetricsSources,
+)> {
     use crate::p2p::{multiaddrs, node_key_path, NodeKey};
     let key_path = args.node_key_file.clone().unwrap_or_else(|| node_key_path(base));
     let key = NodeKey::load_or_create(&key_path)?;
@@ -296,13 +302,18 @@ async fn scp_engine(
     } else {
         tracing::info!("SCP follower: verifying what the validators finalize");
     }
-    let engine = watt_consensus::ScpEngine::new(chain, handle.clone(), events, engine_config);
+    let engine = watt_consensus::ScpEngine::new(chain.clone(), handle.clone(), events, engine_config);
     let stats = engine.stats();
+    let metrics = crate::metrics::MetricsSources {
+        chain,
+        scp: Some(stats.clone()),
+        network: Some(handle.clone()),
+    };
     let info = crate::p2p::NetworkInfo {
         handle,
         syncing: std::sync::Arc::new(move || stats.syncing.load(std::sync::atomic::Ordering::Relaxed)),
     };
-    Ok((Box::new(engine), std::sync::Arc::new(info)))
+    Ok((Box::new(engine), std::sync::Arc::new(info), metrics))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
