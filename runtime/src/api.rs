@@ -120,6 +120,20 @@ pub fn validate_transaction(input: ValidateInput) -> Result<ValidTransaction, Tx
     })
 }
 
+/// Every transaction's signing payload, and whether all signatures verify as one batch (when
+/// not, each is checked alone by its caller, to tell which are bad).
+fn signing_payloads_and_batch_check(transactions: &[SignedTransaction]) -> (Vec<Vec<u8>>, bool) {
+    let payloads: Vec<Vec<u8>> = transactions.iter().map(|t| t.tx.signing_payload()).collect();
+    let batch: Vec<(&[u8; 32], &[u8; 64], &Vec<u8>)> = transactions
+        .iter()
+        .zip(&payloads)
+        .map(|(t, p)| (t.tx.signer.as_bytes(), &t.signature, p))
+        .collect();
+    let all_ok = batch.is_empty() || host::sr25519_verify_batch(&batch.encode());
+    drop(batch);
+    (payloads, all_ok)
+}
+
 /// Checks a proposed transaction set as a whole against the parent state (SCP's validity
 /// check before voting, ARCHITECTURE §3): size bounds, every signature (one batch), and per
 /// sender nonces in sequence from the state's and fees payable cumulatively from the free
@@ -142,15 +156,7 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
         });
     }
     let params = params();
-    let payloads: Vec<Vec<u8>> = input.transactions.iter().map(|t| t.tx.signing_payload()).collect();
-    let batch: Vec<(&[u8; 32], &[u8; 64], &Vec<u8>)> = input
-        .transactions
-        .iter()
-        .zip(&payloads)
-        .map(|(t, p)| (t.tx.signer.as_bytes(), &t.signature, p))
-        .collect();
-    let all_signatures_ok = batch.is_empty() || host::sr25519_verify_batch(&batch.encode());
-    drop(batch);
+    let (payloads, all_signatures_ok) = signing_payloads_and_batch_check(&input.transactions);
     // Per sender: the next nonce expected and the fees already committed by the set.
     let mut senders: alloc::collections::BTreeMap<watt_primitives::AccountId, (u64, Balance)> = Default::default();
     for (index, ((stx, payload), enc)) in input.transactions.iter().zip(&payloads).zip(&encoded).enumerate() {
@@ -195,15 +201,7 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
 pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
     system::initialize_block(input.number, input.parent_hash, input.close_time);
     let params = params();
-    let payloads: Vec<Vec<u8>> = input.transactions.iter().map(|t| t.tx.signing_payload()).collect();
-    let batch: Vec<(&[u8; 32], &[u8; 64], &Vec<u8>)> = input
-        .transactions
-        .iter()
-        .zip(&payloads)
-        .map(|(t, p)| (t.tx.signer.as_bytes(), &t.signature, p))
-        .collect();
-    let all_signatures_ok = batch.is_empty() || host::sr25519_verify_batch(&batch.encode());
-    drop(batch);
+    let (payloads, all_signatures_ok) = signing_payloads_and_batch_check(&input.transactions);
 
     let mut results = Vec::with_capacity(input.transactions.len());
     for (index, (stx, payload)) in input.transactions.into_iter().zip(payloads).enumerate() {
