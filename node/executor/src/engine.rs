@@ -52,6 +52,17 @@ pub enum ExecError {
     Backend(#[from] BackendError),
 }
 
+/// The wall-clock bound of one runtime call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    /// The configured one: [`ExecutorConfig::block_call_deadline`] for block application and
+    /// genesis, [`ExecutorConfig::call_deadline`] otherwise.
+    Default,
+    /// None: applying a block consensus already agreed on, which every node must finish
+    /// however long it takes (abandoning it would leave the node unable to follow the chain).
+    None,
+}
+
 /// Resource limits of runtime execution.
 #[derive(Clone, Debug)]
 pub struct ExecutorConfig {
@@ -284,15 +295,27 @@ impl Executor {
         input: &[u8],
         session: StateSession,
     ) -> (StateSession, Result<Vec<u8>, ExecError>) {
+        self.call_with(code, entry, input, session, Deadline::Default)
+    }
+
+    /// As [`Executor::call`], choosing the wall-clock bound.
+    pub fn call_with(
+        &self,
+        code: &RuntimeCode,
+        entry: &str,
+        input: &[u8],
+        session: StateSession,
+        deadline: Deadline,
+    ) -> (StateSession, Result<Vec<u8>, ExecError>) {
         let pre = match self.prepare(code) {
             Ok(p) => p,
             Err(e) => return (session, Err(e)),
         };
         let for_block = entry == entries::APPLY_BLOCK || entry == entries::BUILD_GENESIS;
-        let deadline = if for_block {
-            self.config.block_call_deadline
-        } else {
-            self.config.call_deadline
+        let deadline = match deadline {
+            Deadline::Default if for_block => Some(self.config.block_call_deadline),
+            Deadline::Default => Some(self.config.call_deadline),
+            Deadline::None => None,
         };
         let _slot = self.slots.acquire(for_block);
         let limits = StoreLimitsBuilder::new()
@@ -302,14 +325,18 @@ impl Executor {
         let mut store = Store::new(&self.engine, HostState::new(session, limits));
         store.limiter(|s| &mut s.limits);
         // Ticks round up, and one more: the first tick may come at once.
-        let ticks = deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1;
+        // No deadline: 2^40 ticks, centuries, far from overflowing the epoch counter.
+        let ticks = deadline.map_or(1 << 40, |d| d.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1);
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
         let result = Self::run(&mut store, &pre, entry, input);
         let state = store.into_data();
         let result = match (result, state.session.error()) {
             (_, Some(e)) => Err(ExecError::Backend(e.clone())),
-            (Err(ExecError::Deadline { entry, .. }), None) => Err(ExecError::Deadline { entry, limit: deadline }),
+            (Err(ExecError::Deadline { entry, .. }), None) => Err(ExecError::Deadline {
+                entry,
+                limit: deadline.unwrap_or(Duration::MAX),
+            }),
             (Err(ExecError::Trap { entry, message }), None) => {
                 let message = match &state.last_error {
                     Some(log) => format!("{message} (runtime said: {log})"),
@@ -378,7 +405,19 @@ impl Executor {
         input: &impl Encode,
         session: StateSession,
     ) -> (StateSession, Result<O, ExecError>) {
-        let (session, raw) = self.call(code, entry, &input.encode(), session);
+        self.call_decoded_with(code, entry, input, session, Deadline::Default)
+    }
+
+    /// As [`Executor::call_decoded`], choosing the wall-clock bound.
+    pub fn call_decoded_with<O: Decode>(
+        &self,
+        code: &RuntimeCode,
+        entry: &str,
+        input: &impl Encode,
+        session: StateSession,
+        deadline: Deadline,
+    ) -> (StateSession, Result<O, ExecError>) {
+        let (session, raw) = self.call_with(code, entry, &input.encode(), session, deadline);
         let decoded =
             raw.and_then(|bytes| O::decode_all(&mut &bytes[..]).map_err(|_| ExecError::BadOutput(entry.to_string())));
         (session, decoded)

@@ -16,6 +16,6 @@ pub mod engine;
 pub mod host_functions;
 pub mod overlay;
 
-pub use engine::{ExecError, Executor, ExecutorConfig, RuntimeCode};
+pub use engine::{Deadline, ExecError, Executor, ExecutorConfig, RuntimeCode};
 pub use host_functions::{GuestMemory, HostFunctions, HostState};
 pub use overlay::{BackendError, Changes, MemoryBackend, StateBackend, StateSession};

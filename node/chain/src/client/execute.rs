@@ -4,7 +4,7 @@
 use super::{BuiltBlock, Chain, ChainError};
 use crate::backend::HeadState;
 use std::sync::Arc;
-use watt_executor::{ExecError, StateSession};
+use watt_executor::{Deadline, ExecError, StateSession};
 use watt_primitives::abi::{entry, ApplyBlockInput, ApplyBlockOutput, ApplyResult};
 use watt_primitives::{
     merkle_root, receipts_root, Block, Hash, Header, Receipt, SignedTransaction, Timestamp, TxOutcome,
@@ -48,9 +48,15 @@ impl Chain {
             transactions,
         };
         let session = StateSession::new(Arc::new(HeadState(self.store.clone())));
-        let (session, out) = self
-            .executor
-            .call_decoded::<ApplyBlockOutput>(&code, entry::APPLY_BLOCK, &input, session);
+        // An agreed block (or one imported with its certificate) is finished however long it
+        // takes; only a block this node builds from its own pool is abandoned at the deadline.
+        let deadline = match invalid_tx {
+            InvalidTx::Drop => Deadline::Default,
+            InvalidTx::Skip => Deadline::None,
+        };
+        let (session, out) =
+            self.executor
+                .call_decoded_with::<ApplyBlockOutput>(&code, entry::APPLY_BLOCK, &input, session, deadline);
         let out = out?;
         if out.results.len() != input.transactions.len() {
             return Err(ExecError::BadOutput(entry::APPLY_BLOCK.into()).into());

@@ -367,7 +367,12 @@ impl<C: AgreementChain> State<C> {
                 tracing::warn!("slot {slot} externalized on a parent that is not our head; catching up");
                 self.request_status_round();
             }
-            Err(e) => tracing::error!("cannot apply the value externalized in slot {slot}: {e}"),
+            // A failure of this node (database, instances): the value stays agreed; retried
+            // every tick until it applies.
+            Err(e) => {
+                tracing::error!("cannot apply the value externalized in slot {slot} (retrying): {e}");
+                self.awaiting_set = Some((slot, value));
+            }
         }
     }
 
@@ -841,10 +846,17 @@ impl<C: AgreementChain> State<C> {
                     self.driver.head = header;
                     self.driver.head_hash = hash;
                 }
-                Err(e) => {
+                // The block contradicts its own header: the peer served a bad block.
+                Err(e @ ChainError::InvalidBlock(_)) => {
                     self.network
                         .report_peer(peer, 100, &format!("served block #{number} that does not import: {e}"));
                     self.best_seen = None;
+                    break;
+                }
+                // A failure of this node (database, runtime instance): not the peer's doing; the
+                // next status round retries.
+                Err(e) => {
+                    tracing::error!("cannot import synced block #{number}: {e}");
                     break;
                 }
             }
