@@ -407,10 +407,13 @@ impl<N: Ord + Clone + std::fmt::Debug> BallotProtocol<N> {
 
     /// Makes `st` (`compact` over numbers) the latest statement of node number `n`.
     fn hold(&mut self, n: u32, st: BallotStatement, compact: CStatement, judged: Judge<N>) {
-        if let Some(old) = self.latest.get_at(n) {
-            self.named.count(old, false);
+        // Named ballots serve the steps, which end with the slot (renumbering counts afresh).
+        if self.phase != Phase::Externalize {
+            if let Some(old) = self.latest.get_at(n) {
+                self.named.count(old, false);
+            }
+            self.named.count(&compact, true);
         }
-        self.named.count(&compact, true);
         self.latest.insert_at(n, compact, judged);
         let n = n as usize;
         if n >= self.full.len() {

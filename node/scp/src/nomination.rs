@@ -367,6 +367,10 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
             }
         }
         self.latest.insert_at(n, st, judge);
+        // Support serves the federated checks, which end for good when nomination stops.
+        if self.stopped {
+            return n;
+        }
         let Some(st) = self.latest.get_at(n) else {
             return n;
         };

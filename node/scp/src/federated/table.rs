@@ -203,7 +203,7 @@ impl NumberedQset {
                 return false;
             }
             unseen -= 1;
-            if self.level_satisfied(i, m) {
+            if self.level_satisfied_inline(i, m) {
                 left -= 1;
                 if left == 0 {
                     return true;
@@ -211,6 +211,39 @@ impl NumberedQset {
             }
         }
         false
+    }
+
+    /// [`NumberedQset::level_satisfied`], with a level of validators only (most inner sets)
+    /// counted here rather than in a call.
+    #[inline]
+    fn level_satisfied_inline(&self, at: usize, m: &NodeBits) -> bool {
+        let level = self.levels[at];
+        if level.inner.0 != level.inner.1 {
+            return self.level_satisfied(at, m);
+        }
+        let members = self.validators[level.validators.0..level.validators.1]
+            .iter()
+            .filter(|v| m.contains(**v))
+            .count();
+        members >= level.threshold
+    }
+
+    /// [`NumberedQset::level_blocked`], with a level of validators only counted here.
+    #[inline]
+    fn level_blocked_inline(&self, at: usize, m: &NodeBits) -> bool {
+        let level = self.levels[at];
+        if level.inner.0 != level.inner.1 {
+            return self.level_blocked(at, m);
+        }
+        if level.threshold == 0 {
+            return false;
+        }
+        let needed = (level.entries() + 1).saturating_sub(level.threshold);
+        let members = self.validators[level.validators.0..level.validators.1]
+            .iter()
+            .filter(|v| m.contains(**v))
+            .count();
+        members >= needed
     }
 
     /// [`QuorumSet::is_blocked_by`] with members `m`.
@@ -245,7 +278,7 @@ impl NumberedQset {
                 return false;
             }
             unseen -= 1;
-            if self.level_blocked(i, m) {
+            if self.level_blocked_inline(i, m) {
                 needed -= 1;
                 if needed == 0 {
                     return true;
