@@ -62,8 +62,14 @@ impl NodeBits {
     }
 
     /// Adds `i`.
+    #[inline]
     pub(crate) fn insert(&mut self, i: u32) {
-        *self.word_mut(i as usize / 64) |= 1 << (i % 64);
+        let w = i as usize / 64;
+        if w < INLINE {
+            self.inline[w] |= 1 << (i % 64);
+        } else {
+            *self.word_mut(w) |= 1 << (i % 64);
+        }
     }
 
     /// Removes `i`.
@@ -75,6 +81,7 @@ impl NodeBits {
     }
 
     /// Whether `i` is in the set.
+    #[inline]
     pub(crate) fn contains(&self, i: u32) -> bool {
         self.word(i as usize / 64) & (1 << (i % 64)) != 0
     }
