@@ -508,3 +508,20 @@ async fn throughput(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let ten: Vec<f64> = (1..=10).map(f64::from).collect();
+        // Nearest rank: the smallest value with at least p % of the values at or below it.
+        assert_eq!(percentile(&ten, 50.0), 5.0);
+        assert_eq!(percentile(&ten, 90.0), 9.0);
+        assert_eq!(percentile(&ten, 99.0), 10.0);
+        assert_eq!(percentile(&ten, 0.0), 1.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
+}
