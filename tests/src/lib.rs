@@ -355,3 +355,17 @@ impl TransferLoad {
         all
     }
 }
+
+/// Of the load generators' per-sender results (when each sender's last transaction was
+/// accepted, and its hash), the hash accepted last; the first error if any sender failed.
+pub fn last_submitted<E>(results: Vec<Result<Option<(Instant, Hash)>, E>>) -> Result<Option<Hash>, E> {
+    let mut last: Option<(Instant, Hash)> = None;
+    for r in results {
+        if let Some(l) = r? {
+            if last.is_none_or(|(t, _)| l.0 > t) {
+                last = Some(l);
+            }
+        }
+    }
+    Ok(last.map(|(_, h)| h))
+}

@@ -128,13 +128,5 @@ async fn submit_all(rpc: &WattRpc, chains: Vec<Vec<SignedTransaction>>, concurre
     .buffer_unordered(concurrency)
     .collect()
     .await;
-    let mut last: Option<(Instant, Hash)> = None;
-    for r in results {
-        if let Some(l) = r? {
-            if last.is_none_or(|(t, _)| l.0 > t) {
-                last = Some(l);
-            }
-        }
-    }
-    last.map(|(_, h)| h).context("nothing submitted")
+    watt_e2e::last_submitted(results)?.context("nothing submitted")
 }
