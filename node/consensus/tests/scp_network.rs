@@ -268,3 +268,108 @@ async fn an_equivocating_validator_does_not_break_agreement() {
     }
     rogue_task.abort();
 }
+
+/// The nomination votes in `chain`'s persisted SCP state for `slot` by `me`.
+fn persisted_votes(chain: &Chain, me: &AccountId, slot: u64) -> std::collections::BTreeSet<Vec<u8>> {
+    use watt_consensus::scp::wire::WattEnvelope;
+    use watt_scp::slot::Statement;
+    let Some(bytes) = chain.consensus_state().unwrap() else {
+        return Default::default();
+    };
+    let envs = Vec::<WattEnvelope>::decode(&mut &bytes[..]).unwrap();
+    envs.into_iter()
+        .filter(|e| e.slot == slot && &e.node == me)
+        .inspect(|e| {
+            assert!(
+                envelope_signature_ok(e, &chain.genesis_hash()),
+                "persisted envelopes are signed"
+            )
+        })
+        .filter_map(|e| match e.statement {
+            Statement::Nominate(n) => Some(n.votes),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// A validator persists its votes before sending them and takes them back after a restart
+/// (draft §6: never contradict an earlier vote). Two of four validators cannot finalize (3 of 4
+/// needed): validator 0 nominates, is restarted on the same database, and from then on every
+/// nomination it records still holds its earlier votes. A fresh start would nominate a new
+/// value (a later close time) in their place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_validator_keeps_the_votes_it_cast_before() {
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let mut nodes = vec![];
+    for i in 0..2 {
+        nodes.push(start(i, &ports, true).await);
+    }
+    let me = AccountId::from(pair(0).public().0);
+    let keys = keyring();
+    let genesis = nodes[0].chain.genesis_hash();
+    let tx = transfer_bytes(genesis, &keys[0], keys[1].account(), UNIT, 0);
+    let tx_hash = nodes[0].chain.submit(&tx).unwrap();
+    let chain0 = nodes[0].chain.clone();
+    wait_for("validator 0 to persist a nomination", Duration::from_secs(30), || {
+        !persisted_votes(&chain0, &me, 1).is_empty()
+    })
+    .await;
+    let before = persisted_votes(&chain0, &me, 1);
+    assert_eq!(nodes[0].chain.best().0, 0, "no quorum yet");
+
+    // Restart validator 0's engine on the same chain, with a new network identity and port.
+    let _ = nodes[0].stop.take().unwrap().send(());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bootnodes: Vec<Multiaddr> = vec![format!(
+        "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+        ports[1],
+        watt_network::peer_id_from_seed(&seed(1))
+    )
+    .parse()
+    .unwrap()];
+    let (handle, events) = watt_network::start(NetworkConfig {
+        secret_seed: [77; 32],
+        listen: vec![format!("/ip4/127.0.0.1/tcp/{}", ports[4]).parse().unwrap()],
+        bootnodes,
+        genesis_hash: genesis,
+        ..NetworkConfig::default()
+    })
+    .await
+    .unwrap();
+    let engine = Box::new(ScpEngine::new(
+        chain0.clone(),
+        handle,
+        events,
+        ScpEngineConfig {
+            empty_block_interval: Duration::from_secs(2),
+            ..ScpEngineConfig::new(Some(pair(0)), qset(4))
+        },
+    ));
+    let (_stop0, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(engine.run(Box::pin(async move {
+        let _ = stopped.await;
+    })));
+    // Over several state exchanges with validator 1 (one every 1.5 s while the slot is stuck),
+    // whatever validator 0 records for slot 1 keeps every earlier vote.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let now = persisted_votes(&chain0, &me, 1);
+        assert!(
+            now.is_superset(&before),
+            "a vote cast before the restart was dropped: {before:?} -> {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // With validators 2 and 3 up there is a quorum, and the transfer is final everywhere.
+    for i in 2..4 {
+        nodes.push(start(i, &ports, true).await);
+    }
+    wait_for("finality once a quorum is up", Duration::from_secs(60), || {
+        nodes.iter().all(|n| n.chain.receipt(&tx_hash).unwrap().is_some())
+    })
+    .await;
+    let at = nodes[1].chain.receipt(&tx_hash).unwrap().unwrap().block_number;
+    let hashes: Vec<_> = nodes.iter().map(|n| n.chain.hash_at(at).unwrap()).collect();
+    assert!(hashes.iter().all(|h| h == &hashes[0]), "all agree on block #{at}");
+}
