@@ -188,8 +188,12 @@ impl HostFunctions for StorageFunctions {
     }
 }
 
-/// Hashing and signature verification.
-pub struct CryptoFunctions;
+/// Hashing and signature verification (valid signatures remembered: see
+/// [`crate::signature_cache`]).
+#[derive(Default)]
+pub struct CryptoFunctions {
+    verified: std::sync::Arc<crate::signature_cache::VerifiedSignatures>,
+}
 
 impl HostFunctions for CryptoFunctions {
     fn register(&self, l: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -209,29 +213,29 @@ impl HostFunctions for CryptoFunctions {
                 GuestMemory::write(&mut c, out, &h)
             },
         )?;
+        let verified = self.verified.clone();
         l.func_wrap(
             HOST_MODULE,
             names::SR25519_VERIFY,
-            |mut c: Caller<'_, HostState>, sp: u32, mp: u32, ml: u32, pp: u32| {
+            move |mut c: Caller<'_, HostState>, sp: u32, mp: u32, ml: u32, pp: u32| {
                 let sig: [u8; 64] = GuestMemory::read_array(&mut c, sp)?;
                 let public: [u8; 32] = GuestMemory::read_array(&mut c, pp)?;
-                let ok = GuestMemory::with_slice(&mut c, mp, ml, |m, _| {
-                    watt_support::crypto::sr25519_verify(&sig, m, &public)
-                })?;
+                let ok = GuestMemory::with_slice(&mut c, mp, ml, |m, _| verified.verify(&sig, m, &public))?;
                 Ok(ok as u32)
             },
         )?;
+        let verified = self.verified.clone();
         l.func_wrap(
             HOST_MODULE,
             names::SR25519_VERIFY_BATCH,
-            |mut c: Caller<'_, HostState>, ip: u32, il: u32| {
+            move |mut c: Caller<'_, HostState>, ip: u32, il: u32| {
                 let ok =
                     GuestMemory::with_slice(
                         &mut c,
                         ip,
                         il,
                         |input, _| match watt_support::crypto::BatchItems::decode(&mut &input[..]) {
-                            Ok(items) => watt_support::crypto::sr25519_verify_batch(&items),
+                            Ok(items) => verified.verify_batch(&items),
                             Err(_) => false,
                         },
                     )?;
@@ -275,7 +279,7 @@ impl HostFunctions for LoggingFunctions {
 pub fn default_host_functions() -> Vec<Box<dyn HostFunctions>> {
     vec![
         Box::new(StorageFunctions),
-        Box::new(CryptoFunctions),
+        Box::new(CryptoFunctions::default()),
         Box::new(LoggingFunctions),
     ]
 }

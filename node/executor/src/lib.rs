@@ -8,6 +8,8 @@
 //!   (proof precompiles, the contract sandbox) register through the same [`HostFunctions`] trait;
 //!   [`GuestMemory`] gives them the runtime's memory and allocator, including calling back into
 //!   the runtime from inside a host call.
+//! - [`signature_cache`]: valid signatures remembered, so a transaction checked at pool
+//!   admission is not checked again when its set is judged and its block applied.
 //! - [`overlay`]: the storage overlay over a read-only [`StateBackend`], with nested
 //!   transactions; it is the [`watt_support::externalities::Externalities`] of both the wasm
 //!   and the native execution.
@@ -15,6 +17,7 @@
 pub mod engine;
 pub mod host_functions;
 pub mod overlay;
+pub mod signature_cache;
 
 pub use engine::{Deadline, ExecError, Executor, ExecutorConfig, RuntimeCode};
 pub use host_functions::{GuestMemory, HostFunctions, HostState};
