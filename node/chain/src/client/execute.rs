@@ -69,9 +69,10 @@ impl Chain {
             let receipt = match result {
                 ApplyResult::Included(r) => r,
                 ApplyResult::Invalid(e) if invalid_tx == InvalidTx::Skip => {
-                    invalid.push((tx.hash(), e.clone()));
+                    let tx_hash = tx.hash();
+                    invalid.push((tx_hash, e.clone()));
                     Receipt {
-                        tx_hash: tx.hash(),
+                        tx_hash,
                         block_number: number,
                         index: 0,
                         outcome: TxOutcome::Skipped(e),

@@ -99,6 +99,35 @@ enum Fetch {
 
 type FetchResult = (PeerId, Fetch, Result<Vec<u8>, watt_network::NetworkError>);
 
+/// Something an envelope names that the node does not have yet.
+#[derive(Clone, Copy, Debug)]
+enum Missing {
+    TxSet(Hash),
+    QuorumSet(Hash),
+}
+
+impl Missing {
+    fn hash(self) -> Hash {
+        match self {
+            Missing::TxSet(h) | Missing::QuorumSet(h) => h,
+        }
+    }
+
+    fn request(self) -> Request {
+        match self {
+            Missing::TxSet(h) => Request::TxSet(h),
+            Missing::QuorumSet(h) => Request::QuorumSet(h),
+        }
+    }
+
+    fn fetch(self) -> Fetch {
+        match self {
+            Missing::TxSet(h) => Fetch::TxSet(h),
+            Missing::QuorumSet(h) => Fetch::QuorumSet(h),
+        }
+    }
+}
+
 /// An envelope waiting for the tx sets or quorum set it names.
 struct Parked {
     env: WattEnvelope,
@@ -202,7 +231,7 @@ struct State<C: AgreementChain> {
     last_status_round: Instant,
     parked: Vec<Parked>,
     /// Hashes being fetched (tx sets and quorum sets), with when they were asked for.
-    fetching: HashMap<Hash, Instant>,
+    fetching: HashMap<Hash, (Missing, Instant)>,
     fetches: FuturesUnordered<BoxFuture<'static, FetchResult>>,
     peers: BTreeSet<PeerId>,
     /// Highest head a peer reported, and who.
@@ -343,7 +372,7 @@ impl<C: AgreementChain> State<C> {
         let Some(set) = self.driver.tx_set(&v.tx_set_hash) else {
             tracing::info!("slot {slot} externalized; fetching its transaction set");
             self.awaiting_set = Some((slot, value));
-            self.fetch_from_all(Request::TxSet(v.tx_set_hash), v.tx_set_hash);
+            self.fetch_from_all(Missing::TxSet(v.tx_set_hash));
             return;
         };
         self.awaiting_set = None;
@@ -474,7 +503,7 @@ impl<C: AgreementChain> State<C> {
             NetworkEvent::Gossip { topic, from, id, data } => {
                 let verdict = match topic {
                     Topic::ScpEnvelopes => self.on_envelope_bytes(from, &data),
-                    Topic::TxSets => self.on_tx_set_bytes(from, &data, None),
+                    Topic::TxSets => self.on_tx_set_bytes(from, &data),
                     Topic::Transactions => self.on_transaction(&data),
                 };
                 if verdict == Validation::Reject {
@@ -502,14 +531,18 @@ impl<C: AgreementChain> State<C> {
         }
     }
 
-    fn on_tx_set_bytes(&mut self, from: PeerId, data: &[u8], expected: Option<Hash>) -> Validation {
-        let set = match wire::decode_tx_set(data) {
-            Ok(s) => s,
+    fn on_tx_set_bytes(&mut self, from: PeerId, data: &[u8]) -> Validation {
+        match wire::decode_tx_set(data) {
+            Ok(set) => self.on_tx_set(from, set, None),
             Err(e) => {
                 self.network.report_peer(from, 25, &e.to_string());
-                return Validation::Reject;
+                Validation::Reject
             }
-        };
+        }
+    }
+
+    /// A transaction set arrived (gossiped, or the answer to a request for `expected`).
+    fn on_tx_set(&mut self, from: PeerId, set: watt_primitives::TxSet, expected: Option<Hash>) -> Validation {
         let hash = set.hash();
         if expected.is_some_and(|h| h != hash) {
             self.network
@@ -588,10 +621,10 @@ impl<C: AgreementChain> State<C> {
         let qset_missing = !externalize && !self.driver.qsets.contains_key(&env.qset_hash);
         if !missing.is_empty() || qset_missing {
             for h in missing {
-                self.fetch(from, Request::TxSet(h), h);
+                self.fetch(from, Missing::TxSet(h));
             }
             if qset_missing {
-                self.fetch(from, Request::QuorumSet(env.qset_hash), env.qset_hash);
+                self.fetch(from, Missing::QuorumSet(env.qset_hash));
             }
             if self.parked.len() < 10_000 {
                 self.parked.push(Parked { env, from });
@@ -697,26 +730,25 @@ impl<C: AgreementChain> State<C> {
         ));
     }
 
-    fn fetch(&mut self, peer: PeerId, req: Request, hash: Hash) {
-        if let Some(at) = self.fetching.get(&hash) {
-            if at.elapsed() < Duration::from_secs(2) {
-                return;
-            }
+    /// Asks `peer` for something an envelope names, unless it was asked for recently.
+    fn fetch(&mut self, peer: PeerId, missing: Missing) {
+        if self
+            .fetching
+            .get(&missing.hash())
+            .is_some_and(|(_, at)| at.elapsed() < Duration::from_secs(2))
+        {
+            return;
         }
-        self.fetching.insert(hash, Instant::now());
-        let kind = match req {
-            Request::QuorumSet(h) => Fetch::QuorumSet(h),
-            _ => Fetch::TxSet(hash),
-        };
-        self.request(peer, req, kind);
+        self.fetching.insert(missing.hash(), (missing, Instant::now()));
+        self.request(peer, missing.request(), missing.fetch());
     }
 
-    fn fetch_from_all(&mut self, req: Request, hash: Hash) {
+    /// Asks every connected peer.
+    fn fetch_from_all(&mut self, missing: Missing) {
+        self.fetching.insert(missing.hash(), (missing, Instant::now()));
         let peers: Vec<PeerId> = self.peers.iter().copied().collect();
-        self.fetching.remove(&hash);
         for p in peers {
-            self.fetching.remove(&hash);
-            self.fetch(p, req.clone(), hash);
+            self.request(p, missing.request(), missing.fetch());
         }
     }
 
@@ -754,7 +786,7 @@ impl<C: AgreementChain> State<C> {
         };
         match (kind, response) {
             (Fetch::TxSet(h), Response::TxSet(Some(set))) => {
-                self.on_tx_set_bytes(peer, &set.encode(), Some(h));
+                self.on_tx_set(peer, set, Some(h));
             }
             (Fetch::QuorumSet(h), Response::QuorumSet(Some(q))) => {
                 if quorum_set_hash(&q) != h || !q.problems().is_empty() {
@@ -921,24 +953,18 @@ impl<C: AgreementChain> State<C> {
             self.request_status_round();
         }
         // Sets still missing: ask everyone again.
-        let stale: Vec<Hash> = self
+        let stale: Vec<Missing> = self
             .fetching
-            .iter()
+            .values()
             .filter(|(_, at)| at.elapsed() >= Duration::from_secs(2))
-            .map(|(h, _)| *h)
+            .map(|(m, _)| *m)
             .collect();
-        for h in stale {
-            if self.driver.qsets.contains_key(&h) || self.driver.has_tx_set(&h) {
-                self.fetching.remove(&h);
-                continue;
-            }
-            let is_qset = self.parked.iter().any(|p| p.env.qset_hash == h);
-            let req = if is_qset {
-                Request::QuorumSet(h)
+        for m in stale {
+            if self.driver.qsets.contains_key(&m.hash()) || self.driver.has_tx_set(&m.hash()) {
+                self.fetching.remove(&m.hash());
             } else {
-                Request::TxSet(h)
-            };
-            self.fetch_from_all(req, h);
+                self.fetch_from_all(m);
+            }
         }
         if let Some((s, value)) = self.awaiting_set.clone() {
             if let Some(v) = wire::decode_value(&value) {
