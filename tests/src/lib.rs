@@ -369,3 +369,30 @@ pub fn last_submitted<E>(results: Vec<Result<Option<(Instant, Hash)>, E>>) -> Re
     }
     Ok(last.map(|(_, h)| h))
 }
+
+/// Transfers of `amount` from `funders` (round robin) to each of `accounts`, as one nonce-ordered
+/// chain per funder (a sender's nonces must reach the node in order), for the load generators.
+pub async fn funding_chains(
+    rpc: &WattRpc,
+    genesis: Hash,
+    funders: &[Keypair],
+    accounts: &[Keypair],
+    amount: watt_primitives::Balance,
+) -> Result<Vec<Vec<SignedTransaction>>, RpcError> {
+    let mut chains: Vec<Vec<SignedTransaction>> = vec![Vec::new(); funders.len()];
+    for (i, a) in accounts.iter().enumerate() {
+        let f = i % funders.len();
+        let nonce = match chains[f].last() {
+            Some(t) => t.tx.nonce + 1,
+            None => rpc.next_nonce(&funders[f].account()).await?,
+        };
+        chains[f].push(sign(
+            &funders[f],
+            nonce,
+            0,
+            genesis,
+            &transfer_call(a.account(), amount, false),
+        ));
+    }
+    Ok(chains)
+}

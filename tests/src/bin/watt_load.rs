@@ -46,22 +46,7 @@ async fn main() -> Result<()> {
         .collect();
 
     eprintln!("funding {} accounts ...", senders.len());
-    // One chain of transactions per funder: a sender's nonces must reach the node in order.
-    let mut funding: Vec<Vec<SignedTransaction>> = vec![Vec::new(); funders.len()];
-    for (i, s) in senders.iter().enumerate() {
-        let f = i % funders.len();
-        let nonce = match funding[f].last() {
-            Some(t) => t.tx.nonce + 1,
-            None => rpc.next_nonce(&funders[f].account()).await?,
-        };
-        funding[f].push(sign(
-            &funders[f],
-            nonce,
-            0,
-            genesis,
-            &transfer_call(s.account(), 100 * UNIT, false),
-        ));
-    }
+    let funding = watt_e2e::funding_chains(&rpc, genesis, &funders, &senders, 100 * UNIT).await?;
     let last = submit_all(&rpc, funding, args.concurrency).await?;
     rpc.wait(&last, WaitFor::Finalized, Duration::from_secs(300)).await?;
 

@@ -126,22 +126,7 @@ fn fresh_keys(seed: u64, count: usize) -> Vec<Keypair> {
 async fn fund(rpc: &WattRpc, genesis: Hash, accounts: &[Keypair], concurrency: usize) -> Result<()> {
     eprintln!("funding {} accounts ...", accounts.len());
     let funders: Vec<Keypair> = dev_accounts().into_iter().map(|(_, k)| k).collect();
-    // One chain per funder: a sender's nonces must reach the node in order.
-    let mut chains: Vec<Vec<SignedTransaction>> = vec![Vec::new(); funders.len()];
-    for (i, a) in accounts.iter().enumerate() {
-        let f = i % funders.len();
-        let nonce = match chains[f].last() {
-            Some(t) => t.tx.nonce + 1,
-            None => rpc.next_nonce(&funders[f].account()).await?,
-        };
-        chains[f].push(sign(
-            &funders[f],
-            nonce,
-            0,
-            genesis,
-            &transfer_call(a.account(), 100 * UNIT, false),
-        ));
-    }
+    let chains = watt_e2e::funding_chains(rpc, genesis, &funders, accounts, 100 * UNIT).await?;
     let routes = vec![rpc.clone()];
     let last = submit_all(&routes, chains, concurrency).await?;
     rpc.wait(&last, WaitFor::Finalized, Duration::from_secs(300)).await?;
