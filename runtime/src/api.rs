@@ -217,7 +217,10 @@ pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
             signature_ok,
         ));
     }
-    ApplyBlockOutput { results }
+    ApplyBlockOutput {
+        results,
+        events: Vec::new(),
+    }
 }
 
 fn apply_transaction(
@@ -286,5 +289,6 @@ pub fn query(q: Query) -> QueryResult {
                 .ok()
                 .map(|c| fees::fee(&params(), len, c.weight())),
         ),
+        _ => QueryResult::Fee(None),
     }
 }

@@ -24,6 +24,7 @@ mod tests {
             byte_fee: 10,
             weight_fee: 2,
             max_tx_len: 100,
+            max_block_weight: 1_000_000,
         };
         assert_eq!(fee(&p, 0, 0), 1000);
         assert_eq!(fee(&p, 5, 0), 1050);

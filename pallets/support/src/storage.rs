@@ -3,7 +3,15 @@
 //! Key layout (stable; RPC users compute it to read raw storage):
 //! - a value: its prefix, e.g. `b"system/number"`;
 //! - a map entry: prefix ++ blake2_128(SCALE(key)) ++ SCALE(key) ("blake2_128_concat": even
-//!   spread in the tree, yet the key is recoverable when iterating).
+//!   spread in the tree, yet the key is recoverable when iterating);
+//! - a double-map entry: prefix ++ blake2_128(SCALE(k1)) ++ SCALE(k1) ++ SCALE(k2), so all
+//!   entries of one `k1` sit under one key prefix and iterate without touching the others.
+//!
+//! Prefixes of one runtime must be prefix-free (no prefix starts another); the runtime's tests
+//! check its list, and that every key a chain writes falls under exactly one prefix.
+//!
+//! Iteration in transaction logic goes through cursors ([`StorageMap::iter_from`],
+//! [`StorageDoubleMap::iter_prefix`]): bounded work per call, resumable in a later block.
 
 use crate::host;
 use alloc::vec::Vec;
@@ -92,13 +100,31 @@ impl<I: StorageInstance, K: Encode, V: FullCodec> StorageMap<I, K, V> {
 
 impl<I: StorageInstance, K: FullCodec, V: FullCodec> StorageMap<I, K, V> {
     /// Every entry, in key order (by hashed key). Reads the whole map: for queries and tests,
-    /// not for transaction logic.
+    /// not for transaction logic (use [`Self::iter_from`]).
     pub fn iter() -> Vec<(K, V)> {
         let mut out = Vec::new();
-        let mut cursor: Vec<u8> = I::PREFIX.to_vec();
-        while let Some(next) = host::storage_next_key(&cursor) {
+        let mut cursor = None;
+        loop {
+            let (mut page, next) = Self::iter_from(cursor.as_deref(), 1024);
+            out.append(&mut page);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return out,
+            }
+        }
+    }
+
+    /// At most `limit` entries after the raw key `cursor` (from the start when `None`), and
+    /// the cursor to resume from (`None` once the map is exhausted).
+    pub fn iter_from(cursor: Option<&[u8]>, limit: usize) -> (Vec<(K, V)>, Option<Vec<u8>>) {
+        let mut out = Vec::new();
+        let mut at: Vec<u8> = cursor.map(|c| c.to_vec()).unwrap_or_else(|| I::PREFIX.to_vec());
+        while out.len() < limit {
+            let Some(next) = host::storage_next_key(&at) else {
+                return (out, None);
+            };
             if !next.starts_with(I::PREFIX) {
-                break;
+                return (out, None);
             }
             let mut rest = &next[I::PREFIX.len()..];
             if rest.len() >= 16 {
@@ -107,7 +133,57 @@ impl<I: StorageInstance, K: FullCodec, V: FullCodec> StorageMap<I, K, V> {
                     out.push((k, decode(v)));
                 }
             }
-            cursor = next;
+            at = next;
+        }
+        (out, Some(at))
+    }
+}
+
+/// A typed map of two keys; the entries of one first key iterate together.
+pub struct StorageDoubleMap<I, K1, K2, V>(PhantomData<(I, K1, K2, V)>);
+
+impl<I: StorageInstance, K1: Encode, K2: FullCodec, V: FullCodec> StorageDoubleMap<I, K1, K2, V> {
+    /// The raw key prefix of every entry under `k1`.
+    pub fn prefix(k1: &K1) -> Vec<u8> {
+        let encoded = k1.encode();
+        let mut key = Vec::with_capacity(I::PREFIX.len() + 16 + encoded.len());
+        key.extend_from_slice(I::PREFIX);
+        key.extend_from_slice(&host::blake2_128(&encoded));
+        key.extend_from_slice(&encoded);
+        key
+    }
+    /// The raw key of `(k1, k2)`.
+    pub fn key(k1: &K1, k2: &K2) -> Vec<u8> {
+        let mut key = Self::prefix(k1);
+        k2.encode_to(&mut key);
+        key
+    }
+    /// The value at `(k1, k2)`, if any.
+    pub fn get(k1: &K1, k2: &K2) -> Option<V> {
+        host::storage_get(&Self::key(k1, k2)).map(decode)
+    }
+    /// Sets `(k1, k2)` to `v`.
+    pub fn insert(k1: &K1, k2: &K2, v: &V) {
+        host::storage_set(&Self::key(k1, k2), &v.encode())
+    }
+    /// Removes `(k1, k2)`.
+    pub fn remove(k1: &K1, k2: &K2) {
+        host::storage_clear(&Self::key(k1, k2))
+    }
+    /// The entries under `k1` (cost proportional to their number, not the map's).
+    pub fn iter_prefix(k1: &K1) -> Vec<(K2, V)> {
+        let prefix = Self::prefix(k1);
+        let mut out = Vec::new();
+        let mut at = prefix.clone();
+        while let Some(next) = host::storage_next_key(&at) {
+            if !next.starts_with(&prefix) {
+                break;
+            }
+            let mut rest = &next[prefix.len()..];
+            if let (Ok(k2), Some(v)) = (K2::decode(&mut rest), host::storage_get(&next)) {
+                out.push((k2, decode(v)));
+            }
+            at = next;
         }
         out
     }
@@ -146,5 +222,44 @@ mod tests {
             assert_eq!(StorageValue::<Flag, bool>::get(), Some(true));
         });
         assert_eq!(ext.state.len(), 4);
+    }
+
+    #[test]
+    fn cursors_page_through_a_map_and_double_maps_group_by_first_key() {
+        execute_with(MemoryExternalities::default(), || {
+            type M = StorageMap<Numbers, u32, u64>;
+            for i in 0..10u32 {
+                M::insert(&i, &(i as u64 * 10));
+            }
+            StorageValue::<Flag, bool>::put(&true);
+            let mut seen = Vec::new();
+            let mut cursor = None;
+            let mut pages = 0;
+            loop {
+                let (page, next) = M::iter_from(cursor.as_deref(), 3);
+                assert!(page.len() <= 3);
+                seen.extend(page);
+                pages += 1;
+                match next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            seen.sort();
+            assert_eq!(seen, (0..10u32).map(|i| (i, i as u64 * 10)).collect::<Vec<_>>());
+            assert!(pages >= 4, "10 entries in pages of 3");
+
+            crate::storage_instance!(Pairs, b"test/pairs");
+            type D = StorageDoubleMap<Pairs, u32, u64, u8>;
+            D::insert(&1, &5, &50);
+            D::insert(&1, &6, &60);
+            D::insert(&2, &5, &99);
+            let mut one = D::iter_prefix(&1);
+            one.sort();
+            assert_eq!(one, vec![(5, 50), (6, 60)]);
+            D::remove(&1, &5);
+            assert_eq!(D::iter_prefix(&1), vec![(6, 60)]);
+            assert_eq!(D::get(&2, &5), Some(99));
+        });
     }
 }

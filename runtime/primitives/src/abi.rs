@@ -13,6 +13,7 @@
 //! set is a registry on the node side (see `watt-executor`), so later issues add precompiles and
 //! the contract sandbox by adding names here and registering their implementations there.
 
+use crate::economy::{DayInfo, EconomyGenesis, EconomyParams, EventRecord, PledgeInfo, RewardsInfo, SupplyInfo};
 use crate::{AccountId, Balance, BlockNumber, Hash, Receipt, SignedTransaction, Timestamp, TxError};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -98,6 +99,9 @@ pub struct ChainParams {
     pub weight_fee: Balance,
     /// Largest accepted encoded transaction, bytes.
     pub max_tx_len: u32,
+    /// Most weight a block's transactions may use together (hooks run outside it, and are
+    /// bounded by design: O(1) per block).
+    pub max_block_weight: u64,
 }
 
 /// Input of [`entry::BUILD_GENESIS`].
@@ -109,6 +113,8 @@ pub struct GenesisConfig {
     pub params: ChainParams,
     /// The runtime wasm blob, stored at [`storage_keys::CODE`].
     pub code: Vec<u8>,
+    /// Economy: parameters, registrars, sudo key, validators, genesis pledges, team account.
+    pub economy: EconomyGenesis,
 }
 
 /// Well-known storage keys the node reads directly.
@@ -135,6 +141,9 @@ pub struct ApplyBlockInput {
     pub parent_hash: Hash,
     /// Agreed close time.
     pub close_time: Timestamp,
+    /// The block's author: the dev node's key, or the SCP validator whose transaction set was
+    /// agreed (`ConsensusValue::proposer`). It earns the validator share if pledged.
+    pub author: AccountId,
     /// Transactions in order.
     pub transactions: Vec<SignedTransaction>,
 }
@@ -207,6 +216,9 @@ pub enum ApplyResult {
 pub struct ApplyBlockOutput {
     /// Results in input order.
     pub results: Vec<ApplyResult>,
+    /// The block's events in emission order: hooks' and transactions' (a transaction's phase
+    /// names its index in the input; the node renumbers them to block positions).
+    pub events: Vec<EventRecord>,
 }
 
 /// Input of [`entry::VALIDATE_TRANSACTION`].
@@ -251,6 +263,16 @@ pub enum Query {
     Params,
     /// The fee a transaction of this encoded length and call would pay (without tip).
     FeeFor { call: Vec<u8>, len: u32 },
+    /// An account's rewards: claimable, by role, today's shares.
+    Rewards(AccountId),
+    /// The current day.
+    Day,
+    /// Supply, cap and phase.
+    Supply,
+    /// An account's pledge.
+    Pledge(AccountId),
+    /// The economy parameters.
+    EconomyParams,
 }
 
 /// Account state as seen by clients.
@@ -273,6 +295,16 @@ pub enum QueryResult {
     Params(ChainParams),
     /// For [`Query::FeeFor`]; `None` when the call does not decode.
     Fee(Option<Balance>),
+    /// For [`Query::Rewards`].
+    Rewards(RewardsInfo),
+    /// For [`Query::Day`].
+    Day(DayInfo),
+    /// For [`Query::Supply`].
+    Supply(SupplyInfo),
+    /// For [`Query::Pledge`].
+    Pledge(PledgeInfo),
+    /// For [`Query::EconomyParams`].
+    EconomyParams(EconomyParams),
 }
 
 /// Packs a (pointer, length) pair into the u64 an entry point or host function returns.

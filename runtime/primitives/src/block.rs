@@ -1,7 +1,7 @@
 //! Headers and blocks. Header N commits the state root after applying tx set N
 //! (ARCHITECTURE §3: agree, then execute).
 
-use crate::{blake2_256, BlockNumber, Hash, SignedTransaction, Timestamp};
+use crate::{blake2_256, AccountId, BlockNumber, Hash, SignedTransaction, Timestamp};
 use alloc::vec::Vec;
 use parity_scale_codec::{Decode, Encode};
 
@@ -20,8 +20,13 @@ pub struct Header {
     /// Binary Merkle root of the blake2 hashes of this block's SCALE-encoded receipts (events
     /// included), in transaction order: a receipt proves against a certified header.
     pub receipts_root: Hash,
+    /// [`merkle_root`] of blake2 of each SCALE-encoded `EventRecord` of the block, in order
+    /// (hooks' and transactions' events, see [`crate::economy::EventRecord`]).
+    pub events_root: Hash,
     /// Close time agreed by consensus, milliseconds since the Unix epoch.
     pub close_time: Timestamp,
+    /// The block's author (dev engine: the node's key; SCP: the agreed value's proposer).
+    pub author: AccountId,
 }
 
 impl Header {
@@ -43,6 +48,9 @@ pub struct ConsensusValue {
     pub tx_set_hash: Hash,
     /// Close time, milliseconds since the Unix epoch; later than the parent's.
     pub close_time: Timestamp,
+    /// The validator whose candidate set was chosen (SCP's combined value keeps the best set's
+    /// proposer); the block's author.
+    pub proposer: AccountId,
 }
 
 impl ConsensusValue {
@@ -51,6 +59,7 @@ impl ConsensusValue {
         header.parent_hash == self.parent_hash
             && header.tx_root == self.tx_set_hash
             && header.close_time == self.close_time
+            && header.author == self.proposer
     }
 }
 
@@ -79,6 +88,11 @@ impl TxSet {
 pub fn receipts_root<R: Encode>(receipts: &[R]) -> Hash {
     let leaves: Vec<Hash> = receipts.iter().map(|r| blake2_256(&r.encode())).collect();
     merkle_root(&leaves)
+}
+
+/// Root of a block's events list: [`merkle_root`] over blake2 of each SCALE-encoded record.
+pub fn events_root(records: &[crate::economy::EventRecord]) -> Hash {
+    receipts_root(records)
 }
 
 /// A block: header plus the ordered transactions it applied.
@@ -152,7 +166,9 @@ mod tests {
             state_root: [2; 32],
             tx_root: [3; 32],
             receipts_root: [4; 32],
+            events_root: [5; 32],
             close_time: 99,
+            author: AccountId([6; 32]),
         };
         // Exhaustive destructuring: a field added to Header fails to compile here until it is
         // given a variation below (an unused binding warns), so no field escapes the hash unnoticed.
@@ -162,13 +178,29 @@ mod tests {
             state_root,
             tx_root,
             receipts_root,
+            events_root,
             close_time,
+            author,
         } = base.clone();
         let flip = |mut h: Hash| {
             h[31] ^= 1;
             h
         };
-        let variants: [(&str, Header); 6] = [
+        let variants: [(&str, Header); 8] = [
+            (
+                "events_root",
+                Header {
+                    events_root: flip(events_root),
+                    ..base.clone()
+                },
+            ),
+            (
+                "author",
+                Header {
+                    author: AccountId(flip(author.0)),
+                    ..base.clone()
+                },
+            ),
             (
                 "parent_hash",
                 Header {

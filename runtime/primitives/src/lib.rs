@@ -11,11 +11,12 @@ extern crate alloc;
 pub mod abi;
 pub mod account;
 pub mod block;
+pub mod economy;
 pub mod hashing;
 pub mod transaction;
 
 pub use account::AccountId;
-pub use block::{merkle_root, receipts_root, Block, ConsensusValue, Header, TxSet};
+pub use block::{events_root, merkle_root, receipts_root, Block, ConsensusValue, Header, TxSet};
 pub use hashing::{blake2_128, blake2_256, Hash};
 pub use transaction::{
     DispatchError, Receipt, SignedTransaction, Transaction, TxError, TxOutcome, SIGNATURE_CONTEXT, TX_SIGNING_TAG,
@@ -32,9 +33,42 @@ pub const UNIT: Balance = 1_000_000_000_000;
 /// Milliseconds since the Unix epoch, as agreed by consensus (never a node's local clock).
 pub type Timestamp = u64;
 
-/// The keyless account every fee and tip is paid to. A later issue shares it out daily.
+/// The keyless account every fee and tip is paid to; the rewards pallet shares it out daily.
 pub fn fee_pool_account() -> AccountId {
     AccountId::keyless(b"watt/fee-pool")
+}
+
+/// The keyless account holding minted and pooled rewards until their owners claim them.
+pub fn rewards_pot_account() -> AccountId {
+    AccountId::keyless(b"watt/rewards-pot")
+}
+
+/// The keyless account holding the storage reward pool (both device classes) until the storage
+/// module pays it out by proven space.
+pub fn storage_pool_account() -> AccountId {
+    AccountId::keyless(b"watt/storage-pool")
+}
+
+/// The keyless account holding the unvested team reserve.
+pub fn team_reserve_account() -> AccountId {
+    AccountId::keyless(b"watt/team-reserve")
+}
+
+/// The keyless account holding bonded and unbonding pledges.
+pub fn pledge_account() -> AccountId {
+    AccountId::keyless(b"watt/pledge")
+}
+
+/// Keyless accounts that runtime logic holds funds in: exempt from the existential deposit.
+pub fn is_module_account(who: &AccountId) -> bool {
+    [
+        fee_pool_account(),
+        rewards_pot_account(),
+        storage_pool_account(),
+        team_reserve_account(),
+        pledge_account(),
+    ]
+    .contains(who)
 }
 
 /// A storage key's value at a block together with the proof that binds it to that block's

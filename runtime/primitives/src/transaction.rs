@@ -74,6 +74,11 @@ pub enum TxError {
     BadCall,
     /// The signer's free balance cannot pay the fee.
     CannotPayFee { fee: Balance, free: Balance },
+    /// The call weighs more than the room left in the block (or than a whole block).
+    ExhaustsBlock { weight: u64, max: u64 },
+    /// The call would fail for a reason checked before any fee is taken (say, a second check-in
+    /// the same day): nothing changes, nothing is paid.
+    Refused(DispatchError),
 }
 
 impl core::fmt::Display for TxError {
@@ -97,6 +102,10 @@ impl core::fmt::Display for TxError {
             TxError::CannotPayFee { fee, free } => {
                 write!(f, "balance too low to pay the fee: fee {fee}, free {free}")
             }
+            TxError::ExhaustsBlock { weight, max } => {
+                write!(f, "call weight {weight} does not fit the block's remaining weight {max}")
+            }
+            TxError::Refused(e) => write!(f, "refused: {e}"),
         }
     }
 }
