@@ -1,12 +1,15 @@
-//! Watt's rocksdb store: headers, bodies, receipts, the flat state column (reads and prefix
-//! scans of the head state), the authenticated state tree (a Jellyfish Merkle tree over
-//! blake2b-256, giving the state root of every block and inclusion/exclusion proofs), and
-//! metadata. Each block lands in one atomic, synced write batch (ARCHITECTURE §6), so a crash
+//! Watt's rocksdb store: headers, bodies, receipts, each block's events, the flat state column
+//! (reads and prefix scans of the head state), the authenticated state tree (a Jellyfish Merkle
+//! tree over blake2b-256, giving the state root of every block and inclusion/exclusion proofs),
+//! and metadata. Each block lands in one atomic, synced write batch (ARCHITECTURE §6), so a crash
 //! at any point reopens at the last committed block.
 //!
 //! State history is pruned like Substrate's `--state-pruning` (see [`pruning`]): by default the
 //! state of the last 256 blocks stays readable and provable; `archive` keeps every version.
-//! Blocks, receipts and headers are never pruned.
+//! Blocks, receipts, events and headers are never pruned.
+//!
+//! A database written before a column existed (say `events`) still opens: missing column
+//! families are created empty, and reads of blocks committed before then find nothing.
 
 mod pruning;
 mod tree;
@@ -19,6 +22,7 @@ use rocksdb::{
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use watt_primitives::economy::EventRecord;
 use watt_primitives::{blake2_256, Block, BlockNumber, Hash, Header, Receipt, SignedTransaction};
 
 pub use pruning::StatePruning;
@@ -70,19 +74,23 @@ const CF_HEADERS: &str = "headers";
 const CF_BODIES: &str = "bodies";
 const CF_NUMBERS: &str = "numbers";
 const CF_RECEIPTS: &str = "receipts";
+/// Each block's events (SCALE `Vec<EventRecord>`, the list its header's `events_root` commits)
+/// by block number, big-endian.
+const CF_EVENTS: &str = "events";
 const CF_STATE: &str = "state";
 /// Finality certificates by block number (ARCHITECTURE: beside the block, never in the header).
 const CF_JUSTIFICATIONS: &str = "justifications";
 pub(crate) const CF_TREE_NODES: &str = "tree_nodes";
 pub(crate) const CF_TREE_VALUES: &str = "tree_values";
 pub(crate) const CF_TREE_STALE: &str = "tree_stale";
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 11] = [
     CF_META,
     CF_JUSTIFICATIONS,
     CF_HEADERS,
     CF_BODIES,
     CF_NUMBERS,
     CF_RECEIPTS,
+    CF_EVENTS,
     CF_STATE,
     CF_TREE_NODES,
     CF_TREE_VALUES,
@@ -343,6 +351,16 @@ impl Store {
         }
     }
 
+    /// The events of block `number` in emission order (the list its header's `events_root`
+    /// commits); `None` when no such block is stored, or it was committed by a node from before
+    /// events were stored.
+    pub fn events(&self, number: BlockNumber) -> Result<Option<Vec<EventRecord>>, StoreError> {
+        match self.db.get_cf(self.cf(CF_EVENTS), number.to_be_bytes())? {
+            Some(b) => Ok(Some(decode(&b, "block events")?)),
+            None => Ok(None),
+        }
+    }
+
     /// Value at `key` in the head state (flat column).
     pub fn state_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.db.get_cf(self.cf(CF_STATE), key)?)
@@ -398,12 +416,14 @@ impl Store {
         Ok(self.db.write_opt(batch, &opts)?)
     }
 
-    /// Writes a block, its receipts, its state changes and tree nodes, and moves the head (and
-    /// the finalized pointer when `finalized`), in one synced atomic batch.
+    /// Writes a block, its receipts, its events, its state changes and tree nodes, and moves
+    /// the head (and the finalized pointer when `finalized`), in one synced atomic batch.
+    #[allow(clippy::too_many_arguments)]
     pub fn commit_block(
         &self,
         block: &Block,
         receipts: &[Receipt],
+        events: &[EventRecord],
         changes: &StateChanges,
         tree: PreparedTree,
         finalized: bool,
@@ -424,6 +444,7 @@ impl Store {
         for r in receipts {
             batch.put_cf(self.cf(CF_RECEIPTS), r.tx_hash, r.encode());
         }
+        batch.put_cf(self.cf(CF_EVENTS), header.number.to_be_bytes(), events.encode());
         let state = self.cf(CF_STATE);
         for (k, v) in changes {
             match v {

@@ -42,10 +42,14 @@ fn commit_range(store: &Store, mut parent: Hash, from: u64, to: u64) -> Vec<Head
                 tx_root: [0; 32],
                 close_time: n * 1000,
                 receipts_root: [0; 32],
+                events_root: [0; 32],
+                author: watt_primitives::AccountId([0; 32]),
             },
             transactions: vec![],
         };
-        store.commit_block(&block, &[], &changes, tree, true, None).unwrap();
+        store
+            .commit_block(&block, &[], &[], &changes, tree, true, None)
+            .unwrap();
         parent = block.header.hash();
         headers.push(block.header);
     }

@@ -10,6 +10,8 @@ fn block(number: BlockNumber, parent: Hash, root: Hash) -> Block {
             tx_root: [0; 32],
             close_time: number * 1000,
             receipts_root: [0; 32],
+            events_root: [0; 32],
+            author: watt_primitives::AccountId([0; 32]),
         },
         transactions: vec![],
     }
@@ -24,11 +26,11 @@ fn two_blocks(store: &Store) -> (Header, Header) {
     let g = changes(&[(b"a", Some(b"1")), (b"b", Some(b"2"))]);
     let t0 = store.prepare_state(&g, 0).unwrap();
     let b0 = block(0, [0; 32], t0.root);
-    store.commit_block(&b0, &[], &g, t0, true, None).unwrap();
+    store.commit_block(&b0, &[], &[], &g, t0, true, None).unwrap();
     let c1 = changes(&[(b"a", Some(b"10")), (b"b", None), (b"c", Some(b"3"))]);
     let t1 = store.prepare_state(&c1, 1).unwrap();
     let b1 = block(1, b0.header.hash(), t1.root);
-    store.commit_block(&b1, &[], &c1, t1, true, None).unwrap();
+    store.commit_block(&b1, &[], &[], &c1, t1, true, None).unwrap();
     (b0.header, b1.header)
 }
 
@@ -120,7 +122,7 @@ fn build(blocks: &[Vec<(Vec<u8>, Option<Vec<u8>>)>]) -> (Hash, Vec<(Vec<u8>, Vec
         let t = store.prepare_state(&c, number as u64).unwrap();
         root = t.root;
         let b = block(number as u64, parent, t.root);
-        store.commit_block(&b, &[], &c, t, true, None).unwrap();
+        store.commit_block(&b, &[], &[], &c, t, true, None).unwrap();
         parent = b.header.hash();
     }
     let mut flat = Vec::new();
@@ -184,9 +186,98 @@ fn commit_refuses_a_header_that_does_not_match_the_state() {
     let t0 = store.prepare_state(&g, 0).unwrap();
     let bad = block(0, [0; 32], [9; 32]);
     assert!(matches!(
-        store.commit_block(&bad, &[], &g, t0, true, None),
+        store.commit_block(&bad, &[], &[], &g, t0, true, None),
         Err(StoreError::Tree(_))
     ));
     assert_eq!(store.best().unwrap(), None, "nothing written");
     assert_eq!(store.state_get(b"a").unwrap(), None);
+}
+
+fn record(phase: watt_primitives::economy::EventPhase, event: &[u8], topics: &[Hash]) -> EventRecord {
+    EventRecord {
+        phase,
+        event: event.to_vec(),
+        topics: topics.to_vec(),
+    }
+}
+
+#[test]
+fn events_round_trip_by_block_number_and_survive_reopen() {
+    use watt_primitives::economy::EventPhase;
+    let dir = tempfile::tempdir().unwrap();
+    let e1 = vec![
+        record(EventPhase::Initialization, b"minted", &[]),
+        record(EventPhase::Transaction(0), b"transfer", &[[1; 32], [2; 32]]),
+        record(EventPhase::Transaction(1), b"", &[[3; 32]]),
+        record(EventPhase::Finalization, b"day closed", &[]),
+    ];
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let g = changes(&[(b"a", Some(b"1"))]);
+        let t0 = store.prepare_state(&g, 0).unwrap();
+        let b0 = block(0, [0; 32], t0.root);
+        store.commit_block(&b0, &[], &[], &g, t0, true, None).unwrap();
+        let c1 = changes(&[(b"a", Some(b"2"))]);
+        let t1 = store.prepare_state(&c1, 1).unwrap();
+        let b1 = block(1, b0.header.hash(), t1.root);
+        store.commit_block(&b1, &[], &e1, &c1, t1, true, None).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.events(0).unwrap(),
+        Some(vec![]),
+        "a block without events stores an empty list"
+    );
+    assert_eq!(store.events(1).unwrap(), Some(e1), "same records, same order");
+    assert_eq!(store.events(2).unwrap(), None, "no block #2");
+}
+
+#[test]
+fn a_refused_commit_writes_no_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let g = changes(&[(b"a", Some(b"1"))]);
+    let t0 = store.prepare_state(&g, 0).unwrap();
+    let bad = block(0, [0; 32], [9; 32]);
+    let events = [record(watt_primitives::economy::EventPhase::Initialization, b"x", &[])];
+    assert!(store.commit_block(&bad, &[], &events, &g, t0, true, None).is_err());
+    assert_eq!(store.events(0).unwrap(), None);
+}
+
+/// A database written before the `events` column existed (the same columns minus that one)
+/// opens, keeps its blocks, reports no events for them and stores events for new blocks.
+#[test]
+fn a_database_without_the_events_column_opens_and_gains_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h0, h1) = {
+        let store = Store::open(dir.path()).unwrap();
+        two_blocks(&store)
+    };
+    // Rewrite the database without the events column, as an older node left it.
+    {
+        let mut opts = Options::default();
+        opts.create_if_missing(false);
+        let mut db = DB::open_cf(&opts, dir.path(), COLUMNS).unwrap();
+        db.drop_cf(CF_EVENTS).unwrap();
+    }
+    let cfs = DB::list_cf(&Options::default(), dir.path()).unwrap();
+    assert!(
+        !cfs.iter().any(|c| c == CF_EVENTS),
+        "the old layout has no events column: {cfs:?}"
+    );
+
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.best().unwrap(), Some((1, h1.hash())));
+    assert_eq!(store.header(&h0.hash()).unwrap(), Some(h0));
+    assert_eq!(store.events(1).unwrap(), None, "block #1 predates the column");
+    let c2 = changes(&[(b"a", Some(b"20"))]);
+    let t2 = store.prepare_state(&c2, 2).unwrap();
+    let b2 = block(2, h1.hash(), t2.root);
+    let e2 = vec![record(
+        watt_primitives::economy::EventPhase::Finalization,
+        b"e",
+        &[[7; 32]],
+    )];
+    store.commit_block(&b2, &[], &e2, &c2, t2, true, None).unwrap();
+    assert_eq!(store.events(2).unwrap(), Some(e2));
 }

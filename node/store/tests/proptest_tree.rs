@@ -62,13 +62,17 @@ fn build(blocks: &[Vec<(u8, Option<Vec<u8>>)>]) -> Built {
             tx_root: [0; 32],
             close_time: number,
             receipts_root: [0; 32],
+            events_root: [0; 32],
+            author: watt_primitives::AccountId([0; 32]),
         };
         parent = header.hash();
         let block = Block {
             header,
             transactions: vec![],
         };
-        store.commit_block(&block, &[], &changes, tree, true, None).unwrap();
+        store
+            .commit_block(&block, &[], &[], &changes, tree, true, None)
+            .unwrap();
     }
     let mut flat = BTreeMap::new();
     let mut cursor = Vec::new();

@@ -12,9 +12,10 @@ use watt_primitives::abi::{
     AccountInfo, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, ChainParams, GenesisConfig, Query,
     QueryResult, RuntimeVersion, ValidTransaction, ValidateInput,
 };
+use watt_primitives::economy::{EconomyGenesis, EconomyParams, EventPhase, EventRecord, PerRole, PledgeInfo};
 use watt_primitives::{
-    AccountId, Block, DispatchError, Hash, Header, Receipt, SignedTransaction, StateProof, Transaction, TxError,
-    TxOutcome,
+    AccountId, Block, ConsensusValue, DispatchError, Hash, Header, Receipt, SignedTransaction, StateProof, Transaction,
+    TxError, TxOutcome,
 };
 
 // ---- strategies -------------------------------------------------------------------------------
@@ -82,16 +83,52 @@ fn signed_transaction() -> impl Strategy<Value = SignedTransaction> {
 }
 
 fn header() -> impl Strategy<Value = Header> {
-    (hash(), u64_edge(), hash(), hash(), hash(), u64_edge()).prop_map(
-        |(parent_hash, number, state_root, tx_root, receipts_root, close_time)| Header {
-            parent_hash,
-            number,
-            state_root,
-            tx_root,
-            receipts_root,
-            close_time,
-        },
+    (
+        hash(),
+        u64_edge(),
+        hash(),
+        hash(),
+        hash(),
+        hash(),
+        u64_edge(),
+        account(),
     )
+        .prop_map(
+            |(parent_hash, number, state_root, tx_root, receipts_root, events_root, close_time, author)| Header {
+                parent_hash,
+                number,
+                state_root,
+                tx_root,
+                receipts_root,
+                events_root,
+                close_time,
+                author,
+            },
+        )
+}
+
+fn consensus_value() -> impl Strategy<Value = ConsensusValue> {
+    (hash(), hash(), u64_edge(), account()).prop_map(|(parent_hash, tx_set_hash, close_time, proposer)| {
+        ConsensusValue {
+            parent_hash,
+            tx_set_hash,
+            close_time,
+            proposer,
+        }
+    })
+}
+
+fn event_record() -> impl Strategy<Value = EventRecord> {
+    (
+        prop_oneof![
+            Just(EventPhase::Initialization),
+            any::<u32>().prop_map(EventPhase::Transaction),
+            Just(EventPhase::Finalization),
+        ],
+        vec(any::<u8>(), 0..80),
+        vec(hash(), 0..4),
+    )
+        .prop_map(|(phase, event, topics)| EventRecord { phase, event, topics })
 }
 
 fn block() -> impl Strategy<Value = Block> {
@@ -120,6 +157,8 @@ fn tx_error() -> impl Strategy<Value = TxError> {
         (u64_edge(), u64_edge()).prop_map(|(expected, got)| TxError::FutureNonce { expected, got }),
         Just(TxError::BadCall),
         (balance(), balance()).prop_map(|(fee, free)| TxError::CannotPayFee { fee, free }),
+        (u64_edge(), u64_edge()).prop_map(|(weight, max)| TxError::ExhaustsBlock { weight, max }),
+        dispatch_error().prop_map(TxError::Refused),
     ]
 }
 
@@ -147,23 +186,86 @@ fn chain_context() -> impl Strategy<Value = ChainContext> {
 }
 
 fn chain_params() -> impl Strategy<Value = ChainParams> {
-    (balance(), balance(), balance(), balance(), any::<u32>()).prop_map(
-        |(existential_deposit, base_fee, byte_fee, weight_fee, max_tx_len)| ChainParams {
+    (balance(), balance(), balance(), balance(), any::<u32>(), u64_edge()).prop_map(
+        |(existential_deposit, base_fee, byte_fee, weight_fee, max_tx_len, max_block_weight)| ChainParams {
             existential_deposit,
             base_fee,
             byte_fee,
             weight_fee,
             max_tx_len,
+            max_block_weight,
         },
     )
 }
 
+fn per_role<T: Strategy>(t: T) -> impl Strategy<Value = PerRole<T::Value>>
+where
+    T::Value: Copy + std::fmt::Debug,
+{
+    proptest::array::uniform5(t).prop_map(PerRole)
+}
+
+fn economy_params() -> impl Strategy<Value = EconomyParams> {
+    (
+        (u64_edge(), balance(), balance(), balance(), balance()),
+        (any::<u8>(), any::<u8>(), per_role(any::<u32>()), per_role(any::<u32>())),
+        (balance(), any::<u32>(), u64_edge(), any::<u32>()),
+    )
+        .prop_map(
+            |(
+                (day_blocks, supply_cap, checkin_mining_total, checkin_daily, phase2_daily),
+                (pledge_mining_percent, mobile_storage_percent, checkin_weights, fee_weights),
+                (watt_per_unit, unbonding_days, min_validator_units, team_vesting_days),
+            )| EconomyParams {
+                day_blocks,
+                supply_cap,
+                checkin_mining_total,
+                checkin_daily,
+                phase2_daily,
+                pledge_mining_percent,
+                mobile_storage_percent,
+                checkin_weights,
+                fee_weights,
+                watt_per_unit,
+                unbonding_days,
+                min_validator_units,
+                team_vesting_days,
+            },
+        )
+}
+
+fn economy_genesis() -> impl Strategy<Value = EconomyGenesis> {
+    (
+        economy_params(),
+        vec(account(), 0..3),
+        proptest::option::of(account()),
+        vec(account(), 0..3),
+        vec((account(), u64_edge()), 0..3),
+        account(),
+    )
+        .prop_map(|(params, registrars, sudo, validators, pledges, team)| EconomyGenesis {
+            params,
+            registrars,
+            sudo,
+            validators,
+            pledges,
+            team,
+        })
+}
+
 fn genesis_config() -> impl Strategy<Value = GenesisConfig> {
-    (vec((account(), balance()), 0..6), chain_params(), bytes()).prop_map(|(balances, params, code)| GenesisConfig {
-        balances,
-        params,
-        code,
-    })
+    (
+        vec((account(), balance()), 0..6),
+        chain_params(),
+        bytes(),
+        economy_genesis(),
+    )
+        .prop_map(|(balances, params, code, economy)| GenesisConfig {
+            balances,
+            params,
+            code,
+            economy,
+        })
 }
 
 fn apply_block_input() -> impl Strategy<Value = ApplyBlockInput> {
@@ -172,28 +274,33 @@ fn apply_block_input() -> impl Strategy<Value = ApplyBlockInput> {
         u64_edge(),
         hash(),
         u64_edge(),
+        account(),
         vec(signed_transaction(), 0..4),
     )
         .prop_map(
-            |(chain, number, parent_hash, close_time, transactions)| ApplyBlockInput {
+            |(chain, number, parent_hash, close_time, author, transactions)| ApplyBlockInput {
                 chain,
                 number,
                 parent_hash,
                 close_time,
+                author,
                 transactions,
             },
         )
 }
 
 fn apply_block_output() -> impl Strategy<Value = ApplyBlockOutput> {
-    vec(
-        prop_oneof![
-            receipt().prop_map(ApplyResult::Included),
-            tx_error().prop_map(ApplyResult::Invalid)
-        ],
-        0..5,
+    (
+        vec(
+            prop_oneof![
+                receipt().prop_map(ApplyResult::Included),
+                tx_error().prop_map(ApplyResult::Invalid)
+            ],
+            0..5,
+        ),
+        vec(event_record(), 0..5),
     )
-    .prop_map(|results| ApplyBlockOutput { results })
+        .prop_map(|(results, events)| ApplyBlockOutput { results, events })
 }
 
 fn validate_input() -> impl Strategy<Value = ValidateInput> {
@@ -230,6 +337,11 @@ fn query() -> impl Strategy<Value = Query> {
         Just(Query::FeePool),
         Just(Query::Params),
         (bytes(), any::<u32>()).prop_map(|(call, len)| Query::FeeFor { call, len }),
+        account().prop_map(Query::Rewards),
+        Just(Query::Day),
+        Just(Query::Supply),
+        account().prop_map(Query::Pledge),
+        Just(Query::EconomyParams),
     ]
 }
 
@@ -239,6 +351,15 @@ fn query_result() -> impl Strategy<Value = QueryResult> {
         (account(), balance()).prop_map(|(account, balance)| QueryResult::FeePool { account, balance }),
         chain_params().prop_map(QueryResult::Params),
         proptest::option::of(balance()).prop_map(QueryResult::Fee),
+        (u64_edge(), balance(), vec((u64_edge(), balance()), 0..3), any::<bool>()).prop_map(
+            |(units, bonded, unbonding, validator)| QueryResult::Pledge(PledgeInfo {
+                units,
+                bonded,
+                unbonding,
+                validator,
+            })
+        ),
+        economy_params().prop_map(QueryResult::EconomyParams),
     ]
 }
 
@@ -346,6 +467,9 @@ scale_properties! {
     transaction_body: Transaction = transaction();
     signed_transaction: SignedTransaction = signed_transaction();
     header: Header = header();
+    consensus_value: ConsensusValue = consensus_value();
+    event_record: EventRecord = event_record();
+    economy_genesis: EconomyGenesis = economy_genesis();
     block: Block = block();
     receipt: Receipt = receipt();
     tx_outcome: TxOutcome = tx_outcome();
@@ -380,6 +504,8 @@ fn huge_length_prefixes_are_refused_cheaply() {
         tx_root: [0; 32],
         close_time: 0,
         receipts_root: [0; 32],
+        events_root: [0; 32],
+        author: AccountId([0; 32]),
     }
     .encode();
     block.extend_from_slice(&huge);

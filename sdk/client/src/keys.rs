@@ -96,8 +96,17 @@ mod tests {
                 byte_fee: 1,
                 weight_fee: 1,
                 max_tx_len: 4096,
+                max_block_weight: 2_000_000_000,
             },
             code: vec![],
+            economy: watt_primitives::economy::EconomyGenesis {
+                params: watt_primitives::economy::EconomyParams::mainnet(10),
+                registrars: vec![],
+                sudo: None,
+                validators: vec![],
+                pledges: vec![],
+                team: AccountId([9; 32]),
+            },
         };
         let (ext, ()) = watt_support::externalities::execute_with(
             watt_support::externalities::MemoryExternalities::default(),

@@ -3,10 +3,10 @@
 //! send against that alone.
 //!
 //! What a certificate proves (ARCHITECTURE §3, "agree, then execute"): SCP agrees per slot N on
-//! a [`ConsensusValue`] (parent hash, tx-set hash, close time), so the certificate of block N
-//! certifies header N's `parent_hash`, `tx_root` and `close_time`, but not the results of
-//! executing it (`state_root`, `receipts_root`). Those are certified one block later: value N+1
-//! names the hash of header N, which covers every field. Hence:
+//! a [`ConsensusValue`] (parent hash, tx-set hash, close time, proposer), so the certificate of
+//! block N certifies header N's `parent_hash`, `tx_root`, `close_time` and `author`, but not the
+//! results of executing it (`state_root`, `receipts_root`, `events_root`). Those are certified
+//! one block later: value N+1 names the hash of header N, which covers every field. Hence:
 //!
 //! - [`verify_finality_proof`] checks `watt_finalityProof [N]`: header N hashes to the claimed
 //!   hash, the certificate is for slot N, its value matches the header, and it is signed by a
@@ -137,8 +137,8 @@ pub struct VerifiedBlock {
     pub number: BlockNumber,
     /// Its hash.
     pub hash: Hash,
-    /// Its header. Only `parent_hash`, `tx_root` and `close_time` are certified by this
-    /// block's certificate; the rest is certified once the next block is (see
+    /// Its header. Only `parent_hash`, `tx_root`, `close_time` and `author` are certified by
+    /// this block's certificate; the rest is certified once the next block is (see
     /// [`verify_state_proof`]).
     pub header: Header,
     /// The certifying quorum: the signers, of those the trusted set depends on, whose slices
@@ -213,6 +213,11 @@ fn hash_field(v: &Json, path: &str, name: &str) -> Result<Hash, LightError> {
     hash_from_hex(str_field(v, path, name)?).map_err(|e| malformed(format!("{path}{name}"), e))
 }
 
+fn account_field(v: &Json, path: &str, name: &str) -> Result<AccountId, LightError> {
+    AccountId::from_ss58(str_field(v, path, name)?)
+        .map_err(|e| malformed(format!("{path}{name}"), format!("not an SS58 address: {e}")))
+}
+
 fn u64_field(v: &Json, path: &str, name: &str) -> Result<u64, LightError> {
     v.get(name)
         .and_then(Json::as_u64)
@@ -232,7 +237,9 @@ pub fn header_from_json(v: &Json) -> Result<Header, LightError> {
         state_root: hash_field(v, P, "stateRoot")?,
         tx_root: hash_field(v, P, "txRoot")?,
         receipts_root: hash_field(v, P, "receiptsRoot")?,
+        events_root: hash_field(v, P, "eventsRoot")?,
         close_time: u64_field(v, P, "closeTime")?,
+        author: account_field(v, P, "author")?,
     };
     if !v.get("hash").is_none_or(Json::is_null) {
         let claimed = hash_field(v, P, "hash")?;
@@ -291,6 +298,9 @@ pub fn verify_finality_proof(
         if value.close_time != header.close_time {
             differ.push("close time");
         }
+        if value.proposer != header.author {
+            differ.push("proposer (the header's author)");
+        }
         return Err(LightError::ValueMismatch(format!("{} differ", differ.join(", "))));
     }
     if let Some(v) = proof.get("value").filter(|v| !v.is_null()) {
@@ -299,6 +309,7 @@ pub fn verify_finality_proof(
             parent_hash: hash_field(v, P, "parentHash")?,
             tx_set_hash: hash_field(v, P, "txSetHash")?,
             close_time: u64_field(v, P, "closeTime")?,
+            proposer: account_field(v, P, "proposer")?,
         };
         if stated != value {
             return Err(LightError::ValueFieldMismatch);
@@ -397,11 +408,18 @@ pub fn verified_free_balance(
 /// (too many faulty validators, or a trusted set whose quorums do not intersect the network's).
 ///
 /// Two hashes for one certified value are *not* a fork: the value fixes the parent, the
-/// transactions and the close time, and the execution results (state and receipts roots) that
-/// complete the header follow deterministically, so one of the two headers misreports them.
+/// transactions, the close time and the author, and the execution results (state, receipts
+/// and events roots) that complete the header follow deterministically, so one of the two headers misreports them.
 /// The next block's certificate settles which ([`verify_state_proof`] relies on the same).
 pub fn detect_fork(a: &VerifiedBlock, b: &VerifiedBlock) -> bool {
-    let value = |v: &VerifiedBlock| (v.header.parent_hash, v.header.tx_root, v.header.close_time);
+    let value = |v: &VerifiedBlock| {
+        (
+            v.header.parent_hash,
+            v.header.tx_root,
+            v.header.close_time,
+            v.header.author,
+        )
+    };
     a.number == b.number && value(a) != value(b)
 }
 

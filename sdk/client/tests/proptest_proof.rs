@@ -32,10 +32,14 @@ fn store_with(state: &BTreeMap<u8, Vec<u8>>) -> (tempfile::TempDir, Store, Hash)
             tx_root: [0; 32],
             close_time: 0,
             receipts_root: [0; 32],
+            events_root: [0; 32],
+            author: watt_primitives::AccountId([0; 32]),
         },
         transactions: vec![],
     };
-    store.commit_block(&block, &[], &changes, tree, true, None).unwrap();
+    store
+        .commit_block(&block, &[], &[], &changes, tree, true, None)
+        .unwrap();
     (dir, store, root)
 }
 

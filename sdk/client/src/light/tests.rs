@@ -27,6 +27,7 @@ fn trusted() -> QuorumSet<AccountId> {
     QuorumSet::flat(3, keys().iter().map(|k| k.account()).collect())
 }
 
+/// Block `number`, authored by one of the four validators in turn.
 fn header(number: u64, parent_hash: Hash, state_root: Hash, tx_root: Hash) -> Header {
     Header {
         parent_hash,
@@ -34,7 +35,9 @@ fn header(number: u64, parent_hash: Hash, state_root: Hash, tx_root: Hash) -> He
         state_root,
         tx_root,
         receipts_root: [0xee; 32],
+        events_root: [0xdd; 32],
         close_time: 1_700_000_000_000 + number * 1000,
+        author: keys()[number as usize % 4].account(),
     }
 }
 
@@ -51,6 +54,7 @@ fn value_of(h: &Header) -> ConsensusValue {
         parent_hash: h.parent_hash,
         tx_set_hash: h.tx_root,
         close_time: h.close_time,
+        proposer: h.author,
     }
 }
 
@@ -115,7 +119,9 @@ fn header_json(h: &Header) -> Json {
         "stateRoot": to_hex(&h.state_root),
         "txRoot": to_hex(&h.tx_root),
         "receiptsRoot": to_hex(&h.receipts_root),
+        "eventsRoot": to_hex(&h.events_root),
         "closeTime": h.close_time,
+        "author": h.author.to_ss58(),
         "hash": to_hex(&h.hash()),
     })
 }
@@ -131,6 +137,7 @@ fn proof_json(h: &Header, cert: &Certificate<AccountId>) -> Json {
             "parentHash": to_hex(&v.parent_hash),
             "txSetHash": to_hex(&v.tx_set_hash),
             "closeTime": v.close_time,
+            "proposer": v.proposer.to_ss58(),
         },
         "certificate": to_hex(&cert.encode()),
         "signers": cert.envelopes.iter().map(|e| e.node.to_ss58()).collect::<Vec<_>>(),
@@ -338,7 +345,9 @@ fn malformed_answers_are_refused() {
         "stateRoot",
         "txRoot",
         "receiptsRoot",
+        "eventsRoot",
         "closeTime",
+        "author",
         "number",
     ] {
         let mut p = good.clone();
@@ -366,6 +375,18 @@ fn malformed_answers_are_refused() {
     let mut p = good.clone();
     p["value"]["closeTime"] = json!(1);
     assert!(matches!(verify(&p), Err(LightError::ValueFieldMismatch)));
+    let mut p = good.clone();
+    p["value"]["proposer"] = json!(keys()[3].account().to_ss58());
+    assert!(matches!(verify(&p), Err(LightError::ValueFieldMismatch)));
+    for (field, bad) in [("author", "0x01"), ("eventsRoot", "0x01")] {
+        let mut p = good.clone();
+        p["header"][field] = json!(bad);
+        assert!(
+            matches!(verify(&p), Err(LightError::Malformed { field: ref f, .. }) if f == &format!("header.{field}")),
+            "header.{field} = {bad}: {:?}",
+            verify(&p)
+        );
+    }
     // `value` is informational: without it the proof still verifies; `signers` is never used.
     let mut p = good.clone();
     p.as_object_mut().unwrap().remove("value");
@@ -419,7 +440,9 @@ fn read_proof(keys: &[Vec<u8>]) -> (ReadProofView, Hash) {
         header: header(0, [0; 32], root, [0; 32]),
         transactions: vec![],
     };
-    store.commit_block(&block, &[], &changes, tree, true, None).unwrap();
+    store
+        .commit_block(&block, &[], &[], &changes, tree, true, None)
+        .unwrap();
     let proofs = store
         .prove(keys, 0)
         .unwrap()
@@ -571,4 +594,44 @@ proptest! {
         p["certificate"] = json!(to_hex(&bytes));
         prop_assert!(verify(&p).is_err());
     }
+}
+
+#[test]
+fn headers_round_trip_through_the_rpc_json() {
+    for h in chain([2; 32]) {
+        assert_eq!(header_from_json(&header_json(&h)).unwrap(), h);
+    }
+}
+
+/// The certificate names the proposer; a header claiming another author (hash recomputed)
+/// does not match the certified value.
+#[test]
+fn a_header_naming_another_author_than_the_certified_proposer_is_refused() {
+    let [_, b1, _] = chain([2; 32]);
+    let cert = cert_for(&b1, &keys()[..3]);
+    let other_author = Header {
+        author: keys()[3].account(),
+        ..b1.clone()
+    };
+    assert_ne!(other_author.author, b1.author);
+    let p = proof_json(&other_author, &cert);
+    assert!(
+        matches!(verify(&p), Err(LightError::ValueMismatch(ref m)) if m.contains("proposer")),
+        "{:?}",
+        verify(&p)
+    );
+}
+
+/// Two certified values that differ only in their proposer are two agreed values: a fork.
+#[test]
+fn two_certified_proposers_at_one_height_are_a_fork() {
+    let [_, b1, _] = chain([2; 32]);
+    let k = keys();
+    let other = Header {
+        author: k[3].account(),
+        ..b1.clone()
+    };
+    let a = verified(&b1);
+    let b = verify(&proof_json(&other, &cert_for(&other, &k[1..]))).unwrap();
+    assert!(detect_fork(&a, &b));
 }
