@@ -1,19 +1,20 @@
 //! The runtime's entry points as plain Rust functions. The wasm exports decode their input and
 //! call these; natively, the executor and tests call them directly.
 
-use crate::{fees, RuntimeCall, SPEC_NAME, SPEC_VERSION};
+use crate::{fees, RuntimeCall, RuntimeEvent, SPEC_NAME, SPEC_VERSION};
 use alloc::string::String;
 use alloc::vec::Vec;
 use pallet_balances as balances;
 use pallet_system as system;
 use parity_scale_codec::{DecodeAll, Encode};
+use watt_primitives::economy::{EventPhase, EventRecord};
 use watt_primitives::abi::storage_keys;
 use watt_primitives::abi::{
     AccountInfo, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, ChainParams, GenesisConfig, Query,
     QueryResult, RuntimeVersion, TxSetError, ValidTransaction, ValidateInput, ValidateTxSetInput,
 };
 use watt_primitives::{fee_pool_account, Balance, Receipt, SignedTransaction, TxError, TxOutcome};
-use watt_support::{host, storage_instance, StorageValue};
+use watt_support::{host, storage_instance, BlockContext, Origin, StorageValue};
 
 storage_instance!(
     /// Chain parameters.
@@ -42,11 +43,20 @@ pub fn build_genesis(config: GenesisConfig) {
     Params::put(&config.params);
     balances::build_genesis(&config.balances, config.params.existential_deposit);
     system::Number::put(&0);
+    let economy = &config.economy;
+    if let Err(why) = economy.params.check() {
+        panic!("invalid economy parameters: {why}");
+    }
+    pallet_rewards::build_genesis(&economy.params, &economy.team);
+    pallet_identity::build_genesis(&economy.registrars);
+    pallet_sudo::build_genesis(economy.sudo);
+    pallet_pledge::build_genesis(&economy.validators, &economy.pledges);
 }
 
 /// A transaction that passed every check that only reads state.
 struct Checked {
     call: RuntimeCall,
+    weight: u64,
     fee: Balance,
     state_nonce: u64,
     /// The signer's free balance before this transaction.
@@ -85,14 +95,23 @@ fn check(
             got: tx.nonce,
         });
     }
-    let call = RuntimeCall::decode_all(&mut &tx.call[..]).map_err(|_| TxError::BadCall)?;
-    let fee = fees::fee(params, len, call.weight()).saturating_add(tx.tip);
+    let call = RuntimeCall::decode_bounded(&tx.call).ok_or(TxError::BadCall)?;
+    let weight = call.weight();
+    if weight > params.max_block_weight {
+        return Err(TxError::ExhaustsBlock {
+            weight,
+            max: params.max_block_weight,
+        });
+    }
+    call.pre_check(&tx.signer).map_err(TxError::Refused)?;
+    let fee = fees::fee(params, len, weight).saturating_add(tx.tip);
     let free = balances::free(&tx.signer);
     if free < fee {
         return Err(TxError::CannotPayFee { fee, free });
     }
     Ok(Checked {
         call,
+        weight,
         fee,
         state_nonce,
         free,
@@ -159,6 +178,7 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
     let (payloads, all_signatures_ok) = signing_payloads_and_batch_check(&input.transactions);
     // Per sender: the next nonce expected and the fees already committed by the set.
     let mut senders: alloc::collections::BTreeMap<watt_primitives::AccountId, (u64, Balance)> = Default::default();
+    let mut weight_used: u64 = 0;
     for (index, ((stx, payload), enc)) in input.transactions.iter().zip(&payloads).zip(&encoded).enumerate() {
         let fail = |error| TxSetError::Transaction {
             index: index as u32,
@@ -190,36 +210,72 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
                 free: checked.free,
             }));
         }
+        let room = params.max_block_weight - weight_used.min(params.max_block_weight);
+        if checked.weight > room {
+            return Err(fail(TxError::ExhaustsBlock {
+                weight: checked.weight,
+                max: room,
+            }));
+        }
+        weight_used += checked.weight;
         *next_nonce += 1;
         *spent = total;
     }
     Ok(())
 }
 
-/// Applies a block's transactions in order. Signatures are verified as one batch up front;
-/// only if the batch fails is each checked alone, to tell which are bad.
+/// Applies a block: `on_initialize` hooks, the transactions in order (signatures verified as
+/// one batch up front; only if the batch fails is each checked alone, to tell which are bad;
+/// a transaction that does not fit the block's remaining weight is invalid), `on_finalize`
+/// hooks. Returns every transaction's result and the block's events list.
 pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
     system::initialize_block(input.number, input.parent_hash, input.close_time);
+    let block = BlockContext {
+        number: input.number,
+        author: input.author,
+    };
+    let mut records = Vec::new();
+    let record = |phase: EventPhase, events: Vec<RuntimeEvent>, records: &mut Vec<EventRecord>| {
+        records.extend(events.into_iter().map(|e| EventRecord {
+            phase,
+            topics: e.topics(),
+            event: e.encode(),
+        }))
+    };
+    record(
+        EventPhase::Initialization,
+        crate::hooks::run(EventPhase::Initialization, &block),
+        &mut records,
+    );
     let params = params();
     let (payloads, all_signatures_ok) = signing_payloads_and_batch_check(&input.transactions);
 
+    let mut weight_left = params.max_block_weight;
     let mut results = Vec::with_capacity(input.transactions.len());
     for (index, (stx, payload)) in input.transactions.into_iter().zip(payloads).enumerate() {
         let signature_ok = |stx: &SignedTransaction| {
             all_signatures_ok || host::sr25519_verify(&stx.signature, &payload, stx.tx.signer.as_bytes())
         };
-        results.push(apply_transaction(
+        let (result, events) = apply_transaction(
             stx,
             index as u32,
             input.number,
             &input.chain,
             &params,
+            &mut weight_left,
             signature_ok,
-        ));
+        );
+        record(EventPhase::Transaction(index as u32), events, &mut records);
+        results.push(result);
     }
+    record(
+        EventPhase::Finalization,
+        crate::hooks::run(EventPhase::Finalization, &block),
+        &mut records,
+    );
     ApplyBlockOutput {
         results,
-        events: Vec::new(),
+        events: records,
     }
 }
 
@@ -229,44 +285,58 @@ fn apply_transaction(
     number: u64,
     chain: &ChainContext,
     params: &ChainParams,
+    weight_left: &mut u64,
     signature_ok: impl FnOnce(&SignedTransaction) -> bool,
-) -> ApplyResult {
+) -> (ApplyResult, Vec<RuntimeEvent>) {
     let encoded = stx.encode();
     let len = encoded.len() as u32;
     let checked = match check(&stx, len, chain, params, || signature_ok(&stx)) {
         Ok(c) => c,
-        Err(e) => return ApplyResult::Invalid(e),
+        Err(e) => return (ApplyResult::Invalid(e), Vec::new()),
     };
     let signer = stx.tx.signer;
     if stx.tx.nonce != checked.state_nonce {
-        return ApplyResult::Invalid(TxError::FutureNonce {
+        let e = TxError::FutureNonce {
             expected: checked.state_nonce,
             got: stx.tx.nonce,
-        });
+        };
+        return (ApplyResult::Invalid(e), Vec::new());
+    }
+    if checked.weight > *weight_left {
+        let e = TxError::ExhaustsBlock {
+            weight: checked.weight,
+            max: *weight_left,
+        };
+        return (ApplyResult::Invalid(e), Vec::new());
     }
     let mut balance_events = Vec::new();
     if let Err(free) = balances::withdraw_fee(&signer, checked.fee, &mut balance_events) {
-        return ApplyResult::Invalid(TxError::CannotPayFee { fee: checked.fee, free });
+        return (
+            ApplyResult::Invalid(TxError::CannotPayFee { fee: checked.fee, free }),
+            Vec::new(),
+        );
     }
+    *weight_left -= checked.weight;
     system::inc_nonce(&signer);
-    let mut events: Vec<crate::RuntimeEvent> = balance_events.into_iter().map(crate::RuntimeEvent::Balances).collect();
+    let mut events: Vec<RuntimeEvent> = balance_events.into_iter().map(RuntimeEvent::Balances).collect();
     let mut call_events = Vec::new();
     // The call runs in its own storage transaction: a failure undoes the call, not the fee.
-    let outcome = match host::with_transaction(|| checked.call.dispatch(&signer, &mut call_events)) {
+    let outcome = match host::with_transaction(|| checked.call.dispatch(Origin::Signed(signer), &mut call_events)) {
         Ok(()) => {
             events.append(&mut call_events);
             TxOutcome::Success
         }
         Err(e) => TxOutcome::Failed(e),
     };
-    ApplyResult::Included(Receipt {
+    let receipt = Receipt {
         tx_hash: host::blake2_256(&encoded),
         block_number: number,
         index,
         outcome,
         fee_paid: checked.fee,
         events: events.iter().map(Encode::encode).collect(),
-    })
+    };
+    (ApplyResult::Included(receipt), events)
 }
 
 /// Answers a read-only query.
@@ -285,10 +355,17 @@ pub fn query(q: Query) -> QueryResult {
         }
         Query::Params => QueryResult::Params(params()),
         Query::FeeFor { call, len } => QueryResult::Fee(
-            RuntimeCall::decode_all(&mut &call[..])
-                .ok()
-                .map(|c| fees::fee(&params(), len, c.weight())),
+            RuntimeCall::decode_bounded(&call).map(|c| fees::fee(&params(), len, c.weight())),
         ),
-        _ => QueryResult::Fee(None),
+        Query::Rewards(who) => {
+            let mut info = pallet_rewards::rewards_info(&who);
+            info.attested = pallet_identity::is_attested(&who);
+            info.checked_in_today = pallet_presence::checked_in_today(&who);
+            QueryResult::Rewards(info)
+        }
+        Query::Day => QueryResult::Day(pallet_rewards::day_info(system::block_number())),
+        Query::Supply => QueryResult::Supply(pallet_rewards::supply_info()),
+        Query::Pledge(who) => QueryResult::Pledge(pallet_pledge::pledge_info(&who)),
+        Query::EconomyParams => QueryResult::EconomyParams(pallet_rewards::params()),
     }
 }

@@ -6,15 +6,22 @@
 //! parameter). A transfer may not create an account with less than the ED. When a `transfer` or
 //! a fee payment leaves an account below the ED, the account is reaped: its balance record is
 //! deleted and the remainder ("dust") goes to the fee pool, so total issuance never changes by
-//! rounding. `transfer_keep_alive` refuses instead of reaping the sender. The fee pool itself is
-//! exempt from the ED. Nonces live in the system pallet and survive reaping.
+//! rounding. `transfer_keep_alive` refuses instead of reaping the sender. Module accounts (the
+//! fee pool, rewards pot, storage pool, team reserve and pledge account:
+//! `watt_primitives::is_module_account`) are exempt from the ED. Nonces live in the system
+//! pallet and survive reaping.
+//!
+//! # Issuance
+//! Only [`mint`] and [`burn`] change `TotalIssuance`, and always together with one balance, so
+//! `TotalIssuance` equals the sum of all balances at every step. The cap is the rewards pallet's
+//! business: it never asks to mint past it.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
 
 use alloc::vec::Vec;
 use parity_scale_codec::{Compact, Decode, Encode};
-use watt_primitives::{fee_pool_account, AccountId, Balance};
+use watt_primitives::{fee_pool_account, is_module_account, AccountId, Balance};
 use watt_support::dispatch::{DispatchResult, PalletError, Weight};
 use watt_support::{storage_instance, StorageMap, StorageValue};
 
@@ -33,6 +40,13 @@ storage_instance!(
     EdPrefix,
     b"balances/existential_deposit"
 );
+
+/// Every storage prefix of this pallet.
+pub const STORAGE_PREFIXES: &[&[u8]] = &[
+    b"balances/free",
+    b"balances/total_issuance",
+    b"balances/existential_deposit",
+];
 
 /// Account -> free balance. Absent means zero (and the account does not exist).
 pub type Free = StorageMap<FreePrefix, AccountId, Balance>;
@@ -84,6 +98,25 @@ pub enum Event {
     /// A transaction fee (with tip) went to the fee pool.
     #[codec(index = 3)]
     FeePaid { who: AccountId, amount: Balance },
+    /// New tokens were issued into a (module) account.
+    #[codec(index = 4)]
+    Minted { account: AccountId, amount: Balance },
+    /// Tokens were destroyed from an account.
+    #[codec(index = 5)]
+    Burned { account: AccountId, amount: Balance },
+}
+
+impl watt_support::EventTopics for Event {
+    fn topics(&self) -> Vec<[u8; 32]> {
+        match self {
+            Event::Transfer { from, to, .. } => alloc::vec![from.0, to.0],
+            Event::Endowed { account, .. }
+            | Event::Reaped { account, .. }
+            | Event::Minted { account, .. }
+            | Event::Burned { account, .. } => alloc::vec![account.0],
+            Event::FeePaid { who, .. } => alloc::vec![who.0],
+        }
+    }
 }
 
 /// Why a call of this pallet failed.
@@ -138,7 +171,7 @@ fn existential_deposit() -> Balance {
 
 /// Sets a balance, reaping below the ED (except the fee pool). Returns the dust removed.
 fn set_free(who: &AccountId, amount: Balance, events: &mut Vec<Event>) -> Balance {
-    if amount == 0 || (amount < existential_deposit() && *who != fee_pool_account()) {
+    if amount == 0 || (amount < existential_deposit() && !is_module_account(who)) {
         let existed = Free::contains(who);
         Free::remove(who);
         if existed {
@@ -184,7 +217,7 @@ pub fn transfer(
     }
     let to_free = free(to);
     let to_new = to_free.checked_add(value).ok_or(Error::Overflow)?;
-    if to_free == 0 && to_new < ed && *to != fee_pool_account() {
+    if to_free == 0 && to_new < ed && !is_module_account(to) {
         return Err(Error::ExistentialDeposit);
     }
     let dust = set_free(from, remaining, events);
@@ -218,6 +251,42 @@ pub fn withdraw_fee(who: &AccountId, fee: Balance, events: &mut Vec<Event>) -> R
     credit_fee_pool(moved);
     events.push(Event::FeePaid { who: *who, amount: fee });
     Ok(moved)
+}
+
+/// Issues `amount` new tokens into `who` (a module account: the rewards pot, storage pool or
+/// team reserve). `Err(Overflow)` changes nothing.
+pub fn mint(who: &AccountId, amount: Balance, events: &mut Vec<Event>) -> Result<(), Error> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let issuance = TotalIssuance::get().unwrap_or(0);
+    let new_issuance = issuance.checked_add(amount).ok_or(Error::Overflow)?;
+    let new_free = free(who).checked_add(amount).ok_or(Error::Overflow)?;
+    Free::insert(who, &new_free);
+    TotalIssuance::put(&new_issuance);
+    events.push(Event::Minted { account: *who, amount });
+    Ok(())
+}
+
+/// Destroys `amount` of `who`'s balance (revoked rewards, slashed pledges).
+/// `Err(InsufficientBalance)` changes nothing.
+pub fn burn(who: &AccountId, amount: Balance, events: &mut Vec<Event>) -> Result<(), Error> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let remaining = free(who).checked_sub(amount).ok_or(Error::InsufficientBalance)?;
+    let dust = set_free(who, remaining, events);
+    if dust > 0 {
+        credit_fee_pool(dust);
+    }
+    TotalIssuance::put(&TotalIssuance::get().unwrap_or(0).saturating_sub(amount));
+    events.push(Event::Burned { account: *who, amount });
+    Ok(())
+}
+
+/// Total issuance.
+pub fn total_issuance() -> Balance {
+    TotalIssuance::get().unwrap_or(0)
 }
 
 /// Writes the genesis balances and ED.

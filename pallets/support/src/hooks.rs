@@ -20,16 +20,17 @@ pub struct BlockContext {
     pub author: AccountId,
 }
 
-/// Per-pallet block hooks; both default to doing nothing.
-pub trait Hooks {
-    /// The pallet's event type.
-    type Event;
+/// Per-pallet block hooks, generic over the runtime's event type `E` (a pallet implements
+/// them for every `E` its events convert into); both default to doing nothing.
+pub trait Hooks<E> {
+    /// The pallet's name, as `system::HookFailed` reports it.
+    const NAME: &'static str;
     /// Before the block's transactions.
-    fn on_initialize(_block: &BlockContext, _events: &mut Vec<Self::Event>) -> DispatchResult {
+    fn on_initialize(_block: &BlockContext, _events: &mut Vec<E>) -> DispatchResult {
         Ok(())
     }
     /// After the block's transactions.
-    fn on_finalize(_block: &BlockContext, _events: &mut Vec<Self::Event>) -> DispatchResult {
+    fn on_finalize(_block: &BlockContext, _events: &mut Vec<E>) -> DispatchResult {
         Ok(())
     }
 }

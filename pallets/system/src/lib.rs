@@ -34,6 +34,14 @@ storage_instance!(
     b"system/close_time"
 );
 
+/// Every storage prefix of this pallet.
+pub const STORAGE_PREFIXES: &[&[u8]] = &[
+    b"system/nonce",
+    b"system/number",
+    b"system/parent_hash",
+    b"system/close_time",
+];
+
 /// Account -> next nonce.
 pub type Nonces = StorageMap<NoncePrefix, AccountId, u64>;
 /// The current block number.
@@ -65,6 +73,25 @@ pub enum Event {
         /// blake2b-256 of the data.
         hash: Hash,
     },
+    /// A pallet's block hook failed: its writes were rolled back and the block went on.
+    #[codec(index = 1)]
+    HookFailed {
+        /// The pallet.
+        pallet: Vec<u8>,
+        /// `on_initialize` (true) or `on_finalize` (false).
+        initialize: bool,
+        /// Why.
+        error: watt_primitives::DispatchError,
+    },
+}
+
+impl watt_support::EventTopics for Event {
+    fn topics(&self) -> Vec<[u8; 32]> {
+        match self {
+            Event::Remarked { who, .. } => alloc::vec![who.0],
+            Event::HookFailed { .. } => Vec::new(),
+        }
+    }
 }
 
 /// Weight of a call (see `watt_support::Weight`).
