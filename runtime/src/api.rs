@@ -7,12 +7,12 @@ use alloc::vec::Vec;
 use pallet_balances as balances;
 use pallet_system as system;
 use parity_scale_codec::{DecodeAll, Encode};
-use watt_primitives::economy::{EventPhase, EventRecord};
 use watt_primitives::abi::storage_keys;
 use watt_primitives::abi::{
     AccountInfo, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, ChainParams, GenesisConfig, Query,
     QueryResult, RuntimeVersion, TxSetError, ValidTransaction, ValidateInput, ValidateTxSetInput,
 };
+use watt_primitives::economy::{EventPhase, EventRecord};
 use watt_primitives::{fee_pool_account, Balance, Receipt, SignedTransaction, TxError, TxOutcome};
 use watt_support::{host, storage_instance, BlockContext, Origin, StorageValue};
 
@@ -354,9 +354,9 @@ pub fn query(q: Query) -> QueryResult {
             }
         }
         Query::Params => QueryResult::Params(params()),
-        Query::FeeFor { call, len } => QueryResult::Fee(
-            RuntimeCall::decode_bounded(&call).map(|c| fees::fee(&params(), len, c.weight())),
-        ),
+        Query::FeeFor { call, len } => {
+            QueryResult::Fee(RuntimeCall::decode_bounded(&call).map(|c| fees::fee(&params(), len, c.weight())))
+        }
         Query::Rewards(who) => {
             let mut info = pallet_rewards::rewards_info(&who);
             info.attested = pallet_identity::is_attested(&who);

@@ -191,7 +191,11 @@ impl RuntimeCall {
     }
 }
 
-fn dispatch_sudo(origin: Origin, call: pallet_sudo::Call<RuntimeCall>, events: &mut Vec<RuntimeEvent>) -> DispatchResult {
+fn dispatch_sudo(
+    origin: Origin,
+    call: pallet_sudo::Call<RuntimeCall>,
+    events: &mut Vec<RuntimeEvent>,
+) -> DispatchResult {
     pallet_sudo::ensure_sudo(&origin)?;
     match call {
         pallet_sudo::Call::Sudo { call } => {

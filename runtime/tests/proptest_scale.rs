@@ -7,7 +7,10 @@ use parity_scale_codec::{Compact, Decode, DecodeAll, Encode};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use watt_primitives::AccountId;
-use watt_runtime::{pallet_balances, pallet_system, RuntimeCall, RuntimeEvent};
+use watt_runtime::{
+    pallet_balances, pallet_identity, pallet_pledge, pallet_presence, pallet_rewards, pallet_system, sudo, RuntimeCall,
+    RuntimeEvent,
+};
 
 fn amount() -> impl Strategy<Value = u128> {
     // Compact encodings change width at 2^6, 2^14, 2^30 and then per byte: cover each mode.
@@ -26,7 +29,33 @@ fn account() -> impl Strategy<Value = AccountId> {
 }
 
 fn call() -> impl Strategy<Value = RuntimeCall> {
+    leaf_call().prop_recursive(3, 8, 1, |inner| inner.prop_map(sudo))
+}
+
+fn economy_call() -> impl Strategy<Value = RuntimeCall> {
     prop_oneof![
+        account().prop_map(|who| RuntimeCall::Identity(pallet_identity::Call::Attest { who })),
+        account().prop_map(|who| RuntimeCall::Identity(pallet_identity::Call::Revoke { who })),
+        vec(account(), 0..4)
+            .prop_map(|registrars| RuntimeCall::Identity(pallet_identity::Call::SetRegistrars { registrars })),
+        Just(RuntimeCall::Presence(pallet_presence::Call::CheckIn)),
+        vec(account(), 0..6).prop_map(|members| RuntimeCall::Presence(pallet_presence::Call::SetCircle { members })),
+        account().prop_map(|referrer| RuntimeCall::Presence(pallet_presence::Call::SetReferrer { referrer })),
+        any::<u64>().prop_map(|units| RuntimeCall::Pledge(pallet_pledge::Call::Bond { units })),
+        any::<u64>().prop_map(|units| RuntimeCall::Pledge(pallet_pledge::Call::Unbond { units })),
+        Just(RuntimeCall::Pledge(pallet_pledge::Call::Withdraw)),
+        Just(RuntimeCall::Rewards(pallet_rewards::Call::Claim)),
+        (1u64..100_000, amount()).prop_map(|(day_blocks, cap)| {
+            let mut params = watt_primitives::economy::EconomyParams::mainnet(day_blocks);
+            params.supply_cap = cap;
+            RuntimeCall::Rewards(pallet_rewards::Call::SetParams { params })
+        }),
+    ]
+}
+
+fn leaf_call() -> impl Strategy<Value = RuntimeCall> {
+    prop_oneof![
+        economy_call(),
         vec(any::<u8>(), 0..100).prop_map(|data| RuntimeCall::System(pallet_system::Call::Remark { data })),
         (account(), amount()).prop_map(|(dest, v)| RuntimeCall::Balances(pallet_balances::Call::Transfer {
             dest,
@@ -54,6 +83,29 @@ fn event() -> impl Strategy<Value = RuntimeEvent> {
         (account(), amount()).prop_map(|(account, free)| RuntimeEvent::Balances(B::Endowed { account, free })),
         (account(), amount()).prop_map(|(account, dust)| RuntimeEvent::Balances(B::Reaped { account, dust })),
         (account(), amount()).prop_map(|(who, amount)| RuntimeEvent::Balances(B::FeePaid { who, amount })),
+        (account(), amount()).prop_map(|(account, amount)| RuntimeEvent::Balances(B::Minted { account, amount })),
+        (account(), account(), amount()).prop_map(|(who, registrar, cancelled)| RuntimeEvent::Identity(
+            pallet_identity::Event::Revoked {
+                who,
+                registrar,
+                cancelled
+            }
+        )),
+        (account(), any::<u64>(), any::<bool>(), proptest::option::of(account())).prop_map(
+            |(who, day, contributor, ambassador)| RuntimeEvent::Presence(pallet_presence::Event::CheckedIn {
+                who,
+                day,
+                contributor,
+                ambassador
+            })
+        ),
+        (account(), amount(), any::<[u128; 5]>()).prop_map(|(who, amount, r)| RuntimeEvent::Rewards(
+            pallet_rewards::Event::Claimed {
+                who,
+                amount,
+                by_role: watt_primitives::economy::PerRole(r)
+            }
+        )),
     ]
 }
 

@@ -78,7 +78,11 @@ pub enum Call {
 pub enum Event {
     /// `who` bonded `units` for `amount`.
     #[codec(index = 0)]
-    Bonded { who: AccountId, units: u64, amount: Balance },
+    Bonded {
+        who: AccountId,
+        units: u64,
+        amount: Balance,
+    },
     /// `who` started unbonding.
     #[codec(index = 1)]
     Unbonded {
@@ -155,7 +159,11 @@ pub fn weight(call: &Call) -> Weight {
 }
 
 /// Executes a call.
-pub fn dispatch<E: From<Event> + From<balances::Event>>(origin: Origin, call: Call, out: &mut Vec<E>) -> DispatchResult {
+pub fn dispatch<E: From<Event> + From<balances::Event>>(
+    origin: Origin,
+    call: Call,
+    out: &mut Vec<E>,
+) -> DispatchResult {
     let mut events = Vec::new();
     let mut bev = Vec::new();
     let r = match call {
@@ -195,12 +203,7 @@ pub fn is_validator(who: &AccountId) -> bool {
 }
 
 /// Bonds `units` for `who`.
-pub fn bond(
-    who: &AccountId,
-    units: u64,
-    events: &mut Vec<Event>,
-    bev: &mut Vec<balances::Event>,
-) -> Result<(), Error> {
+pub fn bond(who: &AccountId, units: u64, events: &mut Vec<Event>, bev: &mut Vec<balances::Event>) -> Result<(), Error> {
     if units == 0 {
         return Err(Error::ZeroUnits);
     }
@@ -298,7 +301,10 @@ pub fn slash(who: &AccountId, amount: Balance, events: &mut Vec<Event>, bev: &mu
     rewards::record_burn(slashed);
     put_ledger(who, &l);
     rewards::pledge_units_changed(who, l.units);
-    events.push(Event::Slashed { who: *who, amount: slashed });
+    events.push(Event::Slashed {
+        who: *who,
+        amount: slashed,
+    });
     slashed
 }
 

@@ -51,14 +51,15 @@ use alloc::vec::Vec;
 use pallet_balances as balances;
 use parity_scale_codec::{Decode, Encode};
 use watt_primitives::economy::{
-    team_reserve_of, DayInfo, EconomyParams, PerRole, Role, RewardsInfo, SupplyInfo, SupplyPhase,
+    team_reserve_of, DayInfo, EconomyParams, PerRole, RewardsInfo, Role, SupplyInfo, SupplyPhase,
 };
 use watt_primitives::{
-    fee_pool_account, rewards_pot_account, storage_pool_account, team_reserve_account, AccountId, Balance,
-    BlockNumber,
+    fee_pool_account, rewards_pot_account, storage_pool_account, team_reserve_account, AccountId, Balance, BlockNumber,
 };
 use watt_support::dispatch::{DispatchResult, PalletError, Weight};
-use watt_support::{mul_div, storage_instance, BlockContext, Hooks, Origin, StorageDoubleMap, StorageMap, StorageValue};
+use watt_support::{
+    mul_div, storage_instance, BlockContext, Hooks, Origin, StorageDoubleMap, StorageMap, StorageValue,
+};
 
 /// Fixed-point scale of the pledge accumulator (reward per unit * SCALE).
 pub const ACC_SCALE: u128 = 1_000_000_000_000;
@@ -263,7 +264,11 @@ pub fn weight(call: &Call) -> Weight {
 }
 
 /// Executes a call.
-pub fn dispatch<E: From<Event> + From<balances::Event>>(origin: Origin, call: Call, out: &mut Vec<E>) -> DispatchResult {
+pub fn dispatch<E: From<Event> + From<balances::Event>>(
+    origin: Origin,
+    call: Call,
+    out: &mut Vec<E>,
+) -> DispatchResult {
     let mut events = Vec::new();
     let mut bev = Vec::new();
     let r = dispatch_inner(origin, call, &mut events, &mut bev);
@@ -272,7 +277,12 @@ pub fn dispatch<E: From<Event> + From<balances::Event>>(origin: Origin, call: Ca
     r
 }
 
-fn dispatch_inner(origin: Origin, call: Call, events: &mut Vec<Event>, bev: &mut Vec<balances::Event>) -> DispatchResult {
+fn dispatch_inner(
+    origin: Origin,
+    call: Call,
+    events: &mut Vec<Event>,
+    bev: &mut Vec<balances::Event>,
+) -> DispatchResult {
     match call {
         Call::Claim => {
             let who = origin.ensure_signed()?;
@@ -360,7 +370,11 @@ impl<E: From<Event> + From<balances::Event>> Hooks<E> for Pallet {
 }
 
 /// Closes the open day if block `number` no longer belongs to it.
-pub fn on_initialize(number: BlockNumber, events: &mut Vec<Event>, balance_events: &mut Vec<balances::Event>) -> DispatchResult {
+pub fn on_initialize(
+    number: BlockNumber,
+    events: &mut Vec<Event>,
+    balance_events: &mut Vec<balances::Event>,
+) -> DispatchResult {
     let params = params();
     let today = Today::get().unwrap_or_default();
     if number < today.start.saturating_add(params.day_blocks) {
@@ -388,7 +402,10 @@ fn schedule(params: &EconomyParams, supply: &SupplyState, shares: &PerRole<u64>)
             let total_weight: u128 = Role::DAILY.iter().map(|r| params.checkin_weights.get(*r) as u128).sum();
             for role in Role::DAILY {
                 if shares.get(role) > 0 {
-                    per_role.set(role, mul_div(daily, params.checkin_weights.get(role) as u128, total_weight));
+                    per_role.set(
+                        role,
+                        mul_div(daily, params.checkin_weights.get(role) as u128, total_weight),
+                    );
                 }
             }
         }
@@ -425,7 +442,10 @@ fn close_day(
     let mut fees = PerRole::<Balance>::default();
     for role in Role::ALL {
         if shares.get(role) > 0 {
-            fees.set(role, mul_div(fee_pool, params.fee_weights.get(role) as u128, total_fee_weight));
+            fees.set(
+                role,
+                mul_div(fee_pool, params.fee_weights.get(role) as u128, total_fee_weight),
+            );
         }
     }
     let fees_total: Balance = fees.0.iter().sum();
@@ -587,7 +607,9 @@ pub fn cancel_unclaimed(who: &AccountId, events: &mut Vec<Event>, bev: &mut Vec<
     if let Some(mine) = Pending::get(who, &open.day) {
         let mut today = open;
         for role in Role::DAILY {
-            today.shares.set(role, today.shares.get(role).saturating_sub(mine.get(role)));
+            today
+                .shares
+                .set(role, today.shares.get(role).saturating_sub(mine.get(role)));
         }
         Today::put(&today);
         Pending::remove(who, &today.day);
@@ -597,7 +619,10 @@ pub fn cancel_unclaimed(who: &AccountId, events: &mut Vec<Event>, bev: &mut Vec<
         supply.burned += total;
         Supply::put(&supply);
     }
-    events.push(Event::Cancelled { who: *who, amount: total });
+    events.push(Event::Cancelled {
+        who: *who,
+        amount: total,
+    });
     total
 }
 
