@@ -32,7 +32,8 @@
 //! `amount * mine / shares` of what is left in that day's pot and removes its shares, so the
 //! last claimant of a pot takes exactly what is left: rounding never creates tokens and leaves
 //! no dust behind. Pledgers are paid through a reward-per-unit accumulator (rounding down; the
-//! remainder stays in the pot).
+//! remainder stays in the pot). Units bonded when a day closes earn that whole day's pledger
+//! share; unbonding units stop earning at once.
 //!
 //! # Revocation
 //! When a registrar revokes an attestation, [`cancel_unclaimed`] burns the account's share of
@@ -326,17 +327,13 @@ pub fn build_genesis(params: &EconomyParams, team: &AccountId) {
         "genesis balances and the team reserve exceed the supply cap"
     );
     Params::put(params);
-    let phase = if params.checkin_mining_total > 0 {
-        SupplyPhase::CheckIn
-    } else {
-        SupplyPhase::PledgeAndStorage
-    };
-    Supply::put(&SupplyState {
-        phase: Some(phase),
+    let mut supply = SupplyState {
         team_total: reserve,
         team: Some(*team),
         ..Default::default()
-    });
+    };
+    supply.phase = Some(phase_now(params, &supply));
+    Supply::put(&supply);
     Today::put(&OpenDay {
         day: 0,
         start: 1,
@@ -395,7 +392,7 @@ fn schedule(params: &EconomyParams, supply: &SupplyState, shares: &PerRole<u64>)
     let room = params.supply_cap.saturating_sub(balances::total_issuance());
     let mut per_role = PerRole::<Balance>::default();
     let mut storage = 0;
-    match supply.phase.unwrap_or(SupplyPhase::CheckIn) {
+    match phase_now(params, supply) {
         SupplyPhase::CheckIn => {
             let left = params.checkin_mining_total.saturating_sub(supply.checkin_minted);
             let daily = params.checkin_daily.min(left).min(room);
@@ -420,6 +417,19 @@ fn schedule(params: &EconomyParams, supply: &SupplyState, shares: &PerRole<u64>)
         SupplyPhase::Exhausted => {}
     }
     (per_role, storage)
+}
+
+/// The phase the supply is in: a function of the state and the parameters, so a Root change
+/// of the cap or of the phase-1 budget takes effect at the next day's close (and a raised cap
+/// resumes issuance after [`SupplyPhase::Exhausted`]).
+fn phase_now(params: &EconomyParams, supply: &SupplyState) -> SupplyPhase {
+    if balances::total_issuance() >= params.supply_cap {
+        SupplyPhase::Exhausted
+    } else if supply.checkin_minted < params.checkin_mining_total {
+        SupplyPhase::CheckIn
+    } else {
+        SupplyPhase::PledgeAndStorage
+    }
 }
 
 fn close_day(
@@ -451,11 +461,14 @@ fn close_day(
     let fees_total: Balance = fees.0.iter().sum();
 
     let pot = rewards_pot_account();
+    let phase = phase_now(params, &supply);
     balances::mint(&pot, minted_total, bev).map_err(|_| Error::Balance)?;
     balances::mint(&storage_pool_account(), storage, bev).map_err(|_| Error::Balance)?;
-    balances::transfer(&fee_pool_account(), &pot, fees_total, false, bev).map_err(|_| Error::Balance)?;
+    if fees_total > 0 {
+        balances::transfer(&fee_pool_account(), &pot, fees_total, false, bev).map_err(|_| Error::Balance)?;
+    }
 
-    match supply.phase.unwrap_or(SupplyPhase::CheckIn) {
+    match phase {
         SupplyPhase::CheckIn => supply.checkin_minted += minted_total,
         _ => supply.phase2_minted += minted_total + storage,
     }
@@ -480,15 +493,8 @@ fn close_day(
     }
 
     // Phase switches, after this day's issuance.
-    let next_phase = match supply.phase.unwrap_or(SupplyPhase::CheckIn) {
-        SupplyPhase::CheckIn if supply.checkin_minted >= params.checkin_mining_total => {
-            Some(SupplyPhase::PledgeAndStorage)
-        }
-        SupplyPhase::PledgeAndStorage if balances::total_issuance() >= params.supply_cap => {
-            Some(SupplyPhase::Exhausted)
-        }
-        _ => None,
-    };
+    let next = phase_now(params, &supply);
+    let next_phase = (supply.phase != Some(next)).then_some(next);
     events.push(Event::DayClosed {
         day: today.day,
         minted: minted_total,
@@ -684,7 +690,7 @@ pub fn day_info(number: BlockNumber) -> DayInfo {
         day: open.day,
         day_blocks: params.day_blocks,
         blocks_left: end.saturating_sub(number.saturating_add(1)),
-        phase: supply.phase.unwrap_or(SupplyPhase::CheckIn),
+        phase: phase_now(&params, &supply),
         issuance: per_role.0.iter().sum::<Balance>() + storage,
         fee_pool: balances::free(&fee_pool_account()),
         participants,
@@ -698,7 +704,7 @@ pub fn supply_info() -> SupplyInfo {
     SupplyInfo {
         total_issuance: balances::total_issuance(),
         cap: params.supply_cap,
-        phase: supply.phase.unwrap_or(SupplyPhase::CheckIn),
+        phase: phase_now(&params, &supply),
         checkin_minted: supply.checkin_minted,
         checkin_total: params.checkin_mining_total,
         phase2_minted: supply.phase2_minted,
