@@ -88,6 +88,8 @@ fn main() {
         tx_root: watt_primitives::merkle_root(&[transfer_tx.hash(), remark_tx.hash()]),
         close_time: 1_700_000_000_000,
         receipts_root: [0; 32],
+        events_root: watt_primitives::events_root(&[]),
+        author: watt_primitives::AccountId([7; 32]),
     };
     let b = "decode_block";
     write(b, "header_only", &header.encode());

@@ -15,9 +15,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use watt_client::rpc::{from_hex, hash_from_hex, to_hex, ReceiptView, RpcError};
+use watt_client::rpc::{from_hex, to_hex, ReceiptView, RpcError};
 use watt_client::{sign, transfer_call, Keypair, WattRpc};
-use watt_primitives::{AccountId, Block, Hash, Header, SignedTransaction};
+use watt_primitives::{AccountId, Block, Hash, SignedTransaction};
 
 /// How long a node may take to open its ports. Generous: a debug build on a loaded 2-core
 /// machine compiles the runtime with cranelift before it serves anything.
@@ -106,17 +106,8 @@ pub async fn block_at(rpc: &WattRpc, number: u64) -> Option<(Hash, Block)> {
         .await
         .expect("chain_getBlock");
     let h = &v["block"]["header"];
-    let field = |name: &str| -> Hash {
-        hash_from_hex(h[name].as_str().unwrap_or_default()).unwrap_or_else(|e| panic!("header {name}: {e}: {h}"))
-    };
-    let header = Header {
-        parent_hash: field("parentHash"),
-        number: watt_client::rpc::header_number(h).unwrap_or_else(|| panic!("header number: {h}")),
-        state_root: field("stateRoot"),
-        tx_root: field("txRoot"),
-        receipts_root: field("receiptsRoot"),
-        close_time: h["closeTime"].as_u64().expect("closeTime"),
-    };
+    // The light client's parser: every field, and the `hash` the node sent checked against them.
+    let header = watt_client::light::header_from_json(h).unwrap_or_else(|e| panic!("header: {e}: {h}"));
     assert_eq!(header.number, number, "chain_getBlockHash({number}) gave block {hash}");
     assert_eq!(to_hex(&header.hash()), hash, "the header's fields hash to its hash");
     let transactions = v["block"]["extrinsics"]

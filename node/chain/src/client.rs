@@ -21,7 +21,8 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, Notify};
 use watt_executor::{Changes, ExecError, Executor, ExecutorConfig, RuntimeCode};
 use watt_primitives::abi::{storage_keys, ChainContext, TxSetError};
-use watt_primitives::{Block, Hash, Header, Receipt, TxError};
+use watt_primitives::economy::EventRecord;
+use watt_primitives::{AccountId, Block, Hash, Header, Receipt, TxError};
 use watt_store::{PreparedTree, Store, StoreConfig, StoreError};
 use watt_txpool::{PoolConfig, PoolError, TxPool};
 
@@ -94,6 +95,10 @@ pub struct ChainConfig {
     /// Run this wasm instead of the runtime stored on chain (for debugging a runtime, as
     /// Substrate's `--wasm-runtime-overrides`). Genesis is still built with the spec's code.
     pub code_override: Option<Vec<u8>>,
+    /// The author of the blocks this node builds from its own pool ([`Chain::produce_block`],
+    /// the dev engine): named in the header, paid the validator share by the runtime. Agreed
+    /// blocks are authored by their value's proposer, imported ones by their header's author.
+    pub author: AccountId,
 }
 
 impl Default for ChainConfig {
@@ -106,6 +111,7 @@ impl Default for ChainConfig {
             max_block_bytes: 8 << 20,
             event_buffer: 4096,
             code_override: None,
+            author: AccountId([0; 32]),
         }
     }
 }
@@ -142,6 +148,8 @@ pub struct BuiltBlock {
     /// The block.
     pub block: Block,
     receipts: Vec<Receipt>,
+    /// Its events, transaction phases numbered by position in the block.
+    events: Vec<EventRecord>,
     changes: Changes,
     tree: PreparedTree,
     invalid: Vec<(Hash, TxError)>,
@@ -211,7 +219,7 @@ impl Chain {
             }
             Some(_) => {}
             None => {
-                store.commit_block(&genesis_block, &[], &changes, tree, true, None)?;
+                store.commit_block(&genesis_block, &[], &[], &changes, tree, true, None)?;
                 tracing::info!(hash = %format!("0x{}", hex(&genesis_hash)), "wrote genesis");
             }
         }

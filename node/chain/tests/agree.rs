@@ -20,6 +20,8 @@ fn value_for(chain: &Chain, set: &TxSet, after_ms: u64) -> ConsensusValue {
         parent_hash: head.hash(),
         tx_set_hash: set.hash(),
         close_time: head.close_time + after_ms,
+        // Bob proposed it.
+        proposer: keyring()[1].account(),
     }
 }
 
@@ -50,6 +52,7 @@ fn an_agreed_set_applies_whole_and_skips_what_became_unpayable_the_same_way_on_i
 
     assert!(value.matches(&imported.header), "the block is the agreed value's");
     assert_eq!(imported.header.tx_root, set.hash());
+    assert_eq!(imported.header.author, keys[1].account(), "authored by the proposer");
     assert_eq!(
         imported.tx_hashes,
         vec![drain.hash(), after.hash()],
@@ -81,7 +84,37 @@ fn an_agreed_set_applies_whole_and_skips_what_became_unpayable_the_same_way_on_i
     let block = chain.block(&imported.hash).unwrap().unwrap();
     let again = other.import_block(block, true, Some(b"certificate")).unwrap();
     assert_eq!(again.hash, imported.hash);
+    assert_eq!(again.header.author, keys[1].account());
     assert_eq!(other.receipt(&after.hash()).unwrap(), Some(skipped));
+    assert_eq!(other.events(1).unwrap(), chain.events(1).unwrap(), "the same events");
+}
+
+/// The events stored with an agreed block are the ones its header commits, with transaction
+/// phases naming positions in the block.
+#[test]
+fn an_agreed_block_stores_the_events_its_header_commits() {
+    use watt_primitives::economy::EventPhase;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open_dev_chain(dir.path());
+    let keys = keyring();
+    let g = chain.genesis_hash();
+    let set = TxSet {
+        transactions: vec![
+            transfer(g, &keys[0], keys[1].account(), UNIT, 0, 0),
+            transfer(g, &keys[2], keys[3].account(), 2 * UNIT, 0, 0),
+        ],
+    };
+    let value = value_for(&chain, &set, 1_000);
+    let imported = chain.apply_agreed(&value, &set, None).unwrap();
+    let events = chain.events(1).unwrap().expect("events stored with block #1");
+    assert_eq!(imported.header.events_root, watt_primitives::events_root(&events));
+    for e in &events {
+        if let EventPhase::Transaction(i) = e.phase {
+            assert!((i as usize) < set.transactions.len(), "{e:?}");
+        }
+    }
+    assert_eq!(chain.events(0).unwrap(), Some(vec![]), "genesis has no events");
+    assert_eq!(chain.events(2).unwrap(), None, "no block #2");
 }
 
 #[test]

@@ -23,6 +23,14 @@ fn fee_pool(chain: &Chain) -> Balance {
     account(chain, &fee_pool_account()).0
 }
 
+/// What `who` has bonded as pledge (the dev spec bonds Alice's validator minimum at genesis).
+fn bonded(chain: &Chain, who: &AccountId) -> Balance {
+    match chain.query(&Query::Pledge(*who)).unwrap() {
+        QueryResult::Pledge(p) => p.bonded,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 fn invalid(r: Result<watt_primitives::Hash, SubmitError>) -> TxError {
     match r {
         Err(SubmitError::Pool(PoolError::Invalid(e))) => e,
@@ -39,7 +47,9 @@ fn transfers_move_balances_and_fees_reach_the_pool() {
     let g = chain.genesis_hash();
     let (alice_before, _) = account(&chain, &alice.account());
     let (bob_before, _) = account(&chain, &bob);
-    assert_eq!(alice_before, 1_000_000 * UNIT);
+    let pledge = bonded(&chain, &alice.account());
+    assert!(pledge > 0, "the dev spec bonds Alice's validator pledge");
+    assert_eq!(alice_before, 1_000_000 * UNIT - pledge);
 
     let h1 = chain.submit(&transfer_bytes(g, alice, bob, 5 * UNIT, 0)).unwrap();
     let h2 = chain.submit(&transfer_bytes(g, alice, bob, 7 * UNIT, 1)).unwrap();
@@ -65,6 +75,7 @@ fn a_failing_call_still_pays_its_fee_and_leaves_a_failed_receipt() {
     let chain = open_dev_chain(dir.path());
     let keys = keyring();
     let g = chain.genesis_hash();
+    let (alice_before, _) = account(&chain, &keys[0].account());
     let (bob_before, _) = account(&chain, &keys[1].account());
     // More than Alice has: the call fails, the fee is still taken.
     let h = chain
@@ -76,7 +87,7 @@ fn a_failing_call_still_pays_its_fee_and_leaves_a_failed_receipt() {
         TxOutcome::Failed(e) => assert_eq!(e.to_string(), "balances::InsufficientBalance"),
         other => panic!("expected failure, got {other:?}"),
     }
-    assert_eq!(account(&chain, &keys[0].account()), (1_000_000 * UNIT - r.fee_paid, 1));
+    assert_eq!(account(&chain, &keys[0].account()), (alice_before - r.fee_paid, 1));
     assert_eq!(account(&chain, &keys[1].account()).0, bob_before);
     assert_eq!(fee_pool(&chain), r.fee_paid);
 }
@@ -198,6 +209,7 @@ fn apply_natively(
         number: block.header.number,
         parent_hash: block.header.parent_hash,
         close_time: block.header.close_time,
+        author: block.header.author,
         transactions: block.transactions.clone(),
     };
     let session = StateSession::new(Arc::new(state.clone()));
@@ -215,6 +227,7 @@ fn apply_natively(
                 },
                 transactions: vec![],
             },
+            &[],
             &[],
             &changes,
             tree,
@@ -250,6 +263,7 @@ fn native_and_wasm_execution_reach_the_same_state_roots() {
                 header: genesis_header,
                 transactions: vec![],
             },
+            &[],
             &[],
             &genesis_changes,
             tree,
@@ -287,16 +301,33 @@ fn native_and_wasm_execution_reach_the_same_state_roots() {
 #[test]
 fn blocks_import_on_a_second_node_and_tampered_ones_are_refused() {
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let producer = open_dev_chain(d1.path());
+    let keys = keyring();
+    // The producer signs its blocks as Ferdie; the follower (default config) has no author of
+    // its own, and re-executes with the header's.
+    let producer = open_dev_chain_with(
+        d1.path(),
+        ChainConfig {
+            author: keys[5].account(),
+            ..Default::default()
+        },
+    );
     let follower = open_dev_chain(d2.path());
     assert_eq!(producer.genesis_hash(), follower.genesis_hash());
-    let keys = keyring();
     let g = producer.genesis_hash();
     producer
         .submit(&transfer_bytes(g, &keys[0], keys[3].account(), 3 * UNIT, 0))
         .unwrap();
     let b1 = producer.produce_block(5_000, true, false).unwrap().unwrap();
+    assert_eq!(b1.header.author, keys[5].account(), "the configured author");
     let block = producer.block(&b1.hash).unwrap().unwrap();
+    let events = producer.events(1).unwrap().expect("events stored with block #1");
+    assert_eq!(b1.header.events_root, watt_primitives::events_root(&events));
+
+    let mut lying = block.clone();
+    lying.header.events_root[0] ^= 1;
+    assert!(
+        matches!(follower.import_block(lying, true, None), Err(ChainError::InvalidBlock(m)) if m.contains("events root"))
+    );
 
     let mut lying = block.clone();
     lying.header.state_root[0] ^= 1;
@@ -312,6 +343,8 @@ fn blocks_import_on_a_second_node_and_tampered_ones_are_refused() {
 
     let imported = follower.import_block(block.clone(), true, None).unwrap();
     assert_eq!(imported.hash, b1.hash);
+    assert_eq!(imported.header.author, keys[5].account());
+    assert_eq!(follower.events(1).unwrap(), Some(events), "the same events, stored");
     assert_eq!(
         account(&follower, &keys[3].account()),
         account(&producer, &keys[3].account())
@@ -499,9 +532,21 @@ fn total_issuance(chain: &Chain) -> Balance {
     Balance::decode(&mut &raw[..]).unwrap()
 }
 
-/// The sum of the balances of `accounts` and the fee pool.
+/// The sum of the balances of `accounts` and of the keyless accounts the runtime holds funds
+/// in (fee pool, rewards pot, storage pool, team reserve, bonded pledges).
 fn sum_of_balances(chain: &Chain, accounts: &[AccountId]) -> Balance {
-    accounts.iter().map(|a| account(chain, a).0).sum::<Balance>() + fee_pool(chain)
+    let modules = [
+        fee_pool_account(),
+        watt_primitives::rewards_pot_account(),
+        watt_primitives::storage_pool_account(),
+        watt_primitives::team_reserve_account(),
+        watt_primitives::pledge_account(),
+    ];
+    accounts
+        .iter()
+        .chain(&modules)
+        .map(|a| account(chain, a).0)
+        .sum::<Balance>()
 }
 
 fn balances_events(receipt: &watt_primitives::Receipt) -> Vec<watt_runtime::pallet_balances::Event> {

@@ -165,6 +165,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
         None => None,
     };
     let config = ChainConfig {
+        author: block_author(&args, &base)?,
         pool: PoolConfig {
             max_count: args.pool_limit,
             max_per_sender: usize::try_from(args.pool_sender_limit).unwrap_or(usize::MAX),
@@ -239,6 +240,24 @@ pub fn run(args: NodeArgs) -> Result<()> {
         server.handle.stopped().await;
         anyhow::Ok(())
     })
+}
+
+/// The author of blocks this node builds from its own pool (the dev engine's): `//Alice` with
+/// `--dev`, the validator id with `--validator`, else nobody (the zero account). An SCP node's
+/// agreed blocks are authored by their value's proposer, which is its validator id when it
+/// proposed the chosen set.
+fn block_author(args: &NodeArgs, base: &std::path::Path) -> Result<AccountId> {
+    if args.dev {
+        return Ok(watt_client::Keypair::from_suri("//Alice")
+            .map_err(|e| anyhow::anyhow!("derive the dev key //Alice: {e}"))?
+            .account());
+    }
+    if args.validator {
+        use crate::p2p::{node_key_path, NodeKey};
+        let key_path = args.node_key_file.clone().unwrap_or_else(|| node_key_path(base));
+        return Ok(NodeKey::load_or_create(&key_path)?.validator_id());
+    }
+    Ok(AccountId([0; 32]))
 }
 
 /// Starts the network and builds the SCP engine (validator or follower), with what the RPC

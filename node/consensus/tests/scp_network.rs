@@ -96,6 +96,11 @@ fn check_certificate(chain: &Chain, number: u64) {
     let header = chain.header(&chain.hash_at(number).unwrap().unwrap()).unwrap().unwrap();
     let value = ConsensusValue::decode(&mut &cert.value[..]).unwrap();
     assert!(value.matches(&header), "the certificate names block #{number}");
+    assert!(
+        qset(4).validators.contains(&header.author),
+        "block #{number} is authored by the validator that proposed it, not {}",
+        header.author
+    );
     let genesis = chain.genesis_hash();
     verify_certificate(&cert, &qset(4), quorum_set_hash, |e| envelope_signature_ok(e, &genesis))
         .expect("the certificate verifies against the quorum set");

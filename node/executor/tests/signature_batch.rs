@@ -135,8 +135,18 @@ fn genesis_state(ex: &Executor) -> MemoryBackend {
             byte_fee: 1,
             weight_fee: 0,
             max_tx_len: 4096,
+            // Room for every transfer of the biggest block here.
+            max_block_weight: 1 << 40,
         },
         code: vec![],
+        economy: watt_primitives::economy::EconomyGenesis {
+            params: watt_primitives::economy::EconomyParams::mainnet(10),
+            registrars: vec![],
+            sudo: None,
+            validators: vec![],
+            pledges: vec![],
+            team: AccountId([9; 32]),
+        },
     };
     let session = StateSession::new(Arc::new(MemoryBackend::default()));
     let (session, out) = ex.call_decoded::<()>(&runtime(), entry::BUILD_GENESIS, &config, session);
@@ -170,6 +180,7 @@ fn apply(ex: &Executor, state: &MemoryBackend, transactions: Vec<SignedTransacti
         number: 1,
         parent_hash: [1; 32],
         close_time: 1_000,
+        author: AccountId([0; 32]),
         transactions,
     };
     let session = StateSession::new(Arc::new(state.clone()));

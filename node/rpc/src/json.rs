@@ -17,7 +17,10 @@ pub fn header(h: &Header) -> Value {
         "stateRoot": hex(&h.state_root),
         "txRoot": hex(&h.tx_root),
         "receiptsRoot": hex(&h.receipts_root),
+        "eventsRoot": hex(&h.events_root),
         "closeTime": h.close_time,
+        // SS58, as accounts are everywhere at the RPC edge.
+        "author": h.author.to_ss58(),
         "hash": hex(&h.hash()),
     })
 }
@@ -66,6 +69,7 @@ pub fn finality_proof(number: u64, h: &Header, certificate: &[u8]) -> Result<Val
             "parentHash": hex(&value.parent_hash),
             "txSetHash": hex(&value.tx_set_hash),
             "closeTime": value.close_time,
+            "proposer": value.proposer.to_ss58(),
         },
         "certificate": hex(certificate),
         "signers": cert.envelopes.iter().map(|e| e.node.to_ss58()).collect::<Vec<_>>(),

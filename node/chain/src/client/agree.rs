@@ -87,7 +87,7 @@ impl Chain {
     }
 
     /// Applies an agreed value: `set` (whose hash the value names) on the parent the value
-    /// names, with its close time, as the next block; final, with `justification` (the
+    /// names, with its close time, as the next block authored by the value's proposer; final, with `justification` (the
     /// finality certificate) stored beside it. Every node computes the same block: a
     /// transaction that turns out invalid at its turn stays in the block with a skipped
     /// receipt. Refused (nothing written) if the value does not extend the head, names another
@@ -115,7 +115,12 @@ impl Chain {
                 hex(&set_hash)
             )));
         }
-        let built = self.execute_on_head(set.transactions.clone(), value.close_time, InvalidTx::Skip)?;
+        let built = self.execute_on_head(
+            set.transactions.clone(),
+            value.close_time,
+            value.proposer,
+            InvalidTx::Skip,
+        )?;
         debug_assert!(value.matches(&built.block.header));
         self.commit_locked(built, true, justification.as_deref(), started)
     }

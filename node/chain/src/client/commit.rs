@@ -21,6 +21,7 @@ impl Chain {
         let BuiltBlock {
             block,
             receipts,
+            events,
             changes,
             tree,
             invalid,
@@ -37,7 +38,7 @@ impl Chain {
         };
         if let Err(e) = self
             .store
-            .commit_block(&block, &receipts, &changes, tree, finalized, justification)
+            .commit_block(&block, &receipts, &events, &changes, tree, finalized, justification)
         {
             // The batch may have landed although the commit reported an error (a sync that
             // failed after the write): follow what the database says, or the next block would

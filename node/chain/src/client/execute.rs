@@ -6,8 +6,10 @@ use crate::backend::HeadState;
 use std::sync::Arc;
 use watt_executor::{Deadline, ExecError, StateSession};
 use watt_primitives::abi::{entry, ApplyBlockInput, ApplyBlockOutput, ApplyResult};
+use watt_primitives::economy::{EventPhase, EventRecord};
 use watt_primitives::{
-    merkle_root, receipts_root, Block, Hash, Header, Receipt, SignedTransaction, Timestamp, TxOutcome,
+    events_root, merkle_root, receipts_root, AccountId, Block, Hash, Header, Receipt, SignedTransaction, Timestamp,
+    TxOutcome,
 };
 
 /// What becomes of a transaction the runtime finds invalid at its turn.
@@ -22,11 +24,13 @@ pub(crate) enum InvalidTx {
 
 impl Chain {
     /// Executes `transactions` on the head with `close_time`, which must be later than the
-    /// head's (refused, never clamped: a close time is agreed, not adjusted).
+    /// head's (refused, never clamped: a close time is agreed, not adjusted), as a block by
+    /// `author` (the runtime pays it the validator share; the header names it).
     pub(crate) fn execute_on_head(
         &self,
         transactions: Vec<SignedTransaction>,
         close_time: Timestamp,
+        author: AccountId,
         invalid_tx: InvalidTx,
     ) -> Result<BuiltBlock, ChainError> {
         let (parent, parent_hash, code) = {
@@ -45,6 +49,7 @@ impl Chain {
             number,
             parent_hash,
             close_time,
+            author,
             transactions,
         };
         let session = StateSession::new(Arc::new(HeadState(self.store.clone())));
@@ -65,6 +70,9 @@ impl Chain {
         let mut included = Vec::with_capacity(out.results.len());
         let mut receipts: Vec<Receipt> = Vec::with_capacity(out.results.len());
         let mut invalid = Vec::new();
+        // Each input transaction's position in the block, `None` when it was dropped: the
+        // runtime numbers event phases by input position, the block by included position.
+        let mut position: Vec<Option<u32>> = Vec::with_capacity(out.results.len());
         for (tx, result) in input.transactions.into_iter().zip(out.results) {
             let receipt = match result {
                 ApplyResult::Included(r) => r,
@@ -82,15 +90,18 @@ impl Chain {
                 }
                 ApplyResult::Invalid(e) => {
                     invalid.push((tx.hash(), e));
+                    position.push(None);
                     continue;
                 }
             };
+            position.push(Some(included.len() as u32));
             receipts.push(Receipt {
                 index: included.len() as u32,
                 ..receipt
             });
             included.push(tx);
         }
+        let events = renumber_events(out.events, &position)?;
         let tree = self.store.prepare_state(&changes, number)?;
         let tx_hashes: Vec<Hash> = receipts.iter().map(|r| r.tx_hash).collect();
         let header = Header {
@@ -99,7 +110,9 @@ impl Chain {
             state_root: tree.root,
             tx_root: merkle_root(&tx_hashes),
             receipts_root: receipts_root(&receipts),
+            events_root: events_root(&events),
             close_time,
+            author,
         };
         Ok(BuiltBlock {
             block: Block {
@@ -107,9 +120,78 @@ impl Chain {
                 transactions: included,
             },
             receipts,
+            events,
             changes,
             tree,
             invalid,
         })
+    }
+}
+
+/// The block's events with each transaction phase renumbered from the transaction's input
+/// position to its position in the block (`position[input]`), and the events of dropped
+/// transactions left out (a transaction the runtime finds invalid changes nothing, so it should
+/// have emitted none; were it to, they would describe nothing in the block). A phase naming a
+/// transaction the input does not have is malformed runtime output.
+fn renumber_events(events: Vec<EventRecord>, position: &[Option<u32>]) -> Result<Vec<EventRecord>, ChainError> {
+    let mut out = Vec::with_capacity(events.len());
+    for mut record in events {
+        if let EventPhase::Transaction(i) = record.phase {
+            match position.get(i as usize) {
+                Some(Some(at)) => record.phase = EventPhase::Transaction(*at),
+                Some(None) => continue,
+                None => return Err(ExecError::BadOutput(entry::APPLY_BLOCK.into()).into()),
+            }
+        }
+        out.push(record);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(phase: EventPhase, tag: u8) -> EventRecord {
+        EventRecord {
+            phase,
+            event: vec![tag],
+            topics: vec![],
+        }
+    }
+
+    #[test]
+    fn transaction_phases_follow_the_included_positions_and_dropped_ones_lose_their_events() {
+        use EventPhase::*;
+        // Input 0 included at 0, input 1 dropped, input 2 included at 1.
+        let position = [Some(0), None, Some(1)];
+        let events = vec![
+            record(Initialization, 1),
+            record(Transaction(0), 2),
+            record(Transaction(1), 3),
+            record(Transaction(2), 4),
+            record(Transaction(2), 5),
+            record(Finalization, 6),
+        ];
+        let out = renumber_events(events, &position).unwrap();
+        assert_eq!(
+            out,
+            vec![
+                record(Initialization, 1),
+                record(Transaction(0), 2),
+                record(Transaction(1), 4),
+                record(Transaction(1), 5),
+                record(Finalization, 6),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_phase_beyond_the_input_is_malformed_output() {
+        let events = vec![record(EventPhase::Transaction(2), 1)];
+        assert!(matches!(
+            renumber_events(events, &[Some(0), Some(1)]),
+            Err(ChainError::Exec(ExecError::BadOutput(_)))
+        ));
     }
 }

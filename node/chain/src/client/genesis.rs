@@ -5,7 +5,7 @@ use crate::spec::ChainSpec;
 use std::sync::Arc;
 use watt_executor::{Changes, ExecError, Executor, MemoryBackend, RuntimeCode, StateSession};
 use watt_primitives::abi::entry;
-use watt_primitives::{merkle_root, Block, Header};
+use watt_primitives::{events_root, merkle_root, AccountId, Block, Header};
 use watt_store::{PreparedTree, Store};
 
 /// Runs the genesis build in memory: the changes and the genesis header.
@@ -27,7 +27,10 @@ pub(crate) fn genesis(
         state_root: tree.root,
         tx_root: merkle_root(&[]),
         receipts_root: merkle_root(&[]),
+        events_root: events_root(&[]),
         close_time: 0,
+        // Nobody authored genesis: the spec did.
+        author: AccountId([0; 32]),
     };
     Ok((
         Block {

@@ -6,7 +6,8 @@ use std::time::Instant;
 use watt_primitives::Block;
 
 impl Chain {
-    /// Imports a block made elsewhere: re-executes it on the head, checks its roots, commits
+    /// Imports a block made elsewhere: re-executes it on the head as authored by its header's
+    /// author, checks its roots (transactions, receipts, events, state), commits
     /// (with its finality certificate, if given, beside it). A transaction invalid at its turn
     /// is skipped with a receipt, as when the block was agreed. Refused blocks leave no trace.
     pub fn import_block(
@@ -25,13 +26,21 @@ impl Chain {
                 theirs.number
             )));
         }
-        let built = self.execute_on_head(block.transactions.clone(), theirs.close_time, InvalidTx::Skip)?;
+        let built = self.execute_on_head(
+            block.transactions.clone(),
+            theirs.close_time,
+            theirs.author,
+            InvalidTx::Skip,
+        )?;
         let ours = &built.block.header;
         if ours.tx_root != theirs.tx_root {
             return Err(ChainError::InvalidBlock("transaction root mismatch".into()));
         }
         if ours.receipts_root != theirs.receipts_root {
             return Err(ChainError::InvalidBlock("receipts root mismatch".into()));
+        }
+        if ours.events_root != theirs.events_root {
+            return Err(ChainError::InvalidBlock("events root mismatch".into()));
         }
         if ours.state_root != theirs.state_root {
             return Err(ChainError::InvalidBlock(format!(

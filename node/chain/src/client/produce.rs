@@ -20,8 +20,9 @@ impl Drop for Unmark<'_> {
 
 impl Chain {
     /// Builds the next block from the pool on the head and commits it (the block producer's
-    /// path). Returns `None` when `allow_empty` is false and nothing was ready. `close_time`
-    /// must be later than the head's.
+    /// path), authored by [`ChainConfig::author`](super::ChainConfig::author). Returns `None`
+    /// when `allow_empty` is false and nothing was ready. `close_time` must be later than the
+    /// head's.
     ///
     /// A failure that the batch may have caused (a trap, a runtime deadline, malformed output)
     /// halves the batch for the next attempt, and only a lone transaction that still fails is
@@ -48,7 +49,7 @@ impl Chain {
             return Ok(None);
         }
         let txs = ready.iter().map(|p| (*p.tx).clone()).collect();
-        let built = match self.execute_on_head(txs, close_time, InvalidTx::Drop) {
+        let built = match self.execute_on_head(txs, close_time, self.config.author, InvalidTx::Drop) {
             Ok(b) => {
                 self.block_tx_cap.store(usize::MAX, Relaxed);
                 b

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 use watt_executor::{ExecError, RuntimeCode, StateBackend, StateSession};
 use watt_primitives::abi::{entry, Query, QueryResult, RuntimeVersion};
+use watt_primitives::economy::EventRecord;
 use watt_primitives::{Block, BlockNumber, Hash, Header, Receipt};
 use watt_store::{StateProof, StoreError};
 
@@ -58,6 +59,13 @@ impl Chain {
     /// A receipt by transaction hash.
     pub fn receipt(&self, tx_hash: &Hash) -> Result<Option<Receipt>, ChainError> {
         Ok(self.store.receipt(tx_hash)?)
+    }
+
+    /// The events of block `number` in emission order, transaction phases numbered by position
+    /// in the block (the list the header's `events_root` commits). `None` when there is no such
+    /// block, or it was committed by a node that did not store events yet.
+    pub fn events(&self, number: BlockNumber) -> Result<Option<Vec<EventRecord>>, ChainError> {
+        Ok(self.store.events(number)?)
     }
 
     /// Subscribes to chain events.

@@ -27,6 +27,7 @@ fn trusted(keys: &[Keypair]) -> QuorumSet<AccountId> {
     QuorumSet::flat(3, keys.iter().map(|k| k.account()).collect())
 }
 
+/// Block `number`, authored by one of the four validators in turn.
 fn header(number: u64, parent_hash: Hash, state_root: Hash, tx_root: Hash) -> Header {
     Header {
         parent_hash,
@@ -34,7 +35,9 @@ fn header(number: u64, parent_hash: Hash, state_root: Hash, tx_root: Hash) -> He
         state_root,
         tx_root,
         receipts_root: [0xee; 32],
+        events_root: [0xdd; 32],
         close_time: 1_700_000_000_000 + number * 1000,
+        author: keys()[number as usize % 4].account(),
     }
 }
 
@@ -55,6 +58,7 @@ fn proof(h: &Header, signers: &[Keypair], all: &[Keypair]) -> Value {
         parent_hash: h.parent_hash,
         tx_set_hash: h.tx_root,
         close_time: h.close_time,
+        proposer: h.author,
     };
     let v = value.encode();
     let envelopes = signers
@@ -88,6 +92,7 @@ fn proof(h: &Header, signers: &[Keypair], all: &[Keypair]) -> Value {
             "parentHash": to_hex(&value.parent_hash),
             "txSetHash": to_hex(&value.tx_set_hash),
             "closeTime": value.close_time,
+            "proposer": value.proposer.to_ss58(),
         },
         "certificate": to_hex(&cert.encode()),
         "signers": signers.iter().map(|k| k.account().to_ss58()).collect::<Vec<_>>(),
@@ -101,7 +106,9 @@ fn header_json(h: &Header) -> Value {
         "stateRoot": to_hex(&h.state_root),
         "txRoot": to_hex(&h.tx_root),
         "receiptsRoot": to_hex(&h.receipts_root),
+        "eventsRoot": to_hex(&h.events_root),
         "closeTime": h.close_time,
+        "author": h.author.to_ss58(),
         "hash": to_hex(&h.hash()),
     })
 }

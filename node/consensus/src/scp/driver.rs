@@ -152,8 +152,9 @@ impl<C: AgreementChain> NominationDriver<AccountId> for Driver<C> {
     }
 
     /// The largest candidate set (most transactions, then most bytes, ties by the higher set
-    /// hash) with the latest candidate close time (stellar-core `combineCandidates` keeps the
-    /// best set and the highest close time too).
+    /// hash, then by the higher proposer) with its proposer and the latest candidate close time
+    /// (stellar-core `combineCandidates` keeps the best set and the highest close time too). The
+    /// proposer stays the one whose set was chosen: it becomes the block's author.
     fn combine(&self, _slot: u64, candidates: &BTreeSet<Value>) -> Value {
         let decoded: Vec<ConsensusValue> = candidates.iter().filter_map(|v| decode_value(v)).collect();
         let Some(first) = decoded.first() else {
@@ -166,6 +167,7 @@ impl<C: AgreementChain> NominationDriver<AccountId> for Driver<C> {
                 set.map(|s| s.transactions.len()).unwrap_or(0),
                 set.map(|s| s.encoded_len()).unwrap_or(0),
                 v.tx_set_hash,
+                v.proposer,
             )
         };
         let best = decoded.iter().max_by_key(|v| rank(v)).unwrap_or(first);
@@ -173,6 +175,7 @@ impl<C: AgreementChain> NominationDriver<AccountId> for Driver<C> {
             parent_hash: best.parent_hash,
             tx_set_hash: best.tx_set_hash,
             close_time,
+            proposer: best.proposer,
         }
         .encode()
     }
@@ -215,5 +218,56 @@ impl<C: AgreementChain> ScpDriver<AccountId> for Driver<C> {
 
     fn quorum_set(&self, hash: &Hash) -> Option<QuorumSet<AccountId>> {
         self.qsets.get(hash).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use watt_chain::test_utils::{keyring, open_dev_chain, transfer};
+    use watt_primitives::UNIT;
+
+    fn value(tx_set_hash: Hash, close_time: u64, proposer: AccountId) -> ConsensusValue {
+        ConsensusValue {
+            parent_hash: [1; 32],
+            tx_set_hash,
+            close_time,
+            proposer,
+        }
+    }
+
+    fn combined(driver: &Driver<watt_chain::Chain>, values: &[&ConsensusValue]) -> ConsensusValue {
+        let candidates: BTreeSet<Value> = values.iter().map(|v| v.encode()).collect();
+        decode_value(&driver.combine(1, &candidates)).expect("a consensus value")
+    }
+
+    /// The biggest set wins with its own proposer, and the latest close time of all candidates.
+    #[test]
+    fn combine_keeps_the_proposer_of_the_set_it_picks() {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = open_dev_chain(dir.path());
+        let keys = keyring();
+        let (alice, bob, charlie) = (keys[0].account(), keys[1].account(), keys[2].account());
+        let g = chain.genesis_hash();
+        let mut driver = Driver::new(chain, None, &QuorumSet::flat(1, vec![alice]), 1_000);
+        let big = driver.add_tx_set(TxSet {
+            transactions: vec![
+                transfer(g, &keys[0], charlie, UNIT, 0, 0),
+                transfer(g, &keys[1], charlie, UNIT, 0, 0),
+            ],
+        });
+        let small = driver.add_tx_set(TxSet {
+            transactions: vec![transfer(g, &keys[3], charlie, UNIT, 0, 0)],
+        });
+        let by_bob = value(big, 5_000, bob);
+        let late_by_alice = value(small, 9_000, alice);
+        let empty_by_charlie = value(TxSet::default().hash(), 7_000, charlie);
+        let c = combined(&driver, &[&by_bob, &late_by_alice, &empty_by_charlie]);
+        assert_eq!(c, value(big, 9_000, bob));
+
+        // One set proposed by two validators: the higher proposer, whatever else differs.
+        let same_by_alice = value(big, 6_000, alice);
+        let c = combined(&driver, &[&by_bob, &same_by_alice]);
+        assert_eq!(c, value(big, 6_000, alice.max(bob)));
     }
 }

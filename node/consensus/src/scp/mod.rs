@@ -455,6 +455,8 @@ impl<C: AgreementChain> State<C> {
             // The proposer's clock, and never before the parent closed (validators refuse such
             // values; this is the proposal, not a correction of an agreed time).
             close_time: now_ms().max(self.driver.head.close_time + 1),
+            // Only a validator (a node with a key) gets here: `local` is its own account.
+            proposer: self.local,
         };
         tracing::debug!("slot {slot}: nominating {count} transactions ({why})");
         self.nominated = true;
