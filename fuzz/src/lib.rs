@@ -34,7 +34,8 @@ fn check_transaction(stx: &SignedTransaction) {
     // The verifier the runtime's host function uses; any answer is fine, a panic is not.
     let _ = watt_support::crypto::sr25519_verify(&stx.signature, &payload, stx.tx.signer.as_bytes());
     // The call, as the runtime decodes it before dispatch.
-    if let Ok(call) = RuntimeCall::decode_all(&mut &stx.tx.call[..]) {
+    // As the runtime decodes it: nesting (`sudo(sudo(..))`) bounded by MAX_CALL_DEPTH.
+    if let Some(call) = RuntimeCall::decode_bounded(&stx.tx.call) {
         assert_eq!(call.encode(), stx.tx.call, "a call has a second encoding");
         let _ = call.weight();
     }
