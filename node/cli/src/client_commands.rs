@@ -1,12 +1,15 @@
-//! The client-side commands: keys, chain specs, transactions and queries over RPC.
+//! The client-side commands: keys, chain specs, transactions and queries over RPC, and
+//! [`submit_call`], which every transaction-sending command uses to sign, submit, wait and report.
 
-use crate::{ChainSpecArgs, KeyCommand, Output, QueryCommand, TxCommand, WaitArg};
+use crate::{ChainSpecArgs, KeyCommand, Output, QueryCommand, SubmitArgs, TxCommand, WaitArg};
 use anyhow::{bail, Context, Result};
+use parity_scale_codec::DecodeAll;
 use serde_json::json;
 use std::time::Duration;
-use watt_client::rpc::{hash_from_hex, to_hex, WaitFor};
-use watt_client::{Keypair, WattRpc};
+use watt_client::rpc::{from_hex, hash_from_hex, to_hex, ReceiptView, WaitFor};
+use watt_client::{Keypair, RpcError, WattRpc};
 use watt_primitives::{AccountId, Balance, DECIMALS, UNIT};
+use watt_runtime::{RuntimeCall, RuntimeEvent};
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -66,7 +69,7 @@ pub fn format_watt(units: Balance) -> String {
     }
 }
 
-fn print_json(v: &serde_json::Value) {
+pub fn print_json(v: &serde_json::Value) {
     say!("{}", serde_json::to_string_pretty(v).expect("JSON values serialize"));
 }
 
@@ -129,82 +132,112 @@ fn show_node_key(key: &crate::p2p::NodeKey, file: &std::path::Path, output: Outp
 
 pub fn chain_spec(args: ChainSpecArgs) -> Result<()> {
     if !args.dev {
-        bail!("say which spec: --dev (the only built-in chain so far)");
+        bail!("say which spec: --dev, or --validators N --output-dir DIR");
     }
     let accounts: Vec<AccountId> = watt_client::dev_accounts().iter().map(|(_, k)| k.account()).collect();
-    let spec = watt_chain::ChainSpec::dev(&accounts, watt_runtime_blob::WASM_BINARY);
+    let day_blocks = args.day_blocks.unwrap_or(watt_chain::spec::DEV_DAY_BLOCKS);
+    let spec = watt_chain::ChainSpec::dev_with_day_blocks(&accounts, watt_runtime_blob::WASM_BINARY, day_blocks);
     say!("{}", serde_json::to_string_pretty(&spec)?);
     Ok(())
 }
 
-fn address(s: &str) -> Result<AccountId> {
+/// An SS58 address (or 0x-hex public key) given on the command line.
+pub fn address(s: &str) -> Result<AccountId> {
     AccountId::from_ss58(s).map_err(|e| anyhow::anyhow!("invalid address `{s}`: {e}"))
+}
+
+/// A receipt's events, decoded as the runtime's events where they decode (else their hex).
+fn describe_events(receipt: &ReceiptView) -> Vec<String> {
+    receipt
+        .events
+        .iter()
+        .map(|hex| {
+            from_hex(hex)
+                .ok()
+                .and_then(|b| RuntimeEvent::decode_all(&mut &b[..]).ok())
+                .map(|e| format!("{e:?}"))
+                .unwrap_or_else(|| hex.clone())
+        })
+        .collect()
+}
+
+/// Signs `call` as `args.from`, submits it to `args.rpc` and waits as `args.wait` says, printing
+/// the outcome (`what` names the transaction in messages, e.g. "check-in").
+///
+/// An error (so a non-zero exit) when the node refuses the transaction (the node's reason is
+/// in the message: a second check-in the same day, an unattested account, a low balance ...),
+/// when waiting times out, or when it was included but failed (its fee is paid all the same).
+pub async fn submit_call(args: &SubmitArgs, what: &str, call: &RuntimeCall) -> Result<()> {
+    let signer = Keypair::from_suri(&args.from)?;
+    let tip = parse_amount(&args.tip).context("--tip")?;
+    let client = WattRpc::new(&args.rpc.rpc)?;
+    let genesis = client.genesis_hash().await?;
+    let nonce = match args.nonce {
+        Some(n) => n,
+        None => client.next_nonce(&signer.account()).await?,
+    };
+    let signed = watt_client::sign(&signer, nonce, tip, genesis, call);
+    let hash = client.submit(&signed).await.map_err(|e| match e {
+        // The node answered: it refused the transaction before it entered the pool.
+        e @ RpcError::Server { .. } => {
+            anyhow::Error::new(e).context(format!("the {what} was refused; nothing changed and no fee was paid"))
+        }
+        // Whether the node received it is unknown.
+        e => anyhow::Error::new(e).context(format!("the {what} may not have reached the node")),
+    })?;
+    let until = match args.wait {
+        WaitArg::None => {
+            match args.output {
+                Output::Json => print_json(&json!({"txHash": to_hex(&hash), "status": "pooled"})),
+                Output::Text => say!("{what} submitted: {}", to_hex(&hash)),
+            }
+            return Ok(());
+        }
+        WaitArg::Included => WaitFor::Included,
+        WaitArg::Finalized => WaitFor::Finalized,
+    };
+    let receipt = client.wait(&hash, until, Duration::from_secs(args.timeout)).await?;
+    match args.output {
+        Output::Json => print_json(&serde_json::to_value(&receipt)?),
+        Output::Text => {
+            let fee: Balance = receipt.fee_paid.parse().context("the node sent a malformed fee")?;
+            let status = match &receipt.error {
+                None => "succeeded".to_string(),
+                Some(e) => format!("FAILED ({e})"),
+            };
+            say!(
+                "{what} {} {} in block #{} ({}); fee {}",
+                receipt.tx_hash,
+                status,
+                receipt.block_number,
+                receipt.block_hash,
+                format_watt(fee)
+            );
+            for e in describe_events(&receipt) {
+                say!("  event: {e}");
+            }
+        }
+    }
+    if let Some(e) = receipt.error {
+        bail!(
+            "the {what} was included in block #{} but failed: {e} (its fee was paid)",
+            receipt.block_number
+        );
+    }
+    Ok(())
 }
 
 pub async fn tx(cmd: TxCommand) -> Result<()> {
     match cmd {
         TxCommand::Transfer {
-            from,
             to,
             amount,
-            tip,
             keep_alive,
-            nonce,
-            wait,
-            timeout,
-            rpc,
-            output,
+            tx,
         } => {
-            let signer = Keypair::from_suri(&from)?;
             let dest = address(&to)?;
             let amount = parse_amount(&amount)?;
-            let tip = parse_amount(&tip)?;
-            let client = WattRpc::new(&rpc.rpc)?;
-            let genesis = client.genesis_hash().await?;
-            let nonce = match nonce {
-                Some(n) => n,
-                None => client.next_nonce(&signer.account()).await?,
-            };
-            let call = watt_client::transfer_call(dest, amount, keep_alive);
-            let signed = watt_client::sign(&signer, nonce, tip, genesis, &call);
-            let hash = client.submit(&signed).await?;
-            let until = match wait {
-                WaitArg::None => {
-                    match output {
-                        Output::Json => print_json(&json!({"txHash": to_hex(&hash), "status": "pooled"})),
-                        Output::Text => say!("submitted {}", to_hex(&hash)),
-                    }
-                    return Ok(());
-                }
-                WaitArg::Included => WaitFor::Included,
-                WaitArg::Finalized => WaitFor::Finalized,
-            };
-            let receipt = client.wait(&hash, until, Duration::from_secs(timeout)).await?;
-            match output {
-                Output::Json => print_json(&serde_json::to_value(&receipt)?),
-                Output::Text => {
-                    let fee: Balance = receipt.fee_paid.parse().unwrap_or(0);
-                    let status = match &receipt.error {
-                        None => "succeeded".to_string(),
-                        Some(e) => format!("FAILED ({e})"),
-                    };
-                    say!(
-                        "transfer {} {} in block #{} ({}); fee {}",
-                        receipt.tx_hash,
-                        status,
-                        receipt.block_number,
-                        receipt.block_hash,
-                        format_watt(fee)
-                    );
-                }
-            }
-            if receipt.error.is_some() {
-                bail!(
-                    "the transfer was included but failed: {}",
-                    receipt.error.unwrap_or_default()
-                );
-            }
-            Ok(())
+            submit_call(&tx, "transfer", &watt_client::transfer_call(dest, amount, keep_alive)).await
         }
     }
 }

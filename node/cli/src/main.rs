@@ -1,5 +1,5 @@
-//! The `watt` command: run a node, manage keys, write chain specs, send transactions and query
-//! state over JSON-RPC.
+//! The `watt` command: run a node, manage keys, write chain specs, send transactions, take part
+//! in the economy (attest, check in, claim, pledge) and query state over JSON-RPC.
 
 /// `println!` that ends quietly when stdout is gone (`watt quorum check big.json | head`) instead
 /// of panicking on the broken pipe; a reader that stopped reading wants no more output.
@@ -11,6 +11,7 @@ macro_rules! say {
 }
 
 mod client_commands;
+mod economy_commands;
 mod light;
 mod metrics;
 mod node;
@@ -48,6 +49,24 @@ enum Command {
     /// Read chain state from a node.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// Attest or revoke unique persons (registrars only): only attested accounts earn check-in
+    /// rewards.
+    #[command(subcommand)]
+    Identity(economy_commands::IdentityCommand),
+    /// Check in for the day (once a day, attested accounts), name a security circle or a
+    /// referrer.
+    #[command(subcommand)]
+    Presence(economy_commands::PresenceCommand),
+    /// Show and claim daily rewards.
+    #[command(subcommand)]
+    Rewards(economy_commands::RewardsCommand),
+    /// Bond WATT for mining rights, unbond it, withdraw it after the unbonding period.
+    #[command(subcommand)]
+    Pledge(economy_commands::PledgeCommand),
+    /// Total issuance, the cap, the supply phase and where minted WATT went.
+    Supply(economy_commands::ShowArgs),
+    /// The current day: its number, blocks left, what it will mint, the fee pool, participants.
+    Day(economy_commands::ShowArgs),
     /// Analyse SCP quorum configurations.
     #[command(subcommand)]
     Quorum(QuorumCommand),
@@ -134,11 +153,28 @@ pub enum KeyCommand {
 
 #[derive(Args, Debug)]
 pub struct ChainSpecArgs {
-    /// The development chain (//Alice .. //Ferdie funded with 1,000,000 WATT each).
+    /// The development chain (//Alice .. //Ferdie funded with 1,000,000 WATT each; //Alice is
+    /// the registrar, the sudo key and the one validator, with a genesis pledge; //Ferdie
+    /// receives the team reserve).
     #[arg(long, conflicts_with = "validators")]
     dev: bool,
+    /// Blocks per economy day: rewards are computed when a day of N blocks ends (default 17280,
+    /// one day of 5-second blocks; small values make short test days).
+    #[arg(long, value_name = "N", value_parser = parse_day_blocks)]
+    day_blocks: Option<u64>,
     #[command(flatten)]
     validators: testnet::ValidatorSpecArgs,
+}
+
+/// `--day-blocks`: a whole number of at least 1.
+pub fn parse_day_blocks(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("a day must have at least 1 block".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "`{s}` is not a number of blocks (a whole number of at least 1)"
+        )),
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -159,39 +195,51 @@ pub enum WaitArg {
     Finalized,
 }
 
+/// How a command signs, submits and waits for its transaction (every submitting command).
+///
+/// Exit status: 0 when the transaction was accepted (and, unless `--wait none`, included and
+/// succeeded); non-zero when the node refused it, waiting timed out, or it was included but
+/// failed (its fee is paid all the same).
+#[derive(Args, Debug, Clone)]
+pub struct SubmitArgs {
+    /// Secret URI of the signer (e.g. //Alice, a mnemonic). Never logged.
+    #[arg(long, value_name = "SURI")]
+    from: String,
+    /// Tip on top of the fee (units or WATT), for priority.
+    #[arg(long, default_value = "0")]
+    tip: String,
+    /// Use this nonce instead of asking the node.
+    #[arg(long)]
+    nonce: Option<u64>,
+    /// Wait until the transaction is in the node's pool (none), in a block (included) or in a
+    /// finalized block (finalized).
+    #[arg(long, value_enum, default_value = "finalized")]
+    wait: WaitArg,
+    /// Seconds to wait at most.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    #[command(flatten)]
+    rpc: RpcArg,
+    /// Output format (json: the receipt, or {"txHash", "status": "pooled"} with --wait none).
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum TxCommand {
     /// Transfer WATT to another account.
     Transfer {
-        /// Secret URI of the sender (e.g. //Alice). Never logged.
-        #[arg(long)]
-        from: String,
         /// SS58 address of the receiver.
         #[arg(long)]
         to: String,
         /// Amount: whole units (e.g. 1500000000000) or WATT with a suffix (e.g. 1.5WATT).
         #[arg(long)]
         amount: String,
-        /// Tip on top of the fee (units or WATT), for priority.
-        #[arg(long, default_value = "0")]
-        tip: String,
         /// Refuse instead of emptying the sender's account below the existential deposit.
         #[arg(long)]
         keep_alive: bool,
-        /// Use this nonce instead of asking the node.
-        #[arg(long)]
-        nonce: Option<u64>,
-        /// Wait until the transaction is included or finalized.
-        #[arg(long, value_enum, default_value = "finalized")]
-        wait: WaitArg,
-        /// Seconds to wait at most.
-        #[arg(long, default_value_t = 60)]
-        timeout: u64,
         #[command(flatten)]
-        rpc: RpcArg,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        output: Output,
+        tx: SubmitArgs,
     },
 }
 
@@ -241,11 +289,17 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Node(args) => node::run(args),
         Command::Key(k) => client_commands::key(k),
-        Command::ChainSpec(a) if a.validators.validators.is_some() => testnet::chain_spec(&a.validators),
+        Command::ChainSpec(a) if a.validators.validators.is_some() => testnet::chain_spec(&a.validators, a.day_blocks),
         Command::ChainSpec(a) => client_commands::chain_spec(a),
         Command::Testnet(a) => testnet::run(a),
         Command::Tx(t) => client_commands::runtime().and_then(|rt| rt.block_on(client_commands::tx(t))),
         Command::Query(q) => client_commands::runtime().and_then(|rt| rt.block_on(client_commands::query(q))),
+        Command::Identity(c) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::identity(c))),
+        Command::Presence(c) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::presence(c))),
+        Command::Rewards(c) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::rewards(c))),
+        Command::Pledge(c) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::pledge(c))),
+        Command::Supply(a) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::supply(a))),
+        Command::Day(a) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::day(a))),
         Command::Quorum(_) | Command::Scp(_) | Command::Light(_) => unreachable!("handled above"),
     };
     match result {

@@ -1,5 +1,11 @@
 //! `watt testnet` (N validators on loopback as child processes) and `watt chain-spec
 //! --validators N` (a spec and validator keys for real hosts).
+//!
+//! Both specs are test networks built on the dev chain's accounts: //Alice .. //Ferdie are
+//! funded, //Alice is the identity registrar and the sudo key (Root until governance lands),
+//! //Ferdie receives the team reserve. The validators are the SCP validators named in the spec,
+//! each funded with its genesis pledge of the validator minimum plus [`VALIDATOR_SPENDING`] for
+//! fees, and pledged at genesis so they earn the validator share from the first day.
 
 use crate::p2p::{node_key_path, NodeKey};
 use anyhow::{bail, Context, Result};
@@ -10,8 +16,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use watt_chain::spec::{quorum_set_json, ConsensusSpec, ValidatorSpec};
 use watt_chain::ChainSpec;
-use watt_primitives::AccountId;
+use watt_primitives::{AccountId, Balance, BlockNumber, UNIT};
 use watt_scp::QuorumSet;
+
+/// What a validator holds at genesis beyond its pledge: enough for fees.
+pub const VALIDATOR_SPENDING: Balance = 1_000 * UNIT;
 
 #[derive(Args, Debug)]
 pub struct TestnetArgs {
@@ -31,6 +40,9 @@ pub struct TestnetArgs {
     /// Seconds after which validators propose an empty block when nothing happened.
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     empty_block_interval: u64,
+    /// Blocks per economy day (default 17280).
+    #[arg(long, value_name = "N", value_parser = crate::parse_day_blocks)]
+    day_blocks: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -53,13 +65,32 @@ pub fn bft_threshold(n: usize) -> u32 {
     (n - (n.saturating_sub(1)) / 3) as u32
 }
 
-/// A spec of the dev chain's accounts and parameters, finalized by these validators.
-fn validator_spec(name: &str, id: &str, validators: &[(String, NodeKey)], boot_nodes: Vec<String>) -> ChainSpec {
+/// A spec of the dev chain's accounts and parameters, finalized by these validators, which are
+/// also the economy's validators, funded and pledged at genesis (see the module docs).
+fn validator_spec(
+    name: &str,
+    id: &str,
+    validators: &[(String, NodeKey)],
+    boot_nodes: Vec<String>,
+    day_blocks: Option<BlockNumber>,
+) -> Result<ChainSpec> {
     let accounts: Vec<AccountId> = watt_client::dev_accounts().iter().map(|(_, k)| k.account()).collect();
-    let mut spec = ChainSpec::dev(&accounts, watt_runtime_blob::WASM_BINARY);
+    let day_blocks = day_blocks.unwrap_or(watt_chain::spec::DEV_DAY_BLOCKS);
+    let mut spec = ChainSpec::dev_with_day_blocks(&accounts, watt_runtime_blob::WASM_BINARY, day_blocks);
     spec.name = name.into();
     spec.id = id.into();
     let ids: Vec<AccountId> = validators.iter().map(|(_, k)| k.validator_id()).collect();
+    let economy = &mut spec.genesis.economy;
+    let params = economy.params.to_params()?;
+    let pledge = Balance::from(params.min_validator_units)
+        .checked_mul(params.watt_per_unit)
+        .and_then(|p| p.checked_add(VALIDATOR_SPENDING))
+        .context("the validator minimum pledge overflows")?;
+    economy.validators = ids.clone();
+    economy.pledges = ids.iter().map(|v| (*v, params.min_validator_units)).collect();
+    spec.genesis
+        .balances
+        .extend(ids.iter().map(|v| (*v, pledge.to_string())));
     let qset = QuorumSet::flat(bft_threshold(ids.len()), ids);
     spec.consensus = Some(ConsensusSpec {
         validators: validators
@@ -72,7 +103,9 @@ fn validator_spec(name: &str, id: &str, validators: &[(String, NodeKey)], boot_n
         quorum_set: quorum_set_json(&qset),
         boot_nodes,
     });
-    spec
+    // The checks a node makes when it loads the spec, made before anything is written.
+    spec.genesis_config()?;
+    Ok(spec)
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
@@ -83,8 +116,8 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
-/// `watt chain-spec --validators N --output-dir DIR`.
-pub fn chain_spec(args: &ValidatorSpecArgs) -> Result<()> {
+/// `watt chain-spec --validators N --output-dir DIR [--day-blocks D]`.
+pub fn chain_spec(args: &ValidatorSpecArgs, day_blocks: Option<BlockNumber>) -> Result<()> {
     let (Some(n), Some(dir)) = (args.validators, &args.output_dir) else {
         bail!("--validators N needs --output-dir DIR");
     };
@@ -117,7 +150,7 @@ pub fn chain_spec(args: &ValidatorSpecArgs) -> Result<()> {
             Ok(format!("/{proto}/{host}/tcp/{port}/p2p/{}", k.peer_id()))
         })
         .collect::<Result<Vec<_>>>()?;
-    let spec = validator_spec("Watt Network", "watt", &validators, boot_nodes);
+    let spec = validator_spec("Watt Network", "watt", &validators, boot_nodes, day_blocks)?;
     let path = dir.join("chain-spec.json");
     write_json(&path, &spec)?;
     say!(
@@ -172,7 +205,13 @@ pub fn run(args: TestnetArgs) -> Result<()> {
         .zip(&p2p_ports)
         .map(|((_, k), port)| format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", k.peer_id()))
         .collect();
-    let spec = validator_spec("Watt Local Testnet", "local_testnet", &validators, boot_nodes.clone());
+    let spec = validator_spec(
+        "Watt Local Testnet",
+        "local_testnet",
+        &validators,
+        boot_nodes.clone(),
+        args.day_blocks,
+    )?;
     let spec_path = dir.join("chain-spec.json");
     write_json(&spec_path, &spec)?;
 

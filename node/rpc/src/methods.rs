@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use watt_chain::{Chain, ChainError, ChainEvent, SubmitError};
 use watt_primitives::abi::{Query, QueryResult};
+use watt_primitives::economy::{DayInfo, EventPhase, EventRecord, PerRole, PledgeInfo, RewardsInfo, Role, SupplyInfo};
 use watt_primitives::{AccountId, Hash};
 use watt_txpool::PoolError;
 
@@ -315,8 +316,163 @@ fn register_author(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodEr
     Ok(())
 }
 
-/// The `watt_` family: accounts, the fee pool, receipts, finality proofs.
+/// A runtime answer of the wrong kind (a runtime bug, not the caller's).
+fn other_answer() -> ErrorObjectOwned {
+    err(INTERNAL, "runtime answered another question")
+}
+
+/// `{"pioneer": .., "contributor": .., ...}` of a per-role value.
+fn per_role<T: Copy>(values: &PerRole<T>, show: impl Fn(T) -> Value) -> Value {
+    Value::Object(
+        Role::ALL
+            .iter()
+            .map(|r| (r.name().to_string(), show(values.get(*r))))
+            .collect(),
+    )
+}
+
+/// Balances are decimal strings: u128 amounts exceed JSON's safe integers.
+fn balance_json(b: watt_primitives::Balance) -> Value {
+    Value::String(b.to_string())
+}
+
+/// The answer of `watt_rewards`.
+fn rewards_json(who: &AccountId, r: &RewardsInfo) -> Value {
+    json!({
+        "account": who.to_ss58(),
+        "claimable": r.claimable.to_string(),
+        "by_role": per_role(&r.by_role, balance_json),
+        "unclaimed_days": r.unclaimed_days,
+        "today": per_role(&r.today, Value::from),
+        "attested": r.attested,
+        "checked_in_today": r.checked_in_today,
+        "claimed_total": r.claimed_total.to_string(),
+    })
+}
+
+/// The answer of `watt_day`.
+fn day_json(d: &DayInfo) -> Value {
+    json!({
+        "day": d.day,
+        "day_blocks": d.day_blocks,
+        "blocks_left": d.blocks_left,
+        "phase": d.phase.name(),
+        "issuance": d.issuance.to_string(),
+        "fee_pool": d.fee_pool.to_string(),
+        "participants": per_role(&d.participants, Value::from),
+    })
+}
+
+/// The answer of `watt_supply`.
+fn supply_json(s: &SupplyInfo) -> Value {
+    json!({
+        "total_issuance": s.total_issuance.to_string(),
+        "cap": s.cap.to_string(),
+        "phase": s.phase.name(),
+        "checkin_minted": s.checkin_minted.to_string(),
+        "checkin_total": s.checkin_total.to_string(),
+        "phase2_minted": s.phase2_minted.to_string(),
+        "storage_pool": {"server": s.storage_pool.0.to_string(), "mobile": s.storage_pool.1.to_string()},
+        "team_locked": s.team_locked.to_string(),
+        "burned": s.burned.to_string(),
+        "unclaimed": s.unclaimed.to_string(),
+    })
+}
+
+/// The answer of `watt_pledge`.
+fn pledge_json(who: &AccountId, p: &PledgeInfo) -> Value {
+    json!({
+        "account": who.to_ss58(),
+        "units": p.units,
+        "bonded": p.bonded.to_string(),
+        "unbonding": p
+            .unbonding
+            .iter()
+            .map(|(day, amount)| json!({"day": day, "amount": amount.to_string()}))
+            .collect::<Vec<_>>(),
+        "validator": p.validator,
+    })
+}
+
+/// One entry of `watt_events`: when it happened, the SCALE-encoded runtime event, its topics.
+fn event_json(e: &EventRecord) -> Value {
+    let phase = match e.phase {
+        EventPhase::Initialization => json!("initialization"),
+        EventPhase::Transaction(i) => json!({ "transaction": i }),
+        EventPhase::Finalization => json!("finalization"),
+    };
+    json!({
+        "phase": phase,
+        "event": json::hex(&e.event),
+        "topics": e.topics.iter().map(|t| json::hex(t)).collect::<Vec<_>>(),
+    })
+}
+
+/// The `watt_` economy methods: rewards, the day, supply and pledges at the head (the runtime's
+/// economy queries iterate storage keys, which the store serves at the head only), and a
+/// block's events list (`watt_events([number])`, default the head).
+fn register_economy(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    register_account_query(m, "watt_rewards", Query::Rewards, |who, r| match r {
+        QueryResult::Rewards(r) => Some(rewards_json(who, &r)),
+        _ => None,
+    })?;
+    register_account_query(m, "watt_pledge", Query::Pledge, |who, r| match r {
+        QueryResult::Pledge(p) => Some(pledge_json(who, &p)),
+        _ => None,
+    })?;
+    m.register_blocking_method("watt_day", |_, ctx, _| {
+        ask(&ctx.chain, Query::Day, |r| match r {
+            QueryResult::Day(d) => Some(day_json(&d)),
+            _ => None,
+        })
+    })?;
+    m.register_blocking_method("watt_supply", |_, ctx, _| {
+        ask(&ctx.chain, Query::Supply, |r| match r {
+            QueryResult::Supply(s) => Some(supply_json(&s)),
+            _ => None,
+        })
+    })?;
+    m.register_blocking_method("watt_events", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+        let n: Option<Value> = p.sequence().optional_next()?;
+        let number = match watt_rpc_params::block_number(n.as_ref()).map_err(param_err)? {
+            None => ctx.chain.best().0,
+            Some(n) => n,
+        };
+        let Some(events) = ctx.chain.events(number).map_err(chain_err)? else {
+            let why = "no such block yet, or a node from before events were stored committed it";
+            return Err(err(
+                UNKNOWN_BLOCK,
+                format!("no events stored for block #{number}: {why}"),
+            ));
+        };
+        Ok(Value::Array(events.iter().map(event_json).collect()))
+    })?;
+    Ok(())
+}
+
+/// Registers `name(address)`: the runtime's answer to `query(address)` at the head, as `shape`
+/// makes it JSON (`None`: an answer of another kind).
+fn register_account_query(
+    m: &mut RpcModule<RpcContext>,
+    name: &'static str,
+    query: fn(AccountId) -> Query,
+    shape: fn(&AccountId, QueryResult) -> Option<Value>,
+) -> Result<(), RegisterMethodError> {
+    m.register_blocking_method(name, move |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+        let who = account(&p.one::<String>()?)?;
+        ask(&ctx.chain, query(who), |r| shape(&who, r))
+    })?;
+    Ok(())
+}
+
+/// Asks the runtime `q` at the head and shapes its answer (`None`: an answer of another kind).
+fn ask(chain: &Chain, q: Query, shape: impl FnOnce(QueryResult) -> Option<Value>) -> Result<Value, ErrorObjectOwned> {
+    shape(chain.query(&q).map_err(chain_err)?).ok_or_else(other_answer)
+}
+
+/// The `watt_` family: accounts, the fee pool, receipts, finality proofs, the economy.
 fn register_watt(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    register_economy(m)?;
     m.register_blocking_method("watt_account", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
         let mut seq = p.sequence();
         let who: String = seq.next()?;
@@ -327,7 +483,7 @@ fn register_watt(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodErro
             .map_err(chain_err)?
         {
             QueryResult::Account(a) => Ok(json!({"free": a.free.to_string(), "nonce": a.nonce})),
-            _ => Err(err(INTERNAL, "runtime answered another question")),
+            _ => Err(other_answer()),
         }
     })?;
     m.register_blocking_method("watt_feePool", |_, ctx, _| -> Result<Value, ErrorObjectOwned> {
@@ -335,7 +491,7 @@ fn register_watt(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodErro
             QueryResult::FeePool { account, balance } => {
                 Ok(json!({"account": account.to_ss58(), "balance": balance.to_string()}))
             }
-            _ => Err(err(INTERNAL, "runtime answered another question")),
+            _ => Err(other_answer()),
         }
     })?;
     m.register_method("watt_finalityProof", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
