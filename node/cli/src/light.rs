@@ -354,6 +354,8 @@ fn print_block(g: &Group, nodes: &[Node], trusted_ids: &BTreeSet<AccountId>, out
             "number": b.number,
             "hash": to_hex(&b.hash),
             "parentHash": to_hex(&b.header.parent_hash),
+            // Certified with the block: the agreed value names its proposer.
+            "author": b.header.author.to_ss58(),
             "certifiedBy": certified_by,
             "signers": b.signers.iter().map(|s| s.to_ss58()).collect::<Vec<_>>(),
             "agree": g.nodes.len(),
@@ -367,7 +369,7 @@ fn broken(h: u64, parent: &Hash, served: &[Hash]) -> u8 {
     let served: Vec<String> = served.iter().map(|s| to_hex(s)).collect();
     eprintln!(
         "BROKEN CHAIN at #{h}: its certificate names parent {}, but #{} was served as {}: \
-         the nodes served execution results (state or receipts root) the network did not agree on",
+         the nodes served execution results (state, receipts or events root) the network did not agree on",
         to_hex(parent),
         h - 1,
         served.join(" / ")
