@@ -103,7 +103,10 @@ impl core::fmt::Display for TxError {
                 write!(f, "balance too low to pay the fee: fee {fee}, free {free}")
             }
             TxError::ExhaustsBlock { weight, max } => {
-                write!(f, "call weight {weight} does not fit the block's remaining weight {max}")
+                write!(
+                    f,
+                    "call weight {weight} does not fit the block's remaining weight {max}"
+                )
             }
             TxError::Refused(e) => write!(f, "refused: {e}"),
         }
