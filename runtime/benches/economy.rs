@@ -11,7 +11,8 @@
 //!
 //! `cargo bench -p watt-runtime --bench economy` (criterion). `WATT_BENCH_PARTICIPANTS`
 //! (comma-separated, default `1,10000,1000000`) picks the rollover sizes; `WATT_BENCH_DAYS`
-//! (default `1,10,100,365`) the claim sizes.
+//! (default `1,10,100,365`) the claim sizes; `WATT_BENCH_EVICT_CACHES=1` flushes the CPU caches
+//! before each timed day close (untimed), to compare the sizes with equally cold caches.
 //!
 //! The runtime runs natively over [`OverlayExt`], an in-memory externalities whose nested
 //! transactions are overlays holding only their own writes, as the node's are. (The test
@@ -40,6 +41,27 @@ use watt_support::Origin;
 struct OverlayExt {
     state: BTreeMap<Vec<u8>, Vec<u8>>,
     layers: Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
+    /// Storage calls made by the runtime, to show how much work a block does.
+    ops: Ops,
+}
+
+/// Counts of the runtime's storage calls.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+struct Ops {
+    reads: u64,
+    writes: u64,
+    next_keys: u64,
+}
+
+impl std::ops::Sub for Ops {
+    type Output = Ops;
+    fn sub(self, o: Ops) -> Ops {
+        Ops {
+            reads: self.reads - o.reads,
+            writes: self.writes - o.writes,
+            next_keys: self.next_keys - o.next_keys,
+        }
+    }
 }
 
 impl OverlayExt {
@@ -69,9 +91,11 @@ impl OverlayExt {
 
 impl Externalities for OverlayExt {
     fn get(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        self.ops.reads += 1;
         self.lookup(key).cloned()
     }
     fn set(&mut self, key: &[u8], value: &[u8]) {
+        self.ops.writes += 1;
         match self.layers.last_mut() {
             Some(top) => {
                 top.insert(key.to_vec(), Some(value.to_vec()));
@@ -82,6 +106,7 @@ impl Externalities for OverlayExt {
         }
     }
     fn clear(&mut self, key: &[u8]) {
+        self.ops.writes += 1;
         match self.layers.last_mut() {
             Some(top) => {
                 top.insert(key.to_vec(), None);
@@ -92,6 +117,7 @@ impl Externalities for OverlayExt {
         }
     }
     fn next_key(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        self.ops.next_keys += 1;
         let mut at = key.to_vec();
         loop {
             let candidate = self.next_candidate(&at)?;
@@ -211,6 +237,20 @@ impl World {
         let (ext, r) = execute_with(self.ext.take().expect("state present"), f);
         self.ext = Some(ext);
         r
+    }
+
+    /// Storage calls so far.
+    fn ops(&self) -> Ops {
+        self.ext.as_ref().expect("state present").ops
+    }
+
+    /// Applies an empty block and returns its time and its storage calls.
+    fn timed_empty_block(&mut self, number: u64) -> (Duration, Ops, ApplyBlockOutput) {
+        let before = self.ops();
+        let t = Instant::now();
+        let out = self.apply(number, Vec::new());
+        let elapsed = t.elapsed();
+        (elapsed, self.ops() - before, out)
     }
 
     /// The registrar attests `who` (the pallet's call, as a transaction would make it).
@@ -366,7 +406,18 @@ fn list_env(name: &str, default: &[usize]) -> Vec<usize> {
     }
 }
 
+/// Writes a buffer larger than the CPU caches, so the next block finds none of the state in
+/// them (the cold case, whatever the number of participants).
+fn evict_caches() {
+    let mut buf = vec![1u8; 256 << 20];
+    for i in (0..buf.len()).step_by(64) {
+        buf[i] = buf[i].wrapping_add(i as u8);
+    }
+    std::hint::black_box(&buf);
+}
+
 fn rollover(c: &mut Criterion) {
+    let evict = std::env::var_os("WATT_BENCH_EVICT_CACHES").is_some();
     let mut group = c.benchmark_group("rollover");
     for n in participants() {
         let mut rw = RolloverWorld::new(n);
@@ -377,45 +428,64 @@ fn rollover(c: &mut Criterion) {
             .sample_size(50)
             .warm_up_time(Duration::from_millis(500))
             .measurement_time(Duration::from_secs(2));
+        let mut ops = Ops::default();
         group.bench_function(BenchmarkId::new("mid_day_empty_block", n), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let (_, start, _) = rw.world.today();
-                    let t = Instant::now();
-                    let out = rw.world.apply(start + 1, Vec::new());
-                    total += t.elapsed();
+                    let (elapsed, o, out) = rw.world.timed_empty_block(start + 1);
+                    total += elapsed;
+                    ops = o;
                     assert!(day_closed(&out).is_none());
                 }
                 total
             })
         });
+        eprintln!("rollover/mid_day_empty_block/{n}: storage calls per block {ops:?}");
         // The empty block that closes a day of n participants. Each iteration first records a
-        // whole day of participants (untimed; several seconds for a million), so there is one
-        // iteration per sample and next to no warm-up.
+        // whole day of participants (untimed; about a second for a million), so there is one
+        // iteration per sample and next to no warm-up. `close_day_empty_block` runs right
+        // after the recording (caches hold the participants' entries); `..._after_block` runs
+        // after an untimed empty block of the same day (caches hold what a block touches).
         group
             .sampling_mode(SamplingMode::Flat)
             .sample_size(if n > 100_000 { 10 } else { 50 })
             .warm_up_time(Duration::from_millis(1))
             .measurement_time(Duration::from_millis(1));
-        group.bench_function(BenchmarkId::new("close_day_empty_block", n), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    if !rw.recorded {
-                        rw.record_day();
+        for warm in [false, true] {
+            let name = if warm {
+                "close_day_empty_block_after_block"
+            } else {
+                "close_day_empty_block"
+            };
+            let mut ops = Ops::default();
+            group.bench_function(BenchmarkId::new(name, n), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        if !rw.recorded {
+                            rw.record_day();
+                        }
+                        let (day, start, end) = rw.world.today();
+                        if warm {
+                            rw.world.apply(start + 1, Vec::new());
+                        }
+                        if evict {
+                            evict_caches();
+                        }
+                        let (elapsed, o, out) = rw.world.timed_empty_block(end);
+                        total += elapsed;
+                        ops = o;
+                        rw.recorded = false;
+                        check_closed(&out, day, rw.expected());
+                        rw.forget_day(day);
                     }
-                    let (day, _, end) = rw.world.today();
-                    let t = Instant::now();
-                    let out = rw.world.apply(end, Vec::new());
-                    total += t.elapsed();
-                    rw.recorded = false;
-                    check_closed(&out, day, rw.expected());
-                    rw.forget_day(day);
-                }
-                total
-            })
-        });
+                    total
+                })
+            });
+            eprintln!("rollover/{name}/{n}: storage calls per block {ops:?}");
+        }
     }
     group.finish();
 }

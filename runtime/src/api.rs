@@ -179,6 +179,8 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
     // Per sender: the next nonce expected and the fees already committed by the set.
     let mut senders: alloc::collections::BTreeMap<watt_primitives::AccountId, (u64, Balance)> = Default::default();
     let mut weight_used: u64 = 0;
+    // Senders with a check-in earlier in the set: a second one would be refused at its turn.
+    let mut checked_in: alloc::collections::BTreeSet<watt_primitives::AccountId> = Default::default();
     for (index, ((stx, payload), enc)) in input.transactions.iter().zip(&payloads).zip(&encoded).enumerate() {
         let fail = |error| TxSetError::Transaction {
             index: index as u32,
@@ -209,6 +211,14 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
                 fee: total,
                 free: checked.free,
             }));
+        }
+        if matches!(checked.call, RuntimeCall::Presence(pallet_presence::Call::CheckIn))
+            && !checked_in.insert(stx.tx.signer)
+        {
+            use watt_support::dispatch::PalletError;
+            return Err(fail(TxError::Refused(
+                pallet_presence::Error::AlreadyCheckedIn.into_dispatch_error(),
+            )));
         }
         let room = params.max_block_weight - weight_used.min(params.max_block_weight);
         if checked.weight > room {

@@ -283,6 +283,13 @@ pub fn slash(who: &AccountId, amount: Balance, events: &mut Vec<Event>, bev: &mu
         let kept_units = mul_div(l.units as u128, l.bonded - from_bonded, l.bonded) as u64;
         l.bonded -= from_bonded;
         l.units = kept_units;
+        if l.units == 0 && l.bonded > 0 {
+            // No unit left to unbond them with: what remains starts unbonding, so it is not
+            // stuck in the pledge account.
+            let day = rewards::today() + rewards::params().unbonding_days as u64;
+            l.unbonding.push((day, l.bonded));
+            l.bonded = 0;
+        }
     }
     let mut left = amount - from_bonded;
     while left > 0 {

@@ -255,11 +255,11 @@ impl PalletError for Error {
     }
 }
 
-/// Weight of a call. A claim is charged for a month of unclaimed days; its real cost is
-/// O(days unclaimed).
+/// Weight of a call. A claim settles at most [`MAX_DAYS_PER_CLAIM`] days and is charged for
+/// that many.
 pub fn weight(call: &Call) -> Weight {
     match call {
-        Call::Claim => 600_000,
+        Call::Claim => 100_000 + 10_000 * MAX_DAYS_PER_CLAIM as Weight,
         Call::SetParams { .. } => 100_000,
     }
 }
@@ -294,6 +294,10 @@ fn dispatch_inner(
         Call::SetParams { params } => {
             origin.ensure_root()?;
             params.check().map_err(|_| Error::InvalidParams.into_dispatch_error())?;
+            // A cap below what exists would break "issuance never exceeds the cap" at once.
+            if params.supply_cap < balances::total_issuance() {
+                return Err(Error::InvalidParams.into_dispatch_error());
+            }
             Params::put(&params);
             events.push(Event::ParamsChanged);
             Ok(())
@@ -395,14 +399,31 @@ fn schedule(params: &EconomyParams, supply: &SupplyState, shares: &PerRole<u64>)
     match phase_now(params, supply) {
         SupplyPhase::CheckIn => {
             let left = params.checkin_mining_total.saturating_sub(supply.checkin_minted);
-            let daily = params.checkin_daily.min(left).min(room);
-            let total_weight: u128 = Role::DAILY.iter().map(|r| params.checkin_weights.get(*r) as u128).sum();
-            for role in Role::DAILY {
-                if shares.get(role) > 0 {
-                    per_role.set(
-                        role,
-                        mul_div(daily, params.checkin_weights.get(role) as u128, total_weight),
-                    );
+            let nominal = params.checkin_daily.min(room);
+            let daily = nominal.min(left);
+            let weight = |r: Role| params.checkin_weights.get(r) as u128;
+            let present: Vec<Role> = Role::DAILY
+                .into_iter()
+                .filter(|r| shares.get(*r) > 0 && weight(*r) > 0)
+                .collect();
+            if left <= nominal {
+                // The phase's last day: the roles present share all that is left (the last
+                // one takes the rounding), so phase 1 ends exactly and never lingers on dust.
+                let present_weight: u128 = present.iter().map(|r| weight(*r)).sum();
+                let mut given = 0;
+                for (i, role) in present.iter().enumerate() {
+                    let amount = if i + 1 == present.len() {
+                        daily - given
+                    } else {
+                        mul_div(daily, weight(*role), present_weight)
+                    };
+                    given += amount;
+                    per_role.set(*role, amount);
+                }
+            } else {
+                let total_weight: u128 = Role::DAILY.iter().map(|r| weight(*r)).sum();
+                for role in present {
+                    per_role.set(role, mul_div(daily, weight(role), total_weight));
                 }
             }
         }
@@ -522,26 +543,49 @@ fn vest_team(
         return Ok(());
     }
     let per_day = supply.team_total / params.team_vesting_days.max(1) as u128;
-    let amount = per_day.max(1).min(left);
-    balances::transfer(&team_reserve_account(), &team, amount, false, bev).map_err(|_| Error::Balance)?;
+    // The last payment takes the division's remainder with it, so no tail smaller than the
+    // existential deposit is ever left to pay.
+    let amount = if left < per_day.saturating_mul(2) {
+        left
+    } else {
+        per_day.max(1)
+    };
+    if balances::transfer(&team_reserve_account(), &team, amount, false, bev).is_err() {
+        // Vesting never blocks the day's close: the amount waits in the reserve for the next
+        // day (say, the team account cannot be created with less than the existential deposit).
+        return Ok(());
+    }
     supply.team_vested += amount;
     events.push(Event::TeamVested { to: team, amount });
     Ok(())
 }
 
-/// What `who`'s shares of closed days are worth now, per role, and the pots after paying
-/// them: (per role, [(day, pot after)]). Reads state, writes nothing.
-fn settle_days(who: &AccountId, open_day: u64) -> (PerRole<Balance>, Vec<(u64, DayPot)>) {
+/// Most closed days one claim settles; a claimant with more claims again. Bounds the claim's
+/// work to what its weight pays for.
+pub const MAX_DAYS_PER_CLAIM: usize = 128;
+
+/// One closed day of a settlement: the day, its pot after paying, and the shares the account
+/// keeps in it (the roles not settled).
+type Settled = (u64, DayPot, PerRole<u64>);
+
+/// What `who`'s shares of `roles` in closed days are worth now (at most `limit` days), per
+/// role, and the pots after paying them. Reads state, writes nothing.
+fn settle_days(who: &AccountId, open_day: u64, roles: &[Role], limit: usize) -> (PerRole<Balance>, Vec<Settled>) {
     let mut by_role = PerRole::<Balance>::default();
-    let mut pots = Vec::new();
-    for (day, mine) in Pending::iter_prefix(who) {
-        if day >= open_day {
+    let mut settled = Vec::new();
+    // One more than the limit: the open day's entry may be among them.
+    for (day, mut mine) in Pending::iter_prefix_limited(who, limit.saturating_add(1)) {
+        if day >= open_day || settled.len() >= limit {
             continue;
         }
-        let Some(mut pot) = Pots::get(&day) else { continue };
-        for role in Role::DAILY {
+        let Some(mut pot) = Pots::get(&day) else {
+            settled.push((day, DayPot::default(), PerRole::default()));
+            continue;
+        };
+        for role in roles.iter().copied() {
             let s = mine.get(role);
             let left_shares = pot.shares.get(role);
+            mine.set(role, 0);
             if s == 0 || left_shares == 0 {
                 continue;
             }
@@ -551,15 +595,19 @@ fn settle_days(who: &AccountId, open_day: u64) -> (PerRole<Balance>, Vec<(u64, D
             pot.shares.set(role, left_shares - s);
             by_role.set(role, by_role.get(role) + pay);
         }
-        pots.push((day, pot));
+        settled.push((day, pot, mine));
     }
-    (by_role, pots)
+    (by_role, settled)
 }
 
-/// Writes the pots after a settlement and removes the settled `Pending` entries.
-fn apply_settlement(who: &AccountId, pots: Vec<(u64, DayPot)>) {
-    for (day, pot) in pots {
-        Pending::remove(who, &day);
+/// Writes the pots after a settlement and what is left of the account's entries.
+fn apply_settlement(who: &AccountId, settled: Vec<Settled>) {
+    for (day, pot, mine) in settled {
+        if mine.0.iter().all(|s| *s == 0) {
+            Pending::remove(who, &day);
+        } else {
+            Pending::insert(who, &day, &mine);
+        }
         if pot.shares.0.iter().all(|s| *s == 0) {
             Pots::remove(&day);
         } else {
@@ -576,7 +624,7 @@ fn pledge_accrued(state: &PledgerState, acc: u128) -> Balance {
 
 /// Pays `who` everything claimable.
 pub fn claim(who: &AccountId, events: &mut Vec<Event>, bev: &mut Vec<balances::Event>) -> Result<Balance, Error> {
-    let (mut by_role, pots) = settle_days(who, today());
+    let (mut by_role, pots) = settle_days(who, today(), &Role::DAILY, MAX_DAYS_PER_CLAIM);
     let supply = supply();
     let mut pledger = Pledgers::get(who).unwrap_or_default();
     let pledge = pledge_accrued(&pledger, supply.pledge_acc);
@@ -603,11 +651,17 @@ pub fn claim(who: &AccountId, events: &mut Vec<Event>, bev: &mut Vec<balances::E
     Ok(total)
 }
 
-/// Burns `who`'s unclaimed check-in rewards (revocation): its share of every closed day, and
-/// its shares of the open day. Returns the amount burned.
+/// The roles a revocation cancels: those earned by being a (claimed) unique person. Validator
+/// and pledge rewards are not identity-based and stay.
+pub const IDENTITY_ROLES: [Role; 3] = [Role::Pioneer, Role::Contributor, Role::Ambassador];
+
+/// Burns `who`'s unclaimed check-in rewards (revocation): its pioneer, contributor and
+/// ambassador shares of every closed day, and of the open day. Returns the amount burned.
+/// Costs O(days unclaimed), like a claim without its bound: a registrar's revocation must
+/// cancel everything.
 pub fn cancel_unclaimed(who: &AccountId, events: &mut Vec<Event>, bev: &mut Vec<balances::Event>) -> Balance {
     let open = Today::get().unwrap_or_default();
-    let (by_role, pots) = settle_days(who, open.day);
+    let (by_role, pots) = settle_days(who, open.day, &IDENTITY_ROLES, usize::MAX);
     let total: Balance = by_role.0.iter().sum();
     apply_settlement(who, pots);
     if let Some(mine) = Pending::get(who, &open.day) {
@@ -659,7 +713,7 @@ pub fn record_burn(amount: Balance) {
 /// Answer of `Query::Rewards`, apart from identity fields the runtime fills in.
 pub fn rewards_info(who: &AccountId) -> RewardsInfo {
     let open = Today::get().unwrap_or_default();
-    let (mut by_role, pots) = settle_days(who, open.day);
+    let (mut by_role, pots) = settle_days(who, open.day, &Role::DAILY, usize::MAX);
     let supply = supply();
     let pledger = Pledgers::get(who).unwrap_or_default();
     by_role.set(Role::Pledger, pledge_accrued(&pledger, supply.pledge_acc));

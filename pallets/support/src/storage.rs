@@ -172,10 +172,17 @@ impl<I: StorageInstance, K1: Encode, K2: FullCodec, V: FullCodec> StorageDoubleM
     }
     /// The entries under `k1` (cost proportional to their number, not the map's).
     pub fn iter_prefix(k1: &K1) -> Vec<(K2, V)> {
+        Self::iter_prefix_limited(k1, usize::MAX)
+    }
+
+    /// At most `limit` of the entries under `k1`, in key order: bounded work for transaction
+    /// logic that drains them over several calls.
+    pub fn iter_prefix_limited(k1: &K1, limit: usize) -> Vec<(K2, V)> {
         let prefix = Self::prefix(k1);
         let mut out = Vec::new();
         let mut at = prefix.clone();
-        while let Some(next) = host::storage_next_key(&at) {
+        while out.len() < limit {
+            let Some(next) = host::storage_next_key(&at) else { break };
             if !next.starts_with(&prefix) {
                 break;
             }

@@ -165,6 +165,11 @@ impl EconomyParams {
         if self.watt_per_unit == 0 {
             return Err("wattPerUnit must be positive");
         }
+        if self.unbonding_days == 0 {
+            // Otherwise units bonded in a day's last block take its pledger share and leave in
+            // the next block.
+            return Err("unbondingDays must be at least 1");
+        }
         if self.checkin_weights.0.iter().take(4).all(|w| *w == 0) {
             return Err("checkinWeights must give some role a weight");
         }

@@ -10,6 +10,19 @@ use watt_executor::{ExecError, StateSession};
 use watt_primitives::abi::{entry, TxSetError, ValidateTxSetInput};
 use watt_primitives::{ConsensusValue, Hash, TxSet};
 
+/// Whether a transaction the set check refused can never become valid on a later state (so
+/// the pool drops it): a bad signature or call, a used nonce, another chain, or a call the
+/// runtime refuses before fees (a check-in already made today or by an unattested account:
+/// its sender submits again when that changes). Fees not payable yet and nonces ahead may
+/// still come right.
+fn never_valid_again(error: &watt_primitives::TxError) -> bool {
+    use watt_primitives::TxError::*;
+    matches!(
+        error,
+        BadEncoding | TooLarge { .. } | WrongGenesis { .. } | BadSignature | StaleNonce { .. } | BadCall | Refused(_)
+    )
+}
+
 /// Verdicts remembered (by parent and set hash) before the cache starts over.
 const VERDICTS_KEPT: usize = 256;
 
@@ -27,14 +40,26 @@ impl Chain {
             transactions: ready.iter().map(|p| (*p.tx).clone()).collect(),
         };
         let parent = self.best().1;
-        // Each round removes at least one transaction; a few rounds settle any realistic pool.
-        for _ in 0..8 {
+        // Each round removes at least one transaction; a few rounds settle any realistic pool,
+        // and what a round finds permanently invalid leaves the pool, so it cannot crowd the
+        // next proposals out.
+        for _ in 0..16 {
             match self.validate_tx_set(&parent, &set)? {
                 Ok(()) => return Ok(set),
-                Err(TxSetError::Transaction { index, .. }) => {
+                Err(TxSetError::Transaction { index, error }) => {
                     let index = index as usize;
                     let Some(bad) = set.transactions.get(index) else { break };
                     let signer = bad.tx.signer;
+                    if never_valid_again(&error) {
+                        let hash = bad.hash();
+                        let reason = format!("refused by the transaction-set check: {error}");
+                        for h in self.pool.lock().remove_invalid(&hash) {
+                            let _ = self.events.send(super::ChainEvent::Dropped {
+                                hash: h,
+                                reason: reason.clone(),
+                            });
+                        }
+                    }
                     let mut position = 0;
                     set.transactions.retain(|t| {
                         let keep = position < index || t.tx.signer != signer;

@@ -152,10 +152,11 @@ impl<C: AgreementChain> NominationDriver<AccountId> for Driver<C> {
     }
 
     /// The largest candidate set (most transactions, then most bytes, ties by the higher set
-    /// hash, then by the higher proposer) with its proposer and the latest candidate close time
+    /// hash, then by a hash of slot and proposer: two validators proposing the same set get the
+    /// block in turn by slot, and no key can be ground to win every tie) with its proposer and the latest candidate close time
     /// (stellar-core `combineCandidates` keeps the best set and the highest close time too). The
     /// proposer stays the one whose set was chosen: it becomes the block's author.
-    fn combine(&self, _slot: u64, candidates: &BTreeSet<Value>) -> Value {
+    fn combine(&self, slot: u64, candidates: &BTreeSet<Value>) -> Value {
         let decoded: Vec<ConsensusValue> = candidates.iter().filter_map(|v| decode_value(v)).collect();
         let Some(first) = decoded.first() else {
             return candidates.iter().next().cloned().unwrap_or_default();
@@ -167,7 +168,7 @@ impl<C: AgreementChain> NominationDriver<AccountId> for Driver<C> {
                 set.map(|s| s.transactions.len()).unwrap_or(0),
                 set.map(|s| s.encoded_len()).unwrap_or(0),
                 v.tx_set_hash,
-                v.proposer,
+                hash64(4, slot, &[], 0, v.proposer.as_bytes()),
             )
         };
         let best = decoded.iter().max_by_key(|v| rank(v)).unwrap_or(first);
@@ -265,9 +266,18 @@ mod tests {
         let c = combined(&driver, &[&by_bob, &late_by_alice, &empty_by_charlie]);
         assert_eq!(c, value(big, 9_000, bob));
 
-        // One set proposed by two validators: the higher proposer, whatever else differs.
+        // One set proposed by two validators: each wins some slots (the tie is broken by a hash
+        // of slot and proposer, not by the larger account, which a key could be ground for).
         let same_by_alice = value(big, 6_000, alice);
-        let c = combined(&driver, &[&by_bob, &same_by_alice]);
-        assert_eq!(c, value(big, 6_000, alice.max(bob)));
+        let candidates: BTreeSet<Value> = [by_bob.encode(), same_by_alice.encode()].into_iter().collect();
+        let winners: Vec<AccountId> = (1..=32u64)
+            .map(|slot| {
+                decode_value(&driver.combine(slot, &candidates))
+                    .expect("a value")
+                    .proposer
+            })
+            .collect();
+        assert!(winners.iter().all(|w| *w == alice || *w == bob));
+        assert!(winners.contains(&alice) && winners.contains(&bob), "{winners:?}");
     }
 }
