@@ -119,30 +119,20 @@ impl watt_support::EventTopics for Event {
     }
 }
 
-/// Why a call of this pallet failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// The sender's free balance is below the amount.
-    InsufficientBalance,
-    /// The transfer would create an account below the existential deposit.
-    ExistentialDeposit,
-    /// `transfer_keep_alive` would leave the sender below the existential deposit.
-    KeepAlive,
-    /// The receiver's balance would overflow.
-    Overflow,
-}
-
-impl PalletError for Error {
-    const MODULE: &'static str = "balances";
-    fn name(&self) -> &'static str {
-        match self {
-            Error::InsufficientBalance => "InsufficientBalance",
-            Error::ExistentialDeposit => "ExistentialDeposit",
-            Error::KeepAlive => "KeepAlive",
-            Error::Overflow => "Overflow",
-        }
+watt_support::pallet_error!(
+    "balances",
+    /// Why a call of this pallet failed.
+    pub enum Error {
+        /// The sender's free balance is below the amount.
+        InsufficientBalance,
+        /// The transfer would create an account below the existential deposit.
+        ExistentialDeposit,
+        /// `transfer_keep_alive` would leave the sender below the existential deposit.
+        KeepAlive,
+        /// The receiver's balance would overflow.
+        Overflow,
     }
-}
+);
 
 /// Weight of a call.
 pub fn weight(call: &Call) -> Weight {

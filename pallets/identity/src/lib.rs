@@ -87,27 +87,18 @@ impl watt_support::EventTopics for Event {
     }
 }
 
-/// Why a call of this pallet failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// The signer is not a registrar.
-    NotRegistrar,
-    /// The account is already attested.
-    AlreadyAttested,
-    /// The account is not attested.
-    NotAttested,
-}
-
-impl PalletError for Error {
-    const MODULE: &'static str = "identity";
-    fn name(&self) -> &'static str {
-        match self {
-            Error::NotRegistrar => "NotRegistrar",
-            Error::AlreadyAttested => "AlreadyAttested",
-            Error::NotAttested => "NotAttested",
-        }
+watt_support::pallet_error!(
+    "identity",
+    /// Why a call of this pallet failed.
+    pub enum Error {
+        /// The signer is not a registrar.
+        NotRegistrar,
+        /// The account is already attested.
+        AlreadyAttested,
+        /// The account is not attested.
+        NotAttested,
     }
-}
+);
 
 /// Weight of a call. A revocation is charged for a month of unclaimed days.
 pub fn weight(call: &Call) -> Weight {

@@ -115,39 +115,26 @@ impl watt_support::EventTopics for Event {
     }
 }
 
-/// Why a call of this pallet failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// Zero units.
-    ZeroUnits,
-    /// The signer's balance cannot cover the bond (and keep the account alive).
-    InsufficientBalance,
-    /// Fewer units bonded than asked to unbond.
-    InsufficientUnits,
-    /// Too many unbonding chunks waiting; withdraw first.
-    TooManyChunks,
-    /// No unbonding chunk is due yet.
-    NothingToWithdraw,
-    /// A registered validator may not go below the minimum pledge.
-    ValidatorMinimum,
-    /// The amount overflows.
-    Overflow,
-}
-
-impl PalletError for Error {
-    const MODULE: &'static str = "pledge";
-    fn name(&self) -> &'static str {
-        match self {
-            Error::ZeroUnits => "ZeroUnits",
-            Error::InsufficientBalance => "InsufficientBalance",
-            Error::InsufficientUnits => "InsufficientUnits",
-            Error::TooManyChunks => "TooManyChunks",
-            Error::NothingToWithdraw => "NothingToWithdraw",
-            Error::ValidatorMinimum => "ValidatorMinimum",
-            Error::Overflow => "Overflow",
-        }
+watt_support::pallet_error!(
+    "pledge",
+    /// Why a call of this pallet failed.
+    pub enum Error {
+        /// Zero units.
+        ZeroUnits,
+        /// The signer's balance cannot cover the bond (and keep the account alive).
+        InsufficientBalance,
+        /// Fewer units bonded than asked to unbond.
+        InsufficientUnits,
+        /// Too many unbonding chunks waiting; withdraw first.
+        TooManyChunks,
+        /// No unbonding chunk is due yet.
+        NothingToWithdraw,
+        /// A registered validator may not go below the minimum pledge.
+        ValidatorMinimum,
+        /// The amount overflows.
+        Overflow,
     }
-}
+);
 
 /// Weight of a call.
 pub fn weight(call: &Call) -> Weight {

@@ -96,39 +96,26 @@ impl watt_support::EventTopics for Event {
     }
 }
 
-/// Why a call of this pallet failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// Only accounts a registrar attests may check in.
-    NotAttested,
-    /// The account already checked in today.
-    AlreadyCheckedIn,
-    /// A circle has 3 to 5 members.
-    CircleSize,
-    /// A circle's members must be distinct and not the signer.
-    CircleMembers,
-    /// Every circle member must be attested.
-    CircleMemberNotAttested,
-    /// The referrer is already set.
-    ReferrerAlreadySet,
-    /// The referrer must be attested and not the signer.
-    BadReferrer,
-}
-
-impl PalletError for Error {
-    const MODULE: &'static str = "presence";
-    fn name(&self) -> &'static str {
-        match self {
-            Error::NotAttested => "NotAttested",
-            Error::AlreadyCheckedIn => "AlreadyCheckedIn",
-            Error::CircleSize => "CircleSize",
-            Error::CircleMembers => "CircleMembers",
-            Error::CircleMemberNotAttested => "CircleMemberNotAttested",
-            Error::ReferrerAlreadySet => "ReferrerAlreadySet",
-            Error::BadReferrer => "BadReferrer",
-        }
+watt_support::pallet_error!(
+    "presence",
+    /// Why a call of this pallet failed.
+    pub enum Error {
+        /// Only accounts a registrar attests may check in.
+        NotAttested,
+        /// The account already checked in today.
+        AlreadyCheckedIn,
+        /// A circle has 3 to 5 members.
+        CircleSize,
+        /// A circle's members must be distinct and not the signer.
+        CircleMembers,
+        /// Every circle member must be attested.
+        CircleMemberNotAttested,
+        /// The referrer is already set.
+        ReferrerAlreadySet,
+        /// The referrer must be attested and not the signer.
+        BadReferrer,
     }
-}
+);
 
 /// Weight of a call.
 pub fn weight(call: &Call) -> Weight {

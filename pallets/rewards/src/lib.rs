@@ -233,27 +233,18 @@ impl watt_support::EventTopics for Event {
     }
 }
 
-/// Why a call of this pallet failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// Nothing is claimable yet (shares of the open day become claimable when it closes).
-    NothingToClaim,
-    /// The parameters fail `EconomyParams::check`.
-    InvalidParams,
-    /// A balance operation failed (the pot holds less than owed: a broken invariant).
-    Balance,
-}
-
-impl PalletError for Error {
-    const MODULE: &'static str = "rewards";
-    fn name(&self) -> &'static str {
-        match self {
-            Error::NothingToClaim => "NothingToClaim",
-            Error::InvalidParams => "InvalidParams",
-            Error::Balance => "Balance",
-        }
+watt_support::pallet_error!(
+    "rewards",
+    /// Why a call of this pallet failed.
+    pub enum Error {
+        /// Nothing is claimable yet (shares of the open day become claimable when it closes).
+        NothingToClaim,
+        /// The parameters fail `EconomyParams::check`.
+        InvalidParams,
+        /// A balance operation failed (the pot holds less than owed: a broken invariant).
+        Balance,
     }
-}
+);
 
 /// Weight of a call. A claim settles at most [`MAX_DAYS_PER_CLAIM`] days and is charged for
 /// that many.

@@ -63,19 +63,14 @@ impl watt_support::EventTopics for Event {
     }
 }
 
-/// Why a call of this pallet failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// The signer is not the sudo key.
-    RequireSudo,
-}
-
-impl PalletError for Error {
-    const MODULE: &'static str = "sudo";
-    fn name(&self) -> &'static str {
-        "RequireSudo"
+watt_support::pallet_error!(
+    "sudo",
+    /// Why a call of this pallet failed.
+    pub enum Error {
+        /// The signer is not the sudo key.
+        RequireSudo,
     }
-}
+);
 
 /// Ok when `origin` is signed by the sudo key.
 pub fn ensure_sudo(origin: &Origin) -> Result<(), DispatchError> {

@@ -27,3 +27,26 @@ pub trait PalletError: core::fmt::Debug {
         }
     }
 }
+
+/// Declares a pallet's error enum (unit variants, each documented) and its [`PalletError`]
+/// impl, whose names are the variants' own:
+/// `pallet_error!("rewards", /// Why. pub enum Error { /// Nothing. NothingToClaim })`.
+#[macro_export]
+macro_rules! pallet_error {
+    ($module:literal, $(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $variant:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vm])* $variant),*
+        }
+
+        impl $crate::dispatch::PalletError for $name {
+            const MODULE: &'static str = $module;
+            fn name(&self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($variant)),*
+                }
+            }
+        }
+    };
+}
