@@ -139,14 +139,10 @@ fn genesis_state(ex: &Executor) -> MemoryBackend {
             max_block_weight: 1 << 40,
         },
         code: vec![],
-        economy: watt_primitives::economy::EconomyGenesis {
-            params: watt_primitives::economy::EconomyParams::mainnet(10),
-            registrars: vec![],
-            sudo: None,
-            validators: vec![],
-            pledges: vec![],
-            team: AccountId([9; 32]),
-        },
+        economy: watt_primitives::economy::EconomyGenesis::bare(
+            watt_primitives::economy::EconomyParams::mainnet(10),
+            AccountId([9; 32]),
+        ),
     };
     let session = StateSession::new(Arc::new(MemoryBackend::default()));
     let (session, out) = ex.call_decoded::<()>(&runtime(), entry::BUILD_GENESIS, &config, session);

@@ -139,14 +139,10 @@ fn storage_host_functions_round_trip_through_wasm() {
             max_block_weight: 1 << 40,
         },
         code: vec![1, 2, 3],
-        economy: watt_primitives::economy::EconomyGenesis {
-            params: watt_primitives::economy::EconomyParams::mainnet(10),
-            registrars: vec![],
-            sudo: None,
-            validators: vec![],
-            pledges: vec![],
-            team: watt_primitives::AccountId([9; 32]),
-        },
+        economy: watt_primitives::economy::EconomyGenesis::bare(
+            watt_primitives::economy::EconomyParams::mainnet(10),
+            watt_primitives::AccountId([9; 32]),
+        ),
     };
     let (s, r) = ex.call_decoded::<()>(&runtime(), entry::BUILD_GENESIS, &config, session());
     r.unwrap();

@@ -199,6 +199,21 @@ pub struct EconomyGenesis {
     pub team: AccountId,
 }
 
+impl EconomyGenesis {
+    /// Parameters only: no registrar, sudo key, validator or pledge (tools and tests that need
+    /// a genesis without economy participants).
+    pub fn bare(params: EconomyParams, team: AccountId) -> Self {
+        EconomyGenesis {
+            params,
+            registrars: Vec::new(),
+            sudo: None,
+            validators: Vec::new(),
+            pledges: Vec::new(),
+            team,
+        }
+    }
+}
+
 /// When an event was emitted within its block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum EventPhase {

@@ -99,14 +99,10 @@ mod tests {
                 max_block_weight: 2_000_000_000,
             },
             code: vec![],
-            economy: watt_primitives::economy::EconomyGenesis {
-                params: watt_primitives::economy::EconomyParams::mainnet(10),
-                registrars: vec![],
-                sudo: None,
-                validators: vec![],
-                pledges: vec![],
-                team: AccountId([9; 32]),
-            },
+            economy: watt_primitives::economy::EconomyGenesis::bare(
+                watt_primitives::economy::EconomyParams::mainnet(10),
+                AccountId([9; 32]),
+            ),
         };
         let (ext, ()) = watt_support::externalities::execute_with(
             watt_support::externalities::MemoryExternalities::default(),
