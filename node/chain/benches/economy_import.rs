@@ -17,7 +17,11 @@
 //! one-block days every block, check-ins and transfers alike, also closes a day.
 //!
 //! `cargo bench -p watt-chain --bench economy_import` (`WATT_BENCH_TXS` sets N, default
-//! 10,000; `WATT_BENCH_BLOCKS` the measured blocks of each kind per follower, default 6).
+//! 10,000; `WATT_BENCH_BLOCKS` the measured blocks of each kind per follower, default 6;
+//! `WATT_BENCH_ONLY=checkins|transfers` builds and measures one kind alone, check-in blocks then
+//! separated by empty blocks, so a profile of the process shows that kind only;
+//! `WATT_BENCH_ROLES=pioneer` leaves out circles and referrers, so each check-in records the
+//! pioneer share only).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use parity_scale_codec::Encode;
@@ -40,6 +44,18 @@ fn env_or(name: &str, default: usize) -> usize {
 enum Kind {
     CheckIns,
     Transfers,
+    /// Opens a new day between check-in blocks when transfers are left out (never timed).
+    Empty,
+}
+
+/// `WATT_BENCH_ONLY=checkins|transfers` builds and measures one kind only (for profiling).
+fn only() -> Option<Kind> {
+    match std::env::var("WATT_BENCH_ONLY").as_deref() {
+        Ok("checkins") => Some(Kind::CheckIns),
+        Ok("transfers") => Some(Kind::Transfers),
+        Ok(other) => panic!("WATT_BENCH_ONLY: expected checkins or transfers, got {other}"),
+        Err(_) => None,
+    }
 }
 
 fn config(n: usize) -> ChainConfig {
@@ -109,7 +125,7 @@ fn referrer_call(accounts: &[Keypair], i: usize) -> RuntimeCall {
 
 struct Fixture {
     spec: ChainSpec,
-    /// Attestations, circles, referrers.
+    /// Attestations, then circles and referrers (unless `WATT_BENCH_ROLES=pioneer`).
     setup: Vec<Block>,
     /// Check-in and transfer blocks, alternating.
     measured: Vec<(Kind, Block)>,
@@ -157,7 +173,17 @@ fn participants(producer: &Chain) -> (u64, u64, u64) {
     }
 }
 
-fn fixture(n: usize, blocks: usize) -> Fixture {
+/// `WATT_BENCH_ROLES=pioneer`: no circles or referrers, so each check-in records the pioneer
+/// share only (the least a check-in does); by default each records all three.
+fn all_roles() -> bool {
+    match std::env::var("WATT_BENCH_ROLES").as_deref() {
+        Ok("pioneer") => false,
+        Ok("all") | Err(_) => true,
+        Ok(other) => panic!("WATT_BENCH_ROLES: expected pioneer or all, got {other}"),
+    }
+}
+
+fn fixture(n: usize, blocks: usize, only: Option<Kind>, roles: bool) -> Fixture {
     let started = Instant::now();
     let accounts: Vec<Keypair> = (0..n)
         .map(|i| Keypair::from_suri(&format!("0x{:064x}", i + 1)).expect("hex seed"))
@@ -190,53 +216,76 @@ fn fixture(n: usize, blocks: usize) -> Fixture {
         })
         .collect();
     let (b_attest, _) = build(&producer, next_close(), &attest, "attest");
-    let circles: Vec<_> = (0..n)
-        .map(|i| sign(&accounts[i], 0, 0, g, &circle_call(&accounts, i)))
-        .collect();
-    let (b_circles, _) = build(&producer, next_close(), &circles, "set_circle");
-    let referrers: Vec<_> = (0..n)
-        .map(|i| sign(&accounts[i], 1, 0, g, &referrer_call(&accounts, i)))
-        .collect();
-    let (b_referrers, _) = build(&producer, next_close(), &referrers, "set_referrer");
+    let mut setup = vec![b_attest];
+    let mut nonce = 0u64;
+    if roles {
+        let circles: Vec<_> = (0..n)
+            .map(|i| sign(&accounts[i], 0, 0, g, &circle_call(&accounts, i)))
+            .collect();
+        setup.push(build(&producer, next_close(), &circles, "set_circle").0);
+        let referrers: Vec<_> = (0..n)
+            .map(|i| sign(&accounts[i], 1, 0, g, &referrer_call(&accounts, i)))
+            .collect();
+        setup.push(build(&producer, next_close(), &referrers, "set_referrer").0);
+        nonce = 2;
+    }
     eprintln!(
-        "setup: {n} attestations, circles and referrers in {:.1?}",
+        "setup: {n} attestations{} in {:.1?}",
+        if roles { ", circles and referrers" } else { "" },
         started.elapsed()
     );
 
     let mut measured = Vec::new();
     let (mut admit_c, mut admit_t) = (0.0, 0.0);
+    let n64 = n as u64;
+    let expected_shares = if roles { (n64, n64, n64) } else { (n64, 0, 0) };
     for b in 0..blocks {
-        let nonce = 2 + 2 * b as u64;
-        let check_ins: Vec<_> = accounts
-            .iter()
-            .map(|k| sign(k, nonce, 0, g, &check_in_call()))
-            .collect();
-        let (block, rate) = build(&producer, next_close(), &check_ins, "check_in");
-        admit_c += rate / blocks as f64;
-        let n64 = n as u64;
-        assert_eq!(
-            participants(&producer),
-            (n64, n64, n64),
-            "every check-in earns all three shares"
-        );
-        measured.push((Kind::CheckIns, block));
-        let transfers: Vec<_> = accounts
-            .iter()
-            .enumerate()
-            .map(|(i, k)| transfer(g, k, accounts[(i + 1 + b) % n].account(), UNIT, nonce + 1, 0))
-            .collect();
-        let (block, rate) = build(&producer, next_close(), &transfers, "transfer");
-        admit_t += rate / blocks as f64;
-        measured.push((Kind::Transfers, block));
+        if only != Some(Kind::Transfers) {
+            let check_ins: Vec<_> = accounts
+                .iter()
+                .map(|k| sign(k, nonce, 0, g, &check_in_call()))
+                .collect();
+            nonce += 1;
+            let (block, rate) = build(&producer, next_close(), &check_ins, "check_in");
+            admit_c += rate / blocks as f64;
+            assert_eq!(
+                participants(&producer),
+                expected_shares,
+                "every check-in earns its shares"
+            );
+            measured.push((Kind::CheckIns, block));
+        }
+        if only != Some(Kind::CheckIns) {
+            let transfers: Vec<_> = accounts
+                .iter()
+                .enumerate()
+                .map(|(i, k)| transfer(g, k, accounts[(i + 1 + b) % n].account(), UNIT, nonce, 0))
+                .collect();
+            nonce += 1;
+            let (block, rate) = build(&producer, next_close(), &transfers, "transfer");
+            admit_t += rate / blocks as f64;
+            measured.push((Kind::Transfers, block));
+        } else {
+            // A new day, so the next check-ins pass the pool's once-a-day check.
+            let imported = producer
+                .produce_block(next_close(), true, true)
+                .expect("the producer builds")
+                .expect("an empty block is allowed");
+            let block = producer
+                .block(&imported.hash)
+                .expect("store reads")
+                .expect("block stored");
+            measured.push((Kind::Empty, block));
+        }
     }
     eprintln!(
-        "fixture: {blocks} blocks each of {n} check-ins and {n} transfers in {:.1?}; pool admission \
-         (one thread, producer): check-ins {admit_c:.0}/s, transfers {admit_t:.0}/s",
+        "fixture: {blocks} measured blocks of each kind ({only:?} if only one), {n} transactions each, in \
+         {:.1?}; pool admission (one thread, producer): check-ins {admit_c:.0}/s, transfers {admit_t:.0}/s",
         started.elapsed()
     );
     Fixture {
         spec,
-        setup: vec![b_attest, b_circles, b_referrers],
+        setup,
         measured,
         _dir: dir,
     }
@@ -251,7 +300,8 @@ fn loadavg() -> String {
 fn import(c: &mut Criterion) {
     let n = env_or("WATT_BENCH_TXS", 10_000);
     let blocks = env_or("WATT_BENCH_BLOCKS", 6).max(1);
-    let fx = fixture(n, blocks);
+    let only = only();
+    let fx = fixture(n, blocks, only, all_roles());
     let mut group = c.benchmark_group("economy_import");
     group
         .sampling_mode(SamplingMode::Flat)
@@ -259,6 +309,9 @@ fn import(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(20))
         .throughput(Throughput::Elements(n as u64));
     for (kind, name) in [(Kind::CheckIns, "wasm_checkins"), (Kind::Transfers, "wasm_transfers")] {
+        if only.is_some_and(|o| o != kind) {
+            continue;
+        }
         eprintln!("{name}: load average before {}", loadavg());
         group.bench_with_input(BenchmarkId::new(name, n), &fx, |b, fx| {
             b.iter_custom(|iters| {
