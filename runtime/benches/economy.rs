@@ -649,6 +649,27 @@ fn time_block(state: &mut Option<OverlayExt>, number: u64, txs: &[SignedTransact
     elapsed
 }
 
+/// How many keys of the state applying `txs` on it changes (each one a leaf of the node's
+/// state tree to rewrite or insert).
+fn keys_changed(state: &OverlayExt, number: u64, txs: &[SignedTransaction]) -> usize {
+    let input = ApplyBlockInput {
+        chain: CHAIN,
+        number,
+        parent_hash: [9; 32],
+        close_time: 2_000,
+        author: plain_account(u64::MAX),
+        transactions: txs.to_vec(),
+    };
+    let (after, _) = execute_with(state.clone(), || api::apply_block(input));
+    let written = after
+        .state
+        .iter()
+        .filter(|(k, v)| state.state.get(*k) != Some(*v))
+        .count();
+    let removed = state.state.keys().filter(|k| !after.state.contains_key(*k)).count();
+    written + removed
+}
+
 /// Dispatches the transactions' calls alone over the fixture's state (rolled back after),
 /// each in its own storage transaction as `apply_block` does, but without signature, nonce
 /// and fee: the pallets' own cost.
@@ -694,7 +715,8 @@ fn checkin_block(c: &mut Criterion) {
         let before = state.as_ref().expect("state present").ops;
         time_block(&mut state, number + 1, txs);
         let ops = state.as_ref().expect("state present").ops - before;
-        eprintln!("checkin_block/apply_block_{name}: storage calls per block {ops:?}");
+        let changed = keys_changed(state.as_ref().expect("state present"), number + 1, txs);
+        eprintln!("checkin_block/apply_block_{name}: storage calls per block {ops:?}, {changed} keys changed");
         group.bench_function(BenchmarkId::new(format!("apply_block_{name}"), BLOCK_TXS), |b| {
             b.iter_custom(|iters| (0..iters).map(|_| time_block(&mut state, number + 1, txs)).sum())
         });
