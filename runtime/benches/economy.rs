@@ -342,23 +342,21 @@ impl RolloverWorld {
     }
 
     /// Records the open day's participants as check-ins record them: every account checks in
-    /// (last check-in day, a pioneer share), every second one with a valid circle (a
+    /// (a pioneer share), every second one with a valid circle (a
     /// contributor share), and every fifth was referred by another account (an ambassador
     /// share for the referrer).
     fn record_day(&mut self) {
         self.recorded = true;
         let accounts = &self.accounts;
         self.world.with(|| {
-            let day = pallet_rewards::today();
             for (i, who) in accounts.iter().enumerate() {
-                watt_runtime::pallet_presence::LastCheckIn::insert(who, &day);
-                pallet_rewards::add_share(who, Role::Pioneer, 1);
-                if i % 2 == 0 {
-                    pallet_rewards::add_share(who, Role::Contributor, 1);
-                }
-                if i % 5 == 0 {
-                    pallet_rewards::add_share(&accounts[(i * 7 + 1) % accounts.len()], Role::Ambassador, 1);
-                }
+                let mine: &[(Role, u64)] = if i % 2 == 0 {
+                    &[(Role::Pioneer, 1), (Role::Contributor, 1)]
+                } else {
+                    &[(Role::Pioneer, 1)]
+                };
+                let referrer = (i % 5 == 0).then(|| &accounts[(i * 7 + 1) % accounts.len()]);
+                pallet_rewards::add_shares(who, mine, referrer.map(|r| (r, Role::Ambassador)));
             }
         });
     }

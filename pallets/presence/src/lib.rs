@@ -27,15 +27,12 @@ pub const MIN_CIRCLE: usize = 3;
 /// Most members of a security circle.
 pub const MAX_CIRCLE: usize = 5;
 
-storage_instance!(LastCheckInPrefix, b"presence/last_check_in");
 storage_instance!(CirclePrefix, b"presence/circle");
 storage_instance!(ReferrerPrefix, b"presence/referrer");
 
 /// Every storage prefix of this pallet.
-pub const STORAGE_PREFIXES: &[&[u8]] = &[b"presence/last_check_in", b"presence/circle", b"presence/referrer"];
+pub const STORAGE_PREFIXES: &[&[u8]] = &[b"presence/circle", b"presence/referrer"];
 
-/// Account -> the last day it checked in.
-pub type LastCheckIn = StorageMap<LastCheckInPrefix, AccountId, u64>;
 /// Account -> its security circle.
 pub type Circles = StorageMap<CirclePrefix, AccountId, Vec<AccountId>>;
 /// Account -> who referred it.
@@ -131,24 +128,32 @@ pub fn weight(call: &Call) -> Weight {
 /// nothing.
 pub fn pre_check(who: &AccountId, call: &Call) -> Result<(), DispatchError> {
     match call {
-        Call::CheckIn => check_in_allowed(who).map_err(PalletError::into_dispatch_error),
+        Call::CheckIn => check_in_allowed(who)
+            .map(|_| ())
+            .map_err(PalletError::into_dispatch_error),
         _ => Ok(()),
     }
 }
 
-fn check_in_allowed(who: &AccountId) -> Result<(), Error> {
+/// Ok with the open day's number when `who` may check in.
+fn check_in_allowed(who: &AccountId) -> Result<u64, Error> {
     if !identity::is_attested(who) {
         return Err(Error::NotAttested);
     }
-    if LastCheckIn::get(who) == Some(rewards::today()) {
+    let (day, mine) = rewards::shares_today(who);
+    if mine.get(Role::Pioneer) > 0 {
         return Err(Error::AlreadyCheckedIn);
     }
-    Ok(())
+    Ok(day)
 }
 
 /// Whether `who` checked in today.
+///
+/// A check-in is its pioneer share in the open day's rewards entry: no separate record, so a
+/// check-in writes one entry less. (A revocation removes that share, so an account attested
+/// again the same day may check in again; the first check-in's reward was cancelled.)
 pub fn checked_in_today(who: &AccountId) -> bool {
-    LastCheckIn::get(who) == Some(rewards::today())
+    rewards::shares_today(who).1.get(Role::Pioneer) > 0
 }
 
 fn circle_valid(who: &AccountId) -> bool {
@@ -171,18 +176,15 @@ pub fn dispatch<E: From<Event>>(origin: Origin, call: Call, out: &mut Vec<E>) ->
 }
 
 fn check_in(who: &AccountId) -> Result<Event, Error> {
-    check_in_allowed(who)?;
-    let day = rewards::today();
-    LastCheckIn::insert(who, &day);
-    rewards::add_share(who, Role::Pioneer, 1);
+    let day = check_in_allowed(who)?;
     let contributor = circle_valid(who);
-    if contributor {
-        rewards::add_share(who, Role::Contributor, 1);
-    }
     let ambassador = Referrers::get(who).filter(identity::is_attested);
-    if let Some(referrer) = &ambassador {
-        rewards::add_share(referrer, Role::Ambassador, 1);
-    }
+    let mine: &[(Role, u64)] = if contributor {
+        &[(Role::Pioneer, 1), (Role::Contributor, 1)]
+    } else {
+        &[(Role::Pioneer, 1)]
+    };
+    rewards::add_shares(who, mine, ambassador.as_ref().map(|r| (r, Role::Ambassador)));
     Ok(Event::CheckedIn {
         who: *who,
         day,

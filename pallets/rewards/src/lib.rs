@@ -338,12 +338,33 @@ pub fn build_genesis(params: &EconomyParams, team: &AccountId) {
 
 /// Records `n` shares of `role` for `who` in the open day. O(1).
 pub fn add_share(who: &AccountId, role: Role, n: u64) {
+    add_shares(who, &[(role, n)], None);
+}
+
+/// Records shares of one event in the open day: `mine` for `who`, and optionally one more
+/// `(account, role)` for another account (a check-in's referrer), reading and writing the open
+/// day and each account's entry once. O(1).
+pub fn add_shares(who: &AccountId, mine: &[(Role, u64)], other: Option<(&AccountId, Role)>) {
     let mut today = Today::get().unwrap_or_default();
-    let mut mine = Pending::get(who, &today.day).unwrap_or_default();
-    mine.set(role, mine.get(role).saturating_add(n));
-    Pending::insert(who, &today.day, &mine);
-    today.shares.set(role, today.shares.get(role).saturating_add(n));
+    let mut entry = Pending::get(who, &today.day).unwrap_or_default();
+    for (role, n) in mine {
+        entry.set(*role, entry.get(*role).saturating_add(*n));
+        today.shares.set(*role, today.shares.get(*role).saturating_add(*n));
+    }
+    Pending::insert(who, &today.day, &entry);
+    if let Some((account, role)) = other {
+        let mut theirs = Pending::get(account, &today.day).unwrap_or_default();
+        theirs.set(role, theirs.get(role).saturating_add(1));
+        Pending::insert(account, &today.day, &theirs);
+        today.shares.set(role, today.shares.get(role).saturating_add(1));
+    }
     Today::put(&today);
+}
+
+/// `who`'s shares in the open day, and the day's number.
+pub fn shares_today(who: &AccountId) -> (u64, PerRole<u64>) {
+    let day = today();
+    (day, Pending::get(who, &day).unwrap_or_default())
 }
 
 /// The pallet's hooks: `on_initialize` closes the open day when its blocks are over.
