@@ -100,11 +100,13 @@ watt_support::pallet_error!(
     }
 );
 
-/// Weight of a call. A revocation is charged for a month of unclaimed days.
+/// Weight of a call.
 pub fn weight(call: &Call) -> Weight {
     match call {
         Call::Attest { .. } => 150_000,
-        Call::Revoke { .. } => 600_000,
+        // Charged as a full claim: a revocation settles every unclaimed day (registrars are
+        // trusted not to let accounts go unclaimed for longer than that to grief blocks).
+        Call::Revoke { .. } => 100_000 + rewards::CLAIM_WEIGHT_PER_DAY * rewards::MAX_DAYS_PER_CLAIM as Weight,
         Call::SetRegistrars { registrars } => 50_000 + 1_000 * registrars.len() as Weight,
     }
 }
