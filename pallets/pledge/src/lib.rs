@@ -151,24 +151,23 @@ pub fn dispatch<E: From<Event> + From<balances::Event>>(
     call: Call,
     out: &mut Vec<E>,
 ) -> DispatchResult {
-    let mut events = Vec::new();
-    let mut bev = Vec::new();
-    let r = match call {
-        Call::Bond { units } => bond(&origin.ensure_signed()?, units, &mut events, &mut bev),
-        Call::Unbond { units } => unbond(&origin.ensure_signed()?, units, &mut events),
-        Call::Withdraw => withdraw(&origin.ensure_signed()?, &mut events, &mut bev),
-        Call::SetValidators { validators } => {
-            origin.ensure_root()?;
-            events.push(Event::ValidatorsSet {
-                count: validators.len() as u32,
-            });
-            Validators::put(&validators);
-            Ok(())
-        }
-    };
-    out.extend(bev.into_iter().map(E::from));
-    out.extend(events.into_iter().map(E::from));
-    r.map_err(PalletError::into_dispatch_error)
+    let signer = origin.ensure_signed();
+    watt_support::dispatch::collect_events(out, |events, bev| {
+        let r = match call {
+            Call::Bond { units } => bond(&signer?, units, events, bev),
+            Call::Unbond { units } => unbond(&signer?, units, events),
+            Call::Withdraw => withdraw(&signer?, events, bev),
+            Call::SetValidators { validators } => {
+                origin.ensure_root()?;
+                events.push(Event::ValidatorsSet {
+                    count: validators.len() as u32,
+                });
+                Validators::put(&validators);
+                Ok(())
+            }
+        };
+        r.map_err(PalletError::into_dispatch_error)
+    })
 }
 
 /// The ledger of `who`.

@@ -265,12 +265,7 @@ pub fn dispatch<E: From<Event> + From<balances::Event>>(
     call: Call,
     out: &mut Vec<E>,
 ) -> DispatchResult {
-    let mut events = Vec::new();
-    let mut bev = Vec::new();
-    let r = dispatch_inner(origin, call, &mut events, &mut bev);
-    out.extend(bev.into_iter().map(E::from));
-    out.extend(events.into_iter().map(E::from));
-    r
+    watt_support::dispatch::collect_events(out, |events, bev| dispatch_inner(origin, call, events, bev))
 }
 
 fn dispatch_inner(
@@ -377,12 +372,7 @@ pub struct Pallet;
 impl<E: From<Event> + From<balances::Event>> Hooks<E> for Pallet {
     const NAME: &'static str = "rewards";
     fn on_initialize(block: &BlockContext, events: &mut Vec<E>) -> DispatchResult {
-        let mut ev = Vec::new();
-        let mut bev = Vec::new();
-        let r = on_initialize(block.number, &mut ev, &mut bev);
-        events.extend(bev.into_iter().map(E::from));
-        events.extend(ev.into_iter().map(E::from));
-        r
+        watt_support::dispatch::collect_events(events, |ev, bev| on_initialize(block.number, ev, bev))
     }
 }
 

@@ -28,6 +28,24 @@ pub trait PalletError: core::fmt::Debug {
     }
 }
 
+/// Runs `f` with two fresh event lists, a pallet's own and another pallet's it calls into
+/// (balances, say), then appends both to the runtime's list `out`: the other pallet's first, as
+/// they happen before the effects the pallet's own events report.
+pub fn collect_events<E, A, B, R>(
+    out: &mut alloc::vec::Vec<E>,
+    f: impl FnOnce(&mut alloc::vec::Vec<A>, &mut alloc::vec::Vec<B>) -> R,
+) -> R
+where
+    E: From<A> + From<B>,
+{
+    let mut own = alloc::vec::Vec::new();
+    let mut other = alloc::vec::Vec::new();
+    let r = f(&mut own, &mut other);
+    out.extend(other.into_iter().map(E::from));
+    out.extend(own.into_iter().map(E::from));
+    r
+}
+
 /// Declares a pallet's error enum (unit variants, each documented) and its [`PalletError`]
 /// impl, whose names are the variants' own:
 /// `pallet_error!("rewards", /// Why. pub enum Error { /// Nothing. NothingToClaim })`.
