@@ -1,7 +1,7 @@
 //! The economy through the `watt` CLI against a real dev node with 5-block days: attestation,
 //! daily check-in (refused for an unattested account and for a second check-in the same day,
 //! with nothing changed), the day's reward becoming claimable, the claim paying it out, and the
-//! supply staying under the cap.
+//! supply staying under the cap; Root calls through the sudo key (`watt sudo`).
 //!
 //! The node seals a block when a transaction arrives and never on a timer: "the same day" then
 //! depends on nothing but the transactions this test sends (with a seal interval, a day of 5
@@ -188,4 +188,31 @@ async fn an_attested_check_in_earns_a_claimable_reward_and_refusals_change_nothi
     assert!(balance(&supply["checkin_minted"]) >= claimable, "{supply}");
     let day = json(&cli_ok(&url, &["day", "--output", "json"]).await);
     assert_eq!(day["day_blocks"], 5, "{day}");
+
+    // Root through the sudo key: Bob is not it (the call fails, his fee is paid); //Alice is.
+    let spec = json(&std::fs::read_to_string(&spec_path).unwrap());
+    let mut params = spec["genesis"]["economy"]["params"].clone();
+    params["dayBlocks"] = 7.into();
+    let params_path = dir.path().join("params.json");
+    std::fs::write(&params_path, params.to_string()).unwrap();
+    let params_arg = params_path.to_str().unwrap();
+    let (ok, _, err) = cli(&url, &["sudo", "set-params", params_arg, "--from", "//Bob"]).await;
+    assert!(!ok && err.contains("RequireSudo"), "{err}");
+    assert_eq!(json(&cli_ok(&url, &["day", "--output", "json"]).await)["day_blocks"], 5);
+    cli_ok(&url, &["sudo", "set-params", params_arg, "--from", "//Alice"]).await;
+    assert_eq!(json(&cli_ok(&url, &["day", "--output", "json"]).await)["day_blocks"], 7);
+    // The registrars become Charlie alone: Alice can no longer attest, Charlie can.
+    cli_ok(&url, &["sudo", "set-registrars", &charlie_addr, "--from", "//Alice"]).await;
+    let (ok, _, err) = cli(
+        &url,
+        &["identity", "attest", &dave.account().to_ss58(), "--from", "//Alice"],
+    )
+    .await;
+    assert!(!ok && err.contains("NotRegistrar"), "{err}");
+    cli_ok(
+        &url,
+        &["identity", "attest", &dave.account().to_ss58(), "--from", "//Charlie"],
+    )
+    .await;
+    assert_eq!(rewards(&rpc, &dave).await["attested"], true);
 }

@@ -224,7 +224,26 @@ pub async fn submit_call(args: &SubmitArgs, what: &str, call: &RuntimeCall) -> R
             receipt.block_number
         );
     }
+    // A call run as Root through the sudo key reports its own outcome in an event: the
+    // transaction succeeds (the key paid) even when the call it carried failed.
+    if let Some(e) = root_call_failure(&receipt) {
+        bail!(
+            "the {what} was included in block #{} but the call it ran as Root failed: {e} (nothing changed; its fee was paid)",
+            receipt.block_number
+        );
+    }
     Ok(())
+}
+
+/// The error of a call that `sudo.sudo` ran as Root, from the receipt's `Sudid` event.
+fn root_call_failure(receipt: &ReceiptView) -> Option<watt_primitives::DispatchError> {
+    receipt.events.iter().find_map(|hex| {
+        let bytes = from_hex(hex).ok()?;
+        match RuntimeEvent::decode_all(&mut &bytes[..]).ok()? {
+            RuntimeEvent::Sudo(watt_runtime::pallet_sudo::Event::Sudid { result: Err(e) }) => Some(e),
+            _ => None,
+        }
+    })
 }
 
 pub async fn tx(cmd: TxCommand) -> Result<()> {

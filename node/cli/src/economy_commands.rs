@@ -113,6 +113,36 @@ pub enum PledgeCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum SudoCommand {
+    /// Replace the economy parameters, as Root through the sudo key. FILE holds the JSON of a
+    /// chain spec's `genesis.economy.params` (as `watt chain-spec --dev` writes it); the
+    /// runtime refuses parameters that fail their check or a cap below the current issuance.
+    SetParams {
+        /// The parameters' JSON file.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        tx: SubmitArgs,
+    },
+    /// Replace the registrars (who may attest unique persons), as Root through the sudo key.
+    SetRegistrars {
+        /// The registrars' SS58 addresses (none: no one can attest).
+        #[arg(num_args = 0.., value_name = "ADDR")]
+        registrars: Vec<String>,
+        #[command(flatten)]
+        tx: SubmitArgs,
+    },
+    /// Replace the validators the chain pays the validator share to, as Root through the sudo
+    /// key (a validator must also hold the minimum pledge to earn it).
+    SetValidators {
+        /// The validators' SS58 addresses.
+        #[arg(num_args = 0.., value_name = "ADDR")]
+        validators: Vec<String>,
+        #[command(flatten)]
+        tx: SubmitArgs,
+    },
+}
+
 /// Where to read from and how to print it.
 #[derive(Args, Debug)]
 pub struct ShowArgs {
@@ -121,6 +151,31 @@ pub struct ShowArgs {
     /// Output format (json: the node's RPC answer as is).
     #[arg(long, value_enum, default_value_t)]
     output: Output,
+}
+
+pub async fn sudo(cmd: SudoCommand) -> Result<()> {
+    let addresses = |list: &[String]| list.iter().map(|a| address(a)).collect::<Result<Vec<_>>>();
+    let (tx, what, call) = match cmd {
+        SudoCommand::SetParams { file, tx } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
+            let spec: watt_chain::spec::EconomyParamsSpec = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not the JSON of economy parameters", file.display()))?;
+            let params = spec.to_params()?;
+            let call = RuntimeCall::Rewards(pallet_rewards::Call::SetParams { params });
+            (tx, "parameter change", call)
+        }
+        SudoCommand::SetRegistrars { registrars, tx } => {
+            let registrars = addresses(&registrars)?;
+            let call = RuntimeCall::Identity(pallet_identity::Call::SetRegistrars { registrars });
+            (tx, "registrar change", call)
+        }
+        SudoCommand::SetValidators { validators, tx } => {
+            let validators = addresses(&validators)?;
+            let call = RuntimeCall::Pledge(pallet_pledge::Call::SetValidators { validators });
+            (tx, "validator change", call)
+        }
+    };
+    submit_call(&tx, what, &watt_runtime::sudo(call)).await
 }
 
 pub async fn identity(cmd: IdentityCommand) -> Result<()> {

@@ -60,6 +60,10 @@ enum Command {
     /// Show and claim daily rewards.
     #[command(subcommand)]
     Rewards(economy_commands::RewardsCommand),
+    /// Calls that need Root (economy parameters, registrars, validators), signed by the chain's
+    /// sudo key (//Alice on the dev chain) until governance lands.
+    #[command(subcommand)]
+    Sudo(economy_commands::SudoCommand),
     /// Bond WATT for mining rights, unbond it, withdraw it after the unbonding period.
     #[command(subcommand)]
     Pledge(economy_commands::PledgeCommand),
@@ -296,6 +300,7 @@ fn main() -> std::process::ExitCode {
         Command::Query(q) => client_commands::runtime().and_then(|rt| rt.block_on(client_commands::query(q))),
         Command::Identity(c) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::identity(c))),
         Command::Presence(c) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::presence(c))),
+        Command::Sudo(c) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::sudo(c))),
         Command::Rewards(c) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::rewards(c))),
         Command::Pledge(c) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::pledge(c))),
         Command::Supply(a) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::supply(a))),
