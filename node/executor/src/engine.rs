@@ -133,7 +133,7 @@ fn hex_prefix(h: &Hash) -> String {
 }
 
 /// How often the engine's epoch advances: the granularity of call deadlines.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Admission to the pooling allocator's instances. wasmtime fails an instantiation when every
 /// instance is taken; here a caller waits for one instead, and ordinary calls leave
@@ -187,7 +187,7 @@ pub struct Executor {
 /// Advances the engine's epoch every [`EPOCH_TICK`] while the engine lives; this is what
 /// interrupts a runtime call past its deadline (wasmtime checks the epoch at function entries
 /// and loop back-edges).
-fn spawn_epoch_ticker(engine: Weak<Engine>) {
+pub(crate) fn spawn_epoch_ticker(engine: Weak<Engine>) {
     let spawned = std::thread::Builder::new()
         .name("watt-epoch".into())
         .spawn(move || loop {

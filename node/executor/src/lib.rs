@@ -10,15 +10,21 @@
 //!   the runtime from inside a host call.
 //! - [`signature_cache`]: valid signatures remembered, so a transaction checked at pool
 //!   admission is not checked again when its set is judged and its block applied.
+//! - [`contract_engine`]: the separate, fuel-metered engine for untrusted contract code,
+//!   validated at upload and cached by code hash.
 //! - [`overlay`]: the storage overlay over a read-only [`StateBackend`], with nested
 //!   transactions; it is the [`watt_support::externalities::Externalities`] of both the wasm
 //!   and the native execution.
 
+pub mod contract_engine;
 pub mod engine;
 pub mod host_functions;
 pub mod overlay;
 pub mod signature_cache;
 
+pub use contract_engine::{
+    CallOutcome, ContractEngine, ContractEngineConfig, ContractError, ContractState, PreparedContract,
+};
 pub use engine::{Deadline, ExecError, Executor, ExecutorConfig, RuntimeCode};
 pub use host_functions::{GuestMemory, HostFunctions, HostState};
 pub use overlay::{BackendError, Changes, MemoryBackend, StateBackend, StateSession};

@@ -1,0 +1,268 @@
+//! The contract engine: a wasmtime `Engine` of its own for untrusted contract code, separate
+//! from the runtime's (ARCHITECTURE "Contracts"; the contracts issue, item 1).
+//!
+//! - Code is validated before it is compiled ([`watt_contract_validation`]): allowed imports
+//!   only, bounded size, functions, locals, memory and tables, no start section, no floats.
+//! - Execution is fuel-metered (fuel is gas): a call gets a gas limit, runs out of it with
+//!   [`ContractError::OutOfGas`], and reports the gas it used either way.
+//! - An epoch deadline is the watchdog behind fuel: a call that somehow outlives it (a host
+//!   function stuck, a fuel bug) is interrupted, never hangs the node.
+//! - Deterministic: NaN canonicalization, no SIMD, threads, reference types, multiple memories
+//!   or memory64; a bounded wasm stack, so unbounded recursion traps.
+//! - Compiled modules are cached by code hash (in memory, least recently used out first), so a
+//!   call instantiates from the cache.
+//!
+//! The contract host functions (storage, events, cross-contract calls ...) are the contracts
+//! pallet's environment; they are registered on a [`wasmtime::Linker`] over the caller's store
+//! data `T`, so this module knows nothing of them.
+
+use crate::engine::{spawn_epoch_ticker, EPOCH_TICK};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::{Config, Engine, Linker, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder};
+use watt_contract_validation::{Limits, ValidationError};
+use watt_primitives::{blake2_256, Hash};
+
+/// Why a contract could not be prepared or called.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    /// The code failed upload validation.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// Valid code that the compiler refused (should not happen after validation).
+    #[error("contract code does not compile: {0}")]
+    Compile(String),
+    /// The environment could not be linked (an import the linker lacks).
+    #[error("contract does not link: {0}")]
+    Link(String),
+    /// The export to call does not exist or has the wrong type.
+    #[error("contract has no callable export `{0}` of type () -> ()")]
+    NoExport(String),
+    /// The gas limit was used up.
+    #[error("out of gas: the limit of {limit} was used up")]
+    OutOfGas {
+        /// The limit.
+        limit: u64,
+    },
+    /// The call outlived the engine's wall-clock watchdog.
+    #[error("contract call interrupted after {0:?}")]
+    Deadline(Duration),
+    /// The contract trapped (unreachable, a bad memory access, stack overflow, a host
+    /// function's error ...).
+    #[error("contract trapped: {0}")]
+    Trap(String),
+}
+
+/// Configuration of the contract engine.
+#[derive(Clone, Debug)]
+pub struct ContractEngineConfig {
+    /// Upload limits (code size, memory pages ...).
+    pub limits: Limits,
+    /// Compiled modules kept.
+    pub module_cache_size: usize,
+    /// Largest wasm stack, bytes: bounds recursion.
+    pub max_wasm_stack: usize,
+    /// Wall-clock watchdog of one call.
+    pub call_deadline: Duration,
+}
+
+impl Default for ContractEngineConfig {
+    fn default() -> Self {
+        ContractEngineConfig {
+            limits: Limits::default(),
+            module_cache_size: 256,
+            max_wasm_stack: 256 * 1024,
+            call_deadline: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A compiled contract, by the hash of its code.
+#[derive(Clone)]
+pub struct PreparedContract {
+    /// blake2b-256 of the code.
+    pub code_hash: Hash,
+    /// The compiled module.
+    pub module: Module,
+}
+
+/// What a call left: its result, the gas it used, and the store data back.
+pub struct CallOutcome<T> {
+    /// Ok, or why the call failed.
+    pub result: Result<(), ContractError>,
+    /// Fuel consumed (all of the limit when it ran out).
+    pub gas_used: u64,
+    /// The caller's store data, with whatever the host functions recorded.
+    pub data: T,
+}
+
+/// Store data wrapper: the caller's data plus the memory limiter.
+pub struct ContractState<T> {
+    /// The caller's data, seen by its host functions.
+    pub data: T,
+    limits: StoreLimits,
+}
+
+/// The contract engine (see the module docs).
+pub struct ContractEngine {
+    engine: Arc<Engine>,
+    config: ContractEngineConfig,
+    cache: Mutex<ModuleCache>,
+}
+
+#[derive(Default)]
+struct ModuleCache {
+    modules: HashMap<Hash, (Module, u64)>,
+    clock: u64,
+}
+
+fn contract_config(cfg: &ContractEngineConfig) -> Config {
+    let mut c = Config::new();
+    c.cranelift_opt_level(OptLevel::Speed)
+        .cranelift_nan_canonicalization(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .wasm_simd(false)
+        .wasm_relaxed_simd(false)
+        .wasm_memory64(false)
+        .wasm_multi_memory(false)
+        .wasm_gc(false)
+        .wasm_function_references(false)
+        .wasm_reference_types(false)
+        .wasm_tail_call(false)
+        .wasm_wide_arithmetic(false)
+        .wasm_custom_page_sizes(false)
+        .max_wasm_stack(cfg.max_wasm_stack)
+        .parallel_compilation(false);
+    c
+}
+
+impl ContractEngine {
+    /// A new engine with its own epoch watchdog.
+    pub fn new(config: ContractEngineConfig) -> Result<Self, ContractError> {
+        let engine =
+            Arc::new(Engine::new(&contract_config(&config)).map_err(|e| ContractError::Compile(e.to_string()))?);
+        spawn_epoch_ticker(Arc::downgrade(&engine));
+        Ok(ContractEngine {
+            engine,
+            config,
+            cache: Mutex::new(ModuleCache::default()),
+        })
+    }
+
+    /// The wasmtime engine, for building a [`Linker`] of contract host functions.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A compiled contract from the cache, if its code was prepared before.
+    pub fn cached(&self, code_hash: &Hash) -> Option<PreparedContract> {
+        let mut cache = self.cache.lock();
+        cache.clock += 1;
+        let now = cache.clock;
+        cache.modules.get_mut(code_hash).map(|(module, used)| {
+            *used = now;
+            PreparedContract {
+                code_hash: *code_hash,
+                module: module.clone(),
+            }
+        })
+    }
+
+    /// Validates and compiles `code` (or takes it from the cache). `allowed_import` and
+    /// `required_exports` describe the environment, as for [`watt_contract_validation::validate`].
+    pub fn prepare(
+        &self,
+        code: &[u8],
+        allowed_import: impl Fn(&str, &str) -> bool,
+        required_exports: &[&str],
+    ) -> Result<PreparedContract, ContractError> {
+        let code_hash = blake2_256(code);
+        if let Some(p) = self.cached(&code_hash) {
+            return Ok(p);
+        }
+        watt_contract_validation::validate(code, &self.config.limits, allowed_import, required_exports)?;
+        let module = Module::new(&self.engine, code).map_err(|e| ContractError::Compile(e.to_string()))?;
+        let mut cache = self.cache.lock();
+        if cache.modules.len() >= self.config.module_cache_size {
+            let oldest = cache.modules.iter().min_by_key(|(_, (_, used))| *used).map(|(h, _)| *h);
+            if let Some(h) = oldest {
+                cache.modules.remove(&h);
+            }
+        }
+        cache.clock += 1;
+        let now = cache.clock;
+        cache.modules.insert(code_hash, (module.clone(), now));
+        Ok(PreparedContract { code_hash, module })
+    }
+
+    /// A linker for host functions over store data `T` (wrapped in [`ContractState`]).
+    pub fn linker<T: 'static>(&self) -> Linker<ContractState<T>> {
+        Linker::new(&self.engine)
+    }
+
+    /// Instantiates `contract` with `linker` and calls its export `export` (type `() -> ()`)
+    /// with `gas_limit` fuel. Memory is capped at the validation limit.
+    pub fn call<T: 'static>(
+        &self,
+        contract: &PreparedContract,
+        linker: &Linker<ContractState<T>>,
+        data: T,
+        export: &str,
+        gas_limit: u64,
+    ) -> CallOutcome<T> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size((self.config.limits.max_memory_pages as usize) * 65_536)
+            .instances(1)
+            .tables(1)
+            .memories(1)
+            .build();
+        let mut store = Store::new(&self.engine, ContractState { data, limits });
+        store.limiter(|s| &mut s.limits);
+        let deadline = self.config.call_deadline;
+        store.set_epoch_deadline(deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1);
+        store.epoch_deadline_trap();
+        let result = match store.set_fuel(gas_limit) {
+            Ok(()) => Self::run(&mut store, contract, linker, export, gas_limit, deadline),
+            Err(e) => Err(ContractError::Trap(e.to_string())),
+        };
+        let left = store.get_fuel().unwrap_or(0);
+        CallOutcome {
+            result,
+            gas_used: gas_limit.saturating_sub(left),
+            data: store.into_data().data,
+        }
+    }
+
+    fn run<T: 'static>(
+        store: &mut Store<ContractState<T>>,
+        contract: &PreparedContract,
+        linker: &Linker<ContractState<T>>,
+        export: &str,
+        gas_limit: u64,
+        deadline: Duration,
+    ) -> Result<(), ContractError> {
+        let trap = |e: wasmtime::Error| match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::OutOfFuel) => ContractError::OutOfGas { limit: gas_limit },
+            Some(wasmtime::Trap::Interrupt) => ContractError::Deadline(deadline),
+            _ => ContractError::Trap(format!("{e:#}")),
+        };
+        let instance = linker.instantiate(&mut *store, &contract.module).map_err(|e| {
+            // Instantiation runs no contract code (no start section), so its failures are
+            // link errors or limits.
+            match e.downcast_ref::<wasmtime::Trap>() {
+                Some(_) => trap(e),
+                None => ContractError::Link(format!("{e:#}")),
+            }
+        })?;
+        let func = instance
+            .get_typed_func::<(), ()>(&mut *store, export)
+            .map_err(|_| ContractError::NoExport(export.to_string()))?;
+        func.call(&mut *store, ()).map_err(trap)
+    }
+}
+
+#[cfg(test)]
+mod tests;
