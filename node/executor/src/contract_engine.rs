@@ -9,8 +9,9 @@
 //!   function stuck, a fuel bug) is interrupted, never hangs the node.
 //! - Deterministic: NaN canonicalization, no SIMD, threads, reference types, multiple memories
 //!   or memory64; a bounded wasm stack, so unbounded recursion traps.
-//! - Compiled modules are cached by code hash (in memory, least recently used out first), so a
-//!   call instantiates from the cache.
+//! - Compiled modules are cached by code hash: in memory (least recently used out first), so a
+//!   call instantiates from the cache, and optionally on disk ([`ContractEngineConfig::cache_dir`]),
+//!   so a restarted node does not compile every contract again.
 //!
 //! The contract host functions (storage, events, cross-contract calls ...) are the contracts
 //! pallet's environment; they are registered on a [`wasmtime::Linker`] over the caller's store
@@ -19,6 +20,7 @@
 use crate::engine::{spawn_epoch_ticker, EPOCH_TICK};
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{Config, Engine, Linker, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder};
@@ -66,6 +68,9 @@ pub struct ContractEngineConfig {
     pub max_wasm_stack: usize,
     /// Wall-clock watchdog of one call.
     pub call_deadline: Duration,
+    /// Where compiled modules are kept across restarts (`<code hash>.cwasm`); `None` for
+    /// memory only.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for ContractEngineConfig {
@@ -75,8 +80,20 @@ impl Default for ContractEngineConfig {
             module_cache_size: 256,
             max_wasm_stack: 256 * 1024,
             call_deadline: Duration::from_secs(2),
+            cache_dir: None,
         }
     }
+}
+
+/// Where a prepared contract's compiled module came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreparedFrom {
+    /// The in-memory cache.
+    Memory,
+    /// The on-disk cache.
+    Disk,
+    /// The compiler, just now.
+    Compiler,
 }
 
 /// A compiled contract, by the hash of its code.
@@ -86,6 +103,8 @@ pub struct PreparedContract {
     pub code_hash: Hash,
     /// The compiled module.
     pub module: Module,
+    /// Where it came from.
+    pub from: PreparedFrom,
 }
 
 /// What a call left: its result, the gas it used, and the store data back.
@@ -167,6 +186,7 @@ impl ContractEngine {
             PreparedContract {
                 code_hash: *code_hash,
                 module: module.clone(),
+                from: PreparedFrom::Memory,
             }
         })
     }
@@ -183,8 +203,16 @@ impl ContractEngine {
         if let Some(p) = self.cached(&code_hash) {
             return Ok(p);
         }
+        // Validated even when a compiled artifact exists: the limits may have changed since.
         watt_contract_validation::validate(code, &self.config.limits, allowed_import, required_exports)?;
-        let module = Module::new(&self.engine, code).map_err(|e| ContractError::Compile(e.to_string()))?;
+        let (module, from) = match self.load_compiled(&code_hash) {
+            Some(m) => (m, PreparedFrom::Disk),
+            None => {
+                let m = Module::new(&self.engine, code).map_err(|e| ContractError::Compile(e.to_string()))?;
+                self.store_compiled(&code_hash, &m);
+                (m, PreparedFrom::Compiler)
+            }
+        };
         let mut cache = self.cache.lock();
         if cache.modules.len() >= self.config.module_cache_size {
             let oldest = cache.modules.iter().min_by_key(|(_, (_, used))| *used).map(|(h, _)| *h);
@@ -195,7 +223,52 @@ impl ContractEngine {
         cache.clock += 1;
         let now = cache.clock;
         cache.modules.insert(code_hash, (module.clone(), now));
-        Ok(PreparedContract { code_hash, module })
+        Ok(PreparedContract {
+            code_hash,
+            module,
+            from,
+        })
+    }
+
+    fn compiled_path(&self, code_hash: &Hash) -> Option<PathBuf> {
+        let name: String = code_hash.iter().map(|b| format!("{b:02x}")).collect();
+        self.config.cache_dir.as_ref().map(|d| d.join(format!("{name}.cwasm")))
+    }
+
+    /// The compiled module kept on disk for `code_hash`, if there is one this engine accepts.
+    fn load_compiled(&self, code_hash: &Hash) -> Option<Module> {
+        let path = self.compiled_path(code_hash)?;
+        // Read whole, not mapped: a mapped artifact that something truncates would kill the
+        // node with SIGBUS.
+        let bytes = std::fs::read(&path).ok()?;
+        // SAFETY: the bytes are a file this node wrote with `Module::serialize` for this code
+        // hash, in its own data directory (trusted like its binary). wasmtime checks the
+        // artifact's header against this engine's version and configuration and refuses a
+        // mismatch or a truncated file; the contract is then compiled again and the file replaced.
+        match unsafe { Module::deserialize(&self.engine, &bytes) } {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!("compiled contract {} unusable ({e:#}); compiling again", path.display());
+                None
+            }
+        }
+    }
+
+    /// Keeps a compiled module on disk (written whole, then renamed, so a crash leaves no half
+    /// file). Failing to is not an error: the module is in memory.
+    fn store_compiled(&self, code_hash: &Hash, module: &Module) {
+        let Some(path) = self.compiled_path(code_hash) else {
+            return;
+        };
+        let tmp = path.with_extension("cwasm.tmp");
+        let written = module
+            .serialize()
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| std::fs::write(&tmp, bytes).map_err(|e| e.to_string()))
+            .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            tracing::warn!("cannot keep compiled contract at {}: {e}", path.display());
+        }
     }
 
     /// A linker for host functions over store data `T` (wrapped in [`ContractState`]).

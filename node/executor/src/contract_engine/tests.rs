@@ -117,6 +117,41 @@ fn the_cache_compiles_once_per_code_hash() {
         Module::same(&a.module, &b.module),
         "the second prepare came from the cache"
     );
+    assert_eq!((a.from, b.from), (PreparedFrom::Compiler, PreparedFrom::Memory));
+}
+
+#[test]
+fn compiled_contracts_survive_a_restart_on_disk_and_a_bad_file_is_compiled_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ContractEngineConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..ContractEngineConfig::default()
+    };
+    let code = wat::parse_str(LOOP).unwrap();
+    let first = ContractEngine::new(config.clone()).unwrap();
+    assert_eq!(
+        first.prepare(&code, env, &["call"]).unwrap().from,
+        PreparedFrom::Compiler
+    );
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(files.len(), 1, "one artifact, no temporary file left");
+
+    // A new engine (a restarted node) loads it instead of compiling, and it runs.
+    let second = ContractEngine::new(config.clone()).unwrap();
+    let c = second.prepare(&code, env, &["call"]).unwrap();
+    assert_eq!(c.from, PreparedFrom::Disk);
+    let out = second.call(&c, &linker(&second), vec![], "call", 10_000);
+    assert!(matches!(out.result, Err(ContractError::OutOfGas { .. })));
+
+    // A damaged artifact is refused by wasmtime and replaced by a fresh compile.
+    let path = files[0].as_ref().unwrap().path();
+    std::fs::write(&path, b"not a compiled module").unwrap();
+    let third = ContractEngine::new(config).unwrap();
+    assert_eq!(
+        third.prepare(&code, env, &["call"]).unwrap().from,
+        PreparedFrom::Compiler
+    );
+    assert_ne!(std::fs::read(&path).unwrap(), b"not a compiled module");
 }
 
 #[test]
