@@ -188,6 +188,18 @@ pub fn features(limits: &Limits) -> WasmFeatures {
     f
 }
 
+/// `TooMany` when a section holds more than its limit.
+fn at_most(what: &'static str, count: u32, max: u32) -> Result<(), ValidationError> {
+    if count > max {
+        return Err(ValidationError::TooMany {
+            what,
+            count: count as u64,
+            max: max as u64,
+        });
+    }
+    Ok(())
+}
+
 /// Validates contract `code` under `limits`; `allowed_import(module, name)` says which function
 /// imports the environment offers, and every name in `required_exports` must be an exported
 /// function.
@@ -290,15 +302,8 @@ pub fn validate(
                 }
             }
             Payload::FunctionSection(reader) => {
-                let count = reader.count();
-                if count > limits.max_functions {
-                    return Err(ValidationError::TooMany {
-                        what: "functions",
-                        count: count as u64,
-                        max: limits.max_functions as u64,
-                    });
-                }
-                summary.functions = count;
+                at_most("functions", reader.count(), limits.max_functions)?;
+                summary.functions = reader.count();
             }
             Payload::TableSection(reader) => {
                 for table in reader {
@@ -318,31 +323,13 @@ pub fn validate(
                 }
             }
             Payload::GlobalSection(reader) => {
-                if reader.count() > limits.max_globals {
-                    return Err(ValidationError::TooMany {
-                        what: "globals",
-                        count: reader.count() as u64,
-                        max: limits.max_globals as u64,
-                    });
-                }
+                at_most("globals", reader.count(), limits.max_globals)?;
             }
             Payload::DataSection(reader) => {
-                if reader.count() > limits.max_data_segments {
-                    return Err(ValidationError::TooMany {
-                        what: "data segments",
-                        count: reader.count() as u64,
-                        max: limits.max_data_segments as u64,
-                    });
-                }
+                at_most("data segments", reader.count(), limits.max_data_segments)?;
             }
             Payload::ExportSection(reader) => {
-                if reader.count() > limits.max_exports {
-                    return Err(ValidationError::TooMany {
-                        what: "exports",
-                        count: reader.count() as u64,
-                        max: limits.max_exports as u64,
-                    });
-                }
+                at_most("exports", reader.count(), limits.max_exports)?;
                 for export in reader {
                     let export = export.map_err(invalid)?;
                     if export.kind == ExternalKind::Func {

@@ -17,13 +17,13 @@
 //! pallet's environment; they are registered on a [`wasmtime::Linker`] over the caller's store
 //! data `T`, so this module knows nothing of them.
 
-use crate::engine::{spawn_epoch_ticker, EPOCH_TICK};
+use crate::engine::{deterministic_wasm, spawn_epoch_ticker, EPOCH_TICK};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Config, Engine, Linker, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
 use watt_contract_validation::{Limits, ValidationError};
 use watt_primitives::{blake2_256, Hash};
 
@@ -139,20 +139,11 @@ struct ModuleCache {
 
 fn contract_config(cfg: &ContractEngineConfig) -> Config {
     let mut c = Config::new();
-    c.cranelift_opt_level(OptLevel::Speed)
-        .cranelift_nan_canonicalization(true)
+    deterministic_wasm(&mut c)
         .consume_fuel(true)
         .epoch_interruption(true)
-        .wasm_simd(false)
-        .wasm_relaxed_simd(false)
-        .wasm_memory64(false)
-        .wasm_multi_memory(false)
-        .wasm_gc(false)
-        .wasm_function_references(false)
+        // Validation refuses them; the compiler need not know them either.
         .wasm_reference_types(false)
-        .wasm_tail_call(false)
-        .wasm_wide_arithmetic(false)
-        .wasm_custom_page_sizes(false)
         .max_wasm_stack(cfg.max_wasm_stack)
         .parallel_compilation(false);
     c

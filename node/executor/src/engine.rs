@@ -204,8 +204,10 @@ pub(crate) fn spawn_epoch_ticker(engine: Weak<Engine>) {
 
 /// The wasm features a runtime may use. Everything whose result could differ between machines
 /// (SIMD, relaxed SIMD; threads are compiled out of this wasmtime build) is off and NaNs are canonicalized (ARCHITECTURE §4).
-fn deterministic_config(cfg: &ExecutorConfig) -> Config {
-    let mut c = Config::new();
+/// The settings every Watt engine shares (the runtime's and the contracts'): optimized code,
+/// canonical NaNs, and none of the proposals whose results could differ between machines or
+/// that the chain does not use.
+pub(crate) fn deterministic_wasm(c: &mut Config) -> &mut Config {
     c.cranelift_opt_level(OptLevel::Speed)
         .cranelift_nan_canonicalization(true)
         .wasm_simd(false)
@@ -217,6 +219,11 @@ fn deterministic_config(cfg: &ExecutorConfig) -> Config {
         .wasm_tail_call(false)
         .wasm_wide_arithmetic(false)
         .wasm_custom_page_sizes(false)
+}
+
+fn deterministic_config(cfg: &ExecutorConfig) -> Config {
+    let mut c = Config::new();
+    deterministic_wasm(&mut c)
         // rustc's wasm32 target emits the reference-types encoding of call_indirect.
         .wasm_reference_types(true)
         .max_wasm_stack(cfg.max_wasm_stack)
