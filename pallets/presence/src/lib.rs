@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use pallet_identity as identity;
 use pallet_rewards as rewards;
 use parity_scale_codec::{Decode, Encode};
-use watt_primitives::economy::Role;
+use watt_primitives::economy::{PerRole, Role};
 use watt_primitives::{AccountId, DispatchError};
 use watt_support::dispatch::{DispatchResult, PalletError, Weight};
 use watt_support::{storage_instance, Origin, StorageMap};
@@ -136,16 +136,17 @@ pub fn pre_check(who: &AccountId, call: &Call) -> Result<(), DispatchError> {
     }
 }
 
-/// Ok with the open day's number when `who` may check in.
-fn check_in_allowed(who: &AccountId) -> Result<u64, Error> {
+/// Ok with the open day and `who`'s entry in it (read once, for recording the check-in) when
+/// `who` may check in.
+fn check_in_allowed(who: &AccountId) -> Result<(rewards::OpenDay, PerRole<u64>), Error> {
     if !identity::is_attested(who) {
         return Err(Error::NotAttested);
     }
-    let (day, mine) = rewards::shares_today(who);
-    if mine.get(Role::Pioneer) > 0 {
+    let (today, entry) = rewards::open_day_entry(who);
+    if entry.get(Role::Pioneer) > 0 {
         return Err(Error::AlreadyCheckedIn);
     }
-    Ok(day)
+    Ok((today, entry))
 }
 
 /// Whether `who` checked in today.
@@ -177,7 +178,8 @@ pub fn dispatch<E: From<Event>>(origin: Origin, call: Call, out: &mut Vec<E>) ->
 }
 
 fn check_in(who: &AccountId) -> Result<Event, Error> {
-    let day = check_in_allowed(who)?;
+    let (today, entry) = check_in_allowed(who)?;
+    let day = today.day;
     let contributor = circle_valid(who);
     let ambassador = Referrers::get(who).filter(identity::is_attested);
     let mine: &[(Role, u64)] = if contributor {
@@ -185,7 +187,13 @@ fn check_in(who: &AccountId) -> Result<Event, Error> {
     } else {
         &[(Role::Pioneer, 1)]
     };
-    rewards::add_shares(who, mine, ambassador.as_ref().map(|r| (r, Role::Ambassador)));
+    rewards::record_shares(
+        today,
+        who,
+        entry,
+        mine,
+        ambassador.as_ref().map(|r| (r, Role::Ambassador)),
+    );
     Ok(Event::CheckedIn {
         who: *who,
         day,

@@ -340,12 +340,30 @@ pub fn add_share(who: &AccountId, role: Role, n: u64) {
     add_shares(who, &[(role, n)], None);
 }
 
+/// The open day and `who`'s entry in it: what a caller checks before recording shares with
+/// [`record_shares`], read once.
+pub fn open_day_entry(who: &AccountId) -> (OpenDay, PerRole<u64>) {
+    let today = Today::get().unwrap_or_default();
+    let entry = Pending::get(who, &today.day).unwrap_or_default();
+    (today, entry)
+}
+
 /// Records shares of one event in the open day: `mine` for `who`, and optionally one more
 /// `(account, role)` for another account (a check-in's referrer), reading and writing the open
 /// day and each account's entry once. O(1).
 pub fn add_shares(who: &AccountId, mine: &[(Role, u64)], other: Option<(&AccountId, Role)>) {
-    let mut today = Today::get().unwrap_or_default();
-    let mut entry = Pending::get(who, &today.day).unwrap_or_default();
+    let (today, entry) = open_day_entry(who);
+    record_shares(today, who, entry, mine, other);
+}
+
+/// [`add_shares`] with the open day and `who`'s entry as [`open_day_entry`] read them.
+pub fn record_shares(
+    mut today: OpenDay,
+    who: &AccountId,
+    mut entry: PerRole<u64>,
+    mine: &[(Role, u64)],
+    other: Option<(&AccountId, Role)>,
+) {
     for (role, n) in mine {
         entry.set(*role, entry.get(*role).saturating_add(*n));
         today.shares.set(*role, today.shares.get(*role).saturating_add(*n));
@@ -362,8 +380,8 @@ pub fn add_shares(who: &AccountId, mine: &[(Role, u64)], other: Option<(&Account
 
 /// `who`'s shares in the open day, and the day's number.
 pub fn shares_today(who: &AccountId) -> (u64, PerRole<u64>) {
-    let day = today();
-    (day, Pending::get(who, &day).unwrap_or_default())
+    let (today, entry) = open_day_entry(who);
+    (today.day, entry)
 }
 
 /// The pallet's hooks: `on_initialize` closes the open day when its blocks are over.
