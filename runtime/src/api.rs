@@ -244,18 +244,9 @@ pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
         number: input.number,
         author: input.author,
     };
-    let mut records = Vec::new();
-    let record = |phase: EventPhase, events: Vec<RuntimeEvent>, records: &mut Vec<EventRecord>| {
-        records.extend(events.into_iter().map(|e| EventRecord {
-            phase,
-            topics: e.topics(),
-            event: e.encode(),
-        }))
-    };
-    record(
+    let mut records = event_records(
         EventPhase::Initialization,
         crate::hooks::run(EventPhase::Initialization, &block),
-        &mut records,
     );
     let params = params();
     let (payloads, all_signatures_ok) = signing_payloads_and_batch_check(&input.transactions);
@@ -266,7 +257,7 @@ pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
         let signature_ok = |stx: &SignedTransaction| {
             all_signatures_ok || host::sr25519_verify(&stx.signature, &payload, stx.tx.signer.as_bytes())
         };
-        let (result, events) = apply_transaction(
+        let (result, mut events) = apply_transaction(
             stx,
             index as u32,
             input.number,
@@ -275,20 +266,33 @@ pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
             &mut weight_left,
             signature_ok,
         );
-        record(EventPhase::Transaction(index as u32), events, &mut records);
+        records.append(&mut events);
         results.push(result);
     }
-    record(
+    records.extend(event_records(
         EventPhase::Finalization,
         crate::hooks::run(EventPhase::Finalization, &block),
-        &mut records,
-    );
+    ));
     ApplyBlockOutput {
         results,
         events: records,
     }
 }
 
+/// The block's list entries for `events` of one phase: each encoded once, with its topics.
+fn event_records(phase: EventPhase, events: Vec<RuntimeEvent>) -> Vec<EventRecord> {
+    events
+        .into_iter()
+        .map(|e| EventRecord {
+            phase,
+            topics: e.topics(),
+            event: e.encode(),
+        })
+        .collect()
+}
+
+/// Applies one transaction: its result and its entries of the block's events list (the
+/// receipt carries the same encoded events).
 fn apply_transaction(
     stx: SignedTransaction,
     index: u32,
@@ -297,7 +301,7 @@ fn apply_transaction(
     params: &ChainParams,
     weight_left: &mut u64,
     signature_ok: impl FnOnce(&SignedTransaction) -> bool,
-) -> (ApplyResult, Vec<RuntimeEvent>) {
+) -> (ApplyResult, Vec<EventRecord>) {
     let encoded = stx.encode();
     let len = encoded.len() as u32;
     let checked = match check(&stx, len, chain, params, || signature_ok(&stx)) {
@@ -338,15 +342,16 @@ fn apply_transaction(
         }
         Err(e) => TxOutcome::Failed(e),
     };
+    let records = event_records(EventPhase::Transaction(index), events);
     let receipt = Receipt {
         tx_hash: host::blake2_256(&encoded),
         block_number: number,
         index,
         outcome,
         fee_paid: checked.fee,
-        events: events.iter().map(Encode::encode).collect(),
+        events: records.iter().map(|r| r.event.clone()).collect(),
     };
-    (ApplyResult::Included(receipt), events)
+    (ApplyResult::Included(receipt), records)
 }
 
 /// Answers a read-only query.
