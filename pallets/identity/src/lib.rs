@@ -153,11 +153,9 @@ where
                 return Err(Error::NotAttested.into_dispatch_error());
             }
             Attestations::remove(&who);
-            let mut ev = Vec::new();
-            let mut bev = Vec::new();
-            let cancelled = rewards::cancel_unclaimed(&who, &mut ev, &mut bev);
-            out.extend(bev.into_iter().map(E::from));
-            out.extend(ev.into_iter().map(E::from));
+            let cancelled = watt_support::dispatch::collect_events(out, |ev: &mut Vec<rewards::Event>, bev| {
+                rewards::cancel_unclaimed(&who, ev, bev)
+            });
             out.push(
                 Event::Revoked {
                     who,
