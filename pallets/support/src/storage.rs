@@ -73,12 +73,7 @@ pub struct StorageMap<I, K, V>(PhantomData<(I, K, V)>);
 impl<I: StorageInstance, K: Encode, V: FullCodec> StorageMap<I, K, V> {
     /// The raw key of `k`.
     pub fn key(k: &K) -> Vec<u8> {
-        let encoded = k.encode();
-        let mut key = Vec::with_capacity(I::PREFIX.len() + 16 + encoded.len());
-        key.extend_from_slice(I::PREFIX);
-        key.extend_from_slice(&host::blake2_128(&encoded));
-        key.extend_from_slice(&encoded);
-        key
+        blake2_128_concat(I::PREFIX, k)
     }
     /// The value at `k`, if any.
     pub fn get(k: &K) -> Option<V> {
@@ -117,25 +112,8 @@ impl<I: StorageInstance, K: FullCodec, V: FullCodec> StorageMap<I, K, V> {
     /// At most `limit` entries after the raw key `cursor` (from the start when `None`), and
     /// the cursor to resume from (`None` once the map is exhausted).
     pub fn iter_from(cursor: Option<&[u8]>, limit: usize) -> (Vec<(K, V)>, Option<Vec<u8>>) {
-        let mut out = Vec::new();
-        let mut at: Vec<u8> = cursor.map(|c| c.to_vec()).unwrap_or_else(|| I::PREFIX.to_vec());
-        while out.len() < limit {
-            let Some(next) = host::storage_next_key(&at) else {
-                return (out, None);
-            };
-            if !next.starts_with(I::PREFIX) {
-                return (out, None);
-            }
-            let mut rest = &next[I::PREFIX.len()..];
-            if rest.len() >= 16 {
-                rest = &rest[16..];
-                if let (Ok(k), Some(v)) = (K::decode(&mut rest), host::storage_get(&next)) {
-                    out.push((k, decode(v)));
-                }
-            }
-            at = next;
-        }
-        (out, Some(at))
+        // The map key follows the 16 hash bytes.
+        scan(I::PREFIX, cursor, limit, |rest| K::decode(&mut rest.get(16..)?).ok())
     }
 }
 
@@ -145,12 +123,7 @@ pub struct StorageDoubleMap<I, K1, K2, V>(PhantomData<(I, K1, K2, V)>);
 impl<I: StorageInstance, K1: Encode, K2: FullCodec, V: FullCodec> StorageDoubleMap<I, K1, K2, V> {
     /// The raw key prefix of every entry under `k1`.
     pub fn prefix(k1: &K1) -> Vec<u8> {
-        let encoded = k1.encode();
-        let mut key = Vec::with_capacity(I::PREFIX.len() + 16 + encoded.len());
-        key.extend_from_slice(I::PREFIX);
-        key.extend_from_slice(&host::blake2_128(&encoded));
-        key.extend_from_slice(&encoded);
-        key
+        blake2_128_concat(I::PREFIX, k1)
     }
     /// The raw key of `(k1, k2)`.
     pub fn key(k1: &K1, k2: &K2) -> Vec<u8> {
@@ -178,22 +151,45 @@ impl<I: StorageInstance, K1: Encode, K2: FullCodec, V: FullCodec> StorageDoubleM
     /// At most `limit` of the entries under `k1`, in key order: bounded work for transaction
     /// logic that drains them over several calls.
     pub fn iter_prefix_limited(k1: &K1, limit: usize) -> Vec<(K2, V)> {
-        let prefix = Self::prefix(k1);
-        let mut out = Vec::new();
-        let mut at = prefix.clone();
-        while out.len() < limit {
-            let Some(next) = host::storage_next_key(&at) else { break };
-            if !next.starts_with(&prefix) {
-                break;
-            }
-            let mut rest = &next[prefix.len()..];
-            if let (Ok(k2), Some(v)) = (K2::decode(&mut rest), host::storage_get(&next)) {
-                out.push((k2, decode(v)));
-            }
-            at = next;
-        }
-        out
+        scan(&Self::prefix(k1), None, limit, |mut rest| K2::decode(&mut rest).ok()).0
     }
+}
+
+/// `prefix ++ blake2_128(SCALE(key)) ++ SCALE(key)`: the key of a map entry (or of a double
+/// map's first key).
+fn blake2_128_concat(prefix: &[u8], key: &impl Encode) -> Vec<u8> {
+    let encoded = key.encode();
+    let mut out = Vec::with_capacity(prefix.len() + 16 + encoded.len());
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(&host::blake2_128(&encoded));
+    out.extend_from_slice(&encoded);
+    out
+}
+
+/// At most `limit` entries under `prefix` after the raw key `cursor` (from the prefix when
+/// `None`), each key decoded by `key` from what follows the prefix (entries whose key does not
+/// decode are skipped), and the cursor to resume from (`None` once the prefix is exhausted).
+fn scan<K, V: Decode>(
+    prefix: &[u8],
+    cursor: Option<&[u8]>,
+    limit: usize,
+    key: impl Fn(&[u8]) -> Option<K>,
+) -> (Vec<(K, V)>, Option<Vec<u8>>) {
+    let mut out = Vec::new();
+    let mut at: Vec<u8> = cursor.unwrap_or(prefix).to_vec();
+    while out.len() < limit {
+        let Some(next) = host::storage_next_key(&at) else {
+            return (out, None);
+        };
+        if !next.starts_with(prefix) {
+            return (out, None);
+        }
+        if let (Some(k), Some(v)) = (key(&next[prefix.len()..]), host::storage_get(&next)) {
+            out.push((k, decode(v)));
+        }
+        at = next;
+    }
+    (out, Some(at))
 }
 
 #[cfg(all(test, feature = "std"))]
