@@ -1,5 +1,6 @@
 //! Parsers of the JSON-RPC parameters Watt's methods take: 0x-hex bytes (storage keys, call
-//! data, transactions), 32-byte hashes, account addresses and block numbers.
+//! data, transactions), 32-byte hashes, account addresses and block numbers, and the parameter
+//! objects of the contract dry-runs ([`contracts`]).
 //!
 //! Every parameter is untrusted input from the network. These parsers live in their own crate,
 //! with no dependency on the executor or the store, so that they can be fuzzed
@@ -59,6 +60,28 @@ pub enum ParamError {
     /// Not a block number.
     #[error("block number must be a non-negative integer or 0x-prefixed hex of at most 16 digits, got {0}")]
     BadBlockNumber(String),
+    /// A parameter object is something else.
+    #[error("parameters must be a JSON object, got {0}")]
+    NotAnObject(String),
+    /// A parameter object has a field the method does not know.
+    #[error("unknown field `{field}` (known fields: {known})")]
+    UnknownField {
+        /// The field (its start).
+        field: String,
+        /// The fields the method takes.
+        known: String,
+    },
+    /// A required field of a parameter object is absent or null.
+    #[error("missing field {0}")]
+    MissingField(&'static str),
+    /// A field of a parameter object has the wrong type or value.
+    #[error("{field} {reason}")]
+    BadField {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A list longer than the method allows.
     #[error("at most {max} {what} per request, got {got}")]
     TooMany {
@@ -180,6 +203,8 @@ pub fn storage_keys(keys: &[String]) -> Result<Vec<Vec<u8>>, ParamError> {
     }
     keys.iter().map(|k| bytes(k, "storage key")).collect()
 }
+
+pub mod contracts;
 
 #[cfg(test)]
 mod tests;
