@@ -334,6 +334,7 @@ fn apply_transaction(
     system::inc_nonce(&signer);
     let mut events: Vec<RuntimeEvent> = balance_events.into_iter().map(RuntimeEvent::Balances).collect();
     let mut call_events = Vec::new();
+    watt_support::dispatch::take_unused_weight();
     // The call runs in its own storage transaction: a failure undoes the call, not the fee.
     let outcome = match host::with_transaction(|| checked.call.dispatch(Origin::Signed(signer), &mut call_events)) {
         Ok(()) => {
@@ -342,13 +343,26 @@ fn apply_transaction(
         }
         Err(e) => TxOutcome::Failed(e),
     };
+    // Weight the call declared but did not use (a contract's unused gas), whether it
+    // succeeded or not: refunded from the fee pool and given back to the block.
+    let unused = watt_support::dispatch::take_unused_weight().min(checked.weight);
+    let mut fee_paid = checked.fee;
+    if unused > 0 {
+        *weight_left = weight_left.saturating_add(unused);
+        let refund = params.weight_fee.saturating_mul(unused as Balance).min(fee_paid);
+        // A signer reaped by its own call may not take a refund below the existential
+        // deposit; the refund then stays in the pool.
+        if refund > 0 && balances::transfer(&fee_pool_account(), &signer, refund, false, &mut Vec::new()).is_ok() {
+            fee_paid -= refund;
+        }
+    }
     let records = event_records(EventPhase::Transaction(index), events);
     let receipt = Receipt {
         tx_hash: host::blake2_256(&encoded),
         block_number: number,
         index,
         outcome,
-        fee_paid: checked.fee,
+        fee_paid,
         events: records.iter().map(|r| r.event.clone()).collect(),
     };
     (ApplyResult::Included(receipt), records)
@@ -382,5 +396,9 @@ pub fn query(q: Query) -> QueryResult {
         Query::Supply => QueryResult::Supply(pallet_rewards::supply_info()),
         Query::Pledge(who) => QueryResult::Pledge(pallet_pledge::pledge_info(&who)),
         Query::EconomyParams => QueryResult::EconomyParams(pallet_rewards::params()),
+        Query::ContractCall(req) => QueryResult::ContractExec(pallet_contracts::dry_run_call(req)),
+        Query::ContractInstantiate(req) => QueryResult::ContractExec(pallet_contracts::dry_run_instantiate(req)),
+        Query::ContractInfo(who) => QueryResult::ContractInfo(pallet_contracts::contract_info(&who)),
+        Query::CodeInfo(hash) => QueryResult::CodeInfo(pallet_contracts::code_info(&hash)),
     }
 }

@@ -1,5 +1,5 @@
 //! The Watt state-transition function. It composes the pallets (`system`, `balances`, `sudo`,
-//! `identity`, `presence`, `pledge`, `rewards`), defines the call and event enums, origins and
+//! `identity`, `presence`, `pledge`, `rewards`, `contracts`), defines the call and event enums, origins and
 //! the hook order, the fee rule, and the entry points of the node<->runtime ABI
 //! (`watt_primitives::abi`). The same code is built natively (tests, benchmarks, the reference)
 //! and to wasm32 (the blob stored on chain at `:code`, run by the node's executor).
@@ -22,6 +22,7 @@ use watt_support::dispatch::{DispatchResult, Weight};
 use watt_support::{EventTopics, Origin};
 
 pub use pallet_balances;
+pub use pallet_contracts;
 pub use pallet_identity;
 pub use pallet_pledge;
 pub use pallet_presence;
@@ -32,7 +33,7 @@ pub use pallet_system;
 /// Name of this chain logic.
 pub const SPEC_NAME: &str = "watt";
 /// Version of the chain rules; a runtime upgrade must increase it.
-pub const SPEC_VERSION: u32 = 2;
+pub const SPEC_VERSION: u32 = 3;
 
 /// Deepest nesting a call may have when decoded (`sudo(sudo(...))`): bounds the decoder's
 /// recursion on hostile input.
@@ -49,6 +50,7 @@ pub fn storage_prefixes() -> Vec<&'static [u8]> {
         pallet_presence::STORAGE_PREFIXES,
         pallet_pledge::STORAGE_PREFIXES,
         pallet_rewards::STORAGE_PREFIXES,
+        pallet_contracts::STORAGE_PREFIXES,
         &[b"runtime/params"],
     ]
     .concat()
@@ -78,6 +80,9 @@ pub enum RuntimeCall {
     /// Rewards pallet.
     #[codec(index = 6)]
     Rewards(pallet_rewards::Call),
+    /// Contracts pallet.
+    #[codec(index = 7)]
+    Contracts(pallet_contracts::Call),
 }
 
 /// Every event the runtime emits; receipts and the block's events list carry them
@@ -105,6 +110,9 @@ pub enum RuntimeEvent {
     /// Rewards pallet.
     #[codec(index = 6)]
     Rewards(pallet_rewards::Event),
+    /// Contracts pallet.
+    #[codec(index = 7)]
+    Contracts(pallet_contracts::Event),
 }
 
 macro_rules! event_from {
@@ -133,7 +141,8 @@ event_from!(
     Identity => pallet_identity,
     Presence => pallet_presence,
     Pledge => pallet_pledge,
-    Rewards => pallet_rewards
+    Rewards => pallet_rewards,
+    Contracts => pallet_contracts
 );
 
 impl RuntimeCall {
@@ -153,6 +162,7 @@ impl RuntimeCall {
             RuntimeCall::Presence(c) => pallet_presence::weight(c),
             RuntimeCall::Pledge(c) => pallet_pledge::weight(c),
             RuntimeCall::Rewards(c) => pallet_rewards::weight(c),
+            RuntimeCall::Contracts(c) => pallet_contracts::weight(c),
         }
     }
 
@@ -187,6 +197,7 @@ impl RuntimeCall {
             RuntimeCall::Presence(c) => pallet_presence::dispatch(origin, c, events),
             RuntimeCall::Pledge(c) => pallet_pledge::dispatch(origin, c, events),
             RuntimeCall::Rewards(c) => pallet_rewards::dispatch(origin, c, events),
+            RuntimeCall::Contracts(c) => pallet_contracts::dispatch(origin, c, events),
         }
     }
 }

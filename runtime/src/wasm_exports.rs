@@ -77,3 +77,25 @@ pub extern "C" fn watt_validate_transaction(ptr: u32, len: u32) -> u64 {
 pub extern "C" fn watt_query(ptr: u32, len: u32) -> u64 {
     output(api::query(input::<Query>(ptr, len)))
 }
+
+/// The previous environment reply, freed at the next one: the host has read it by then, and a
+/// contract making thousands of calls must not leak a buffer per call.
+struct LastReply(core::cell::RefCell<Vec<u8>>);
+// SAFETY: wasm32 without threads: never shared between threads.
+unsafe impl Sync for LastReply {}
+static LAST_REPLY: LastReply = LastReply(core::cell::RefCell::new(Vec::new()));
+
+/// The contract sandbox's environment calls (`watt_primitives::sandbox::ENTRY_SANDBOX_ENV`),
+/// made by the host while a contract runs inside a `sandbox_execute_v1` call.
+#[no_mangle]
+pub extern "C" fn watt_sandbox_env(ptr: u32, len: u32) -> u64 {
+    // SAFETY: the host wrote exactly `len` bytes at `ptr`, a buffer it got from `watt_alloc`;
+    // the Vec takes it over and frees it when the call is decoded and served.
+    let bytes = unsafe { Vec::from_raw_parts(ptr as *mut u8, len as usize, len as usize) };
+    let reply = watt_support::sandbox::dispatch_env_call(&bytes).encode();
+    drop(bytes);
+    let packed = pack_ptr_len(reply.as_ptr() as u32, reply.len() as u32);
+    // Nested calls replaced the slot while this one was served; this reply is the newest.
+    *LAST_REPLY.0.borrow_mut() = reply;
+    packed
+}

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
 use watt_contract_validation::{Limits, ValidationError};
 use watt_primitives::{blake2_256, Hash};
 
@@ -121,6 +121,8 @@ pub struct CallOutcome<T> {
 pub struct ContractState<T> {
     /// The caller's data, seen by its host functions.
     pub data: T,
+    /// The contract's exported `memory`, once instantiated.
+    pub memory: Option<wasmtime::Memory>,
     limits: StoreLimits,
 }
 
@@ -160,6 +162,11 @@ impl ContractEngine {
             config,
             cache: Mutex::new(ModuleCache::default()),
         })
+    }
+
+    /// The upload limits code is validated against.
+    pub fn limits(&self) -> &Limits {
+        &self.config.limits
     }
 
     /// The wasmtime engine, for building a [`Linker`] of contract host functions.
@@ -277,19 +284,42 @@ impl ContractEngine {
         export: &str,
         gas_limit: u64,
     ) -> CallOutcome<T> {
+        match linker.instantiate_pre(&contract.module) {
+            Ok(pre) => self.call_pre(&pre, data, export, gas_limit),
+            Err(e) => CallOutcome {
+                result: Err(ContractError::Link(format!("{e:#}"))),
+                gas_used: 0,
+                data,
+            },
+        }
+    }
+
+    /// As [`ContractEngine::call`] from a contract already linked ([`Linker::instantiate_pre`]),
+    /// which is what a cached call does: no import resolution, only instantiation.
+    pub fn call_pre<T: 'static>(
+        &self,
+        pre: &InstancePre<ContractState<T>>,
+        data: T,
+        export: &str,
+        gas_limit: u64,
+    ) -> CallOutcome<T> {
         let limits = StoreLimitsBuilder::new()
             .memory_size((self.config.limits.max_memory_pages as usize) * 65_536)
             .instances(1)
             .tables(1)
             .memories(1)
             .build();
-        let mut store = Store::new(&self.engine, ContractState { data, limits });
+        let mut store = Store::new(&self.engine, ContractState {
+            data,
+            memory: None,
+            limits,
+        });
         store.limiter(|s| &mut s.limits);
         let deadline = self.config.call_deadline;
         store.set_epoch_deadline(deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1);
         store.epoch_deadline_trap();
         let result = match store.set_fuel(gas_limit) {
-            Ok(()) => Self::run(&mut store, contract, linker, export, gas_limit, deadline),
+            Ok(()) => Self::run(&mut store, pre, export, gas_limit, deadline),
             Err(e) => Err(ContractError::Trap(e.to_string())),
         };
         let left = store.get_fuel().unwrap_or(0);
@@ -302,8 +332,7 @@ impl ContractEngine {
 
     fn run<T: 'static>(
         store: &mut Store<ContractState<T>>,
-        contract: &PreparedContract,
-        linker: &Linker<ContractState<T>>,
+        pre: &InstancePre<ContractState<T>>,
         export: &str,
         gas_limit: u64,
         deadline: Duration,
@@ -313,7 +342,7 @@ impl ContractEngine {
             Some(wasmtime::Trap::Interrupt) => ContractError::Deadline(deadline),
             _ => ContractError::Trap(format!("{e:#}")),
         };
-        let instance = linker.instantiate(&mut *store, &contract.module).map_err(|e| {
+        let instance = pre.instantiate(&mut *store).map_err(|e| {
             // Instantiation runs no contract code (no start section), so its failures are
             // link errors or limits.
             match e.downcast_ref::<wasmtime::Trap>() {
@@ -321,6 +350,9 @@ impl ContractEngine {
                 None => ContractError::Link(format!("{e:#}")),
             }
         })?;
+        if let Some(memory) = instance.get_memory(&mut *store, "memory") {
+            store.data_mut().memory = Some(memory);
+        }
         let func = instance
             .get_typed_func::<(), ()>(&mut *store, export)
             .map_err(|_| ContractError::NoExport(export.to_string()))?;

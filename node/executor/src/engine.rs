@@ -81,6 +81,8 @@ pub struct ExecutorConfig {
     /// Instances kept for block building: other calls wait rather than take the last ones, so
     /// the block producer always gets an instance however busy the RPC is.
     pub reserved_for_blocks: u32,
+    /// The contract engine behind the runtime's sandbox host functions.
+    pub contracts: crate::contract_engine::ContractEngineConfig,
 }
 
 impl Default for ExecutorConfig {
@@ -93,6 +95,7 @@ impl Default for ExecutorConfig {
             block_call_deadline: Duration::from_secs(60),
             call_deadline: Duration::from_secs(10),
             reserved_for_blocks: 2,
+            contracts: Default::default(),
         }
     }
 }
@@ -239,9 +242,12 @@ fn deterministic_config(cfg: &ExecutorConfig) -> Config {
 }
 
 impl Executor {
-    /// An executor with the default host functions.
+    /// An executor with the default host functions and a contract sandbox of its own.
     pub fn new(config: ExecutorConfig) -> Result<Self, ExecError> {
-        Self::with_host_functions(config, default_host_functions())
+        let engine = crate::contract_engine::ContractEngine::new(config.contracts.clone())
+            .map_err(|e| ExecError::Instantiate(e.to_string()))?;
+        let sandbox = Arc::new(crate::sandbox::ContractSandbox::new(Arc::new(engine)));
+        Self::with_host_functions(config, default_host_functions(sandbox))
     }
 
     /// An executor with the given host-function sets (the defaults plus extensions, usually).
@@ -387,6 +393,9 @@ impl Executor {
             .map_err(|e| ExecError::Link(format!("entry `{entry}`: {e}")))?;
         store.data_mut().memory = Some(memory);
         store.data_mut().alloc = Some(alloc.clone());
+        store.data_mut().sandbox_env = instance
+            .get_typed_func::<(u32, u32), u64>(&mut *store, watt_primitives::sandbox::ENTRY_SANDBOX_ENV)
+            .ok();
         let len = u32::try_from(input.len()).map_err(|_| ExecError::Instantiate("input larger than 4 GiB".into()))?;
         let ptr = alloc.call(&mut *store, len).map_err(trap)?;
         memory

@@ -21,6 +21,10 @@ pub struct HostState {
     pub(crate) limits: StoreLimits,
     /// The last message the runtime logged at error level (its panic message, before it traps).
     pub(crate) last_error: Option<String>,
+    /// The runtime's `watt_sandbox_env` export, if it has one (contract environment calls).
+    pub(crate) sandbox_env: Option<TypedFunc<(u32, u32), u64>>,
+    /// The memories of the contracts whose environment calls are being served, innermost last.
+    pub(crate) contract_memories: Vec<crate::sandbox::ContractMemoryPtr>,
 }
 
 impl HostState {
@@ -31,6 +35,8 @@ impl HostState {
             alloc: None,
             limits,
             last_error: None,
+            sandbox_env: None,
+            contract_memories: Vec::new(),
         }
     }
 }
@@ -275,12 +281,14 @@ impl HostFunctions for LoggingFunctions {
     }
 }
 
-/// The host functions every Watt runtime links against.
-pub fn default_host_functions() -> Vec<Box<dyn HostFunctions>> {
+/// The host functions every Watt runtime links against, the contract sandbox over `sandbox`
+/// included.
+pub fn default_host_functions(sandbox: std::sync::Arc<crate::sandbox::ContractSandbox>) -> Vec<Box<dyn HostFunctions>> {
     vec![
         Box::new(StorageFunctions),
         Box::new(CryptoFunctions::default()),
         Box::new(LoggingFunctions),
+        Box::new(crate::sandbox::SandboxFunctions::new(sandbox)),
     ]
 }
 

@@ -12,6 +12,8 @@
 //!   admission is not checked again when its set is judged and its block applied.
 //! - [`contract_engine`]: the separate, fuel-metered engine for untrusted contract code,
 //!   validated at upload and cached by code hash.
+//! - [`sandbox`]: the contract sandbox host functions (and their native twin): contract code
+//!   runs in the contract engine, its environment calls are relayed to the runtime.
 //! - [`overlay`]: the storage overlay over a read-only [`StateBackend`], with nested
 //!   transactions; it is the [`watt_support::externalities::Externalities`] of both the wasm
 //!   and the native execution.
@@ -20,6 +22,7 @@ pub mod contract_engine;
 pub mod engine;
 pub mod host_functions;
 pub mod overlay;
+pub mod sandbox;
 pub mod signature_cache;
 
 pub use contract_engine::{
@@ -28,3 +31,4 @@ pub use contract_engine::{
 pub use engine::{Deadline, ExecError, Executor, ExecutorConfig, RuntimeCode};
 pub use host_functions::{GuestMemory, HostFunctions, HostState};
 pub use overlay::{BackendError, Changes, MemoryBackend, StateBackend, StateSession};
+pub use sandbox::{ContractSandbox, NativeSandbox, SandboxFunctions};

@@ -68,3 +68,45 @@ macro_rules! pallet_error {
         }
     };
 }
+
+/// The weight a call declared but did not use, reported by the call (a contract call that used
+/// less gas than its limit) and refunded by the runtime after dispatch. It lives outside
+/// storage so a failed call, whose writes are rolled back, still gets its refund.
+#[cfg(target_arch = "wasm32")]
+mod unused {
+    use core::cell::Cell;
+    struct Slot(Cell<u64>);
+    // SAFETY: wasm32 without threads: never shared between threads.
+    unsafe impl Sync for Slot {}
+    static UNUSED: Slot = Slot(Cell::new(0));
+    pub fn set(w: u64) {
+        UNUSED.0.set(w)
+    }
+    pub fn take() -> u64 {
+        UNUSED.0.replace(0)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod unused {
+    use core::cell::Cell;
+    std::thread_local! {
+        static UNUSED: Cell<u64> = const { Cell::new(0) };
+    }
+    pub fn set(w: u64) {
+        UNUSED.with(|u| u.set(w))
+    }
+    pub fn take() -> u64 {
+        UNUSED.with(|u| u.replace(0))
+    }
+}
+
+/// Reports weight the current call declared but did not use (see [`take_unused_weight`]).
+pub fn set_unused_weight(weight: Weight) {
+    unused::set(weight)
+}
+
+/// The unused weight the last call reported, reset to zero.
+pub fn take_unused_weight() -> Weight {
+    unused::take()
+}

@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod hooks;
 pub mod host;
 pub mod origin;
+pub mod sandbox;
 pub mod storage;
 
 #[cfg(feature = "std")]

@@ -273,6 +273,14 @@ pub enum Query {
     Pledge(AccountId),
     /// The economy parameters.
     EconomyParams,
+    /// Dry-run of a contract call (nothing is written).
+    ContractCall(crate::contracts::CallRequest),
+    /// Dry-run of a contract instantiation (nothing is written).
+    ContractInstantiate(crate::contracts::InstantiateRequest),
+    /// A contract's info, if the account holds one.
+    ContractInfo(AccountId),
+    /// Uploaded code's info, if any.
+    CodeInfo(Hash),
 }
 
 /// Account state as seen by clients.
@@ -305,6 +313,12 @@ pub enum QueryResult {
     Pledge(PledgeInfo),
     /// For [`Query::EconomyParams`].
     EconomyParams(EconomyParams),
+    /// For [`Query::ContractCall`] and [`Query::ContractInstantiate`].
+    ContractExec(crate::contracts::ExecResult),
+    /// For [`Query::ContractInfo`].
+    ContractInfo(Option<crate::contracts::ContractInfo>),
+    /// For [`Query::CodeInfo`].
+    CodeInfo(Option<crate::contracts::CodeInfo>),
 }
 
 /// Packs a (pointer, length) pair into the u64 an entry point or host function returns.

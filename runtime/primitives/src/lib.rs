@@ -11,8 +11,10 @@ extern crate alloc;
 pub mod abi;
 pub mod account;
 pub mod block;
+pub mod contracts;
 pub mod economy;
 pub mod hashing;
+pub mod sandbox;
 pub mod transaction;
 
 pub use account::AccountId;
@@ -54,6 +56,11 @@ pub fn team_reserve_account() -> AccountId {
     AccountId::keyless(b"watt/team-reserve")
 }
 
+/// The keyless account holding the storage deposits of contract code and contract storage.
+pub fn contract_deposit_account() -> AccountId {
+    AccountId::keyless(b"watt/contract-deposits")
+}
+
 /// The keyless account holding bonded and unbonding pledges.
 pub fn pledge_account() -> AccountId {
     AccountId::keyless(b"watt/pledge")
@@ -67,6 +74,7 @@ pub fn is_module_account(who: &AccountId) -> bool {
         storage_pool_account(),
         team_reserve_account(),
         pledge_account(),
+        contract_deposit_account(),
     ]
     .contains(who)
 }

@@ -1,0 +1,453 @@
+//! The contract sandbox: the node side of `watt_primitives::sandbox`.
+//!
+//! [`ContractSandbox`] runs contract code in the [`ContractEngine`] and relays every call the
+//! contract makes to module `watt_v1` to whoever serves the environment:
+//! - for the wasm runtime, [`SandboxFunctions`] registers the `sandbox_*_v1` host functions; a
+//!   relayed call re-enters the runtime instance through its `watt_sandbox_env` export, with
+//!   the contract's memory reachable through `sandbox_memory_read_v1`/`_write_v1` while it runs;
+//! - for the native runtime, [`NativeSandbox`] is the `watt_support::sandbox::SandboxHost` the
+//!   native twin calls, relaying straight to the pallet's `SandboxEnv`.
+//!
+//! The host knows no contract function: it links whatever `watt_v1` functions the code imports
+//! (the runtime validated the names at upload) as relays, so the rules, costs and the function
+//! list all live in the runtime and change with it.
+
+use crate::contract_engine::{ContractEngine, ContractError, ContractState};
+use crate::host_functions::{GuestMemory, HostFunctions, HostState};
+use parity_scale_codec::{DecodeAll, Encode};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use wasmtime::{Caller, ExternType, InstancePre, Linker, Val, ValType};
+use watt_primitives::abi::{unpack_ptr_len, HOST_MODULE};
+use watt_primitives::sandbox::{
+    host as names, CodeSummary, EnvCall, EnvReply, SandboxExecute, SandboxOutcome, SandboxPrepare,
+    CONTRACT_ENV_MODULE,
+};
+use watt_primitives::Hash;
+use watt_support::sandbox::{ContractMemory, SandboxEnv, SandboxHost};
+
+/// Serves one relayed environment call; `memory` is the calling contract's linear memory.
+/// An `Err` is a failure of the runtime itself (it trapped): it ends the whole runtime call.
+trait Relay {
+    fn relay(
+        &mut self,
+        function: &str,
+        args: &[u64],
+        gas_left: u64,
+        memory: &mut [u8],
+    ) -> Result<EnvReply, wasmtime::Error>;
+}
+
+/// Why a contract stopped early, recorded by the relay before it makes the contract trap.
+enum Stop {
+    Halt,
+    OutOfGas,
+    Trap(String),
+    Runtime(wasmtime::Error),
+}
+
+/// The store data of a running contract.
+struct Frame {
+    /// The relay of the execution in progress. A raw pointer because the store must be
+    /// `'static`; see [`ContractSandbox::execute`] for why it stays valid.
+    relay: *mut (dyn Relay + 'static),
+    stop: Option<Stop>,
+}
+
+// SAFETY: a `Frame` lives in a store created, used and dropped on one thread within one
+// `ContractSandbox::execute` call; it is never sent anywhere.
+unsafe impl Send for Frame {}
+
+type Linked = InstancePre<ContractState<Frame>>;
+
+/// Validates, compiles, links and runs contracts (see the module docs).
+pub struct ContractSandbox {
+    engine: Arc<ContractEngine>,
+    linked: Mutex<HashMap<Hash, Linked>>,
+}
+
+/// Most linked contracts kept; past it the map starts over (the engine keeps the compiled
+/// modules, so relinking is cheap).
+const LINKED_CACHE: usize = 1024;
+
+impl ContractSandbox {
+    /// A sandbox over `engine`.
+    pub fn new(engine: Arc<ContractEngine>) -> Self {
+        ContractSandbox {
+            engine,
+            linked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The engine (for its cache statistics and tests).
+    pub fn engine(&self) -> &ContractEngine {
+        &self.engine
+    }
+
+    /// Validates `input.code` against the ABI the runtime describes and compiles it.
+    pub fn prepare(&self, input: &SandboxPrepare) -> Result<CodeSummary, String> {
+        let allowed = |module: &str, name: &str| module == CONTRACT_ENV_MODULE && input.functions.iter().any(|f| f == name);
+        let exports: Vec<&str> = input.exports.iter().map(String::as_str).collect();
+        let summary = watt_contract_validation::validate(&input.code, self.engine.limits(), allowed, &exports)
+            .map_err(|e| e.to_string())?;
+        self.engine.prepare(&input.code, allowed, &exports).map_err(|e| e.to_string())?;
+        Ok(CodeSummary {
+            functions: summary.functions,
+            max_memory_pages: u32::try_from(summary.memory_pages).unwrap_or(u32::MAX),
+        })
+    }
+
+    fn linked(&self, code_hash: &Hash) -> Result<Option<Linked>, ContractError> {
+        if let Some(pre) = self.linked.lock().get(code_hash) {
+            return Ok(Some(pre.clone()));
+        }
+        let Some(prepared) = self.engine.cached(code_hash) else {
+            return Ok(None);
+        };
+        let mut linker: Linker<ContractState<Frame>> = self.engine.linker();
+        for import in prepared.module.imports() {
+            let ExternType::Func(ty) = import.ty() else {
+                return Err(ContractError::Link(format!("import `{}` is not a function", import.name())));
+            };
+            let name: Arc<str> = Arc::from(import.name());
+            let returns_i32 = matches!(ty.results().next(), Some(ValType::I32));
+            linker
+                .func_new(import.module(), import.name(), ty, move |caller, params, results| {
+                    relay_call(caller, &name, returns_i32, params, results)
+                })
+                .map_err(|e| ContractError::Link(format!("{e:#}")))?;
+        }
+        let pre = linker
+            .instantiate_pre(&prepared.module)
+            .map_err(|e| ContractError::Link(format!("{e:#}")))?;
+        let mut linked = self.linked.lock();
+        if linked.len() >= LINKED_CACHE {
+            linked.clear();
+        }
+        linked.insert(*code_hash, pre.clone());
+        Ok(Some(pre))
+    }
+
+    /// Runs `input`, relaying environment calls to `relay`. `Err` only when the relay failed
+    /// (the runtime trapped underneath).
+    fn execute(&self, input: &SandboxExecute, relay: &mut dyn Relay) -> Result<SandboxOutcome, wasmtime::Error> {
+        let pre = match self.linked(&input.code_hash) {
+            Ok(Some(pre)) => pre,
+            Ok(None) => return Ok(SandboxOutcome::NotPrepared),
+            Err(e) => {
+                return Ok(SandboxOutcome::Trapped {
+                    gas_used: 0,
+                    message: e.to_string(),
+                })
+            }
+        };
+        // SAFETY: the pointer is stored in the store's data only; the store is created and
+        // dropped inside `call_pre` below, before `relay`'s borrow ends, and the relay is only
+        // dereferenced from host calls made while that store runs. Erasing the lifetime is what
+        // lets the store be `'static`.
+        let relay: *mut (dyn Relay + 'static) = unsafe { std::mem::transmute(relay) };
+        let frame = Frame { relay, stop: None };
+        let outcome = self
+            .engine
+            .call_pre(&pre, frame, input.export.name(), input.gas_limit);
+        let gas_used = outcome.gas_used;
+        Ok(match (outcome.data.stop, outcome.result) {
+            (Some(Stop::Runtime(e)), _) => return Err(e),
+            (Some(Stop::Halt), _) => SandboxOutcome::Halted { gas_used },
+            (Some(Stop::OutOfGas), _) | (None, Err(ContractError::OutOfGas { .. })) => SandboxOutcome::OutOfGas,
+            (Some(Stop::Trap(message)), _) => SandboxOutcome::Trapped { gas_used, message },
+            (None, Ok(())) => SandboxOutcome::Finished { gas_used },
+            (None, Err(e)) => SandboxOutcome::Trapped {
+                gas_used,
+                message: e.to_string(),
+            },
+        })
+    }
+}
+
+/// The body of every linked `watt_v1` function: relay, charge, answer.
+fn relay_call(
+    mut caller: Caller<'_, ContractState<Frame>>,
+    name: &str,
+    returns_i32: bool,
+    params: &[Val],
+    results: &mut [Val],
+) -> wasmtime::Result<()> {
+    let args: Vec<u64> = params
+        .iter()
+        .map(|v| match v {
+            Val::I32(x) => *x as u32 as u64,
+            Val::I64(x) => *x as u64,
+            // Validation admits no other parameter types in imports.
+            _ => 0,
+        })
+        .collect();
+    let gas_left = caller.get_fuel()?;
+    let relay = caller.data().data.relay;
+    let reply = {
+        let memory = caller.data().memory;
+        let mut empty = [0u8; 0];
+        let bytes: &mut [u8] = match memory {
+            Some(m) => m.data_mut(&mut caller),
+            None => &mut empty,
+        };
+        // SAFETY: see `ContractSandbox::execute`: the relay outlives the store this host call
+        // runs in, and nothing else holds it during the call.
+        unsafe { (*relay).relay(name, &args, gas_left, bytes) }
+    };
+    let (charge, stop, value) = match reply {
+        Ok(EnvReply::Return { value, charge }) => (charge, None, value),
+        Ok(EnvReply::Halt { charge }) => (charge, Some(Stop::Halt), 0),
+        Ok(EnvReply::Trap { charge, message }) => (charge, Some(Stop::Trap(message)), 0),
+        Err(e) => (0, Some(Stop::Runtime(e)), 0),
+    };
+    let left = caller.get_fuel()?;
+    let stop = if charge > left {
+        caller.set_fuel(0)?;
+        match stop {
+            Some(Stop::Runtime(e)) => Some(Stop::Runtime(e)),
+            _ => Some(Stop::OutOfGas),
+        }
+    } else {
+        caller.set_fuel(left - charge)?;
+        stop
+    };
+    if let Some(stop) = stop {
+        caller.data_mut().data.stop = Some(stop);
+        return Err(wasmtime::format_err!("contract stopped by its environment"));
+    }
+    if let Some(slot) = results.first_mut() {
+        *slot = if returns_i32 {
+            Val::I32(value as u32 as i32)
+        } else {
+            Val::I64(value as i64)
+        };
+    }
+    Ok(())
+}
+
+/// The relay of the wasm runtime: re-enters the runtime instance that called `sandbox_execute`.
+struct RuntimeRelay<'a, 'b> {
+    caller: &'a mut Caller<'b, HostState>,
+}
+
+impl Relay for RuntimeRelay<'_, '_> {
+    fn relay(
+        &mut self,
+        function: &str,
+        args: &[u64],
+        gas_left: u64,
+        memory: &mut [u8],
+    ) -> Result<EnvReply, wasmtime::Error> {
+        let call = EnvCall {
+            function: function.as_bytes().to_vec(),
+            args: args.to_vec(),
+            gas_left,
+        }
+        .encode();
+        let env = self
+            .caller
+            .data()
+            .sandbox_env
+            .clone()
+            .ok_or_else(|| wasmtime::format_err!("the runtime has no `watt_sandbox_env` export"))?;
+        self.caller
+            .data_mut()
+            .contract_memories
+            .push(ContractMemoryPtr(memory.as_mut_ptr(), memory.len()));
+        let result = (|| {
+            let packed = GuestMemory::give(self.caller, &call)?;
+            let (ptr, len) = unpack_ptr_len(packed);
+            let out = env.call(&mut *self.caller, (ptr, len))?;
+            let (out_ptr, out_len) = unpack_ptr_len(out);
+            let bytes = GuestMemory::read(self.caller, out_ptr, out_len)?;
+            EnvReply::decode_all(&mut &bytes[..])
+                .map_err(|_| wasmtime::format_err!("the runtime answered an environment call with malformed bytes"))
+        })();
+        self.caller.data_mut().contract_memories.pop();
+        result
+    }
+}
+
+/// The memory of a contract whose environment call the runtime is serving.
+#[derive(Clone, Copy)]
+pub(crate) struct ContractMemoryPtr(*mut u8, usize);
+
+// SAFETY: only ever used on the thread running the contract, within the relayed call.
+unsafe impl Send for ContractMemoryPtr {}
+
+impl ContractMemoryPtr {
+    fn range(&self, ptr: u32, len: u32) -> Option<std::ops::Range<usize>> {
+        let start = ptr as usize;
+        let end = start.checked_add(len as usize)?;
+        (end <= self.1).then_some(start..end)
+    }
+
+    /// The contract memory's bytes.
+    ///
+    /// # Safety
+    /// Only while the relayed call that pushed this pointer is running: the contract is paused
+    /// inside a host call, so its memory can neither grow nor move, and no other reference to
+    /// it is used meanwhile.
+    unsafe fn bytes<'a>(&self) -> &'a mut [u8] {
+        // SAFETY: the caller upholds the contract above; the pointer and length were taken from
+        // a live `&mut [u8]` of the contract's memory.
+        unsafe { std::slice::from_raw_parts_mut(self.0, self.1) }
+    }
+}
+
+/// The sandbox host functions of the wasm runtime.
+pub struct SandboxFunctions {
+    sandbox: Arc<ContractSandbox>,
+}
+
+impl SandboxFunctions {
+    /// Host functions over `sandbox`.
+    pub fn new(sandbox: Arc<ContractSandbox>) -> Self {
+        SandboxFunctions { sandbox }
+    }
+}
+
+impl HostFunctions for SandboxFunctions {
+    fn register(&self, l: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        let sandbox = self.sandbox.clone();
+        l.func_wrap(
+            HOST_MODULE,
+            names::SANDBOX_PREPARE,
+            move |mut c: Caller<'_, HostState>, ip: u32, il: u32| {
+                let answer = GuestMemory::with_slice(&mut c, ip, il, |input, _| {
+                    match SandboxPrepare::decode_all(&mut &input[..]) {
+                        Ok(req) => sandbox.prepare(&req),
+                        Err(_) => Err("malformed sandbox_prepare input".to_string()),
+                    }
+                })?;
+                GuestMemory::give(&mut c, &answer.encode())
+            },
+        )?;
+        let sandbox = self.sandbox.clone();
+        l.func_wrap(
+            HOST_MODULE,
+            names::SANDBOX_EXECUTE,
+            move |mut c: Caller<'_, HostState>, ip: u32, il: u32| {
+                let input = GuestMemory::read(&mut c, ip, il)?;
+                let req = SandboxExecute::decode_all(&mut &input[..])
+                    .map_err(|_| wasmtime::format_err!("malformed sandbox_execute input"))?;
+                let outcome = sandbox.execute(&req, &mut RuntimeRelay { caller: &mut c })?;
+                GuestMemory::give(&mut c, &outcome.encode())
+            },
+        )?;
+        l.func_wrap(
+            HOST_MODULE,
+            names::SANDBOX_MEMORY_READ,
+            |mut c: Caller<'_, HostState>, cp: u32, len: u32, out: u32| {
+                let Some(mem) = c.data().contract_memories.last().copied() else {
+                    return Err(wasmtime::format_err!("sandbox memory read outside an environment call"));
+                };
+                let Some(range) = mem.range(cp, len) else {
+                    return Ok(1u32);
+                };
+                // SAFETY: we are inside the relayed call that pushed `mem` (it is popped when
+                // that call returns), see `ContractMemoryPtr::bytes`.
+                let bytes = unsafe { mem.bytes() };
+                GuestMemory::write(&mut c, out, &bytes[range])?;
+                Ok(0)
+            },
+        )?;
+        l.func_wrap(
+            HOST_MODULE,
+            names::SANDBOX_MEMORY_WRITE,
+            |mut c: Caller<'_, HostState>, cp: u32, src: u32, len: u32| {
+                let Some(mem) = c.data().contract_memories.last().copied() else {
+                    return Err(wasmtime::format_err!("sandbox memory write outside an environment call"));
+                };
+                let Some(range) = mem.range(cp, len) else {
+                    return Ok(1u32);
+                };
+                GuestMemory::with_slice(&mut c, src, len, |data, _| {
+                    // SAFETY: as for the read; the runtime's memory and the contract's are
+                    // different memories of different stores, so the ranges cannot overlap.
+                    let bytes = unsafe { mem.bytes() };
+                    bytes[range].copy_from_slice(data);
+                })?;
+                Ok(0)
+            },
+        )?;
+        Ok(())
+    }
+}
+
+/// The native runtime's sandbox (installed with `watt_support::sandbox::set_host`).
+pub struct NativeSandbox {
+    sandbox: Arc<ContractSandbox>,
+}
+
+impl NativeSandbox {
+    /// The native twin over `sandbox`.
+    pub fn new(sandbox: Arc<ContractSandbox>) -> Self {
+        NativeSandbox { sandbox }
+    }
+}
+
+struct SliceMemory<'a>(&'a mut [u8]);
+
+impl ContractMemory for SliceMemory<'_> {
+    fn read(&mut self, ptr: u32, out: &mut [u8]) -> bool {
+        let start = ptr as usize;
+        match start.checked_add(out.len()).and_then(|end| self.0.get(start..end)) {
+            Some(src) => {
+                out.copy_from_slice(src);
+                true
+            }
+            None => false,
+        }
+    }
+    fn write(&mut self, ptr: u32, data: &[u8]) -> bool {
+        let start = ptr as usize;
+        match start.checked_add(data.len()).and_then(|end| self.0.get_mut(start..end)) {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+struct NativeRelay<'a> {
+    env: &'a mut dyn SandboxEnv,
+}
+
+impl Relay for NativeRelay<'_> {
+    fn relay(
+        &mut self,
+        function: &str,
+        args: &[u64],
+        gas_left: u64,
+        memory: &mut [u8],
+    ) -> Result<EnvReply, wasmtime::Error> {
+        Ok(self
+            .env
+            .dispatch(function.as_bytes(), args, gas_left, &mut SliceMemory(memory)))
+    }
+}
+
+impl SandboxHost for NativeSandbox {
+    fn prepare(&self, input: &SandboxPrepare) -> Result<CodeSummary, String> {
+        self.sandbox.prepare(input)
+    }
+
+    fn execute(&self, input: &SandboxExecute, env: &mut dyn SandboxEnv) -> SandboxOutcome {
+        match self.sandbox.execute(input, &mut NativeRelay { env }) {
+            Ok(outcome) => outcome,
+            // The native relay never fails.
+            Err(e) => SandboxOutcome::Trapped {
+                gas_used: input.gas_limit,
+                message: format!("{e:#}"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,664 @@
+//! Watt pallet: Wasm smart contracts.
+//!
+//! - **Code** is uploaded once and stored by its blake2b-256 hash, with a deposit per byte
+//!   held from the uploader until the code is removed. Code larger than one transaction may
+//!   carry (`max_tx_len`) is uploaded in chunks (`upload_code_chunk`), in order; the last chunk
+//!   checks the hash and stores the code. Every upload is validated and compiled by the node's
+//!   sandbox (imports only from `watt_v1`, bounded memory, functions, locals and size, no start
+//!   section, no floats), and its compilation is paid for by weight per byte.
+//! - **Contracts** are instantiated from code at a deterministic address (`contract_address`),
+//!   called with value and input, and may terminate themselves. The contract ABI is
+//!   `pallets/contracts/ABI.md`; this pallet serves it ([`exec`]).
+//! - **Gas** is wasmtime fuel plus the host functions' charges ([`schedule::Schedule`]). A
+//!   transaction's weight is a base plus its gas limit, so the block weight limit bounds gas
+//!   per block; the unused part of the limit is refunded after execution.
+//! - **Storage deposits**: each contract storage item and byte is paid for by the transaction's
+//!   signer and refunded to whoever frees it; the deposit sits in a keyless account
+//!   (`watt_primitives::contract_deposit_account`) and is tracked per contract.
+//! - **Dry-runs** ([`dry_run_call`], [`dry_run_instantiate`]) run the same code read-only and
+//!   return gas used, deposit, return data, events and debug messages.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod exec;
+pub mod schedule;
+
+use alloc::vec::Vec;
+use pallet_balances as balances;
+use parity_scale_codec::{Decode, Encode};
+use watt_primitives::contracts::{CodeInfo, CodeSource, ContractInfo as ContractInfoView, ExecResult};
+use watt_primitives::sandbox::{SandboxPrepare, CONTRACT_ENV_MODULE};
+use watt_primitives::{contract_deposit_account, AccountId, Balance, Hash};
+use watt_support::dispatch::{PalletError, Weight};
+use watt_support::{host, pallet_error, storage_instance, DispatchResult, Origin, StorageDoubleMap, StorageMap, StorageValue};
+
+pub use schedule::Schedule;
+
+storage_instance!(
+    /// Code by hash.
+    CodePrefix,
+    b"contracts/code/"
+);
+storage_instance!(
+    /// Code info by hash.
+    CodeInfoPrefix,
+    b"contracts/codeinfo/"
+);
+storage_instance!(
+    /// Chunked uploads in progress.
+    UploadPrefix,
+    b"contracts/upload/"
+);
+storage_instance!(
+    /// Contract info by address.
+    ContractPrefix,
+    b"contracts/info/"
+);
+storage_instance!(
+    /// The schedule, when Root set one.
+    SchedulePrefix,
+    b"contracts/schedule"
+);
+
+/// Every storage prefix of this pallet. Contract storage lives under [`CONTRACT_STORAGE_PREFIX`].
+pub const STORAGE_PREFIXES: &[&[u8]] = &[
+    b"contracts/code/",
+    b"contracts/codeinfo/",
+    b"contracts/upload/",
+    b"contracts/info/",
+    b"contracts/schedule",
+    CONTRACT_STORAGE_PREFIX,
+];
+
+/// Contract storage: `prefix ++ contract address (32 bytes) ++ the contract's key`. The fixed
+/// address length keeps every contract's keys apart.
+pub const CONTRACT_STORAGE_PREFIX: &[u8] = b"contracts/kv/";
+
+/// Code by hash.
+pub type CodeStore = StorageMap<CodePrefix, Hash, Vec<u8>>;
+/// Code info by hash.
+pub type CodeInfoOf = StorageMap<CodeInfoPrefix, Hash, CodeInfo>;
+/// (uploader, code hash) -> the upload so far.
+pub type Uploads = StorageDoubleMap<UploadPrefix, AccountId, Hash, PartialUpload>;
+/// Contract address -> its info.
+pub type Contracts = StorageMap<ContractPrefix, AccountId, ContractInfo>;
+/// The schedule Root set (the default otherwise).
+pub type ScheduleOf = StorageValue<SchedulePrefix, Schedule>;
+
+/// A chunked upload in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct PartialUpload {
+    /// Length of the whole code.
+    pub total_len: u32,
+    /// The chunks received, in order.
+    pub received: Vec<u8>,
+    /// Deposit held for the whole code.
+    pub deposit: Balance,
+}
+
+/// A contract, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ContractInfo {
+    /// Its code.
+    pub code_hash: Hash,
+    /// Who instantiated it.
+    pub deployer: AccountId,
+    /// Storage items.
+    pub storage_items: u32,
+    /// Storage bytes (keys and values).
+    pub storage_bytes: u64,
+    /// Storage deposit held for it.
+    pub deposit: Balance,
+}
+
+/// Calls of this pallet.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Call {
+    /// Uploads code that fits one transaction.
+    #[codec(index = 0)]
+    UploadCode {
+        /// The wasm.
+        code: Vec<u8>,
+    },
+    /// Uploads the next chunk of code too large for one transaction. The first chunk (offset 0)
+    /// holds the deposit for `total_len` bytes; the last one checks `code_hash` and stores it.
+    #[codec(index = 1)]
+    UploadCodeChunk {
+        /// blake2b-256 of the whole code.
+        code_hash: Hash,
+        /// Its length.
+        total_len: u32,
+        /// Where this chunk starts: the length received so far.
+        offset: u32,
+        /// The bytes.
+        chunk: Vec<u8>,
+    },
+    /// Abandons a chunked upload and refunds its deposit.
+    #[codec(index = 2)]
+    CancelUpload {
+        /// The code being uploaded.
+        code_hash: Hash,
+    },
+    /// Removes code no contract uses; its uploader gets the deposit back.
+    #[codec(index = 3)]
+    RemoveCode {
+        /// The code.
+        code_hash: Hash,
+    },
+    /// Instantiates a contract from uploaded code.
+    #[codec(index = 4)]
+    Instantiate {
+        /// Value endowed.
+        value: Balance,
+        /// Gas limit.
+        gas_limit: u64,
+        /// Most storage deposit it may take.
+        storage_deposit_limit: Option<Balance>,
+        /// The code.
+        code_hash: Hash,
+        /// Constructor input.
+        data: Vec<u8>,
+        /// Address salt.
+        salt: Vec<u8>,
+    },
+    /// Uploads code (if new) and instantiates it.
+    #[codec(index = 5)]
+    InstantiateWithCode {
+        /// Value endowed.
+        value: Balance,
+        /// Gas limit.
+        gas_limit: u64,
+        /// Most storage deposit it may take (the code's deposit included).
+        storage_deposit_limit: Option<Balance>,
+        /// The wasm.
+        code: Vec<u8>,
+        /// Constructor input.
+        data: Vec<u8>,
+        /// Address salt.
+        salt: Vec<u8>,
+    },
+    /// Calls a contract.
+    #[codec(index = 6)]
+    Call {
+        /// The contract.
+        dest: AccountId,
+        /// Value sent.
+        value: Balance,
+        /// Gas limit.
+        gas_limit: u64,
+        /// Most storage deposit it may take.
+        storage_deposit_limit: Option<Balance>,
+        /// Input.
+        data: Vec<u8>,
+    },
+    /// Root: replaces the schedule.
+    #[codec(index = 7)]
+    SetSchedule {
+        /// The new schedule.
+        schedule: Schedule,
+    },
+}
+
+/// Events of this pallet.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Event {
+    /// Code was stored.
+    #[codec(index = 0)]
+    CodeStored {
+        /// Its hash.
+        code_hash: Hash,
+        /// Who uploaded it.
+        uploader: AccountId,
+    },
+    /// Code was removed.
+    #[codec(index = 1)]
+    CodeRemoved {
+        /// Its hash.
+        code_hash: Hash,
+    },
+    /// A contract was instantiated.
+    #[codec(index = 2)]
+    Instantiated {
+        /// Who deployed it (an account or a contract).
+        deployer: AccountId,
+        /// Its address.
+        contract: AccountId,
+    },
+    /// A contract terminated itself.
+    #[codec(index = 3)]
+    Terminated {
+        /// Its address.
+        contract: AccountId,
+        /// Who received its balance.
+        beneficiary: AccountId,
+    },
+    /// A contract emitted an event; its topics are the block event's topics.
+    #[codec(index = 4)]
+    ContractEmitted {
+        /// The contract.
+        contract: AccountId,
+        /// The event's topics.
+        topics: Vec<Hash>,
+        /// The event's data.
+        data: Vec<u8>,
+    },
+    /// A chunked upload was abandoned.
+    #[codec(index = 5)]
+    UploadCancelled {
+        /// The code.
+        code_hash: Hash,
+    },
+    /// Root replaced the schedule.
+    #[codec(index = 6)]
+    ScheduleSet,
+}
+
+impl watt_support::EventTopics for Event {
+    fn topics(&self) -> Vec<[u8; 32]> {
+        match self {
+            Event::CodeStored { code_hash, uploader } => alloc::vec![*code_hash, uploader.0],
+            Event::CodeRemoved { code_hash } | Event::UploadCancelled { code_hash } => alloc::vec![*code_hash],
+            Event::Instantiated { deployer, contract } => alloc::vec![deployer.0, contract.0],
+            Event::Terminated { contract, beneficiary } => alloc::vec![contract.0, beneficiary.0],
+            Event::ContractEmitted { topics, .. } => topics.clone(),
+            Event::ScheduleSet => Vec::new(),
+        }
+    }
+}
+
+pallet_error!(
+    "contracts",
+    /// Why a contracts call failed.
+    pub enum Error {
+        /// The code is not valid contract code (see the node log or a dry-run for the reason).
+        InvalidCode,
+        /// The code is longer than the schedule allows.
+        CodeTooLarge,
+        /// Code with this hash is already stored.
+        CodeExists,
+        /// No code with this hash is stored.
+        CodeNotFound,
+        /// The code is still used by contracts.
+        CodeInUse,
+        /// Only the uploader may remove code.
+        NotCodeOwner,
+        /// A chunk does not start where the upload stands, or overruns its length.
+        ChunkOutOfOrder,
+        /// No chunked upload of this code by this account is in progress.
+        NoUpload,
+        /// The uploaded bytes do not hash to the announced code hash.
+        CodeHashMismatch,
+        /// The account is not a contract.
+        NotAContract,
+        /// A contract already lives at the address (same deployer, code and salt).
+        DuplicateContract,
+        /// The contract trapped (its debug message, in a dry-run, says why).
+        ContractTrapped,
+        /// The contract returned with the revert flag.
+        ContractReverted,
+        /// The gas limit was used up.
+        OutOfGas,
+        /// The gas limit is above the schedule's largest.
+        GasLimitTooHigh,
+        /// The value could not be transferred (balance too low, or the existential deposit).
+        TransferFailed,
+        /// The storage deposit would exceed the limit the transaction set.
+        StorageDepositLimitExhausted,
+        /// The signer cannot pay the storage deposit.
+        StorageDepositNotPaid,
+        /// The call stack is too deep.
+        MaxCallDepth,
+        /// The contract is already on the call stack.
+        ReentranceDenied
+    }
+);
+
+/// Weight of a call besides its gas limit.
+pub const CALL_BASE_WEIGHT: Weight = 150_000;
+/// Weight of an upload besides its bytes.
+pub const UPLOAD_BASE_WEIGHT: Weight = 150_000;
+/// Weight per byte of uploaded code: validation and compilation (BENCHMARKS.md measures
+/// compilation at well under this per byte).
+pub const UPLOAD_WEIGHT_PER_BYTE: Weight = 1_000;
+/// Weight per byte of a chunk that is not the last.
+pub const CHUNK_WEIGHT_PER_BYTE: Weight = 20;
+
+/// Weight of a call (see `watt_support::Weight`): known before execution, so it bounds the
+/// block. Gas limits count in full; what a call leaves unused is refunded afterwards.
+pub fn weight(call: &Call) -> Weight {
+    let upload = |len: usize| UPLOAD_BASE_WEIGHT.saturating_add((len as Weight).saturating_mul(UPLOAD_WEIGHT_PER_BYTE));
+    match call {
+        Call::UploadCode { code } => upload(code.len()),
+        Call::UploadCodeChunk {
+            total_len,
+            offset,
+            chunk,
+            ..
+        } => {
+            let is_last = (*offset as u64).saturating_add(chunk.len() as u64) == *total_len as u64;
+            let carry = UPLOAD_BASE_WEIGHT.saturating_add((chunk.len() as Weight).saturating_mul(CHUNK_WEIGHT_PER_BYTE));
+            if is_last {
+                carry.saturating_add(upload(*total_len as usize))
+            } else {
+                carry
+            }
+        }
+        Call::CancelUpload { .. } | Call::RemoveCode { .. } | Call::SetSchedule { .. } => 100_000,
+        Call::Instantiate { gas_limit, .. } | Call::Call { gas_limit, .. } => CALL_BASE_WEIGHT.saturating_add(*gas_limit),
+        Call::InstantiateWithCode { gas_limit, code, .. } => {
+            CALL_BASE_WEIGHT.saturating_add(*gas_limit).saturating_add(upload(code.len()))
+        }
+    }
+}
+
+/// The schedule in force.
+pub fn schedule() -> Schedule {
+    ScheduleOf::get().unwrap_or_default()
+}
+
+/// Names of the contract ABI's functions (module `watt_v1`), the only imports code may have.
+pub const ABI_FUNCTIONS: &[&str] = exec::FUNCTIONS;
+
+/// A contract's address: `blake2b-256("watt:contract" ++ deployer ++ code_hash ++ salt)`.
+pub fn contract_address(deployer: &AccountId, code_hash: &Hash, salt: &[u8]) -> AccountId {
+    let mut input = Vec::with_capacity(13 + 64 + salt.len());
+    input.extend_from_slice(b"watt:contract");
+    input.extend_from_slice(deployer.as_bytes());
+    input.extend_from_slice(code_hash);
+    input.extend_from_slice(salt);
+    AccountId(host::blake2_256(&input))
+}
+
+/// Validates and compiles code through the node's sandbox.
+fn prepare_code(code: &[u8]) -> Result<(), alloc::string::String> {
+    let _ = CONTRACT_ENV_MODULE;
+    watt_support::sandbox::prepare(&SandboxPrepare {
+        code: code.to_vec(),
+        functions: ABI_FUNCTIONS.iter().map(|f| alloc::string::String::from(*f)).collect(),
+        exports: alloc::vec![alloc::string::String::from("deploy"), alloc::string::String::from("call")],
+    })
+    .map(|_| ())
+}
+
+fn code_deposit(schedule: &Schedule, len: usize) -> Balance {
+    schedule
+        .deposit_per_item
+        .saturating_add(schedule.deposit_per_byte.saturating_mul(len as Balance))
+}
+
+/// Validates and stores `code` for `uploader`, holding its deposit. Returns its hash.
+pub fn store_code(
+    uploader: &AccountId,
+    code: Vec<u8>,
+    events: &mut Vec<Event>,
+    bev: &mut Vec<balances::Event>,
+) -> Result<Hash, Error> {
+    let schedule = schedule();
+    if code.len() > schedule.max_code_len as usize {
+        return Err(Error::CodeTooLarge);
+    }
+    let code_hash = host::blake2_256(&code);
+    if CodeInfoOf::contains(&code_hash) {
+        return Err(Error::CodeExists);
+    }
+    if let Err(why) = prepare_code(&code) {
+        host::log(host::LogLevel::Debug, &why);
+        return Err(Error::InvalidCode);
+    }
+    let deposit = code_deposit(&schedule, code.len());
+    balances::transfer(uploader, &contract_deposit_account(), deposit, false, bev)
+        .map_err(|_| Error::StorageDepositNotPaid)?;
+    finish_store(uploader, code_hash, code, deposit, events);
+    Ok(code_hash)
+}
+
+fn finish_store(uploader: &AccountId, code_hash: Hash, code: Vec<u8>, deposit: Balance, events: &mut Vec<Event>) {
+    CodeInfoOf::insert(
+        &code_hash,
+        &CodeInfo {
+            owner: *uploader,
+            deposit,
+            refcount: 0,
+            len: code.len() as u32,
+        },
+    );
+    CodeStore::insert(&code_hash, &code);
+    events.push(Event::CodeStored {
+        code_hash,
+        uploader: *uploader,
+    });
+}
+
+fn upload_chunk(
+    who: &AccountId,
+    code_hash: Hash,
+    total_len: u32,
+    offset: u32,
+    chunk: Vec<u8>,
+    events: &mut Vec<Event>,
+    bev: &mut Vec<balances::Event>,
+) -> Result<(), Error> {
+    let schedule = schedule();
+    if total_len > schedule.max_code_len {
+        return Err(Error::CodeTooLarge);
+    }
+    if CodeInfoOf::contains(&code_hash) {
+        return Err(Error::CodeExists);
+    }
+    let mut upload = match Uploads::get(who, &code_hash) {
+        Some(u) => u,
+        None if offset == 0 => {
+            let deposit = code_deposit(&schedule, total_len as usize);
+            balances::transfer(who, &contract_deposit_account(), deposit, false, bev)
+                .map_err(|_| Error::StorageDepositNotPaid)?;
+            PartialUpload {
+                total_len,
+                received: Vec::new(),
+                deposit,
+            }
+        }
+        None => return Err(Error::NoUpload),
+    };
+    let end = (offset as u64).saturating_add(chunk.len() as u64);
+    if upload.total_len != total_len || offset as usize != upload.received.len() || end > total_len as u64 || chunk.is_empty() {
+        return Err(Error::ChunkOutOfOrder);
+    }
+    upload.received.extend_from_slice(&chunk);
+    if end < total_len as u64 {
+        Uploads::insert(who, &code_hash, &upload);
+        return Ok(());
+    }
+    Uploads::remove(who, &code_hash);
+    if host::blake2_256(&upload.received) != code_hash {
+        return Err(Error::CodeHashMismatch);
+    }
+    if let Err(why) = prepare_code(&upload.received) {
+        host::log(host::LogLevel::Debug, &why);
+        return Err(Error::InvalidCode);
+    }
+    finish_store(who, code_hash, upload.received, upload.deposit, events);
+    Ok(())
+}
+
+fn refund_deposit(to: &AccountId, amount: Balance, bev: &mut Vec<balances::Event>) {
+    if amount > 0 {
+        // The deposit account holds every deposit it records, so this cannot fail short of
+        // corrupted state; a receiver below the ED simply does not get dust-sized refunds.
+        let _ = balances::transfer(&contract_deposit_account(), to, amount, false, bev);
+    }
+}
+
+/// Executes a call for `origin`, appending its events.
+pub fn dispatch<E: From<Event> + From<balances::Event>>(origin: Origin, call: Call, out: &mut Vec<E>) -> DispatchResult {
+    let signer = origin.ensure_signed();
+    watt_support::dispatch::collect_events(out, |events: &mut Vec<Event>, bev: &mut Vec<balances::Event>| {
+        let r = match call {
+            Call::UploadCode { code } => store_code(&signer?, code, events, bev).map(|_| ()),
+            Call::UploadCodeChunk {
+                code_hash,
+                total_len,
+                offset,
+                chunk,
+            } => upload_chunk(&signer?, code_hash, total_len, offset, chunk, events, bev),
+            Call::CancelUpload { code_hash } => {
+                let who = signer?;
+                match Uploads::get(&who, &code_hash) {
+                    Some(u) => {
+                        Uploads::remove(&who, &code_hash);
+                        refund_deposit(&who, u.deposit, bev);
+                        events.push(Event::UploadCancelled { code_hash });
+                        Ok(())
+                    }
+                    None => Err(Error::NoUpload),
+                }
+            }
+            Call::RemoveCode { code_hash } => {
+                let who = signer?;
+                match CodeInfoOf::get(&code_hash) {
+                    None => Err(Error::CodeNotFound),
+                    Some(info) if info.owner != who => Err(Error::NotCodeOwner),
+                    Some(info) if info.refcount > 0 => Err(Error::CodeInUse),
+                    Some(info) => {
+                        CodeInfoOf::remove(&code_hash);
+                        CodeStore::remove(&code_hash);
+                        refund_deposit(&who, info.deposit, bev);
+                        events.push(Event::CodeRemoved { code_hash });
+                        Ok(())
+                    }
+                }
+            }
+            Call::Instantiate {
+                value,
+                gas_limit,
+                storage_deposit_limit,
+                code_hash,
+                data,
+                salt,
+            } => {
+                let who = signer?;
+                let report = exec::instantiate(
+                    &who,
+                    value,
+                    gas_limit,
+                    storage_deposit_limit,
+                    CodeSource::Existing(code_hash),
+                    data,
+                    salt,
+                    false,
+                );
+                finish_transaction(report, gas_limit, events, bev)
+            }
+            Call::InstantiateWithCode {
+                value,
+                gas_limit,
+                storage_deposit_limit,
+                code,
+                data,
+                salt,
+            } => {
+                let who = signer?;
+                let report = exec::instantiate(
+                    &who,
+                    value,
+                    gas_limit,
+                    storage_deposit_limit,
+                    CodeSource::Upload(code),
+                    data,
+                    salt,
+                    false,
+                );
+                finish_transaction(report, gas_limit, events, bev)
+            }
+            Call::Call {
+                dest,
+                value,
+                gas_limit,
+                storage_deposit_limit,
+                data,
+            } => {
+                let who = signer?;
+                let report = exec::call(&who, dest, value, gas_limit, storage_deposit_limit, data, false);
+                finish_transaction(report, gas_limit, events, bev)
+            }
+            Call::SetSchedule { schedule } => {
+                origin.ensure_root()?;
+                ScheduleOf::put(&schedule);
+                events.push(Event::ScheduleSet);
+                Ok(())
+            }
+        };
+        r.map_err(PalletError::into_dispatch_error)
+    })
+}
+
+/// Reports the gas a transaction did not use (refunded by the runtime whatever the outcome)
+/// and turns the execution's result into the call's.
+fn finish_transaction(
+    report: exec::Report,
+    gas_limit: u64,
+    events: &mut Vec<Event>,
+    bev: &mut Vec<balances::Event>,
+) -> Result<(), Error> {
+    watt_support::dispatch::set_unused_weight(gas_limit.saturating_sub(report.gas_used));
+    match report.outcome {
+        Ok(ret) if !ret.reverted => {
+            bev.extend(report.balance_events);
+            events.extend(report.events);
+            Ok(())
+        }
+        Ok(_) => Err(Error::ContractReverted),
+        Err(e) => Err(e),
+    }
+}
+
+/// Dry-runs a call (the caller discards the writes: queries run on a throwaway overlay).
+pub fn dry_run_call(req: watt_primitives::contracts::CallRequest) -> ExecResult {
+    let gas_limit = req.gas_limit.unwrap_or(schedule().max_gas_per_call);
+    exec::call(
+        &req.origin,
+        req.dest,
+        req.value,
+        gas_limit,
+        req.storage_deposit_limit,
+        req.input,
+        true,
+    )
+    .into_exec_result()
+}
+
+/// Dry-runs an instantiation.
+pub fn dry_run_instantiate(req: watt_primitives::contracts::InstantiateRequest) -> ExecResult {
+    let gas_limit = req.gas_limit.unwrap_or(schedule().max_gas_per_call);
+    exec::instantiate(
+        &req.origin,
+        req.value,
+        gas_limit,
+        req.storage_deposit_limit,
+        req.code,
+        req.input,
+        req.salt,
+        true,
+    )
+    .into_exec_result()
+}
+
+/// A contract's info for clients.
+pub fn contract_info(address: &AccountId) -> Option<ContractInfoView> {
+    Contracts::get(address).map(|c| ContractInfoView {
+        code_hash: c.code_hash,
+        deployer: c.deployer,
+        storage_items: c.storage_items,
+        storage_bytes: c.storage_bytes,
+        storage_deposit: c.deposit,
+        balance: balances::free(address),
+    })
+}
+
+/// Uploaded code's info.
+pub fn code_info(code_hash: &Hash) -> Option<CodeInfo> {
+    CodeInfoOf::get(code_hash)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+//! The contract sandbox across the node <-> runtime boundary.
+//!
+//! The runtime's contracts pallet owns every rule of contract execution; the node only runs the
+//! contract's wasm in a fuel-metered sandbox and relays each call the contract makes to its
+//! environment (module [`CONTRACT_ENV_MODULE`]) back into the runtime:
+//!
+//! 1. The runtime calls host function [`host::SANDBOX_EXECUTE`] with a [`SandboxExecute`]
+//!    (code hash, export, gas limit).
+//! 2. Whenever the contract calls an imported function, the host calls the runtime's export
+//!    [`ENTRY_SANDBOX_ENV`] with an [`EnvCall`] (function name, arguments, gas left) and the
+//!    contract's memory made reachable through [`host::SANDBOX_MEMORY_READ`] and
+//!    [`host::SANDBOX_MEMORY_WRITE`]; the runtime answers with an [`EnvReply`], whose `charge`
+//!    the host takes from the contract's fuel.
+//! 3. The host returns a [`SandboxOutcome`].
+//!
+//! Code is compiled (and validated) by [`host::SANDBOX_PREPARE`]; an execution whose code the
+//! node has not compiled returns [`SandboxOutcome::NotPrepared`] and the runtime prepares it and
+//! tries again, so what a call costs never depends on a node's cache.
+//!
+//! The native build of the runtime reaches the same sandbox through a native twin of these
+//! functions (`watt_support::sandbox`), so both builds compute the same results.
+
+use crate::Hash;
+use alloc::string::String;
+use alloc::vec::Vec;
+use parity_scale_codec::{Decode, Encode};
+
+/// The import module contracts link against (ABI v1; `pallets/contracts/ABI.md`).
+pub const CONTRACT_ENV_MODULE: &str = "watt_v1";
+/// Runtime export `fn(ptr, len) -> u64`: SCALE [`EnvCall`] in, SCALE [`EnvReply`] out.
+pub const ENTRY_SANDBOX_ENV: &str = "watt_sandbox_env";
+
+/// Host functions of the sandbox (module `watt`); versioned by suffix, so a later runtime can
+/// import a `_v2` beside them while nodes keep serving `_v1`.
+pub mod host {
+    /// (input_ptr, input_len) -> packed SCALE `Result<CodeSummary, String>`; input is SCALE
+    /// [`super::SandboxPrepare`]. Validates and compiles; the module stays cached by hash.
+    pub const SANDBOX_PREPARE: &str = "sandbox_prepare_v1";
+    /// (input_ptr, input_len) -> packed SCALE [`super::SandboxOutcome`]; input is SCALE
+    /// [`super::SandboxExecute`].
+    pub const SANDBOX_EXECUTE: &str = "sandbox_execute_v1";
+    /// (contract_ptr, len, out_ptr) -> 0 ok / 1 out of the contract's memory. Only during an
+    /// [`super::ENTRY_SANDBOX_ENV`] call: reads the calling contract's memory.
+    pub const SANDBOX_MEMORY_READ: &str = "sandbox_memory_read_v1";
+    /// (contract_ptr, src_ptr, len) -> 0 ok / 1 out of the contract's memory.
+    pub const SANDBOX_MEMORY_WRITE: &str = "sandbox_memory_write_v1";
+}
+
+/// What to validate and compile.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SandboxPrepare {
+    /// The contract's wasm.
+    pub code: Vec<u8>,
+    /// Function names the contract may import from [`CONTRACT_ENV_MODULE`].
+    pub functions: Vec<String>,
+    /// Exports it must have (besides its memory).
+    pub exports: Vec<String>,
+}
+
+/// What validation learned about accepted code.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct CodeSummary {
+    /// Functions defined.
+    pub functions: u32,
+    /// Largest memory the code may grow to, in 64 KiB pages.
+    pub max_memory_pages: u32,
+}
+
+/// Which export of the contract to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum SandboxExport {
+    /// `deploy`: the constructor, once.
+    Deploy,
+    /// `call`: a message.
+    Call,
+}
+
+impl SandboxExport {
+    /// The export's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SandboxExport::Deploy => "deploy",
+            SandboxExport::Call => "call",
+        }
+    }
+}
+
+/// One contract execution.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SandboxExecute {
+    /// blake2b-256 of the code, prepared before.
+    pub code_hash: Hash,
+    /// What to run.
+    pub export: SandboxExport,
+    /// Fuel it may use, host-function charges included.
+    pub gas_limit: u64,
+}
+
+/// How an execution ended. `gas_used` counts fuel and host-function charges.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum SandboxOutcome {
+    /// The export returned normally.
+    Finished {
+        /// Gas used.
+        gas_used: u64,
+    },
+    /// The environment ended the execution ([`EnvReply::Halt`]: return, revert, terminate);
+    /// the runtime knows why.
+    Halted {
+        /// Gas used.
+        gas_used: u64,
+    },
+    /// The gas limit was used up (all of it is charged).
+    OutOfGas,
+    /// The contract trapped, or the environment refused a call ([`EnvReply::Trap`]).
+    Trapped {
+        /// Gas used.
+        gas_used: u64,
+        /// What happened.
+        message: String,
+    },
+    /// This node has not compiled the code: prepare it and execute again.
+    NotPrepared,
+}
+
+/// A contract's call to its environment.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct EnvCall {
+    /// The imported function's name (in [`CONTRACT_ENV_MODULE`]).
+    pub function: Vec<u8>,
+    /// Its arguments; `i32`s zero-extended.
+    pub args: Vec<u64>,
+    /// Gas the contract has left.
+    pub gas_left: u64,
+}
+
+/// The environment's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum EnvReply {
+    /// Go on: `value` is the function's result (truncated to `i32` where the import returns
+    /// one; ignored where it returns nothing), `charge` the gas it cost.
+    Return {
+        /// The result.
+        value: u64,
+        /// Gas to take from the contract.
+        charge: u64,
+    },
+    /// Stop the contract now (it returned, reverted or terminated).
+    Halt {
+        /// Gas to take from the contract.
+        charge: u64,
+    },
+    /// Stop the contract with a trap (misuse of the environment).
+    Trap {
+        /// Gas to take from the contract.
+        charge: u64,
+        /// Why.
+        message: String,
+    },
+}

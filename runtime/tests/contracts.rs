@@ -1,0 +1,568 @@
+//! The contracts pallet through the native runtime and the node's real contract sandbox
+//! (`watt_executor::NativeSandbox`): WAT contracts written against `pallets/contracts/ABI.md`.
+
+mod common;
+
+use common::{chain_params, economy_params, events, Key, TestChain, START};
+use parity_scale_codec::Encode;
+use std::sync::Arc;
+use watt_executor::contract_engine::{ContractEngine, ContractEngineConfig};
+use watt_executor::{ContractSandbox, NativeSandbox};
+use watt_primitives::abi::{ApplyResult, ChainParams, Query, QueryResult};
+use watt_primitives::contracts::{CallRequest, CodeSource, ExecResult, InstantiateRequest, StorageDeposit};
+use watt_primitives::{AccountId, Balance, TxOutcome};
+use watt_runtime::pallet_contracts::{self, Call, Schedule};
+use watt_runtime::{api, RuntimeCall, RuntimeEvent};
+
+const GAS: u64 = 50_000_000;
+
+fn install_sandbox() {
+    let engine = ContractEngine::new(ContractEngineConfig::default()).expect("engine");
+    let sandbox = Arc::new(ContractSandbox::new(Arc::new(engine)));
+    watt_support::sandbox::set_host(Some(Arc::new(NativeSandbox::new(sandbox))));
+}
+
+fn wasm(path: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(format!("{}/tests/contracts/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    wat::parse_str(text).unwrap()
+}
+
+struct Env {
+    chain: TestChain,
+    alice: Key,
+    bob: Key,
+}
+
+fn setup_with(params: ChainParams) -> Env {
+    install_sandbox();
+    let alice = Key::new("Alice");
+    let bob = Key::new("Bob");
+    let chain = TestChain::new(
+        &[alice.account(), bob.account()],
+        alice.account(),
+        Key::new("Team").account(),
+        economy_params(),
+        params,
+        false,
+    );
+    let mut chain = chain;
+    chain.with(|| pallet_contracts::ScheduleOf::put(&test_schedule()));
+    Env { chain, alice, bob }
+}
+
+/// The default costs, with deposits the test accounts can pay.
+fn test_schedule() -> Schedule {
+    Schedule {
+        deposit_per_item: 1_000,
+        deposit_per_byte: 10,
+        ..Schedule::default()
+    }
+}
+
+fn setup() -> Env {
+    setup_with(chain_params())
+}
+
+fn contracts(call: Call) -> RuntimeCall {
+    RuntimeCall::Contracts(call)
+}
+
+fn blake2(data: &[u8]) -> [u8; 32] {
+    use blake2::digest::{Update, VariableOutput};
+    let mut h = blake2::Blake2bVar::new(32).unwrap();
+    h.update(data);
+    let mut out = [0u8; 32];
+    h.finalize_variable(&mut out).unwrap();
+    out
+}
+
+impl Env {
+    fn deploy(&mut self, code: Vec<u8>, salt: &[u8]) -> AccountId {
+        let code_hash = blake2(&code);
+        let mut preimage = b"watt:contract".to_vec();
+        preimage.extend_from_slice(&self.alice.account().0);
+        preimage.extend_from_slice(&code_hash);
+        preimage.extend_from_slice(salt);
+        let expected = AccountId(blake2(&preimage));
+        let out = self.chain.run(vec![(
+            &self.alice,
+            contracts(Call::InstantiateWithCode {
+                value: 0,
+                gas_limit: GAS,
+                storage_deposit_limit: None,
+                code,
+                data: vec![],
+                salt: salt.to_vec(),
+            }),
+        )]);
+        assert!(events(&out).contains(&RuntimeEvent::Contracts(pallet_contracts::Event::Instantiated {
+            deployer: self.alice.account(),
+            contract: expected,
+        })));
+        expected
+    }
+
+    fn dry_call(&mut self, dest: AccountId, input: Vec<u8>, gas_limit: Option<u64>) -> ExecResult {
+        let origin = self.alice.account();
+        // As a node runs queries: on a throwaway overlay (here, a transaction rolled back).
+        let answer = self.chain.with(|| {
+            watt_support::host::with_transaction(|| {
+                Err::<(), _>(api::query(Query::ContractCall(CallRequest {
+                    origin,
+                    dest,
+                    value: 0,
+                    gas_limit,
+                    storage_deposit_limit: None,
+                    input,
+                })))
+            })
+            .unwrap_err()
+        });
+        match answer {
+            QueryResult::ContractExec(r) => r,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// Submits a call; returns the receipt's outcome.
+    fn call(&mut self, dest: AccountId, value: Balance, input: Vec<u8>) -> TxOutcome {
+        let tx = self.chain.sign(
+            &self.alice,
+            contracts(Call::Call {
+                dest,
+                value,
+                gas_limit: GAS,
+                storage_deposit_limit: None,
+                data: input,
+            }),
+        );
+        let out = self.chain.block(vec![tx]);
+        match &out.results[0] {
+            ApplyResult::Included(r) => r.outcome.clone(),
+            ApplyResult::Invalid(e) => panic!("invalid: {e}"),
+        }
+    }
+}
+
+fn ok_data(r: &ExecResult) -> Vec<u8> {
+    match &r.result {
+        Ok(ret) => {
+            assert!(!ret.reverted, "reverted: {r:?}");
+            ret.data.clone()
+        }
+        Err(e) => panic!("failed: {e} ({})", String::from_utf8_lossy(&r.debug_message)),
+    }
+}
+
+fn failed_with(outcome: &TxOutcome, error: &str) {
+    match outcome {
+        TxOutcome::Failed(e) => assert_eq!((e.module.as_str(), e.error.as_str()), ("contracts", error)),
+        other => panic!("expected contracts::{error}, got {other:?}"),
+    }
+}
+
+#[test]
+fn counter_deploys_counts_and_pays_its_storage_deposit() {
+    let mut env = setup();
+    let before = env.chain.free(&env.alice.account());
+    let code = wasm("counter.wat");
+    let code_len = code.len() as Balance;
+    let addr = env.deploy(code, b"");
+    let s = test_schedule();
+    // Code: one item plus its bytes. Counter storage: one item, key "n" (1) + value (8).
+    let expected_deposit = s.deposit_per_item + s.deposit_per_byte * code_len + s.deposit_per_item + s.deposit_per_byte * 9;
+    assert_eq!(before - env.chain.free(&env.alice.account()), common::FEE + expected_deposit);
+    assert_eq!(env.call(addr, 0, vec![]), TxOutcome::Success);
+    assert_eq!(env.call(addr, 0, vec![]), TxOutcome::Success);
+    let r = env.dry_call(addr, vec![], Some(GAS));
+    assert_eq!(ok_data(&r), 3u64.to_le_bytes().to_vec(), "two calls, then the dry-run's");
+    assert!(r.gas_used > 0 && r.gas_used < GAS);
+    assert_eq!(r.storage_deposit, StorageDeposit::Charge(0), "same-size overwrite costs nothing");
+    // The dry-run changed nothing.
+    assert_eq!(ok_data(&env.dry_call(addr, vec![], None)), 3u64.to_le_bytes().to_vec());
+    let info = env.chain.with(|| pallet_contracts::contract_info(&addr)).unwrap();
+    assert_eq!((info.storage_items, info.storage_bytes), (1, 9));
+    assert_eq!(info.storage_deposit, s.deposit_per_item + 9 * s.deposit_per_byte);
+}
+
+#[test]
+fn instantiating_twice_at_one_address_fails_and_another_salt_works() {
+    let mut env = setup();
+    let a = env.deploy(wasm("counter.wat"), b"one");
+    let tx = env.chain.sign(
+        &env.alice,
+        contracts(Call::Instantiate {
+            value: 0,
+            gas_limit: GAS,
+            storage_deposit_limit: None,
+            code_hash: blake2(&wasm("counter.wat")),
+            data: vec![],
+            salt: b"one".to_vec(),
+        }),
+    );
+    let out = env.chain.block(vec![tx]);
+    let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+    failed_with(&r.outcome, "DuplicateContract");
+    let b = env.deploy(wasm("counter.wat"), b"two");
+    assert_ne!(a, b);
+}
+
+#[test]
+fn an_infinite_loop_runs_out_of_gas_is_charged_all_of_it_and_the_chain_goes_on() {
+    let mut params = chain_params();
+    params.weight_fee = 1;
+    let mut env = setup_with(params);
+    let addr = env.deploy(wasm("probe.wat"), b"");
+    let r = env.dry_call(addr, vec![0], Some(1_000_000));
+    assert_eq!(r.gas_used, 1_000_000);
+    assert_eq!(r.result.unwrap_err().error, "OutOfGas");
+    let before = env.chain.free(&env.alice.account());
+    failed_with(&env.call(addr, 0, vec![0]), "OutOfGas");
+    let paid = before - env.chain.free(&env.alice.account());
+    let weight = pallet_contracts::CALL_BASE_WEIGHT + GAS;
+    assert!(paid >= common::FEE + weight as Balance, "the whole gas limit is paid: {paid}");
+    // The chain goes on: a later call works.
+    assert_eq!(env.call(addr, 0, vec![7, 1]), TxOutcome::Success);
+}
+
+#[test]
+fn unused_gas_is_refunded() {
+    let mut params = chain_params();
+    params.weight_fee = 1;
+    let mut env = setup_with(params);
+    let addr = env.deploy(wasm("counter.wat"), b"");
+    let used = env.dry_call(addr, vec![], Some(GAS)).gas_used;
+    let before = env.chain.free(&env.alice.account());
+    assert_eq!(env.call(addr, 0, vec![]), TxOutcome::Success);
+    let paid = before - env.chain.free(&env.alice.account());
+    // Fee = base + weight_fee × (call base weight + gas used): the rest of the limit came back.
+    assert_eq!(paid, common::FEE + (pallet_contracts::CALL_BASE_WEIGHT + used) as Balance);
+}
+
+#[test]
+fn unbounded_recursion_traps_without_harming_the_node() {
+    let mut env = setup();
+    let addr = env.deploy(wasm("probe.wat"), b"");
+    let r = env.dry_call(addr, vec![1], Some(GAS));
+    assert_eq!(r.result.as_ref().unwrap_err().error, "ContractTrapped");
+    assert!(String::from_utf8_lossy(&r.debug_message).contains("trapped"), "{r:?}");
+    failed_with(&env.call(addr, 0, vec![1]), "ContractTrapped");
+    assert_eq!(env.call(addr, 0, vec![7, 5]), TxOutcome::Success);
+}
+
+#[test]
+fn memory_cannot_grow_past_its_declared_maximum() {
+    let mut env = setup();
+    let addr = env.deploy(wasm("probe.wat"), b"");
+    // Declared 1..2 pages: one more page works, two more do not.
+    assert_eq!(ok_data(&env.dry_call(addr, vec![2, 1], None)), 1i32.to_le_bytes().to_vec());
+    assert_eq!(ok_data(&env.dry_call(addr, vec![2, 2], None)), (-1i32).to_le_bytes().to_vec());
+}
+
+#[test]
+fn a_trap_reports_the_contracts_debug_message_and_reverts_its_writes() {
+    let mut env = setup();
+    let addr = env.deploy(wasm("probe.wat"), b"");
+    assert_eq!(env.call(addr, 0, vec![7, 42]), TxOutcome::Success);
+    let r = env.dry_call(addr, vec![6], None);
+    assert!(String::from_utf8_lossy(&r.debug_message).contains("probe says hello"), "{r:?}");
+    failed_with(&env.call(addr, 0, vec![8, 99]), "ContractTrapped");
+    assert_eq!(ok_data(&env.dry_call(addr, vec![9], None)), vec![42]);
+}
+
+#[test]
+fn events_carry_the_contracts_topics_into_the_block() {
+    let mut env = setup();
+    let addr = env.deploy(wasm("probe.wat"), b"");
+    let mut input = vec![3];
+    input.extend_from_slice(&[1u8; 32]);
+    input.extend_from_slice(&[2u8; 32]);
+    input.extend_from_slice(b"payload");
+    let tx = env.chain.sign(
+        &env.alice,
+        contracts(Call::Call {
+            dest: addr,
+            value: 0,
+            gas_limit: GAS,
+            storage_deposit_limit: None,
+            data: input.clone(),
+        }),
+    );
+    let out = env.chain.block(vec![tx]);
+    let record = out
+        .events
+        .iter()
+        .find(|r| r.topics == vec![[1u8; 32], [2u8; 32]])
+        .expect("an event with the contract's topics");
+    let event: RuntimeEvent = parity_scale_codec::Decode::decode(&mut &record.event[..]).unwrap();
+    assert_eq!(
+        event,
+        RuntimeEvent::Contracts(pallet_contracts::Event::ContractEmitted {
+            contract: addr,
+            topics: vec![[1u8; 32], [2u8; 32]],
+            data: b"payload".to_vec(),
+        })
+    );
+    let r = env.dry_call(addr, input, None);
+    assert_eq!(r.events.len(), 1);
+    assert_eq!(r.events[0].data, b"payload".to_vec());
+}
+
+fn call_input(callee: AccountId, inner: Vec<u8>) -> Vec<u8> {
+    let mut v = vec![4];
+    v.extend_from_slice(&callee.0);
+    v.extend(inner);
+    v
+}
+
+#[test]
+fn a_failing_callee_reverts_only_its_own_frame() {
+    let mut env = setup();
+    let a = env.deploy(wasm("probe.wat"), b"a");
+    let b = env.deploy(wasm("probe.wat"), b"b");
+    // A calls B, which stores 5: success (code 0), B's storage changed.
+    assert_eq!(env.call(a, 0, call_input(b, vec![7, 5])), TxOutcome::Success);
+    assert_eq!(ok_data(&env.dry_call(b, vec![9], None)), vec![5]);
+    // A calls B, which stores 6 then traps: A sees CALLEE_TRAPPED (1) and succeeds; B keeps 5.
+    let r = env.dry_call(a, call_input(b, vec![8, 6]), None);
+    assert_eq!(ok_data(&r), 1u32.to_le_bytes().to_vec());
+    assert_eq!(env.call(a, 0, call_input(b, vec![8, 6])), TxOutcome::Success);
+    assert_eq!(ok_data(&env.dry_call(b, vec![9], None)), vec![5]);
+    // B reverts with data: CALLEE_REVERTED (2) and the data.
+    let r = env.dry_call(a, call_input(b, vec![5, 0xAB, 0xCD]), None);
+    assert_eq!(ok_data(&r), [2u32.to_le_bytes().to_vec(), vec![0xAB, 0xCD]].concat());
+    // Calling an account that holds no contract: NOT_A_CONTRACT (6).
+    let r = env.dry_call(a, call_input(env.bob.account(), vec![9]), None);
+    assert_eq!(ok_data(&r), 6u32.to_le_bytes().to_vec());
+}
+
+#[test]
+fn reentrancy_is_denied_and_the_stack_depth_is_bounded() {
+    let mut env = setup();
+    let a = env.deploy(wasm("probe.wat"), b"a");
+    let b = env.deploy(wasm("probe.wat"), b"b");
+    // A -> B -> A: B's call into A is refused with REENTRANCE_DENIED (10).
+    let r = env.dry_call(a, call_input(b, call_input(a, vec![9])), None);
+    assert_eq!(ok_data(&r), [0u32.to_le_bytes().to_vec(), 10u32.to_le_bytes().to_vec()].concat());
+    // A -> A directly, too.
+    let r = env.dry_call(a, call_input(a, vec![9]), None);
+    assert_eq!(ok_data(&r), 10u32.to_le_bytes().to_vec());
+    // A chain of distinct contracts: the frame past the maximum depth gets MAX_DEPTH (9).
+    let depth = test_schedule().max_call_depth as usize;
+    let chain: Vec<AccountId> = (0..=depth).map(|i| env.deploy(wasm("probe.wat"), &[b'c', i as u8])).collect();
+    let mut input = vec![9];
+    for callee in chain[1..].iter().rev() {
+        input = call_input(*callee, input);
+    }
+    let out = ok_data(&env.dry_call(chain[0], input, None));
+    // Every frame returns its callee's code first: depth-1 successes, then MAX_DEPTH.
+    let codes: Vec<u32> = out.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(codes.len(), depth);
+    assert!(codes[..depth - 1].iter().all(|c| *c == 0), "{codes:?}");
+    assert_eq!(codes[depth - 1], 9);
+}
+
+#[test]
+fn value_moves_with_calls_and_terminate_pays_out_balance_and_deposit() {
+    let mut env = setup();
+    let addr = env.deploy(wasm("probe.wat"), b"");
+    let bob = env.bob.account();
+    assert_eq!(env.call(addr, 10_000, vec![7, 1, 2, 3]), TxOutcome::Success);
+    assert_eq!(env.chain.free(&addr), 10_000);
+    // The contract sends 2,500 to Bob.
+    let mut input = vec![11];
+    input.extend_from_slice(&bob.0);
+    input.extend_from_slice(&2_500u128.to_le_bytes());
+    assert_eq!(ok_data(&env.dry_call(addr, input.clone(), None)), 0u32.to_le_bytes().to_vec());
+    assert_eq!(env.call(addr, 0, input), TxOutcome::Success);
+    assert_eq!(env.chain.free(&bob), START + 2_500);
+    let info = env.chain.with(|| pallet_contracts::contract_info(&addr)).unwrap();
+    assert!(info.storage_deposit > 0);
+    let mut input = vec![10];
+    input.extend_from_slice(&bob.0);
+    assert_eq!(env.call(addr, 0, input), TxOutcome::Success);
+    assert_eq!(env.chain.free(&bob), START + 2_500 + 7_500 + info.storage_deposit);
+    assert!(env.chain.with(|| pallet_contracts::contract_info(&addr)).is_none());
+    let prefix = [pallet_contracts::CONTRACT_STORAGE_PREFIX, &addr.0[..]].concat();
+    assert!(!env.chain.state().keys().any(|k| k.starts_with(&prefix)), "storage removed");
+    failed_with(&env.call(addr, 0, vec![9]), "NotAContract");
+}
+
+#[test]
+fn the_storage_deposit_limit_is_enforced() {
+    let mut env = setup();
+    let addr = env.deploy(wasm("probe.wat"), b"");
+    let tx = env.chain.sign(
+        &env.alice,
+        contracts(Call::Call {
+            dest: addr,
+            value: 0,
+            gas_limit: GAS,
+            storage_deposit_limit: Some(1),
+            data: vec![7; 100],
+        }),
+    );
+    let out = env.chain.block(vec![tx]);
+    let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+    failed_with(&r.outcome, "StorageDepositLimitExhausted");
+    assert_eq!(ok_data(&env.dry_call(addr, vec![9], None)), Vec::<u8>::new());
+}
+
+#[test]
+fn hostile_code_is_refused_at_upload() {
+    let mut env = setup();
+    let refused = |env: &mut Env, code: Vec<u8>, error: &str| {
+        let tx = env.chain.sign(&env.alice, contracts(Call::UploadCode { code }));
+        let out = env.chain.block(vec![tx]);
+        let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+        failed_with(&r.outcome, error);
+    };
+    refused(&mut env, b"not wasm at all".to_vec(), "InvalidCode");
+    // An import outside the ABI.
+    let bad_import = wat::parse_str(
+        r#"(module (import "env" "evil" (func)) (memory (export "memory") 1 1)
+           (func (export "deploy")) (func (export "call")))"#,
+    )
+    .unwrap();
+    refused(&mut env, bad_import, "InvalidCode");
+    // Too many locals.
+    let locals = wat::parse_str(
+        r#"(module (memory (export "memory") 1 1) (func (export "deploy") (local i64 i64) (local i32) )
+           (func (export "call") (local i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32
+           i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32
+           ) (local i64) (local i64) (local i64)))"#
+            .replace(") (local i64) (local i64) (local i64)))", &format!(") (local {})))", "i64 ".repeat(1100))),
+    )
+    .unwrap();
+    refused(&mut env, locals, "InvalidCode");
+    // Memory without a maximum, and a start function.
+    let unbounded =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "deploy")) (func (export "call")))"#)
+            .unwrap();
+    refused(&mut env, unbounded, "InvalidCode");
+    let start = wat::parse_str(
+        r#"(module (memory (export "memory") 1 1) (func $s) (start $s) (func (export "deploy")) (func (export "call")))"#,
+    )
+    .unwrap();
+    refused(&mut env, start, "InvalidCode");
+    // Over the schedule's code limit (announced by a chunked upload).
+    let max = test_schedule().max_code_len;
+    let tx = env.chain.sign(
+        &env.alice,
+        contracts(Call::UploadCodeChunk {
+            code_hash: [0; 32],
+            total_len: max + 1,
+            offset: 0,
+            chunk: vec![0; 1024],
+        }),
+    );
+    let out = env.chain.block(vec![tx]);
+    let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+    failed_with(&r.outcome, "CodeTooLarge");
+    // Nothing was stored.
+    assert!(!env
+        .chain
+        .state()
+        .keys()
+        .any(|k| k.starts_with(b"contracts/code/")));
+}
+
+/// A valid contract of about `kib` KiB (a data segment).
+fn big_contract(kib: usize) -> Vec<u8> {
+    let data: String = "\\2a".repeat(kib * 1024);
+    wat::parse_str(format!(
+        r#"(module (import "watt_v1" "return_value" (func $ret (param i32 i32 i32)))
+           (memory (export "memory") 4 4) (data (i32.const 0) "{data}")
+           (func (export "deploy")) (func (export "call") (call $ret (i32.const 0) (i32.const 100) (i32.const 3))))"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn code_larger_than_a_transaction_uploads_in_chunks() {
+    let mut env = setup();
+    let code = big_contract(150);
+    assert!(code.len() > env.chain.params.max_tx_len as usize);
+    let code_hash = blake2(&code);
+    let total_len = code.len() as u32;
+    let chunks: Vec<&[u8]> = code.chunks(60 * 1024).collect();
+    // Out of order first: refused, nothing held.
+    let tx = env.chain.sign(
+        &env.alice,
+        contracts(Call::UploadCodeChunk {
+            code_hash,
+            total_len,
+            offset: 60 * 1024,
+            chunk: chunks[1].to_vec(),
+        }),
+    );
+    let out = env.chain.block(vec![tx]);
+    let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+    failed_with(&r.outcome, "NoUpload");
+    let mut offset = 0u32;
+    for chunk in &chunks {
+        let call = contracts(Call::UploadCodeChunk {
+            code_hash,
+            total_len,
+            offset,
+            chunk: chunk.to_vec(),
+        });
+        let tx = env.chain.sign(&env.alice, call);
+        assert!(tx.encode().len() <= env.chain.params.max_tx_len as usize);
+        let out = env.chain.block(vec![tx]);
+        let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+        assert_eq!(r.outcome, TxOutcome::Success);
+        offset += chunk.len() as u32;
+    }
+    let info = env.chain.with(|| pallet_contracts::code_info(&code_hash)).expect("stored");
+    assert_eq!(info.len, total_len);
+    env.chain.run(vec![(
+        &env.alice,
+        contracts(Call::Instantiate {
+            value: 0,
+            gas_limit: GAS,
+            storage_deposit_limit: None,
+            code_hash,
+            data: vec![],
+            salt: vec![],
+        }),
+    )]);
+    let origin = env.alice.account();
+    let addr = pallet_contracts_address(&origin, &code_hash);
+    assert_eq!(ok_data(&env.dry_call(addr, vec![], None)), vec![0x2a; 3]);
+}
+
+fn pallet_contracts_address(deployer: &AccountId, code_hash: &[u8; 32]) -> AccountId {
+    let mut preimage = b"watt:contract".to_vec();
+    preimage.extend_from_slice(&deployer.0);
+    preimage.extend_from_slice(code_hash);
+    AccountId(blake2(&preimage))
+}
+
+#[test]
+fn a_dry_run_instantiation_reports_the_address_and_the_deposit() {
+    let mut env = setup();
+    let origin = env.alice.account();
+    let code = wasm("counter.wat");
+    let code_hash = blake2(&code);
+    let r = match env.chain.with(|| {
+        api::query(Query::ContractInstantiate(InstantiateRequest {
+            origin,
+            value: 0,
+            gas_limit: None,
+            storage_deposit_limit: None,
+            code: CodeSource::Upload(code),
+            input: vec![],
+            salt: vec![],
+        }))
+    }) {
+        QueryResult::ContractExec(r) => r,
+        other => panic!("{other:?}"),
+    };
+    assert!(r.result.is_ok(), "{r:?}");
+    assert_eq!(r.address, Some(pallet_contracts_address(&origin, &code_hash)));
+    let s = test_schedule();
+    let code_len = wasm("counter.wat").len() as Balance;
+    let expected = 2 * s.deposit_per_item + s.deposit_per_byte * (code_len + 9);
+    assert_eq!(r.storage_deposit, StorageDeposit::Charge(expected));
+}

@@ -1,0 +1,16 @@
+;; The counter of ABI.md "A contract in WAT".
+(module
+  (import "watt_v1" "get_storage" (func $get (param i32 i32 i32 i32) (result i32)))
+  (import "watt_v1" "set_storage" (func $set (param i32 i32 i32 i32) (result i32)))
+  (import "watt_v1" "return_value" (func $ret (param i32 i32 i32)))
+  (memory (export "memory") 1 1)
+  (data (i32.const 0) "n")
+  (func (export "deploy")
+    (i64.store (i32.const 16) (i64.const 0))
+    (drop (call $set (i32.const 0) (i32.const 1) (i32.const 16) (i32.const 8))))
+  (func (export "call")
+    (i32.store (i32.const 32) (i32.const 8))
+    (drop (call $get (i32.const 0) (i32.const 1) (i32.const 16) (i32.const 32)))
+    (i64.store (i32.const 16) (i64.add (i64.load (i32.const 16)) (i64.const 1)))
+    (drop (call $set (i32.const 0) (i32.const 1) (i32.const 16) (i32.const 8)))
+    (call $ret (i32.const 0) (i32.const 16) (i32.const 8))))
