@@ -1,0 +1,176 @@
+//! Contracts through the wasm runtime on a dev chain (the node's sandbox host functions and
+//! the runtime's `watt_sandbox_env` re-entry), checked against the native runtime block by
+//! block: both builds must reach the same state roots.
+
+use parity_scale_codec::Encode;
+use std::sync::Arc;
+use watt_chain::test_utils::{dev_spec, keyring, open_dev_chain};
+use watt_chain::Chain;
+use watt_client::{sign, Keypair};
+use watt_executor::contract_engine::{ContractEngine, ContractEngineConfig};
+use watt_executor::{ContractSandbox, MemoryBackend, NativeSandbox, StateSession};
+use watt_primitives::abi::{ApplyBlockInput, ChainContext, Query, QueryResult};
+use watt_primitives::contracts::{CallRequest, ExecResult};
+use watt_primitives::{AccountId, Receipt, TxOutcome};
+use watt_runtime::pallet_contracts::Call;
+use watt_runtime::RuntimeCall;
+
+const PROBE: &str = include_str!("../../../runtime/tests/contracts/probe.wat");
+const GAS: u64 = 20_000_000;
+
+fn submit(chain: &Chain, key: &Keypair, nonce: u64, call: Call) {
+    let tx = sign(key, nonce, 0, chain.genesis_hash(), &RuntimeCall::Contracts(call));
+    chain.submit(&tx.encode()).unwrap();
+}
+
+fn receipts(chain: &Chain, number: u64) -> Vec<Receipt> {
+    let hash = chain.hash_at(number).unwrap().unwrap();
+    let block = chain.block(&hash).unwrap().unwrap();
+    block
+        .transactions
+        .iter()
+        .map(|t| chain.receipt(&watt_primitives::blake2_256(&t.encode())).unwrap().unwrap())
+        .collect()
+}
+
+fn dry_call(chain: &Chain, origin: AccountId, dest: AccountId, input: Vec<u8>) -> ExecResult {
+    match chain
+        .query(&Query::ContractCall(CallRequest {
+            origin,
+            dest,
+            value: 0,
+            gas_limit: Some(GAS),
+            storage_deposit_limit: None,
+            input,
+        }))
+        .unwrap()
+    {
+        QueryResult::ContractExec(r) => r,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn address(deployer: &AccountId, code: &[u8], salt: &[u8]) -> AccountId {
+    let mut pre = b"watt:contract".to_vec();
+    pre.extend_from_slice(&deployer.0);
+    pre.extend_from_slice(&watt_primitives::blake2_256(code));
+    pre.extend_from_slice(salt);
+    AccountId(watt_primitives::blake2_256(&pre))
+}
+
+#[test]
+fn contracts_run_identically_through_the_wasm_and_the_native_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open_dev_chain(dir.path());
+    let keys = keyring();
+    let alice = &keys[0];
+    let code = wat::parse_str(PROBE).unwrap();
+    let (a, b) = (
+        address(&alice.account(), &code, b"a"),
+        address(&alice.account(), &code, b"b"),
+    );
+    let mut nonce = 0;
+    let mut next = || {
+        nonce += 1;
+        nonce - 1
+    };
+    for salt in [b"a", b"b"] {
+        submit(
+            &chain,
+            alice,
+            next(),
+            Call::InstantiateWithCode {
+                value: 0,
+                gas_limit: GAS,
+                storage_deposit_limit: None,
+                code: code.clone(),
+                data: vec![],
+                salt: salt.to_vec(),
+            },
+        );
+    }
+    chain.produce_block(1_000, true, false).unwrap().unwrap();
+    assert!(receipts(&chain, 1).iter().all(|r| r.outcome == TxOutcome::Success));
+
+    let call_b = |inner: Vec<u8>| [vec![4], b.0.to_vec(), inner].concat();
+    let calls: Vec<(Vec<u8>, bool)> = vec![
+        (call_b(vec![7, 5]), true),      // A -> B stores 5
+        (call_b(vec![8, 6]), true),      // A -> B stores 6 and traps: A goes on
+        ([vec![3], vec![1; 64], b"ev".to_vec()].concat(), true), // an event
+        (vec![0], false),                // a loop: out of gas
+        (vec![1], false),                // recursion: trapped
+    ];
+    for (input, _) in &calls {
+        submit(
+            &chain,
+            alice,
+            next(),
+            Call::Call {
+                dest: a,
+                value: 0,
+                gas_limit: GAS,
+                storage_deposit_limit: None,
+                data: input.clone(),
+            },
+        );
+    }
+    chain.produce_block(2_000, true, false).unwrap().unwrap();
+    let outcomes: Vec<bool> = receipts(&chain, 2)
+        .iter()
+        .map(|r| r.outcome == TxOutcome::Success)
+        .collect();
+    assert_eq!(outcomes, calls.iter().map(|(_, ok)| *ok).collect::<Vec<_>>());
+    // B holds 5: the trapping callee's write was undone; A's call result says so.
+    let r = dry_call(&chain, alice.account(), b, vec![9]);
+    assert_eq!(r.result.unwrap().data, vec![5]);
+    let r = dry_call(&chain, alice.account(), a, call_b(vec![8, 6]));
+    assert_eq!(r.result.unwrap().data, 1u32.to_le_bytes().to_vec(), "CALLEE_TRAPPED");
+
+    // The same blocks natively, with the node's sandbox as the native twin.
+    let engine = ContractEngine::new(ContractEngineConfig::default()).unwrap();
+    watt_support::sandbox::set_host(Some(Arc::new(NativeSandbox::new(Arc::new(ContractSandbox::new(
+        Arc::new(engine),
+    ))))));
+    let config = dev_spec().genesis_config().unwrap();
+    let session = StateSession::new(Arc::new(MemoryBackend::default()));
+    let (session, ()) = watt_support::externalities::execute_with(session, || watt_runtime::api::build_genesis(config));
+    let mut state = MemoryBackend::default();
+    state.apply(&session.into_changes().unwrap());
+    let ctx = ChainContext {
+        genesis_hash: chain.genesis_hash(),
+    };
+    for number in 1..=2 {
+        let hash = chain.hash_at(number).unwrap().unwrap();
+        let block = chain.block(&hash).unwrap().unwrap();
+        let input = ApplyBlockInput {
+            chain: ctx.clone(),
+            number,
+            parent_hash: block.header.parent_hash,
+            close_time: block.header.close_time,
+            author: block.header.author,
+            transactions: block.transactions.clone(),
+        };
+        let session = StateSession::new(Arc::new(state.clone()));
+        let (session, out) = watt_support::externalities::execute_with(session, || watt_runtime::api::apply_block(input));
+        state.apply(&session.into_changes().unwrap());
+        let native: Vec<Receipt> = out
+            .results
+            .into_iter()
+            .map(|r| match r {
+                watt_primitives::abi::ApplyResult::Included(r) => r,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(native, receipts(&chain, number), "block {number}: receipts (gas refunds included) agree");
+        assert_eq!(
+            watt_primitives::events_root(&out.events),
+            block.header.events_root,
+            "block {number}: events agree"
+        );
+    }
+    // Same state: every key the native run wrote reads the same through the chain.
+    let head = chain.hash_at(2).unwrap().unwrap();
+    for (key, value) in state.0.iter() {
+        assert_eq!(chain.storage(key, Some(head)).unwrap().as_ref(), Some(value), "key {key:?}");
+    }
+}
