@@ -75,3 +75,53 @@ pub fn finality_proof(number: u64, h: &Header, certificate: &[u8]) -> Result<Val
         "signers": cert.envelopes.iter().map(|e| e.node.to_ss58()).collect::<Vec<_>>(),
     }))
 }
+
+/// A contract dry-run's result (`watt_contractCall`, `watt_contractInstantiate`): the contract's
+/// return or why it failed (`module::Error`), gas, storage deposit (decimal strings), events,
+/// the debug buffer as text (lossy UTF-8: contracts write what they like) and, for an
+/// instantiation, the new address.
+pub fn exec_result(r: &watt_primitives::contracts::ExecResult) -> Value {
+    use watt_primitives::contracts::StorageDeposit;
+    let result = match &r.result {
+        Ok(ret) => json!({"ok": {"reverted": ret.reverted, "data": hex(&ret.data)}}),
+        Err(e) => json!({"err": e.to_string()}),
+    };
+    let deposit = match r.storage_deposit {
+        StorageDeposit::Charge(b) => json!({"charge": b.to_string()}),
+        StorageDeposit::Refund(b) => json!({"refund": b.to_string()}),
+    };
+    json!({
+        "result": result,
+        "gasUsed": r.gas_used,
+        "storageDeposit": deposit,
+        "events": r.events.iter().map(|e| json!({
+            "contract": e.contract.to_ss58(),
+            "topics": e.topics.iter().map(|t| hex(t)).collect::<Vec<_>>(),
+            "data": hex(&e.data),
+        })).collect::<Vec<_>>(),
+        "debugMessage": String::from_utf8_lossy(&r.debug_message),
+        "address": r.address.map(|a| a.to_ss58()),
+    })
+}
+
+/// A contract as `watt_contractInfo` shows it.
+pub fn contract_info(i: &watt_primitives::contracts::ContractInfo) -> Value {
+    json!({
+        "codeHash": hex(&i.code_hash),
+        "deployer": i.deployer.to_ss58(),
+        "storageItems": i.storage_items,
+        "storageBytes": i.storage_bytes,
+        "storageDeposit": i.storage_deposit.to_string(),
+        "balance": i.balance.to_string(),
+    })
+}
+
+/// Uploaded code as `watt_codeInfo` shows it.
+pub fn code_info(i: &watt_primitives::contracts::CodeInfo) -> Value {
+    json!({
+        "owner": i.owner.to_ss58(),
+        "deposit": i.deposit.to_string(),
+        "refcount": i.refcount,
+        "len": i.len,
+    })
+}

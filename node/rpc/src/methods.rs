@@ -450,6 +450,81 @@ fn register_economy(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodE
     Ok(())
 }
 
+/// The one parameter object of a method: sent as the params themselves (by name) or as the
+/// only element of a params array.
+fn object_param(p: &Params) -> Result<Value, ErrorObjectOwned> {
+    match p.parse::<Value>()? {
+        v @ Value::Object(_) => Ok(v),
+        Value::Array(mut a) if a.len() == 1 => Ok(a.remove(0)),
+        _ => Err(bad_params("expected one parameter object")),
+    }
+}
+
+/// The contract methods, at the head: dry-runs of a call and of an instantiation (nothing is
+/// written; the answer says what a transaction would do), a contract's and uploaded code's
+/// info, and the chain parameters a client needs to size its transactions.
+///
+/// - `watt_contractCall({origin, dest, value?, gasLimit?, storageDepositLimit?, input})`
+/// - `watt_contractInstantiate({origin, value?, gasLimit?, storageDepositLimit?, code | codeHash,
+///   input, salt?})`
+///
+/// (parameters as `watt_rpc_params::contracts` parses them) answer
+/// `{"result": {"ok": {"reverted", "data"}} | {"err": "module::Error"}, "gasUsed",
+/// "storageDeposit": {"charge": ".."} | {"refund": ".."}, "events": [{"contract", "topics",
+/// "data"}], "debugMessage", "address"}`; `watt_contractInfo(address)` and
+/// `watt_codeInfo(codeHash)` answer `null` when there is no such contract or code.
+fn register_contracts(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    m.register_blocking_method(
+        "watt_contractCall",
+        |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+            let req = watt_rpc_params::contracts::call_request(&object_param(&p)?).map_err(param_err)?;
+            ask(&ctx.chain, Query::ContractCall(req), |r| match r {
+                QueryResult::ContractExec(e) => Some(json::exec_result(&e)),
+                _ => None,
+            })
+        },
+    )?;
+    m.register_blocking_method(
+        "watt_contractInstantiate",
+        |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+            let req = watt_rpc_params::contracts::instantiate_request(&object_param(&p)?).map_err(param_err)?;
+            ask(&ctx.chain, Query::ContractInstantiate(req), |r| match r {
+                QueryResult::ContractExec(e) => Some(json::exec_result(&e)),
+                _ => None,
+            })
+        },
+    )?;
+    register_account_query(m, "watt_contractInfo", Query::ContractInfo, |_, r| match r {
+        QueryResult::ContractInfo(i) => Some(i.as_ref().map(json::contract_info).unwrap_or(Value::Null)),
+        _ => None,
+    })?;
+    m.register_blocking_method(
+        "watt_codeInfo",
+        |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+            let h: String = p.one()?;
+            let code_hash = watt_rpc_params::hash(&h, "code hash").map_err(param_err)?;
+            ask(&ctx.chain, Query::CodeInfo(code_hash), |r| match r {
+                QueryResult::CodeInfo(i) => Some(i.as_ref().map(json::code_info).unwrap_or(Value::Null)),
+                _ => None,
+            })
+        },
+    )?;
+    m.register_blocking_method("watt_chainParams", |_, ctx, _| {
+        ask(&ctx.chain, Query::Params, |r| match r {
+            QueryResult::Params(p) => Some(json!({
+                "existentialDeposit": p.existential_deposit.to_string(),
+                "baseFee": p.base_fee.to_string(),
+                "byteFee": p.byte_fee.to_string(),
+                "weightFee": p.weight_fee.to_string(),
+                "maxTxLen": p.max_tx_len,
+                "maxBlockWeight": p.max_block_weight,
+            })),
+            _ => None,
+        })
+    })?;
+    Ok(())
+}
+
 /// Registers `name(address)`: the runtime's answer to `query(address)` at the head, as `shape`
 /// makes it JSON (`None`: an answer of another kind).
 fn register_account_query(
@@ -473,6 +548,7 @@ fn ask(chain: &Chain, q: Query, shape: impl FnOnce(QueryResult) -> Option<Value>
 /// The `watt_` family: accounts, the fee pool, receipts, finality proofs, the economy.
 fn register_watt(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     register_economy(m)?;
+    register_contracts(m)?;
     m.register_blocking_method("watt_account", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
         let mut seq = p.sequence();
         let who: String = seq.next()?;
