@@ -40,6 +40,8 @@ pub extern crate alloc;
 #[cfg(not(target_arch = "wasm32"))]
 extern crate std;
 
+#[cfg(all(feature = "build", not(target_arch = "wasm32")))]
+pub mod build;
 pub mod call;
 pub mod dispatch;
 pub mod env;

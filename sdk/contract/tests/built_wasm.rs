@@ -39,7 +39,9 @@ fn custom_section(code: &[u8], name: &str) -> Option<Vec<u8>> {
 #[test]
 fn built_contracts_pass_upload_validation_and_carry_metadata() {
     for path in candidates() {
-        let code = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        // What `watt contract build` does after cargo (see watt_contract::build).
+        let code = watt_contract::build::canonicalize_call_indirect(&raw).expect("canonicalize");
         let summary = validate(&code, &Limits::default(), |m, _| m == "watt_v1", &["deploy", "call"])
             .unwrap_or_else(|e| panic!("{} refused: {e}", path.display()));
         assert!(
@@ -59,9 +61,10 @@ fn built_contracts_pass_upload_validation_and_carry_metadata() {
         assert_eq!(json["abi"], "watt_v1");
         assert!(json["messages"].as_array().is_some_and(|m| !m.is_empty()));
         eprintln!(
-            "{}: {} bytes, {} functions, valid",
+            "{}: {} bytes ({} as built), {} functions, valid",
             path.display(),
             code.len(),
+            raw.len(),
             summary.functions
         );
     }
