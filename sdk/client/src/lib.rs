@@ -2,8 +2,9 @@
 //! secret URIs), signing and building transactions, a JSON-RPC client for the node, and
 //! light-client verification ([`light`]: finality certificates against a trusted quorum set,
 //! then state proofs against the state roots they certify; [`proof`]: one state proof against
-//! a trusted state root).
+//! a trusted state root); [`contract`]: contract dry-runs, info and deployment calls.
 
+pub mod contract;
 pub mod keys;
 pub mod light;
 pub mod proof;
