@@ -160,6 +160,17 @@ pub fn run(args: NodeArgs) -> Result<()> {
         db_path.display()
     );
 
+    // Compiled contracts survive restarts here, so a restarted node does not compile every
+    // contract again (an unusable file is compiled anew; see watt_executor::contract_engine).
+    let contracts_cache = base.join("chains").join(&spec.id).join("contracts-cache");
+    let contracts_cache = match std::fs::create_dir_all(&contracts_cache) {
+        Ok(()) => Some(contracts_cache),
+        Err(e) => {
+            tracing::warn!("no on-disk cache of compiled contracts ({}: {e})", contracts_cache.display());
+            None
+        }
+    };
+
     let code_override = match &args.runtime_override {
         Some(p) => Some(std::fs::read(p).with_context(|| format!("read runtime override {}", p.display()))?),
         None => None,
@@ -175,6 +186,10 @@ pub fn run(args: NodeArgs) -> Result<()> {
         max_block_txs: args.max_block_txs,
         executor: watt_executor::ExecutorConfig {
             max_concurrent_instances: args.runtime_instances,
+            contracts: watt_executor::ContractEngineConfig {
+                cache_dir: contracts_cache,
+                ..Default::default()
+            },
             ..Default::default()
         },
         store: watt_store::StoreConfig {

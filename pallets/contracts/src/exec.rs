@@ -206,6 +206,7 @@ fn run_frame(
     let mut address = None;
     let deposit_before = stack.deposit;
     let result = host::with_transaction(|| {
+        let deploying = matches!(kind, FrameKind::Deploy { .. });
         let (dest, info, export) = match kind {
             FrameKind::Call { dest } => {
                 let info = Contracts::get(&dest).ok_or(Rollback::Failed(Error::NotAContract))?;
@@ -225,6 +226,7 @@ fn run_frame(
                     storage_items: 0,
                     storage_bytes: 0,
                     deposit: 0,
+                    code_len: code.len,
                 };
                 events.push(Event::Instantiated {
                     deployer: caller,
@@ -243,8 +245,7 @@ fn run_frame(
         if value > 0 {
             balances::transfer(&caller, &dest, value, false, &mut bev).map_err(|_| Rollback::Failed(Error::TransferFailed))?;
         }
-        let code_len = CodeInfoOf::get(&info.code_hash).map_or(0, |c| c.len) as u64;
-        let load = code_len.saturating_mul(stack.schedule.code_load_per_byte);
+        let load = (info.code_len as u64).saturating_mul(stack.schedule.code_load_per_byte);
         if load > gas_limit {
             gas_used = gas_limit;
             return Err(Rollback::Failed(Error::OutOfGas));
@@ -259,6 +260,7 @@ fn run_frame(
             input,
             info,
             deposit_delta: 0,
+            storage_changed: deploying,
             output: None,
             terminated: false,
             events: &mut events,
@@ -270,6 +272,7 @@ fn run_frame(
             terminated,
             info,
             deposit_delta,
+            storage_changed,
             ..
         } = frame;
         stack.frames.pop();
@@ -306,7 +309,8 @@ fn run_frame(
         if returned.reverted {
             return Err(Rollback::Reverted(returned.data));
         }
-        if !terminated {
+        // A frame that changed no storage leaves its record as it was: no write.
+        if !terminated && storage_changed {
             settle_deposit(stack, &dest, info, deposit_delta, &mut bev).map_err(Rollback::Failed)?;
         }
         Ok(returned)
@@ -494,6 +498,8 @@ struct Frame<'a> {
     info: ContractInfo,
     /// Deposit this frame's storage changes owe (negative: are owed).
     deposit_delta: i128,
+    /// Whether the contract's record must be written back (new, or its storage changed size).
+    storage_changed: bool,
     output: Option<ExecReturn>,
     terminated: bool,
     events: &'a mut Vec<Event>,
@@ -612,6 +618,7 @@ impl Frame<'_> {
         let items = new.is_some() as i128 - old.is_some() as i128;
         let bytes = size(new) - size(old);
         self.deposit_delta += items * s.deposit_per_item as i128 + bytes * s.deposit_per_byte as i128;
+        self.storage_changed |= items != 0 || bytes != 0;
         self.info.storage_items = (self.info.storage_items as i128 + items).max(0) as u32;
         self.info.storage_bytes = (self.info.storage_bytes as i128 + bytes).max(0) as u64;
     }

@@ -110,6 +110,8 @@ pub struct ContractInfo {
     pub storage_bytes: u64,
     /// Storage deposit held for it.
     pub deposit: Balance,
+    /// Length of its code (what loading it costs), kept here so a call reads one record.
+    pub code_len: u32,
 }
 
 /// Calls of this pallet.
