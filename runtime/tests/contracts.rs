@@ -95,10 +95,12 @@ impl Env {
                 salt: salt.to_vec(),
             }),
         )]);
-        assert!(events(&out).contains(&RuntimeEvent::Contracts(pallet_contracts::Event::Instantiated {
-            deployer: self.alice.account(),
-            contract: expected,
-        })));
+        assert!(
+            events(&out).contains(&RuntimeEvent::Contracts(pallet_contracts::Event::Instantiated {
+                deployer: self.alice.account(),
+                contract: expected,
+            }))
+        );
         expected
     }
 
@@ -170,14 +172,26 @@ fn counter_deploys_counts_and_pays_its_storage_deposit() {
     let addr = env.deploy(code, b"");
     let s = test_schedule();
     // Code: one item plus its bytes. Counter storage: one item, key "n" (1) + value (8).
-    let expected_deposit = s.deposit_per_item + s.deposit_per_byte * code_len + s.deposit_per_item + s.deposit_per_byte * 9;
-    assert_eq!(before - env.chain.free(&env.alice.account()), common::FEE + expected_deposit);
+    let expected_deposit =
+        s.deposit_per_item + s.deposit_per_byte * code_len + s.deposit_per_item + s.deposit_per_byte * 9;
+    assert_eq!(
+        before - env.chain.free(&env.alice.account()),
+        common::FEE + expected_deposit
+    );
     assert_eq!(env.call(addr, 0, vec![]), TxOutcome::Success);
     assert_eq!(env.call(addr, 0, vec![]), TxOutcome::Success);
     let r = env.dry_call(addr, vec![], Some(GAS));
-    assert_eq!(ok_data(&r), 3u64.to_le_bytes().to_vec(), "two calls, then the dry-run's");
+    assert_eq!(
+        ok_data(&r),
+        3u64.to_le_bytes().to_vec(),
+        "two calls, then the dry-run's"
+    );
     assert!(r.gas_used > 0 && r.gas_used < GAS);
-    assert_eq!(r.storage_deposit, StorageDeposit::Charge(0), "same-size overwrite costs nothing");
+    assert_eq!(
+        r.storage_deposit,
+        StorageDeposit::Charge(0),
+        "same-size overwrite costs nothing"
+    );
     // The dry-run changed nothing.
     assert_eq!(ok_data(&env.dry_call(addr, vec![], None)), 3u64.to_le_bytes().to_vec());
     let info = env.chain.with(|| pallet_contracts::contract_info(&addr)).unwrap();
@@ -201,7 +215,9 @@ fn instantiating_twice_at_one_address_fails_and_another_salt_works() {
         }),
     );
     let out = env.chain.block(vec![tx]);
-    let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+    let ApplyResult::Included(r) = &out.results[0] else {
+        panic!()
+    };
     failed_with(&r.outcome, "DuplicateContract");
     let b = env.deploy(wasm("counter.wat"), b"two");
     assert_ne!(a, b);
@@ -220,7 +236,10 @@ fn an_infinite_loop_runs_out_of_gas_is_charged_all_of_it_and_the_chain_goes_on()
     failed_with(&env.call(addr, 0, vec![0]), "OutOfGas");
     let paid = before - env.chain.free(&env.alice.account());
     let weight = pallet_contracts::CALL_BASE_WEIGHT + GAS;
-    assert!(paid >= common::FEE + weight as Balance, "the whole gas limit is paid: {paid}");
+    assert!(
+        paid >= common::FEE + weight as Balance,
+        "the whole gas limit is paid: {paid}"
+    );
     // The chain goes on: a later call works.
     assert_eq!(env.call(addr, 0, vec![7, 1]), TxOutcome::Success);
 }
@@ -236,7 +255,10 @@ fn unused_gas_is_refunded() {
     assert_eq!(env.call(addr, 0, vec![]), TxOutcome::Success);
     let paid = before - env.chain.free(&env.alice.account());
     // Fee = base + weight_fee × (call base weight + gas used): the rest of the limit came back.
-    assert_eq!(paid, common::FEE + (pallet_contracts::CALL_BASE_WEIGHT + used) as Balance);
+    assert_eq!(
+        paid,
+        common::FEE + (pallet_contracts::CALL_BASE_WEIGHT + used) as Balance
+    );
 }
 
 #[test]
@@ -255,8 +277,14 @@ fn memory_cannot_grow_past_its_declared_maximum() {
     let mut env = setup();
     let addr = env.deploy(wasm("probe.wat"), b"");
     // Declared 1..2 pages: one more page works, two more do not.
-    assert_eq!(ok_data(&env.dry_call(addr, vec![2, 1], None)), 1i32.to_le_bytes().to_vec());
-    assert_eq!(ok_data(&env.dry_call(addr, vec![2, 2], None)), (-1i32).to_le_bytes().to_vec());
+    assert_eq!(
+        ok_data(&env.dry_call(addr, vec![2, 1], None)),
+        1i32.to_le_bytes().to_vec()
+    );
+    assert_eq!(
+        ok_data(&env.dry_call(addr, vec![2, 2], None)),
+        (-1i32).to_le_bytes().to_vec()
+    );
 }
 
 #[test]
@@ -265,7 +293,10 @@ fn a_trap_reports_the_contracts_debug_message_and_reverts_its_writes() {
     let addr = env.deploy(wasm("probe.wat"), b"");
     assert_eq!(env.call(addr, 0, vec![7, 42]), TxOutcome::Success);
     let r = env.dry_call(addr, vec![6], None);
-    assert!(String::from_utf8_lossy(&r.debug_message).contains("probe says hello"), "{r:?}");
+    assert!(
+        String::from_utf8_lossy(&r.debug_message).contains("probe says hello"),
+        "{r:?}"
+    );
     failed_with(&env.call(addr, 0, vec![8, 99]), "ContractTrapped");
     assert_eq!(ok_data(&env.dry_call(addr, vec![9], None)), vec![42]);
 }
@@ -343,20 +374,28 @@ fn reentrancy_is_denied_and_the_stack_depth_is_bounded() {
     let b = env.deploy(wasm("probe.wat"), b"b");
     // A -> B -> A: B's call into A is refused with REENTRANCE_DENIED (10).
     let r = env.dry_call(a, call_input(b, call_input(a, vec![9])), None);
-    assert_eq!(ok_data(&r), [0u32.to_le_bytes().to_vec(), 10u32.to_le_bytes().to_vec()].concat());
+    assert_eq!(
+        ok_data(&r),
+        [0u32.to_le_bytes().to_vec(), 10u32.to_le_bytes().to_vec()].concat()
+    );
     // A -> A directly, too.
     let r = env.dry_call(a, call_input(a, vec![9]), None);
     assert_eq!(ok_data(&r), 10u32.to_le_bytes().to_vec());
     // A chain of distinct contracts: the frame past the maximum depth gets MAX_DEPTH (9).
     let depth = test_schedule().max_call_depth as usize;
-    let chain: Vec<AccountId> = (0..=depth).map(|i| env.deploy(wasm("probe.wat"), &[b'c', i as u8])).collect();
+    let chain: Vec<AccountId> = (0..=depth)
+        .map(|i| env.deploy(wasm("probe.wat"), &[b'c', i as u8]))
+        .collect();
     let mut input = vec![9];
     for callee in chain[1..].iter().rev() {
         input = call_input(*callee, input);
     }
     let out = ok_data(&env.dry_call(chain[0], input, None));
     // Every frame returns its callee's code first: depth-1 successes, then MAX_DEPTH.
-    let codes: Vec<u32> = out.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    let codes: Vec<u32> = out
+        .chunks(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     assert_eq!(codes.len(), depth);
     assert!(codes[..depth - 1].iter().all(|c| *c == 0), "{codes:?}");
     assert_eq!(codes[depth - 1], 9);
@@ -373,7 +412,10 @@ fn value_moves_with_calls_and_terminate_pays_out_balance_and_deposit() {
     let mut input = vec![11];
     input.extend_from_slice(&bob.0);
     input.extend_from_slice(&2_500u128.to_le_bytes());
-    assert_eq!(ok_data(&env.dry_call(addr, input.clone(), None)), 0u32.to_le_bytes().to_vec());
+    assert_eq!(
+        ok_data(&env.dry_call(addr, input.clone(), None)),
+        0u32.to_le_bytes().to_vec()
+    );
     assert_eq!(env.call(addr, 0, input), TxOutcome::Success);
     assert_eq!(env.chain.free(&bob), START + 2_500);
     let info = env.chain.with(|| pallet_contracts::contract_info(&addr)).unwrap();
@@ -384,7 +426,10 @@ fn value_moves_with_calls_and_terminate_pays_out_balance_and_deposit() {
     assert_eq!(env.chain.free(&bob), START + 2_500 + 7_500 + info.storage_deposit);
     assert!(env.chain.with(|| pallet_contracts::contract_info(&addr)).is_none());
     let prefix = [pallet_contracts::CONTRACT_STORAGE_PREFIX, &addr.0[..]].concat();
-    assert!(!env.chain.state().keys().any(|k| k.starts_with(&prefix)), "storage removed");
+    assert!(
+        !env.chain.state().keys().any(|k| k.starts_with(&prefix)),
+        "storage removed"
+    );
     failed_with(&env.call(addr, 0, vec![9]), "NotAContract");
 }
 
@@ -403,7 +448,9 @@ fn the_storage_deposit_limit_is_enforced() {
         }),
     );
     let out = env.chain.block(vec![tx]);
-    let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+    let ApplyResult::Included(r) = &out.results[0] else {
+        panic!()
+    };
     failed_with(&r.outcome, "StorageDepositLimitExhausted");
     assert_eq!(ok_data(&env.dry_call(addr, vec![9], None)), Vec::<u8>::new());
 }
@@ -414,7 +461,9 @@ fn hostile_code_is_refused_at_upload() {
     let refused = |env: &mut Env, code: Vec<u8>, error: &str| {
         let tx = env.chain.sign(&env.alice, contracts(Call::UploadCode { code }));
         let out = env.chain.block(vec![tx]);
-        let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+        let ApplyResult::Included(r) = &out.results[0] else {
+            panic!()
+        };
         failed_with(&r.outcome, error);
     };
     refused(&mut env, b"not wasm at all".to_vec(), "InvalidCode");
@@ -431,7 +480,10 @@ fn hostile_code_is_refused_at_upload() {
            (func (export "call") (local i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32
            i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32
            ) (local i64) (local i64) (local i64)))"#
-            .replace(") (local i64) (local i64) (local i64)))", &format!(") (local {})))", "i64 ".repeat(1100))),
+            .replace(
+                ") (local i64) (local i64) (local i64)))",
+                &format!(") (local {})))", "i64 ".repeat(1100)),
+            ),
     )
     .unwrap();
     refused(&mut env, locals, "InvalidCode");
@@ -457,14 +509,12 @@ fn hostile_code_is_refused_at_upload() {
         }),
     );
     let out = env.chain.block(vec![tx]);
-    let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+    let ApplyResult::Included(r) = &out.results[0] else {
+        panic!()
+    };
     failed_with(&r.outcome, "CodeTooLarge");
     // Nothing was stored.
-    assert!(!env
-        .chain
-        .state()
-        .keys()
-        .any(|k| k.starts_with(b"contracts/code/")));
+    assert!(!env.chain.state().keys().any(|k| k.starts_with(b"contracts/code/")));
 }
 
 /// A valid contract of about `kib` KiB (a data segment).
@@ -497,7 +547,9 @@ fn code_larger_than_a_transaction_uploads_in_chunks() {
         }),
     );
     let out = env.chain.block(vec![tx]);
-    let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+    let ApplyResult::Included(r) = &out.results[0] else {
+        panic!()
+    };
     failed_with(&r.outcome, "NoUpload");
     let mut offset = 0u32;
     for chunk in &chunks {
@@ -510,11 +562,16 @@ fn code_larger_than_a_transaction_uploads_in_chunks() {
         let tx = env.chain.sign(&env.alice, call);
         assert!(tx.encode().len() <= env.chain.params.max_tx_len as usize);
         let out = env.chain.block(vec![tx]);
-        let ApplyResult::Included(r) = &out.results[0] else { panic!() };
+        let ApplyResult::Included(r) = &out.results[0] else {
+            panic!()
+        };
         assert_eq!(r.outcome, TxOutcome::Success);
         offset += chunk.len() as u32;
     }
-    let info = env.chain.with(|| pallet_contracts::code_info(&code_hash)).expect("stored");
+    let info = env
+        .chain
+        .with(|| pallet_contracts::code_info(&code_hash))
+        .expect("stored");
     assert_eq!(info.len, total_len);
     env.chain.run(vec![(
         &env.alice,

@@ -29,7 +29,12 @@ fn receipts(chain: &Chain, number: u64) -> Vec<Receipt> {
     block
         .transactions
         .iter()
-        .map(|t| chain.receipt(&watt_primitives::blake2_256(&t.encode())).unwrap().unwrap())
+        .map(|t| {
+            chain
+                .receipt(&watt_primitives::blake2_256(&t.encode()))
+                .unwrap()
+                .unwrap()
+        })
         .collect()
 }
 
@@ -94,11 +99,11 @@ fn contracts_run_identically_through_the_wasm_and_the_native_runtime() {
 
     let call_b = |inner: Vec<u8>| [vec![4], b.0.to_vec(), inner].concat();
     let calls: Vec<(Vec<u8>, bool)> = vec![
-        (call_b(vec![7, 5]), true),      // A -> B stores 5
-        (call_b(vec![8, 6]), true),      // A -> B stores 6 and traps: A goes on
+        (call_b(vec![7, 5]), true),                              // A -> B stores 5
+        (call_b(vec![8, 6]), true),                              // A -> B stores 6 and traps: A goes on
         ([vec![3], vec![1; 64], b"ev".to_vec()].concat(), true), // an event
-        (vec![0], false),                // a loop: out of gas
-        (vec![1], false),                // recursion: trapped
+        (vec![0], false),                                        // a loop: out of gas
+        (vec![1], false),                                        // recursion: trapped
     ];
     for (input, _) in &calls {
         submit(
@@ -151,7 +156,8 @@ fn contracts_run_identically_through_the_wasm_and_the_native_runtime() {
             transactions: block.transactions.clone(),
         };
         let session = StateSession::new(Arc::new(state.clone()));
-        let (session, out) = watt_support::externalities::execute_with(session, || watt_runtime::api::apply_block(input));
+        let (session, out) =
+            watt_support::externalities::execute_with(session, || watt_runtime::api::apply_block(input));
         state.apply(&session.into_changes().unwrap());
         let native: Vec<Receipt> = out
             .results
@@ -161,7 +167,11 @@ fn contracts_run_identically_through_the_wasm_and_the_native_runtime() {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(native, receipts(&chain, number), "block {number}: receipts (gas refunds included) agree");
+        assert_eq!(
+            native,
+            receipts(&chain, number),
+            "block {number}: receipts (gas refunds included) agree"
+        );
         assert_eq!(
             watt_primitives::events_root(&out.events),
             block.header.events_root,
@@ -171,6 +181,10 @@ fn contracts_run_identically_through_the_wasm_and_the_native_runtime() {
     // Same state: every key the native run wrote reads the same through the chain.
     let head = chain.hash_at(2).unwrap().unwrap();
     for (key, value) in state.0.iter() {
-        assert_eq!(chain.storage(key, Some(head)).unwrap().as_ref(), Some(value), "key {key:?}");
+        assert_eq!(
+            chain.storage(key, Some(head)).unwrap().as_ref(),
+            Some(value),
+            "key {key:?}"
+        );
     }
 }

@@ -79,7 +79,9 @@ impl Default for ContractEngineConfig {
             limits: Limits::default(),
             module_cache_size: 256,
             max_wasm_stack: 256 * 1024,
-            call_deadline: Duration::from_secs(2),
+            // Far above what the largest gas limit takes (about a second): a watchdog for
+            // bugs, never a rule of execution (see `sandbox`).
+            call_deadline: Duration::from_secs(30),
             cache_dir: None,
         }
     }

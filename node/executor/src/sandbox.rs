@@ -21,8 +21,7 @@ use std::sync::Arc;
 use wasmtime::{Caller, ExternType, InstancePre, Linker, Val, ValType};
 use watt_primitives::abi::{unpack_ptr_len, HOST_MODULE};
 use watt_primitives::sandbox::{
-    host as names, CodeSummary, EnvCall, EnvReply, SandboxExecute, SandboxOutcome, SandboxPrepare,
-    CONTRACT_ENV_MODULE,
+    host as names, CodeSummary, EnvCall, EnvReply, SandboxExecute, SandboxOutcome, SandboxPrepare, CONTRACT_ENV_MODULE,
 };
 use watt_primitives::Hash;
 use watt_support::sandbox::{ContractMemory, SandboxEnv, SandboxHost};
@@ -87,11 +86,14 @@ impl ContractSandbox {
 
     /// Validates `input.code` against the ABI the runtime describes and compiles it.
     pub fn prepare(&self, input: &SandboxPrepare) -> Result<CodeSummary, String> {
-        let allowed = |module: &str, name: &str| module == CONTRACT_ENV_MODULE && input.functions.iter().any(|f| f == name);
+        let allowed =
+            |module: &str, name: &str| module == CONTRACT_ENV_MODULE && input.functions.iter().any(|f| f == name);
         let exports: Vec<&str> = input.exports.iter().map(String::as_str).collect();
         let summary = watt_contract_validation::validate(&input.code, self.engine.limits(), allowed, &exports)
             .map_err(|e| e.to_string())?;
-        self.engine.prepare(&input.code, allowed, &exports).map_err(|e| e.to_string())?;
+        self.engine
+            .prepare(&input.code, allowed, &exports)
+            .map_err(|e| e.to_string())?;
         Ok(CodeSummary {
             functions: summary.functions,
             max_memory_pages: u32::try_from(summary.memory_pages).unwrap_or(u32::MAX),
@@ -108,7 +110,10 @@ impl ContractSandbox {
         let mut linker: Linker<ContractState<Frame>> = self.engine.linker();
         for import in prepared.module.imports() {
             let ExternType::Func(ty) = import.ty() else {
-                return Err(ContractError::Link(format!("import `{}` is not a function", import.name())));
+                return Err(ContractError::Link(format!(
+                    "import `{}` is not a function",
+                    import.name()
+                )));
             };
             let name: Arc<str> = Arc::from(import.name());
             let returns_i32 = matches!(ty.results().next(), Some(ValType::I32));
@@ -148,15 +153,21 @@ impl ContractSandbox {
         // lets the store be `'static`.
         let relay: *mut (dyn Relay + 'static) = unsafe { std::mem::transmute(relay) };
         let frame = Frame { relay, stop: None };
-        let outcome = self
-            .engine
-            .call_pre(&pre, frame, input.export.name(), input.gas_limit);
+        let outcome = self.engine.call_pre(&pre, frame, input.export.name(), input.gas_limit);
         let gas_used = outcome.gas_used;
         Ok(match (outcome.data.stop, outcome.result) {
             (Some(Stop::Runtime(e)), _) => return Err(e),
             (Some(Stop::Halt), _) => SandboxOutcome::Halted { gas_used },
             (Some(Stop::OutOfGas), _) | (None, Err(ContractError::OutOfGas { .. })) => SandboxOutcome::OutOfGas,
             (Some(Stop::Trap(message)), _) => SandboxOutcome::Trapped { gas_used, message },
+            // The wall-clock watchdog is not part of the chain's rules: its firing depends on
+            // the machine, so it must not become a result other nodes could disagree with. The
+            // whole runtime call fails instead, as a runtime past its deadline does.
+            (None, Err(ContractError::Deadline(limit))) => {
+                return Err(wasmtime::format_err!(
+                    "contract execution outlived the {limit:?} watchdog (gas should have stopped it first)"
+                ))
+            }
             (None, Ok(())) => SandboxOutcome::Finished { gas_used },
             (None, Err(e)) => SandboxOutcome::Trapped {
                 gas_used,
@@ -359,7 +370,9 @@ impl HostFunctions for SandboxFunctions {
             names::SANDBOX_MEMORY_WRITE,
             |mut c: Caller<'_, HostState>, cp: u32, src: u32, len: u32| {
                 let Some(mem) = c.data().contract_memories.last().copied() else {
-                    return Err(wasmtime::format_err!("sandbox memory write outside an environment call"));
+                    return Err(wasmtime::format_err!(
+                        "sandbox memory write outside an environment call"
+                    ));
                 };
                 let Some(range) = mem.range(cp, len) else {
                     return Ok(1u32);
@@ -440,11 +453,9 @@ impl SandboxHost for NativeSandbox {
     fn execute(&self, input: &SandboxExecute, env: &mut dyn SandboxEnv) -> SandboxOutcome {
         match self.sandbox.execute(input, &mut NativeRelay { env }) {
             Ok(outcome) => outcome,
-            // The native relay never fails.
-            Err(e) => SandboxOutcome::Trapped {
-                gas_used: input.gas_limit,
-                message: format!("{e:#}"),
-            },
+            // Only the watchdog fails here (the native relay never does): abandon the native
+            // runtime call, as the wasm runtime's call fails.
+            Err(e) => panic!("{e:#}"),
         }
     }
 }

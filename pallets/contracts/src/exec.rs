@@ -243,7 +243,8 @@ fn run_frame(
             return Err(Rollback::Failed(Error::ReentranceDenied));
         }
         if value > 0 {
-            balances::transfer(&caller, &dest, value, false, &mut bev).map_err(|_| Rollback::Failed(Error::TransferFailed))?;
+            balances::transfer(&caller, &dest, value, false, &mut bev)
+                .map_err(|_| Rollback::Failed(Error::TransferFailed))?;
         }
         let load = (info.code_len as u64).saturating_mul(stack.schedule.code_load_per_byte);
         if load > gas_limit {
@@ -538,7 +539,9 @@ fn trap(msg: &str) -> Stop {
 }
 
 fn arg(args: &[u64], i: usize) -> Result<u64, Stop> {
-    args.get(i).copied().ok_or_else(|| trap("environment function called with too few arguments"))
+    args.get(i)
+        .copied()
+        .ok_or_else(|| trap("environment function called with too few arguments"))
 }
 
 fn arg32(args: &[u64], i: usize) -> Result<u32, Stop> {
@@ -567,7 +570,12 @@ impl Frame<'_> {
         Ok(buf)
     }
 
-    fn read_array<const N: usize>(&self, m: &mut Meter, mem: &mut dyn ContractMemory, ptr: u32) -> Result<[u8; N], Stop> {
+    fn read_array<const N: usize>(
+        &self,
+        m: &mut Meter,
+        mem: &mut dyn ContractMemory,
+        ptr: u32,
+    ) -> Result<[u8; N], Stop> {
         m.charge((N as u64).saturating_mul(self.stack.schedule.per_byte))?;
         let mut buf = [0u8; N];
         if !mem.read(ptr, &mut buf) {
@@ -879,7 +887,13 @@ impl Frame<'_> {
         // The deposit held so far goes to the beneficiary; what this frame's writes would have
         // owed is moot, the storage is gone.
         if self.info.deposit > 0 {
-            let _ = balances::transfer(&contract_deposit_account(), &beneficiary, self.info.deposit, false, self.bev);
+            let _ = balances::transfer(
+                &contract_deposit_account(),
+                &beneficiary,
+                self.info.deposit,
+                false,
+                self.bev,
+            );
         }
         self.deposit_delta = 0;
         if let Some(mut code) = CodeInfoOf::get(&self.info.code_hash) {
@@ -920,3 +934,6 @@ impl SandboxEnv for Frame<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod hostile_tests;

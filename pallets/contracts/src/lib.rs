@@ -31,7 +31,9 @@ use watt_primitives::contracts::{CodeInfo, CodeSource, ContractInfo as ContractI
 use watt_primitives::sandbox::{SandboxPrepare, CONTRACT_ENV_MODULE};
 use watt_primitives::{contract_deposit_account, AccountId, Balance, Hash};
 use watt_support::dispatch::{PalletError, Weight};
-use watt_support::{host, pallet_error, storage_instance, DispatchResult, Origin, StorageDoubleMap, StorageMap, StorageValue};
+use watt_support::{
+    host, pallet_error, storage_instance, DispatchResult, Origin, StorageDoubleMap, StorageMap, StorageValue,
+};
 
 pub use schedule::Schedule;
 
@@ -312,7 +314,7 @@ pallet_error!(
         /// The call stack is too deep.
         MaxCallDepth,
         /// The contract is already on the call stack.
-        ReentranceDenied
+        ReentranceDenied,
     }
 );
 
@@ -339,7 +341,8 @@ pub fn weight(call: &Call) -> Weight {
             ..
         } => {
             let is_last = (*offset as u64).saturating_add(chunk.len() as u64) == *total_len as u64;
-            let carry = UPLOAD_BASE_WEIGHT.saturating_add((chunk.len() as Weight).saturating_mul(CHUNK_WEIGHT_PER_BYTE));
+            let carry =
+                UPLOAD_BASE_WEIGHT.saturating_add((chunk.len() as Weight).saturating_mul(CHUNK_WEIGHT_PER_BYTE));
             if is_last {
                 carry.saturating_add(upload(*total_len as usize))
             } else {
@@ -347,10 +350,12 @@ pub fn weight(call: &Call) -> Weight {
             }
         }
         Call::CancelUpload { .. } | Call::RemoveCode { .. } | Call::SetSchedule { .. } => 100_000,
-        Call::Instantiate { gas_limit, .. } | Call::Call { gas_limit, .. } => CALL_BASE_WEIGHT.saturating_add(*gas_limit),
-        Call::InstantiateWithCode { gas_limit, code, .. } => {
-            CALL_BASE_WEIGHT.saturating_add(*gas_limit).saturating_add(upload(code.len()))
+        Call::Instantiate { gas_limit, .. } | Call::Call { gas_limit, .. } => {
+            CALL_BASE_WEIGHT.saturating_add(*gas_limit)
         }
+        Call::InstantiateWithCode { gas_limit, code, .. } => CALL_BASE_WEIGHT
+            .saturating_add(*gas_limit)
+            .saturating_add(upload(code.len())),
     }
 }
 
@@ -378,7 +383,10 @@ fn prepare_code(code: &[u8]) -> Result<(), alloc::string::String> {
     watt_support::sandbox::prepare(&SandboxPrepare {
         code: code.to_vec(),
         functions: ABI_FUNCTIONS.iter().map(|f| alloc::string::String::from(*f)).collect(),
-        exports: alloc::vec![alloc::string::String::from("deploy"), alloc::string::String::from("call")],
+        exports: alloc::vec![
+            alloc::string::String::from("deploy"),
+            alloc::string::String::from("call")
+        ],
     })
     .map(|_| ())
 }
@@ -463,7 +471,11 @@ fn upload_chunk(
         None => return Err(Error::NoUpload),
     };
     let end = (offset as u64).saturating_add(chunk.len() as u64);
-    if upload.total_len != total_len || offset as usize != upload.received.len() || end > total_len as u64 || chunk.is_empty() {
+    if upload.total_len != total_len
+        || offset as usize != upload.received.len()
+        || end > total_len as u64
+        || chunk.is_empty()
+    {
         return Err(Error::ChunkOutOfOrder);
     }
     upload.received.extend_from_slice(&chunk);
@@ -492,7 +504,11 @@ fn refund_deposit(to: &AccountId, amount: Balance, bev: &mut Vec<balances::Event
 }
 
 /// Executes a call for `origin`, appending its events.
-pub fn dispatch<E: From<Event> + From<balances::Event>>(origin: Origin, call: Call, out: &mut Vec<E>) -> DispatchResult {
+pub fn dispatch<E: From<Event> + From<balances::Event>>(
+    origin: Origin,
+    call: Call,
+    out: &mut Vec<E>,
+) -> DispatchResult {
     let signer = origin.ensure_signed();
     watt_support::dispatch::collect_events(out, |events: &mut Vec<Event>, bev: &mut Vec<balances::Event>| {
         let r = match call {

@@ -1,1 +1,74 @@
+//! Unit tests of the pallet's pure rules: addresses and weights. Execution is tested through
+//! the runtime with the node's sandbox (`runtime/tests/contracts.rs`, `node/chain/tests/contracts.rs`)
+//! and at the ABI boundary by `exec::hostile_tests`.
 
+use super::*;
+use watt_support::externalities::{execute_with, MemoryExternalities};
+
+#[test]
+fn an_address_depends_on_deployer_code_and_salt() {
+    let (_, (base, again, other_deployer, other_code, other_salt)) =
+        execute_with(MemoryExternalities::default(), || {
+            let d = AccountId([1; 32]);
+            (
+                contract_address(&d, &[2; 32], b"s"),
+                contract_address(&d, &[2; 32], b"s"),
+                contract_address(&AccountId([3; 32]), &[2; 32], b"s"),
+                contract_address(&d, &[4; 32], b"s"),
+                contract_address(&d, &[2; 32], b"t"),
+            )
+        });
+    assert_eq!(base, again);
+    for other in [other_deployer, other_code, other_salt] {
+        assert_ne!(base, other);
+    }
+    // The documented preimage: "watt:contract" ++ deployer ++ code hash ++ salt.
+    let mut pre = b"watt:contract".to_vec();
+    pre.extend_from_slice(&[1; 32]);
+    pre.extend_from_slice(&[2; 32]);
+    pre.extend_from_slice(b"s");
+    assert_eq!(base, AccountId(watt_primitives::blake2_256(&pre)));
+}
+
+#[test]
+fn only_the_last_chunk_pays_for_compiling_the_whole_code() {
+    let chunk = |offset: u32| Call::UploadCodeChunk {
+        code_hash: [0; 32],
+        total_len: 100_000,
+        offset,
+        chunk: alloc::vec![0; 50_000],
+    };
+    let first = weight(&chunk(0));
+    let last = weight(&chunk(50_000));
+    assert_eq!(first, UPLOAD_BASE_WEIGHT + 50_000 * CHUNK_WEIGHT_PER_BYTE);
+    assert_eq!(last, first + UPLOAD_BASE_WEIGHT + 100_000 * UPLOAD_WEIGHT_PER_BYTE);
+}
+
+#[test]
+fn a_calls_weight_counts_its_whole_gas_limit() {
+    let call = |gas_limit| Call::Call {
+        dest: AccountId([0; 32]),
+        value: 0,
+        gas_limit,
+        storage_deposit_limit: None,
+        data: alloc::vec![],
+    };
+    assert_eq!(weight(&call(0)), CALL_BASE_WEIGHT);
+    assert_eq!(weight(&call(1_000_000)), CALL_BASE_WEIGHT + 1_000_000);
+    assert_eq!(weight(&call(u64::MAX)), u64::MAX, "saturates");
+}
+
+#[test]
+fn without_a_sandbox_code_is_refused_not_stored() {
+    let (ext, r) = execute_with(MemoryExternalities::default(), || {
+        pallet_balances::build_genesis(&[(AccountId([1; 32]), 1_000_000_000_000_000)], 1);
+        store_code(
+            &AccountId([1; 32]),
+            alloc::vec![0, 97, 115, 109],
+            &mut Vec::new(),
+            &mut Vec::new(),
+        )
+    });
+    assert_eq!(r, Err(Error::InvalidCode));
+    assert!(!ext.state.keys().any(|k| k.starts_with(b"contracts/")));
+}

@@ -25,8 +25,7 @@ pub trait ContractMemory {
 /// The contract's environment: the contracts pallet's implementation of the contract ABI.
 pub trait SandboxEnv {
     /// Serves one call of imported function `function` with `args` (i32s zero-extended).
-    fn dispatch(&mut self, function: &[u8], args: &[u64], gas_left: u64, memory: &mut dyn ContractMemory)
-        -> EnvReply;
+    fn dispatch(&mut self, function: &[u8], args: &[u64], gas_left: u64, memory: &mut dyn ContractMemory) -> EnvReply;
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -179,9 +178,7 @@ pub trait SandboxHost: Send + Sync {
 
 /// Installs the sandbox the native runtime uses on this thread; returns the previous one.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn set_host(
-    host: Option<alloc::sync::Arc<dyn SandboxHost>>,
-) -> Option<alloc::sync::Arc<dyn SandboxHost>> {
+pub fn set_host(host: Option<alloc::sync::Arc<dyn SandboxHost>>) -> Option<alloc::sync::Arc<dyn SandboxHost>> {
     imp::set_host(host)
 }
 

@@ -1,0 +1,134 @@
+//! A hostile contract at the ABI boundary: arbitrary sequences of environment calls, with
+//! arbitrary arguments over arbitrary memory, served by a real frame. Whatever the contract
+//! does, the runtime must not panic, must never charge more gas than the contract has, must
+//! neither create nor destroy tokens, and must keep the contract's storage accounting equal to
+//! what is really stored.
+
+use super::*;
+use crate::{ContractInfo, Contracts};
+use proptest::prelude::*;
+use watt_support::externalities::{execute_with, MemoryExternalities};
+
+struct Memory(Vec<u8>);
+
+impl ContractMemory for Memory {
+    fn read(&mut self, ptr: u32, out: &mut [u8]) -> bool {
+        let start = ptr as usize;
+        match start.checked_add(out.len()).and_then(|end| self.0.get(start..end)) {
+            Some(src) => {
+                out.copy_from_slice(src);
+                true
+            }
+            None => false,
+        }
+    }
+    fn write(&mut self, ptr: u32, data: &[u8]) -> bool {
+        let start = ptr as usize;
+        match start.checked_add(data.len()).and_then(|end| self.0.get_mut(start..end)) {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+const CONTRACT: AccountId = AccountId([9; 32]);
+const ORIGIN: AccountId = AccountId([1; 32]);
+
+fn arg_value() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        0u64..64,
+        0u64..70_000,
+        Just(u32::MAX as u64),
+        Just(u64::MAX),
+        any::<u64>(),
+    ]
+}
+
+fn env_call() -> impl Strategy<Value = (Vec<u8>, Vec<u64>)> {
+    let name = prop_oneof![
+        6 => prop::sample::select(vec!["set_storage", "clear_storage", "get_storage", "transfer"]).prop_map(|f| f.as_bytes().to_vec()),
+        9 => prop::sample::select(FUNCTIONS.to_vec()).prop_map(|f| f.as_bytes().to_vec()),
+        1 => prop::collection::vec(any::<u8>(), 0..12),
+    ];
+    (name, prop::collection::vec(arg_value(), 0..11))
+}
+
+fn sum_of_balances(state: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>) -> u128 {
+    state
+        .iter()
+        .filter(|(k, _)| k.starts_with(b"balances/free"))
+        .map(|(_, v)| <u128 as parity_scale_codec::Decode>::decode(&mut &v[..]).unwrap())
+        .sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_environment_calls_keep_the_runtime_whole(
+        memory in prop::collection::vec(any::<u8>(), 4096),
+        seed_small_ptrs in any::<bool>(),
+        calls in prop::collection::vec(env_call(), 1..40),
+        gas in 0u64..2_000_000,
+    ) {
+        let ext = MemoryExternalities::default();
+        let (ext, ()) = execute_with(ext, || {
+            pallet_balances::build_genesis(&[(ORIGIN, 1_000_000_000), (CONTRACT, 5_000)], 1);
+            crate::ScheduleOf::put(&Schedule { deposit_per_item: 100, deposit_per_byte: 1, ..Schedule::default() });
+            Contracts::insert(&CONTRACT, &ContractInfo {
+                code_hash: [3; 32], deployer: ORIGIN, storage_items: 0, storage_bytes: 0, deposit: 0, code_len: 0,
+            });
+        });
+        let before = sum_of_balances(&ext.state);
+        let (ext, result) = execute_with(ext, || {
+            let mut stack = Stack::new(&ORIGIN, None, true);
+            stack.frames.push(CONTRACT);
+            let mut events = Vec::new();
+            let mut bev = Vec::new();
+            let mut frame = Frame {
+                stack: &mut stack,
+                address: CONTRACT,
+                caller: ORIGIN,
+                value: 0,
+                input: alloc::vec![1, 2, 3],
+                info: Contracts::get(&CONTRACT).unwrap(),
+                deposit_delta: 0,
+                storage_changed: false,
+                output: None,
+                terminated: false,
+                events: &mut events,
+                bev: &mut bev,
+            };
+            let mut mem = Memory(memory);
+            let mut left = gas;
+            for (name, mut args) in calls {
+                if seed_small_ptrs {
+                    // Small pointers and lengths: most calls then succeed.
+                    for a in args.iter_mut() { *a %= 48; }
+                }
+                let mut meter = Meter { left, used: 0 };
+                let r = frame.serve(&name, &args, &mut meter, &mut mem);
+                prop_assert!(meter.used <= meter.left, "charged {} of {}", meter.used, meter.left);
+                left -= meter.used;
+                if frame.terminated || matches!(r, Err(Stop::Halt) | Err(Stop::OutOfGas)) {
+                    break;
+                }
+            }
+            Ok::<_, TestCaseError>((frame.info.clone(), frame.terminated))
+        });
+        let (info, terminated) = result?;
+        prop_assert_eq!(sum_of_balances(&ext.state), before, "tokens created or destroyed");
+        let prefix = [CONTRACT_STORAGE_PREFIX, &CONTRACT.0[..]].concat();
+        let stored: Vec<(&Vec<u8>, &Vec<u8>)> = ext.state.iter().filter(|(k, _)| k.starts_with(&prefix)).collect();
+        if terminated {
+            prop_assert!(stored.is_empty());
+        } else {
+            prop_assert_eq!(info.storage_items as usize, stored.len());
+            let bytes: usize = stored.iter().map(|(k, v)| k.len() - prefix.len() + v.len()).sum();
+            prop_assert_eq!(info.storage_bytes as usize, bytes);
+        }
+    }
+}
