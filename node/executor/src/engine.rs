@@ -393,9 +393,6 @@ impl Executor {
             .map_err(|e| ExecError::Link(format!("entry `{entry}`: {e}")))?;
         store.data_mut().memory = Some(memory);
         store.data_mut().alloc = Some(alloc.clone());
-        store.data_mut().sandbox_env = instance
-            .get_typed_func::<(u32, u32), u64>(&mut *store, watt_primitives::sandbox::ENTRY_SANDBOX_ENV)
-            .ok();
         let len = u32::try_from(input.len()).map_err(|_| ExecError::Instantiate("input larger than 4 GiB".into()))?;
         let ptr = alloc.call(&mut *store, len).map_err(trap)?;
         memory

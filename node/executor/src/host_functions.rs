@@ -21,10 +21,32 @@ pub struct HostState {
     pub(crate) limits: StoreLimits,
     /// The last message the runtime logged at error level (its panic message, before it traps).
     pub(crate) last_error: Option<String>,
-    /// The runtime's `watt_sandbox_env` export, if it has one (contract environment calls).
-    pub(crate) sandbox_env: Option<TypedFunc<(u32, u32), u64>>,
-    /// The memories of the contracts whose environment calls are being served, innermost last.
-    pub(crate) contract_memories: Vec<crate::sandbox::ContractMemoryPtr>,
+    /// State of the host-function sets that keep some across calls of one runtime call
+    /// (the contract sandbox's, say), each under its own type.
+    pub extensions: Extensions,
+}
+
+/// Per-call host-side state of host-function sets, by type: a set keeps what it needs here
+/// without this struct knowing it.
+#[derive(Default)]
+pub struct Extensions(std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any + Send>>);
+
+impl Extensions {
+    /// The set's state of type `T`, created empty on first use.
+    pub fn get_or_default<T: Default + Send + 'static>(&mut self) -> &mut T {
+        self.0
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()))
+            .downcast_mut::<T>()
+            .expect("extensions are stored under their own type")
+    }
+
+    /// The set's state of type `T`, if it has any.
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.0
+            .get(&std::any::TypeId::of::<T>())
+            .and_then(|b| b.downcast_ref::<T>())
+    }
 }
 
 impl HostState {
@@ -35,8 +57,7 @@ impl HostState {
             alloc: None,
             limits,
             last_error: None,
-            sandbox_env: None,
-            contract_memories: Vec::new(),
+            extensions: Extensions::default(),
         }
     }
 }

@@ -29,6 +29,6 @@ pub use contract_engine::{
     CallOutcome, ContractEngine, ContractEngineConfig, ContractError, ContractState, PreparedContract,
 };
 pub use engine::{Deadline, ExecError, Executor, ExecutorConfig, RuntimeCode};
-pub use host_functions::{GuestMemory, HostFunctions, HostState};
+pub use host_functions::{Extensions, GuestMemory, HostFunctions, HostState};
 pub use overlay::{BackendError, Changes, MemoryBackend, StateBackend, StateSession};
 pub use sandbox::{ContractSandbox, NativeSandbox, SandboxFunctions};

@@ -18,10 +18,11 @@ use parity_scale_codec::{DecodeAll, Encode};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use wasmtime::{Caller, ExternType, InstancePre, Linker, Val, ValType};
+use wasmtime::{Caller, ExternType, InstancePre, Linker, TypedFunc, Val, ValType};
 use watt_primitives::abi::{unpack_ptr_len, HOST_MODULE};
 use watt_primitives::sandbox::{
     host as names, CodeSummary, EnvCall, EnvReply, SandboxExecute, SandboxOutcome, SandboxPrepare, CONTRACT_ENV_MODULE,
+    ENTRY_SANDBOX_ENV,
 };
 use watt_primitives::Hash;
 use watt_support::sandbox::{ContractMemory, SandboxEnv, SandboxHost};
@@ -257,15 +258,12 @@ impl Relay for RuntimeRelay<'_, '_> {
             gas_left,
         }
         .encode();
-        let env = self
-            .caller
-            .data()
-            .sandbox_env
-            .clone()
-            .ok_or_else(|| wasmtime::format_err!("the runtime has no `watt_sandbox_env` export"))?;
+        let env = runtime_env_export(self.caller)?;
         self.caller
             .data_mut()
-            .contract_memories
+            .extensions
+            .get_or_default::<SandboxState>()
+            .memories
             .push(ContractMemoryPtr(memory.as_mut_ptr(), memory.len()));
         let result = (|| {
             let packed = GuestMemory::give(self.caller, &call)?;
@@ -276,14 +274,54 @@ impl Relay for RuntimeRelay<'_, '_> {
             EnvReply::decode_all(&mut &bytes[..])
                 .map_err(|_| wasmtime::format_err!("the runtime answered an environment call with malformed bytes"))
         })();
-        self.caller.data_mut().contract_memories.pop();
+        self.caller
+            .data_mut()
+            .extensions
+            .get_or_default::<SandboxState>()
+            .memories
+            .pop();
         result
     }
 }
 
+/// The sandbox's state in a runtime call ([`HostState::extensions`]).
+#[derive(Default)]
+struct SandboxState {
+    /// The runtime's `watt_sandbox_env` export, looked up on first use.
+    env: Option<TypedFunc<(u32, u32), u64>>,
+    /// The memories of the contracts whose environment calls are being served, innermost last.
+    memories: Vec<ContractMemoryPtr>,
+}
+
+fn runtime_env_export(caller: &mut Caller<'_, HostState>) -> Result<TypedFunc<(u32, u32), u64>, wasmtime::Error> {
+    if let Some(f) = caller
+        .data()
+        .extensions
+        .get::<SandboxState>()
+        .and_then(|s| s.env.clone())
+    {
+        return Ok(f);
+    }
+    let f = caller
+        .get_export(ENTRY_SANDBOX_ENV)
+        .and_then(|e| e.into_func())
+        .ok_or_else(|| wasmtime::format_err!("the runtime has no `{ENTRY_SANDBOX_ENV}` export"))?
+        .typed::<(u32, u32), u64>(&*caller)?;
+    caller.data_mut().extensions.get_or_default::<SandboxState>().env = Some(f.clone());
+    Ok(f)
+}
+
+fn current_memory(caller: &Caller<'_, HostState>) -> Option<ContractMemoryPtr> {
+    caller
+        .data()
+        .extensions
+        .get::<SandboxState>()
+        .and_then(|s| s.memories.last().copied())
+}
+
 /// The memory of a contract whose environment call the runtime is serving.
 #[derive(Clone, Copy)]
-pub(crate) struct ContractMemoryPtr(*mut u8, usize);
+struct ContractMemoryPtr(*mut u8, usize);
 
 // SAFETY: only ever used on the thread running the contract, within the relayed call.
 unsafe impl Send for ContractMemoryPtr {}
@@ -352,7 +390,7 @@ impl HostFunctions for SandboxFunctions {
             HOST_MODULE,
             names::SANDBOX_MEMORY_READ,
             |mut c: Caller<'_, HostState>, cp: u32, len: u32, out: u32| {
-                let Some(mem) = c.data().contract_memories.last().copied() else {
+                let Some(mem) = current_memory(&c) else {
                     return Err(wasmtime::format_err!("sandbox memory read outside an environment call"));
                 };
                 let Some(range) = mem.range(cp, len) else {
@@ -369,7 +407,7 @@ impl HostFunctions for SandboxFunctions {
             HOST_MODULE,
             names::SANDBOX_MEMORY_WRITE,
             |mut c: Caller<'_, HostState>, cp: u32, src: u32, len: u32| {
-                let Some(mem) = c.data().contract_memories.last().copied() else {
+                let Some(mem) = current_memory(&c) else {
                     return Err(wasmtime::format_err!(
                         "sandbox memory write outside an environment call"
                     ));
