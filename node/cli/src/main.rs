@@ -11,6 +11,7 @@ macro_rules! say {
 }
 
 mod client_commands;
+mod contract_commands;
 mod economy_commands;
 mod light;
 mod metrics;
@@ -71,6 +72,9 @@ enum Command {
     Supply(economy_commands::ShowArgs),
     /// The current day: its number, blocks left, what it will mint, the fee pool, participants.
     Day(economy_commands::ShowArgs),
+    /// Wasm contracts: create a project, build it, deploy, call and query contracts.
+    #[command(subcommand)]
+    Contract(contract_commands::ContractCommand),
     /// Analyse SCP quorum configurations.
     #[command(subcommand)]
     Quorum(QuorumCommand),
@@ -305,6 +309,7 @@ fn main() -> std::process::ExitCode {
         Command::Pledge(c) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::pledge(c))),
         Command::Supply(a) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::supply(a))),
         Command::Day(a) => client_commands::runtime().and_then(|rt| rt.block_on(economy_commands::day(a))),
+        Command::Contract(c) => contract_commands::run(c),
         Command::Quorum(_) | Command::Scp(_) | Command::Light(_) => unreachable!("handled above"),
     };
     match result {
