@@ -453,13 +453,20 @@ fn debug_suffix(view: &ExecView) -> String {
     }
 }
 
-/// Directories of remembered metadata, in the order tried.
+/// Directories of remembered metadata, in the order tried: under the user's cache directory
+/// (`$XDG_CACHE_HOME`, else `$HOME/.cache`) when that exists — a cache home that does not
+/// exist is not created (a test harness points it nowhere on purpose) — then
+/// `./target/watt-contracts`.
 fn registry_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
-        dirs.push(PathBuf::from(x).join("watt/contracts"));
-    } else if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        dirs.push(PathBuf::from(h).join(".cache/watt/contracts"));
+    let cache = match std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        Some(x) => Some(PathBuf::from(x)),
+        None => std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(".cache")),
+    };
+    if let Some(cache) = cache.filter(|c| c.is_dir()) {
+        dirs.push(cache.join("watt/contracts"));
     }
     dirs.push(PathBuf::from("target/watt-contracts"));
     dirs
