@@ -176,7 +176,7 @@ fn counter_deploys_counts_and_pays_its_storage_deposit() {
         s.deposit_per_item + s.deposit_per_byte * code_len + s.deposit_per_item + s.deposit_per_byte * 9;
     assert_eq!(
         before - env.chain.free(&env.alice.account()),
-        common::FEE + expected_deposit
+        common::FEE + expected_deposit + env.chain.params.existential_deposit
     );
     assert_eq!(env.call(addr, 0, vec![]), TxOutcome::Success);
     assert_eq!(env.call(addr, 0, vec![]), TxOutcome::Success);
@@ -407,7 +407,8 @@ fn value_moves_with_calls_and_terminate_pays_out_balance_and_deposit() {
     let addr = env.deploy(wasm("probe.wat"), b"");
     let bob = env.bob.account();
     assert_eq!(env.call(addr, 10_000, vec![7, 1, 2, 3]), TxOutcome::Success);
-    assert_eq!(env.chain.free(&addr), 10_000);
+    let ed = env.chain.params.existential_deposit;
+    assert_eq!(env.chain.free(&addr), ed + 10_000, "the endowment plus the value");
     // The contract sends 2,500 to Bob.
     let mut input = vec![11];
     input.extend_from_slice(&bob.0);
@@ -423,7 +424,7 @@ fn value_moves_with_calls_and_terminate_pays_out_balance_and_deposit() {
     let mut input = vec![10];
     input.extend_from_slice(&bob.0);
     assert_eq!(env.call(addr, 0, input), TxOutcome::Success);
-    assert_eq!(env.chain.free(&bob), START + 2_500 + 7_500 + info.storage_deposit);
+    assert_eq!(env.chain.free(&bob), START + 2_500 + 7_500 + ed + info.storage_deposit);
     assert!(env.chain.with(|| pallet_contracts::contract_info(&addr)).is_none());
     let prefix = [pallet_contracts::CONTRACT_STORAGE_PREFIX, &addr.0[..]].concat();
     assert!(
@@ -620,6 +621,7 @@ fn a_dry_run_instantiation_reports_the_address_and_the_deposit() {
     assert_eq!(r.address, Some(pallet_contracts_address(&origin, &code_hash)));
     let s = test_schedule();
     let code_len = wasm("counter.wat").len() as Balance;
-    let expected = 2 * s.deposit_per_item + s.deposit_per_byte * (code_len + 9);
+    // The new account's endowment (the existential deposit) counts as deposit.
+    let expected = 2 * s.deposit_per_item + s.deposit_per_byte * (code_len + 9) + env.chain.params.existential_deposit;
     assert_eq!(r.storage_deposit, StorageDeposit::Charge(expected));
 }

@@ -155,7 +155,8 @@ pub fn free(who: &AccountId) -> Balance {
     Free::get(who).unwrap_or(0)
 }
 
-fn existential_deposit() -> Balance {
+/// The existential deposit: the least an account may hold (module accounts excepted).
+pub fn existential_deposit() -> Balance {
     ExistentialDeposit::get().unwrap_or(0)
 }
 

@@ -242,8 +242,26 @@ fn run_frame(
         if stack.frames.contains(&dest) {
             return Err(Rollback::Failed(Error::ReentranceDenied));
         }
+        if deploying {
+            // The new account is endowed with the existential deposit by the transaction's
+            // signer, so any later value, however small, can reach it; it counts as deposit.
+            let ed = balances::existential_deposit();
+            if ed > 0 {
+                balances::transfer(&stack.origin, &dest, ed, false, &mut bev)
+                    .map_err(|_| Rollback::Failed(Error::StorageDepositNotPaid))?;
+                stack.deposit = stack.deposit.saturating_add(ed as i128);
+                if let Some(limit) = stack.deposit_limit {
+                    if stack.deposit > limit as i128 {
+                        return Err(Rollback::Failed(Error::StorageDepositLimitExhausted));
+                    }
+                }
+            }
+        }
         if value > 0 {
-            balances::transfer(&caller, &dest, value, false, &mut bev)
+            // A contract paying value keeps its account alive (its endowment stays); the
+            // transaction's signer may spend down to nothing.
+            let keep_alive = caller != stack.origin;
+            balances::transfer(&caller, &dest, value, keep_alive, &mut bev)
                 .map_err(|_| Rollback::Failed(Error::TransferFailed))?;
         }
         let load = (info.code_len as u64).saturating_mul(stack.schedule.code_load_per_byte);
@@ -743,7 +761,7 @@ impl Frame<'_> {
                 m.charge(s.transfer)?;
                 let to = AccountId(self.read_array::<32>(m, mem, arg32(a, 0)?)?);
                 let value = Balance::from_le_bytes(self.read_array::<16>(m, mem, arg32(a, 1)?)?);
-                match balances::transfer(&self.address, &to, value, false, self.bev) {
+                match balances::transfer(&self.address, &to, value, true, self.bev) {
                     Ok(()) => Ok(codes::SUCCESS),
                     Err(_) => Ok(codes::TRANSFER_FAILED),
                 }
