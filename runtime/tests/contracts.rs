@@ -514,6 +514,25 @@ fn hostile_code_is_refused_at_upload() {
         panic!()
     };
     failed_with(&r.outcome, "CodeTooLarge");
+    // A dry-run says why.
+    let origin = env.alice.account();
+    let r = env.chain.with(|| {
+        api::query(Query::ContractInstantiate(InstantiateRequest {
+            origin,
+            value: 0,
+            gas_limit: None,
+            storage_deposit_limit: None,
+            code: CodeSource::Upload(b"not wasm at all".to_vec()),
+            input: vec![],
+            salt: vec![],
+        }))
+    });
+    let QueryResult::ContractExec(r) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(r.result.unwrap_err().error, "InvalidCode");
+    let why = String::from_utf8_lossy(&r.debug_message).into_owned();
+    assert!(why.starts_with("invalid code: "), "{why}");
     // Nothing was stored.
     assert!(!env.chain.state().keys().any(|k| k.starts_with(b"contracts/code/")));
 }

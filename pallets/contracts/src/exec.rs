@@ -453,7 +453,12 @@ pub fn instantiate(
             let hash = host::blake2_256(&code);
             if !CodeInfoOf::contains(&hash) {
                 let len = code.len();
-                if let Err(e) = crate::store_code(origin, code, &mut upload_events, &mut upload_bev) {
+                let mut why = None;
+                if let Err(e) = crate::store_code_explained(origin, code, &mut upload_events, &mut upload_bev, &mut why)
+                {
+                    if let Some(why) = why {
+                        stack.debug(alloc::format!("invalid code: {why}").as_bytes());
+                    }
                     return failed(stack, e);
                 }
                 stack.deposit = crate::code_deposit(&stack.schedule, len) as i128;

@@ -404,6 +404,17 @@ pub fn store_code(
     events: &mut Vec<Event>,
     bev: &mut Vec<balances::Event>,
 ) -> Result<Hash, Error> {
+    store_code_explained(uploader, code, events, bev, &mut None)
+}
+
+/// As [`store_code`], also saying why code was refused as invalid (for dry-runs).
+pub(crate) fn store_code_explained(
+    uploader: &AccountId,
+    code: Vec<u8>,
+    events: &mut Vec<Event>,
+    bev: &mut Vec<balances::Event>,
+    why_invalid: &mut Option<alloc::string::String>,
+) -> Result<Hash, Error> {
     let schedule = schedule();
     if code.len() > schedule.max_code_len as usize {
         return Err(Error::CodeTooLarge);
@@ -414,6 +425,7 @@ pub fn store_code(
     }
     if let Err(why) = prepare_code(&code) {
         host::log(host::LogLevel::Debug, &why);
+        *why_invalid = Some(why);
         return Err(Error::InvalidCode);
     }
     let deposit = code_deposit(&schedule, code.len());
