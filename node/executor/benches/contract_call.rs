@@ -245,5 +245,36 @@ fn compile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calls, compile);
+/// `depth` nested loops, each closing with a conditional branch back to an enclosing loop: the
+/// shape `tests/compile_bound.rs` finds compiles in time about cubic in the depth. Timed once
+/// per depth here, in the release build the node runs (printed, not a criterion figure).
+fn nested_loops(depth: usize) -> Vec<u8> {
+    let mut wat = String::from("(module (memory (export \"memory\") 1 1) (func (export \"deploy\")) (func (export \"call\"))\n (func (param i32)\n");
+    for _ in 0..depth {
+        wat.push_str("(loop\n");
+    }
+    for level in 0..depth {
+        let _ = writeln!(wat, "(br_if {} (local.get 0)))", (level % 64).min(depth - level - 1));
+    }
+    wat.push_str("))");
+    wat::parse_str(&wat).expect("generated WAT parses")
+}
+
+fn hostile_compile(_: &mut Criterion) {
+    let allowed = |m: &str, _: &str| m == "watt_v1";
+    for depth in [256usize, 512, 1024, 2048] {
+        let code = nested_loops(depth);
+        let engine = ContractEngine::new(ContractEngineConfig::default()).unwrap();
+        let t = Instant::now();
+        let r = engine.prepare(&code, allowed, &["deploy", "call"]).map(|_| ());
+        eprintln!(
+            "contract_compile_hostile/nested_loops: depth {depth}, {} bytes: {:?} in {:.3} s",
+            code.len(),
+            r.map_err(|e| e.to_string()),
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
+
+criterion_group!(benches, calls, compile, hostile_compile);
 criterion_main!(benches);
