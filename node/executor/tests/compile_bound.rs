@@ -21,7 +21,7 @@ use watt_executor::{ContractEngine, ContractEngineConfig, ContractError};
 
 /// The most any module here may take to prepare (validate + compile) in a debug build of this
 /// crate (cranelift, regalloc2, wasmtime and wasmparser are built at opt-level 2 even in debug,
-/// see the workspace Cargo.toml). The slowest case that passes measured 0.65 s (the 4,000
+/// see the workspace Cargo.toml). The slowest case that passes measured 0.73 s (the 4,000
 /// small functions, and the 128k-value operand stack) on the 2-core reference machine while
 /// another build ran; the bound leaves room for a loaded or slower machine.
 const BOUND: Duration = Duration::from_secs(10);
