@@ -41,6 +41,10 @@ pub struct Limits {
     pub max_data_segments: u32,
     /// Most exports.
     pub max_exports: u32,
+    /// Deepest nesting of control blocks (`block`, `loop`, `if`) in one function.
+    pub max_nesting: u32,
+    /// Deepest nesting of `loop`s in one function.
+    pub max_loop_nesting: u32,
     /// Whether float types and instructions may appear.
     pub allow_floats: bool,
 }
@@ -59,6 +63,12 @@ impl Default for Limits {
             max_globals: 256,
             max_data_segments: 1_024,
             max_exports: 256,
+            // Compile time grows with the square of block nesting and the cube of nested
+            // loops with back edges (BENCHMARKS.md, "Compile time and hostile code"); these
+            // depths keep it near linear in size while leaving room for real code (a Rust
+            // `match` of N arms nests N blocks; loops rarely nest more than a few deep).
+            max_nesting: 256,
+            max_loop_nesting: 32,
             allow_floats: false,
         }
     }
@@ -156,6 +166,19 @@ pub enum ValidationError {
         /// The limit.
         max: u32,
     },
+    /// A function nests control blocks or loops deeper than allowed (compile time grows fast
+    /// with nesting).
+    #[error("function {function} nests {what} {depth} deep, the limit is {max}")]
+    TooDeep {
+        /// Index among the module's defined functions.
+        function: u32,
+        /// "blocks" or "loops".
+        what: &'static str,
+        /// The depth reached.
+        depth: u32,
+        /// The limit.
+        max: u32,
+    },
     /// A function the environment calls is not exported.
     #[error("contract code does not export the function `{0}`")]
     MissingExport(String),
@@ -196,6 +219,46 @@ fn at_most(what: &'static str, count: u32, max: u32) -> Result<(), ValidationErr
             count: count as u64,
             max: max as u64,
         });
+    }
+    Ok(())
+}
+
+/// Refuses a function whose control blocks or loops nest deeper than the limits.
+fn check_nesting(body: &wasmparser::FunctionBody<'_>, function: u32, limits: &Limits) -> Result<(), ValidationError> {
+    use wasmparser::Operator;
+    let invalid = |e: wasmparser::BinaryReaderError| ValidationError::Invalid(e.to_string());
+    // Whether each open frame is a loop; the function body itself is the outermost frame.
+    let mut frames: Vec<bool> = Vec::new();
+    let mut loops = 0u32;
+    let too_deep = |what, depth, max| ValidationError::TooDeep {
+        function,
+        what,
+        depth,
+        max,
+    };
+    let mut reader = body.get_operators_reader().map_err(invalid)?;
+    while !reader.eof() {
+        match reader.read().map_err(invalid)? {
+            Operator::Block { .. } | Operator::If { .. } => frames.push(false),
+            Operator::Loop { .. } => {
+                frames.push(true);
+                loops += 1;
+                if loops > limits.max_loop_nesting {
+                    return Err(too_deep("loops", loops, limits.max_loop_nesting));
+                }
+            }
+            Operator::End => {
+                if frames.pop() == Some(true) {
+                    loops -= 1;
+                }
+            }
+            _ => {}
+        }
+        // The function body is the outermost frame of wasm's control stack.
+        let depth = frames.len() as u32 + 1;
+        if depth > limits.max_nesting {
+            return Err(too_deep("blocks", depth, limits.max_nesting));
+        }
     }
     Ok(())
 }
@@ -351,6 +414,7 @@ pub fn validate(
                         max: limits.max_locals,
                     });
                 }
+                check_nesting(&body, function_index, limits)?;
                 function_index += 1;
             }
             _ => {}

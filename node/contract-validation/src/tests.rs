@@ -282,3 +282,47 @@ proptest! {
         }
     }
 }
+
+/// A module whose `call` nests `blocks` blocks around `loops` loops.
+fn nested(blocks: usize, loops: usize) -> Vec<u8> {
+    let open = "(block ".repeat(blocks) + &"(loop ".repeat(loops);
+    let close = ")".repeat(blocks + loops);
+    wat::parse_str(format!(
+        r#"(module (memory (export "memory") 1 1) (func (export "deploy")) (func (export "call") {open}{close}))"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn nesting_deeper_than_the_limits_is_refused() {
+    let limits = Limits::default();
+    let check = |code: Vec<u8>| validate(&code, &limits, |_, _| true, &["deploy", "call"]);
+    // The function body is the outermost frame: 255 more fit in 256.
+    assert!(check(nested(255, 0)).is_ok());
+    assert_eq!(
+        check(nested(256, 0)),
+        Err(ValidationError::TooDeep {
+            function: 1,
+            what: "blocks",
+            depth: 257,
+            max: 256
+        })
+    );
+    assert!(check(nested(0, 32)).is_ok());
+    assert_eq!(
+        check(nested(3, 33)),
+        Err(ValidationError::TooDeep {
+            function: 1,
+            what: "loops",
+            depth: 33,
+            max: 32
+        })
+    );
+    // Sequential (not nested) blocks do not add up.
+    let flat = wat::parse_str(format!(
+        r#"(module (memory (export "memory") 1 1) (func (export "deploy")) (func (export "call") {}))"#,
+        "(block (loop))".repeat(1_000)
+    ))
+    .unwrap();
+    assert!(check(flat).is_ok());
+}
