@@ -166,7 +166,10 @@ pub fn run(args: NodeArgs) -> Result<()> {
     let contracts_cache = match std::fs::create_dir_all(&contracts_cache) {
         Ok(()) => Some(contracts_cache),
         Err(e) => {
-            tracing::warn!("no on-disk cache of compiled contracts ({}: {e})", contracts_cache.display());
+            tracing::warn!(
+                "no on-disk cache of compiled contracts ({}: {e})",
+                contracts_cache.display()
+            );
             None
         }
     };

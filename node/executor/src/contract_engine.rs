@@ -311,11 +311,14 @@ impl ContractEngine {
             .tables(1)
             .memories(1)
             .build();
-        let mut store = Store::new(&self.engine, ContractState {
-            data,
-            memory: None,
-            limits,
-        });
+        let mut store = Store::new(
+            &self.engine,
+            ContractState {
+                data,
+                memory: None,
+                limits,
+            },
+        );
         store.limiter(|s| &mut s.limits);
         let deadline = self.config.call_deadline;
         store.set_epoch_deadline(deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1);

@@ -25,7 +25,7 @@ use watt_primitives::sandbox::{
     ENTRY_SANDBOX_ENV,
 };
 use watt_primitives::Hash;
-use watt_support::sandbox::{ContractMemory, SandboxEnv, SandboxHost};
+use watt_support::sandbox::{SandboxEnv, SandboxHost, SliceMemory};
 
 /// Serves one relayed environment call; `memory` is the calling contract's linear memory.
 /// An `Err` is a failure of the runtime itself (it trapped): it ends the whole runtime call.
@@ -437,31 +437,6 @@ impl NativeSandbox {
     /// The native twin over `sandbox`.
     pub fn new(sandbox: Arc<ContractSandbox>) -> Self {
         NativeSandbox { sandbox }
-    }
-}
-
-struct SliceMemory<'a>(&'a mut [u8]);
-
-impl ContractMemory for SliceMemory<'_> {
-    fn read(&mut self, ptr: u32, out: &mut [u8]) -> bool {
-        let start = ptr as usize;
-        match start.checked_add(out.len()).and_then(|end| self.0.get(start..end)) {
-            Some(src) => {
-                out.copy_from_slice(src);
-                true
-            }
-            None => false,
-        }
-    }
-    fn write(&mut self, ptr: u32, data: &[u8]) -> bool {
-        let start = ptr as usize;
-        match start.checked_add(data.len()).and_then(|end| self.0.get_mut(start..end)) {
-            Some(dst) => {
-                dst.copy_from_slice(data);
-                true
-            }
-            None => false,
-        }
     }
 }
 

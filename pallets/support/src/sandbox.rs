@@ -22,6 +22,33 @@ pub trait ContractMemory {
     fn write(&mut self, ptr: u32, data: &[u8]) -> bool;
 }
 
+/// A contract memory that is a plain byte slice (the native sandbox's view of a contract's
+/// linear memory, and tests').
+pub struct SliceMemory<'a>(pub &'a mut [u8]);
+
+impl ContractMemory for SliceMemory<'_> {
+    fn read(&mut self, ptr: u32, out: &mut [u8]) -> bool {
+        let start = ptr as usize;
+        match start.checked_add(out.len()).and_then(|end| self.0.get(start..end)) {
+            Some(src) => {
+                out.copy_from_slice(src);
+                true
+            }
+            None => false,
+        }
+    }
+    fn write(&mut self, ptr: u32, data: &[u8]) -> bool {
+        let start = ptr as usize;
+        match start.checked_add(data.len()).and_then(|end| self.0.get_mut(start..end)) {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// The contract's environment: the contracts pallet's implementation of the contract ABI.
 pub trait SandboxEnv {
     /// Serves one call of imported function `function` with `args` (i32s zero-extended).

@@ -127,3 +127,14 @@ pub struct CodeInfo {
     /// Code length, bytes.
     pub len: u32,
 }
+
+/// What a contract's address is the blake2b-256 of: `"watt:contract" ++ deployer ++ code_hash ++
+/// salt` (ABI.md "Addresses"). The pallet hashes it through the host, clients natively.
+pub fn address_preimage(deployer: &AccountId, code_hash: &Hash, salt: &[u8]) -> Vec<u8> {
+    let mut input = Vec::with_capacity(13 + 64 + salt.len());
+    input.extend_from_slice(b"watt:contract");
+    input.extend_from_slice(deployer.as_bytes());
+    input.extend_from_slice(code_hash);
+    input.extend_from_slice(salt);
+    input
+}

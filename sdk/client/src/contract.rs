@@ -202,12 +202,9 @@ impl WattRpc {
 /// A contract's address: `blake2b-256("watt:contract" ++ deployer ++ code_hash ++ salt)`
 /// (ABI.md "Addresses"; the pallet's `contract_address`).
 pub fn contract_address(deployer: &AccountId, code_hash: &Hash, salt: &[u8]) -> AccountId {
-    let mut input = Vec::with_capacity(13 + 64 + salt.len());
-    input.extend_from_slice(b"watt:contract");
-    input.extend_from_slice(deployer.as_bytes());
-    input.extend_from_slice(code_hash);
-    input.extend_from_slice(salt);
-    AccountId(watt_primitives::hashing::blake2_256(&input))
+    AccountId(watt_primitives::hashing::blake2_256(
+        &watt_primitives::contracts::address_preimage(deployer, code_hash, salt),
+    ))
 }
 
 /// blake2b-256 of code: its hash on chain.

@@ -579,7 +579,7 @@ fn dispatch_fn(storage: &Ident, list: &[Callable], deploy: bool) -> TokenStream2
         } else {
             let mutates = c.receiver_mut == Some(true);
             let load = if mutates {
-                quote!(let mut __instance: #storage = ::watt_contract::dispatch::load()?;)
+                quote!(let (mut __instance, __root): (#storage, _) = ::watt_contract::dispatch::load_with_root()?;)
             } else {
                 quote!(let __instance: #storage = ::watt_contract::dispatch::load()?;)
             };
@@ -595,7 +595,7 @@ fn dispatch_fn(storage: &Ident, list: &[Callable], deploy: bool) -> TokenStream2
             };
             let store = if mutates {
                 quote!(if !__revert {
-                    ::watt_contract::storage::ContractStorage::store(&__instance);
+                    ::watt_contract::storage::ContractStorage::store_if_changed(&__instance, &__root);
                 })
             } else {
                 quote!()

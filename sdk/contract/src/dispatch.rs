@@ -142,6 +142,12 @@ pub fn load<S: ContractStorage>() -> Result<S, DispatchError> {
     S::try_load().ok_or(DispatchError::CorruptState)
 }
 
+/// Loads the contract's state and the root value it came from (for
+/// [`ContractStorage::store_if_changed`]).
+pub fn load_with_root<S: ContractStorage>() -> Result<(S, alloc::vec::Vec<u8>), DispatchError> {
+    S::try_load_with_root().ok_or(DispatchError::CorruptState)
+}
+
 /// Runs a generated dispatch function over this call's input and ends the call: the outcome's
 /// output with its revert flag, or on a dispatch error its text to `debug_message` and a revert
 /// with empty output.

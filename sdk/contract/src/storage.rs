@@ -2,7 +2,7 @@
 //!
 //! - The plain fields of the `#[storage]` struct are SCALE-encoded together, in declaration
 //!   order, into one value under [`ROOT_KEY`] (4 zero bytes). `deploy` writes it; every message
-//!   reads it, and a `&mut self` message that does not fail writes it back.
+//!   reads it, and a `&mut self` message that does not fail writes it back if it changed.
 //! - Each [`Mapping`] field is not part of that value. Its entries live under
 //!   `prefix ++ SCALE(key)`, where `prefix` is the 4 bytes `blake2b-256("<Struct>::<field>")[..4]`
 //!   (the const parameter `P` is those bytes read as a little-endian `u32`; `#[contract]`
@@ -27,13 +27,29 @@ pub trait ContractStorage: Sized {
 
     /// The stored state, or `None` when there is none or it does not decode.
     fn try_load() -> Option<Self> {
+        Self::try_load_with_root().map(|(s, _)| s)
+    }
+
+    /// The stored state and the root value it was decoded from.
+    fn try_load_with_root() -> Option<(Self, Vec<u8>)> {
         let bytes = crate::env::get_storage(ROOT_KEY)?;
-        Self::decode_root(&mut &bytes[..]).ok()
+        let state = Self::decode_root(&mut &bytes[..]).ok()?;
+        Some((state, bytes))
     }
 
     /// Writes the plain fields under [`ROOT_KEY`].
     fn store(&self) {
         crate::env::set_storage(ROOT_KEY, &self.encode_root());
+    }
+
+    /// Writes the plain fields back only if they differ from `loaded` (the root value they were
+    /// read from): a message that changes only Mapping entries, a token transfer say, then
+    /// pays for no root write.
+    fn store_if_changed(&self, loaded: &[u8]) {
+        let root = self.encode_root();
+        if root != loaded {
+            crate::env::set_storage(ROOT_KEY, &root);
+        }
     }
 }
 

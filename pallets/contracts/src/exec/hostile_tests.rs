@@ -9,31 +9,6 @@ use crate::{ContractInfo, Contracts};
 use proptest::prelude::*;
 use watt_support::externalities::{execute_with, MemoryExternalities};
 
-struct Memory(Vec<u8>);
-
-impl ContractMemory for Memory {
-    fn read(&mut self, ptr: u32, out: &mut [u8]) -> bool {
-        let start = ptr as usize;
-        match start.checked_add(out.len()).and_then(|end| self.0.get(start..end)) {
-            Some(src) => {
-                out.copy_from_slice(src);
-                true
-            }
-            None => false,
-        }
-    }
-    fn write(&mut self, ptr: u32, data: &[u8]) -> bool {
-        let start = ptr as usize;
-        match start.checked_add(data.len()).and_then(|end| self.0.get_mut(start..end)) {
-            Some(dst) => {
-                dst.copy_from_slice(data);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
 const CONTRACT: AccountId = AccountId([9; 32]);
 const ORIGIN: AccountId = AccountId([1; 32]);
 
@@ -102,7 +77,8 @@ proptest! {
                 events: &mut events,
                 bev: &mut bev,
             };
-            let mut mem = Memory(memory);
+            let mut memory = memory;
+            let mut mem = watt_support::sandbox::SliceMemory(&mut memory);
             let mut left = gas;
             for (name, mut args) in calls {
                 if seed_small_ptrs {
