@@ -23,7 +23,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig, Store,
+    StoreLimits, StoreLimitsBuilder,
+};
 use watt_contract_validation::{Limits, ValidationError};
 use watt_primitives::{blake2_256, Hash};
 
@@ -51,6 +54,10 @@ pub enum ContractError {
     /// The call outlived the engine's wall-clock watchdog.
     #[error("contract call interrupted after {0:?}")]
     Deadline(Duration),
+    /// Every pooled instance is in use (more contract executions at once than the pool was
+    /// sized for). Not a result of the contract: the caller must fail its whole runtime call.
+    #[error("the contract instance pool is exhausted: {0}")]
+    PoolExhausted(String),
     /// The contract trapped (unreachable, a bad memory access, stack overflow, a host
     /// function's error ...).
     #[error("contract trapped: {0}")]
@@ -71,6 +78,11 @@ pub struct ContractEngineConfig {
     /// Where compiled modules are kept across restarts (`<code hash>.cwasm`); `None` for
     /// memory only.
     pub cache_dir: Option<PathBuf>,
+    /// Contract instances kept ready in wasmtime's pooling allocator (0: allocate each on
+    /// demand). It must cover every execution that can run at once: runtime instances times
+    /// the deepest call stack. Each slot reserves address space (not memory) for one linear
+    /// memory.
+    pub pooled_instances: u32,
 }
 
 impl Default for ContractEngineConfig {
@@ -83,6 +95,9 @@ impl Default for ContractEngineConfig {
             // bugs, never a rule of execution (see `sandbox`).
             call_deadline: Duration::from_secs(30),
             cache_dir: None,
+            // 64 runtime instances (the executor's default) × 8 frames (the default call
+            // depth), rounded up.
+            pooled_instances: 544,
         }
     }
 }
@@ -150,6 +165,29 @@ fn contract_config(cfg: &ContractEngineConfig) -> Config {
         .wasm_reference_types(false)
         .max_wasm_stack(cfg.max_wasm_stack)
         .parallel_compilation(false);
+    // A contract memory never exceeds the validation limit (1 MiB by default), so each reserves
+    // just that plus a guard page, not wasmtime's default 4 GiB: hundreds of pooled slots then
+    // cost megabytes of address space, at the price of explicit bounds checks in contract code.
+    let max_memory = cfg.limits.max_memory_pages.saturating_mul(65_536);
+    c.memory_reservation(max_memory)
+        .memory_guard_size(64 * 1024)
+        .memory_reservation_for_growth(0);
+    if cfg.pooled_instances > 0 {
+        // A pooled instance reuses its memory and table slots: no mmap/munmap per call (which
+        // cost about a tenth of a token transfer on the on-demand allocator, BENCHMARKS.md).
+        let n = cfg.pooled_instances;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_core_instances(n)
+            .total_memories(n)
+            .total_tables(n)
+            .max_memories_per_module(1)
+            .max_tables_per_module(1)
+            .max_memory_size(cfg.limits.max_memory_pages as usize * 65_536)
+            .table_elements(cfg.limits.max_table_elements as usize)
+            .linear_memory_keep_resident(64 * 1024)
+            .table_keep_resident(16 * 1024);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     c
 }
 
@@ -350,6 +388,9 @@ impl ContractEngine {
         let instance = pre.instantiate(&mut *store).map_err(|e| {
             // Instantiation runs no contract code (no start section), so its failures are
             // link errors or limits.
+            if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+                return ContractError::PoolExhausted(format!("{e:#}"));
+            }
             match e.downcast_ref::<wasmtime::Trap>() {
                 Some(_) => trap(e),
                 None => ContractError::Link(format!("{e:#}")),

@@ -164,6 +164,10 @@ impl ContractSandbox {
             // The wall-clock watchdog is not part of the chain's rules: its firing depends on
             // the machine, so it must not become a result other nodes could disagree with. The
             // whole runtime call fails instead, as a runtime past its deadline does.
+            // Likewise a full instance pool: load, not a rule, so no result.
+            (None, Err(ContractError::PoolExhausted(why))) => {
+                return Err(wasmtime::format_err!("contract instance pool exhausted: {why}"))
+            }
             (None, Err(ContractError::Deadline(limit))) => {
                 return Err(wasmtime::format_err!(
                     "contract execution outlived the {limit:?} watchdog (gas should have stopped it first)"

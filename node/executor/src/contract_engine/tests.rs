@@ -175,3 +175,37 @@ fn gas_is_deterministic_and_grows_with_the_work() {
     assert_eq!(small, again, "same code, same gas");
     assert!(big > small * 5, "10x the iterations: {small} -> {big}");
 }
+
+#[test]
+fn a_full_instance_pool_is_reported_as_such_not_as_a_contract_failure() {
+    let e = Arc::new(
+        ContractEngine::new(ContractEngineConfig {
+            pooled_instances: 1,
+            ..ContractEngineConfig::default()
+        })
+        .unwrap(),
+    );
+    let c = prepare(
+        &e,
+        r#"(module (import "watt" "note" (func $note (param i32))) (memory (export "memory") 1 1)
+        (func (export "call") (call $note (i32.const 1))))"#,
+    )
+    .unwrap();
+    // The one pooled instance is busy running the outer call when `note` starts another.
+    let inner: Arc<Mutex<Option<Result<(), ContractError>>>> = Arc::default();
+    let mut l = e.linker::<Vec<i32>>();
+    let (engine, module, seen) = (e.clone(), c.clone(), inner.clone());
+    l.func_wrap("watt", "note", move |_: Caller<'_, ContractState<Vec<i32>>>, _: i32| {
+        let nested = engine.call(&module, &linker(&engine), vec![], "call", 1_000_000);
+        *seen.lock() = Some(nested.result);
+    })
+    .unwrap();
+    let outer = e.call(&c, &l, vec![], "call", 1_000_000);
+    assert!(outer.result.is_ok(), "{:?}", outer.result.err());
+    match inner.lock().take() {
+        Some(Err(ContractError::PoolExhausted(_))) => {}
+        other => panic!("expected PoolExhausted, got {other:?}"),
+    }
+    // Once the outer call is done, its slot is free again.
+    assert!(e.call(&c, &linker(&e), vec![], "call", 1_000_000).result.is_ok());
+}
