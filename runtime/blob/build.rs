@@ -21,6 +21,9 @@ fn main() {
         .unwrap_or_else(|| workspace.join("target"));
     let wasm_target_dir = target_root.join("wasm-runtime");
 
+    // Relative to this package, not absolute: cargo shares a build script's run (and what it
+    // watches) between checkouts of the workspace that use one target directory (a CI clone
+    // beside the working copy), and absolute paths would then watch the other checkout's files.
     for dir in [
         "runtime/src",
         "runtime/Cargo.toml",
@@ -29,7 +32,7 @@ fn main() {
         "Cargo.toml",
         "Cargo.lock",
     ] {
-        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
+        println!("cargo:rerun-if-changed=../../{dir}");
     }
     println!("cargo:rerun-if-env-changed=WATT_SKIP_WASM_BUILD");
 

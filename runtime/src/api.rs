@@ -352,8 +352,10 @@ fn apply_transaction(
         let refund = params.weight_fee.saturating_mul(unused as Balance).min(fee_paid);
         // A signer reaped by its own call may not take a refund below the existential
         // deposit; the refund then stays in the pool.
-        if refund > 0 && balances::transfer(&fee_pool_account(), &signer, refund, false, &mut Vec::new()).is_ok() {
+        let mut refund_events = Vec::new();
+        if refund > 0 && balances::transfer(&fee_pool_account(), &signer, refund, false, &mut refund_events).is_ok() {
             fee_paid -= refund;
+            events.extend(refund_events.into_iter().map(RuntimeEvent::Balances));
         }
     }
     let records = event_records(EventPhase::Transaction(index), events);

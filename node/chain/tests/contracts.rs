@@ -95,7 +95,8 @@ fn contracts_run_identically_through_the_wasm_and_the_native_runtime() {
         );
     }
     chain.produce_block(1_000, true, false).unwrap().unwrap();
-    assert!(receipts(&chain, 1).iter().all(|r| r.outcome == TxOutcome::Success));
+    let deployed = receipts(&chain, 1);
+    assert!(deployed.iter().all(|r| r.outcome == TxOutcome::Success), "{deployed:?}");
 
     let call_b = |inner: Vec<u8>| [vec![4], b.0.to_vec(), inner].concat();
     let calls: Vec<(Vec<u8>, bool)> = vec![

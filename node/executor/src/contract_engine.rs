@@ -58,8 +58,11 @@ pub enum ContractError {
     /// sized for). Not a result of the contract: the caller must fail its whole runtime call.
     #[error("the contract instance pool is exhausted: {0}")]
     PoolExhausted(String),
-    /// The contract trapped (unreachable, a bad memory access, stack overflow, a host
-    /// function's error ...).
+    /// The contract used up its native stack (recursion too deep). Where exactly that happens
+    /// depends on native frame sizes, so callers charge the whole gas limit for it.
+    #[error("contract trapped: wasm call stack exhausted")]
+    StackOverflow,
+    /// The contract trapped (unreachable, a bad memory access, a host function's error ...).
     #[error("contract trapped: {0}")]
     Trap(String),
 }
@@ -90,7 +93,10 @@ impl Default for ContractEngineConfig {
         ContractEngineConfig {
             limits: Limits::default(),
             module_cache_size: 256,
-            max_wasm_stack: 256 * 1024,
+            // Nested contracts and the runtime frames between them share the runtime's own
+            // stack budget (1 MiB: each wasm engine counts from where it was first entered),
+            // so eight levels of this plus the relays must fit in it.
+            max_wasm_stack: 32 * 1024,
             // Far above what the largest gas limit takes (about a second): a watchdog for
             // bugs, never a rule of execution (see `sandbox`).
             call_deadline: Duration::from_secs(30),
@@ -140,6 +146,9 @@ pub struct ContractState<T> {
     pub data: T,
     /// The contract's exported `memory`, once instantiated.
     pub memory: Option<wasmtime::Memory>,
+    /// The watchdog's allowance in epoch ticks; host functions renew it when they return, so
+    /// it bounds wasm running between host calls, not the host calls themselves.
+    pub deadline_ticks: u64,
     limits: StoreLimits,
 }
 
@@ -204,6 +213,11 @@ impl ContractEngine {
         })
     }
 
+    /// Instances in the pool (0 when unpooled).
+    pub fn pooled_instances(&self) -> u32 {
+        self.config.pooled_instances
+    }
+
     /// The upload limits code is validated against.
     pub fn limits(&self) -> &Limits {
         &self.config.limits
@@ -237,17 +251,39 @@ impl ContractEngine {
         allowed_import: impl Fn(&str, &str) -> bool,
         required_exports: &[&str],
     ) -> Result<PreparedContract, ContractError> {
+        let limits = self.config.limits.clone();
+        self.prepare_with(code, &limits, allowed_import, required_exports, true, true)
+    }
+
+    /// As [`ContractEngine::prepare`] with the caller's limits (the chain's rule, clamped to the
+    /// memory this engine is built for), validating only if `validate` (code validated at upload
+    /// is only compiled, so it keeps working under newer limits), and keeping the compiled
+    /// module on disk only if `persist`.
+    pub fn prepare_with(
+        &self,
+        code: &[u8],
+        limits: &Limits,
+        allowed_import: impl Fn(&str, &str) -> bool,
+        required_exports: &[&str],
+        validate: bool,
+        persist: bool,
+    ) -> Result<PreparedContract, ContractError> {
         let code_hash = blake2_256(code);
+        if validate {
+            let mut limits = limits.clone();
+            limits.max_memory_pages = limits.max_memory_pages.min(self.config.limits.max_memory_pages);
+            watt_contract_validation::validate(code, &limits, allowed_import, required_exports)?;
+        }
         if let Some(p) = self.cached(&code_hash) {
             return Ok(p);
         }
-        // Validated even when a compiled artifact exists: the limits may have changed since.
-        watt_contract_validation::validate(code, &self.config.limits, allowed_import, required_exports)?;
         let (module, from) = match self.load_compiled(&code_hash) {
             Some(m) => (m, PreparedFrom::Disk),
             None => {
                 let m = Module::new(&self.engine, code).map_err(|e| ContractError::Compile(e.to_string()))?;
-                self.store_compiled(&code_hash, &m);
+                if persist {
+                    self.store_compiled(&code_hash, &m);
+                }
                 (m, PreparedFrom::Compiler)
             }
         };
@@ -343,6 +379,8 @@ impl ContractEngine {
         export: &str,
         gas_limit: u64,
     ) -> CallOutcome<T> {
+        let deadline = self.config.call_deadline;
+        let deadline_ticks = deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1;
         let limits = StoreLimitsBuilder::new()
             .memory_size((self.config.limits.max_memory_pages as usize) * 65_536)
             .instances(1)
@@ -354,12 +392,12 @@ impl ContractEngine {
             ContractState {
                 data,
                 memory: None,
+                deadline_ticks,
                 limits,
             },
         );
         store.limiter(|s| &mut s.limits);
-        let deadline = self.config.call_deadline;
-        store.set_epoch_deadline(deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1);
+        store.set_epoch_deadline(deadline_ticks);
         store.epoch_deadline_trap();
         let result = match store.set_fuel(gas_limit) {
             Ok(()) => Self::run(&mut store, pre, export, gas_limit, deadline),
@@ -382,6 +420,7 @@ impl ContractEngine {
     ) -> Result<(), ContractError> {
         let trap = |e: wasmtime::Error| match e.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::OutOfFuel) => ContractError::OutOfGas { limit: gas_limit },
+            Some(wasmtime::Trap::StackOverflow) => ContractError::StackOverflow,
             Some(wasmtime::Trap::Interrupt) => ContractError::Deadline(deadline),
             _ => ContractError::Trap(format!("{e:#}")),
         };

@@ -65,6 +65,47 @@ type Linked = InstancePre<ContractState<Frame>>;
 pub struct ContractSandbox {
     engine: Arc<ContractEngine>,
     linked: Mutex<HashMap<Hash, Linked>>,
+    /// Outermost executions that may run at once, so that each can nest to the deepest call
+    /// stack without the instance pool running out (`None`: unpooled, no bound).
+    outermost: Option<OutermostSlots>,
+}
+
+/// (executions running, freed signal, most at once).
+type OutermostSlots = (Mutex<u32>, parking_lot::Condvar, u32);
+
+/// The deepest nesting the instance pool is sized for (the contracts pallet's schedules may
+/// not exceed it: `pallet_contracts::schedule::bounds::MAX_CALL_DEPTH`).
+pub const MAX_NESTING: u32 = 8;
+
+thread_local! {
+    /// Executions running on this thread (they nest through environment calls).
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// The module this thread prepared last: the execution that follows finds it even if
+    /// other threads pushed it out of the shared cache meanwhile, so whether a call runs never
+    /// depends on what else the node is doing.
+    static JUST_PREPARED: std::cell::RefCell<Option<(Hash, wasmtime::Module)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// An outermost execution's place (released on drop).
+struct Outermost<'a>(Option<&'a OutermostSlots>);
+
+impl Drop for Outermost<'_> {
+    fn drop(&mut self) {
+        if let Some((running, freed, _)) = self.0 {
+            *running.lock() -= 1;
+            freed.notify_one();
+        }
+    }
+}
+
+/// Leaves one level of [`DEPTH`] on drop.
+struct Nested;
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
 }
 
 /// Most linked contracts kept; past it the map starts over (the engine keeps the compiled
@@ -74,9 +115,18 @@ const LINKED_CACHE: usize = 1024;
 impl ContractSandbox {
     /// A sandbox over `engine`.
     pub fn new(engine: Arc<ContractEngine>) -> Self {
+        let pooled = engine.pooled_instances();
+        let outermost = (pooled > 0).then(|| {
+            (
+                Mutex::new(0),
+                parking_lot::Condvar::new(),
+                (pooled / MAX_NESTING).max(1),
+            )
+        });
         ContractSandbox {
             engine,
             linked: Mutex::new(HashMap::new()),
+            outermost,
         }
     }
 
@@ -85,19 +135,48 @@ impl ContractSandbox {
         &self.engine
     }
 
-    /// Validates `input.code` against the ABI the runtime describes and compiles it.
+    /// Validates `input.code` against the ABI and limits the runtime describes (unless
+    /// `input.validate` is false: code already on chain) and compiles it.
     pub fn prepare(&self, input: &SandboxPrepare) -> Result<CodeSummary, String> {
         let allowed =
             |module: &str, name: &str| module == CONTRACT_ENV_MODULE && input.functions.iter().any(|f| f == name);
         let exports: Vec<&str> = input.exports.iter().map(String::as_str).collect();
-        let summary = watt_contract_validation::validate(&input.code, self.engine.limits(), allowed, &exports)
+        let l = &input.limits;
+        let limits = watt_contract_validation::Limits {
+            max_code_len: l.max_code_len as usize,
+            max_functions: l.max_functions,
+            max_locals: l.max_locals,
+            max_params: l.max_params,
+            max_memory_pages: l.max_memory_pages as u64,
+            max_table_elements: l.max_table_elements as u64,
+            max_globals: l.max_globals,
+            max_data_segments: l.max_data_segments,
+            max_exports: l.max_exports,
+            max_nesting: l.max_nesting,
+            max_loop_nesting: l.max_loop_nesting,
+            allow_floats: false,
+        };
+        let prepared = self
+            .engine
+            .prepare_with(&input.code, &limits, allowed, &exports, input.validate, input.persist)
             .map_err(|e| e.to_string())?;
-        self.engine
-            .prepare(&input.code, allowed, &exports)
-            .map_err(|e| e.to_string())?;
+        let functions = prepared
+            .module
+            .functions()
+            .count()
+            .saturating_sub(prepared.module.imports().count());
+        let max_memory_pages = prepared
+            .module
+            .exports()
+            .find_map(|e| match e.ty() {
+                ExternType::Memory(m) => m.maximum(),
+                _ => None,
+            })
+            .unwrap_or(0);
+        JUST_PREPARED.with(|p| *p.borrow_mut() = Some((prepared.code_hash, prepared.module)));
         Ok(CodeSummary {
-            functions: summary.functions,
-            max_memory_pages: u32::try_from(summary.memory_pages).unwrap_or(u32::MAX),
+            functions: u32::try_from(functions).unwrap_or(u32::MAX),
+            max_memory_pages: u32::try_from(max_memory_pages).unwrap_or(u32::MAX),
         })
     }
 
@@ -105,11 +184,15 @@ impl ContractSandbox {
         if let Some(pre) = self.linked.lock().get(code_hash) {
             return Ok(Some(pre.clone()));
         }
-        let Some(prepared) = self.engine.cached(code_hash) else {
-            return Ok(None);
+        let module = match self.engine.cached(code_hash) {
+            Some(prepared) => prepared.module,
+            None => match JUST_PREPARED.with(|p| p.borrow().clone()) {
+                Some((hash, module)) if hash == *code_hash => module,
+                _ => return Ok(None),
+            },
         };
         let mut linker: Linker<ContractState<Frame>> = self.engine.linker();
-        for import in prepared.module.imports() {
+        for import in module.imports() {
             let ExternType::Func(ty) = import.ty() else {
                 return Err(ContractError::Link(format!(
                     "import `{}` is not a function",
@@ -125,7 +208,7 @@ impl ContractSandbox {
                 .map_err(|e| ContractError::Link(format!("{e:#}")))?;
         }
         let pre = linker
-            .instantiate_pre(&prepared.module)
+            .instantiate_pre(&module)
             .map_err(|e| ContractError::Link(format!("{e:#}")))?;
         let mut linked = self.linked.lock();
         if linked.len() >= LINKED_CACHE {
@@ -138,6 +221,27 @@ impl ContractSandbox {
     /// Runs `input`, relaying environment calls to `relay`. `Err` only when the relay failed
     /// (the runtime trapped underneath).
     fn execute(&self, input: &SandboxExecute, relay: &mut dyn Relay) -> Result<SandboxOutcome, wasmtime::Error> {
+        // An outermost execution waits for a place; nested ones run in their outermost's.
+        let depth = DEPTH.with(|d| d.get());
+        if depth >= MAX_NESTING {
+            return Err(wasmtime::format_err!(
+                "contracts nested {depth} deep, past the {MAX_NESTING} the node is built for"
+            ));
+        }
+        let _place = match (&self.outermost, depth) {
+            (Some(slots), 0) => {
+                let (running, freed, max) = slots;
+                let mut n = running.lock();
+                while *n >= *max {
+                    freed.wait(&mut n);
+                }
+                *n += 1;
+                Outermost(Some(slots))
+            }
+            _ => Outermost(None),
+        };
+        DEPTH.with(|d| d.set(depth + 1));
+        let _nested = Nested;
         let pre = match self.linked(&input.code_hash) {
             Ok(Some(pre)) => pre,
             Ok(None) => return Ok(SandboxOutcome::NotPrepared),
@@ -165,6 +269,12 @@ impl ContractSandbox {
             // the machine, so it must not become a result other nodes could disagree with. The
             // whole runtime call fails instead, as a runtime past its deadline does.
             // Likewise a full instance pool: load, not a rule, so no result.
+            // How deep recursion gets before the native stack runs out depends on the
+            // machine's frame sizes: charge the whole limit, so gas never does.
+            (None, Err(ContractError::StackOverflow)) => SandboxOutcome::Trapped {
+                gas_used: input.gas_limit,
+                message: ContractError::StackOverflow.to_string(),
+            },
             (None, Err(ContractError::PoolExhausted(why))) => {
                 return Err(wasmtime::format_err!("contract instance pool exhausted: {why}"))
             }
@@ -218,6 +328,10 @@ fn relay_call(
         Ok(EnvReply::Trap { charge, message }) => (charge, Some(Stop::Trap(message)), 0),
         Err(e) => (0, Some(Stop::Runtime(e)), 0),
     };
+    // The host call's time (nested contracts, compiles, storage reads) is bounded by gas and
+    // weight; the watchdog only guards the wasm between host calls.
+    let ticks = caller.data().deadline_ticks;
+    wasmtime::AsContextMut::as_context_mut(&mut caller).set_epoch_deadline(ticks);
     let left = caller.get_fuel()?;
     let stop = if charge > left {
         caller.set_fuel(0)?;

@@ -143,6 +143,8 @@ struct Stack {
     debug: Option<Vec<u8>>,
     block_number: u64,
     now: u64,
+    /// Event data emitted so far, reverted frames' included (bounded per transaction).
+    event_bytes: u32,
 }
 
 impl Stack {
@@ -158,6 +160,7 @@ impl Stack {
             // A dry-run runs on the head's state, as if in the next block.
             block_number: if dry_run { number + 1 } else { number },
             now: pallet_system::CloseTime::get().unwrap_or(0),
+            event_bytes: 0,
         }
     }
 
@@ -374,15 +377,17 @@ fn settle_deposit(
         balances::transfer(&stack.origin, &contract_deposit_account(), charge, false, bev)
             .map_err(|_| Error::StorageDepositNotPaid)?;
         info.deposit = info.deposit.saturating_add(charge);
+        stack.deposit = total;
     } else if delta < 0 {
         // Never more than the contract holds (deposits can change with the schedule).
         let refund = delta.unsigned_abs().min(info.deposit);
-        if refund > 0 {
-            let _ = balances::transfer(&contract_deposit_account(), &stack.origin, refund, false, bev);
+        // A refund the signer cannot take (it would stay below the existential deposit) stays
+        // with the contract's deposit.
+        if refund > 0 && balances::transfer(&contract_deposit_account(), &stack.origin, refund, false, bev).is_ok() {
+            info.deposit -= refund;
+            stack.deposit = stack.deposit.saturating_sub(refund as i128);
         }
-        info.deposit -= refund;
     }
-    stack.deposit = stack.deposit.saturating_add(delta);
     Contracts::insert(dest, &info);
     Ok(())
 }
@@ -399,7 +404,10 @@ fn execute_code(frame: &mut Frame<'_>, export: SandboxExport, gas_limit: u64) ->
             let Some(code) = CodeStore::get(&frame.info.code_hash) else {
                 return SandboxOutcome::NotPrepared;
             };
-            if let Err(why) = prepare_code(&code) {
+            // Validated at upload, perhaps under other limits: compile only, so code on chain
+            // keeps working whatever the schedule became.
+            let persist = frame.stack.debug.is_none();
+            if let Err(why) = prepare_code(&code, false, persist) {
                 return SandboxOutcome::Trapped {
                     gas_used: 0,
                     message: why,
@@ -454,7 +462,8 @@ pub fn instantiate(
             if !CodeInfoOf::contains(&hash) {
                 let len = code.len();
                 let mut why = None;
-                if let Err(e) = crate::store_code_explained(origin, code, &mut upload_events, &mut upload_bev, &mut why)
+                if let Err(e) =
+                    crate::store_code_explained(origin, code, &mut upload_events, &mut upload_bev, &mut why, !dry_run)
                 {
                     if let Some(why) = why {
                         stack.debug(alloc::format!("invalid code: {why}").as_bytes());
@@ -582,8 +591,9 @@ impl Frame<'_> {
 
     fn read(&self, m: &mut Meter, mem: &mut dyn ContractMemory, ptr: u32, len: u32) -> Result<Vec<u8>, Stop> {
         m.charge((len as u64).saturating_mul(self.stack.schedule.per_byte))?;
-        // Contract memory is at most a few MiB: a longer read is out of bounds anyway.
-        if len > 16 << 20 {
+        // Contract memory is at most 1 MiB (16 pages, the validation limit): a longer read is
+        // out of bounds anyway, and must not allocate first.
+        if len > 1 << 20 {
             return Err(trap("memory access out of bounds"));
         }
         let mut buf = alloc::vec![0u8; len as usize];
@@ -698,7 +708,10 @@ impl Frame<'_> {
                 if vl > s.max_value_len {
                     return Err(trap("storage value longer than the limit"));
                 }
-                m.charge(s.storage_write)?;
+                m.charge(
+                    s.storage_write
+                        .saturating_add(s.storage_per_byte.saturating_mul(vl as u64)),
+                )?;
                 let key = self.key(m, mem, arg32(a, 0)?, kl)?;
                 let value = self.read(m, mem, arg32(a, 2)?, vl)?;
                 let old = host::storage_get(&key).map(|v| v.len());
@@ -780,7 +793,16 @@ impl Frame<'_> {
                 if len > s.max_value_len {
                     return Err(trap("deposit_event: data longer than the limit"));
                 }
-                m.charge(s.event.saturating_add(s.event_topic.saturating_mul(count as u64)))?;
+                m.charge(
+                    s.event
+                        .saturating_add(s.event_topic.saturating_mul(count as u64))
+                        .saturating_add(s.event_per_byte.saturating_mul(len as u64)),
+                )?;
+                let total = self.stack.event_bytes.saturating_add(len);
+                if total > s.max_event_bytes_per_call {
+                    return Err(trap("deposit_event: the transaction's event data is over its limit"));
+                }
+                self.stack.event_bytes = total;
                 let raw = self.read(m, mem, arg32(a, 0)?, count * 32)?;
                 let topics = raw
                     .chunks_exact(32)
@@ -834,6 +856,9 @@ impl Frame<'_> {
                 let items = self.info.storage_items as u64;
                 m.charge(s.terminate.saturating_add(s.terminate_per_item.saturating_mul(items)))?;
                 let beneficiary = AccountId(self.read_array::<32>(m, mem, arg32(a, 0)?)?);
+                if beneficiary == self.address {
+                    return Err(trap("terminate: the beneficiary is the terminating contract"));
+                }
                 self.terminate(beneficiary)?;
                 Err(Stop::Halt)
             }

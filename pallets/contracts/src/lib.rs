@@ -28,7 +28,7 @@ use alloc::vec::Vec;
 use pallet_balances as balances;
 use parity_scale_codec::{Decode, Encode};
 use watt_primitives::contracts::{CodeInfo, CodeSource, ContractInfo as ContractInfoView, ExecResult};
-use watt_primitives::sandbox::{SandboxPrepare, CONTRACT_ENV_MODULE};
+use watt_primitives::sandbox::SandboxPrepare;
 use watt_primitives::{contract_deposit_account, AccountId, Balance, Hash};
 use watt_support::dispatch::{PalletError, Weight};
 use watt_support::{
@@ -315,6 +315,8 @@ pallet_error!(
         MaxCallDepth,
         /// The contract is already on the call stack.
         ReentranceDenied,
+        /// The schedule breaks a rule (a zero cost, or a limit above the node's bounds).
+        InvalidSchedule,
     }
 );
 
@@ -326,7 +328,7 @@ pub const UPLOAD_BASE_WEIGHT: Weight = 150_000;
 /// 1.4 µs per byte for ordinary code and 3 µs per byte for the worst shape validation accepts
 /// (functions nested to its limits); one weight unit is about a nanosecond.
 pub const UPLOAD_WEIGHT_PER_BYTE: Weight = 3_000;
-/// Weight per byte of a chunk that is not the last.
+/// Weight per byte of the upload so far, carried (read and written back) by each chunk.
 pub const CHUNK_WEIGHT_PER_BYTE: Weight = 20;
 
 /// Weight of a call (see `watt_support::Weight`): known before execution, so it bounds the
@@ -342,8 +344,9 @@ pub fn weight(call: &Call) -> Weight {
             ..
         } => {
             let is_last = (*offset as u64).saturating_add(chunk.len() as u64) == *total_len as u64;
-            let carry =
-                UPLOAD_BASE_WEIGHT.saturating_add((chunk.len() as Weight).saturating_mul(CHUNK_WEIGHT_PER_BYTE));
+            // The upload so far is read and written back with each chunk.
+            let carried = (*offset as Weight).saturating_add(chunk.len() as Weight);
+            let carry = UPLOAD_BASE_WEIGHT.saturating_add(carried.saturating_mul(CHUNK_WEIGHT_PER_BYTE));
             if is_last {
                 carry.saturating_add(upload(*total_len as usize))
             } else {
@@ -375,9 +378,9 @@ pub fn contract_address(deployer: &AccountId, code_hash: &Hash, salt: &[u8]) -> 
     )))
 }
 
-/// Validates and compiles code through the node's sandbox.
-fn prepare_code(code: &[u8]) -> Result<(), alloc::string::String> {
-    let _ = CONTRACT_ENV_MODULE;
+/// Validates (an upload) or only compiles (code on chain, validated when uploaded) through the
+/// node's sandbox; a dry-run's code is not kept on the node's disk.
+fn prepare_code(code: &[u8], validate: bool, persist: bool) -> Result<(), alloc::string::String> {
     watt_support::sandbox::prepare(&SandboxPrepare {
         code: code.to_vec(),
         functions: ABI_FUNCTIONS.iter().map(|f| alloc::string::String::from(*f)).collect(),
@@ -385,6 +388,9 @@ fn prepare_code(code: &[u8]) -> Result<(), alloc::string::String> {
             alloc::string::String::from("deploy"),
             alloc::string::String::from("call")
         ],
+        limits: schedule().code_limits,
+        validate,
+        persist,
     })
     .map(|_| ())
 }
@@ -402,7 +408,7 @@ pub fn store_code(
     events: &mut Vec<Event>,
     bev: &mut Vec<balances::Event>,
 ) -> Result<Hash, Error> {
-    store_code_explained(uploader, code, events, bev, &mut None)
+    store_code_explained(uploader, code, events, bev, &mut None, true)
 }
 
 /// As [`store_code`], also saying why code was refused as invalid (for dry-runs).
@@ -412,6 +418,7 @@ pub(crate) fn store_code_explained(
     events: &mut Vec<Event>,
     bev: &mut Vec<balances::Event>,
     why_invalid: &mut Option<alloc::string::String>,
+    persist: bool,
 ) -> Result<Hash, Error> {
     let schedule = schedule();
     if code.len() > schedule.max_code_len as usize {
@@ -421,7 +428,7 @@ pub(crate) fn store_code_explained(
     if CodeInfoOf::contains(&code_hash) {
         return Err(Error::CodeExists);
     }
-    if let Err(why) = prepare_code(&code) {
+    if let Err(why) = prepare_code(&code, true, persist) {
         host::log(host::LogLevel::Debug, &why);
         *why_invalid = Some(why);
         return Err(Error::InvalidCode);
@@ -497,7 +504,7 @@ fn upload_chunk(
     if host::blake2_256(&upload.received) != code_hash {
         return Err(Error::CodeHashMismatch);
     }
-    if let Err(why) = prepare_code(&upload.received) {
+    if let Err(why) = prepare_code(&upload.received, true, true) {
         host::log(host::LogLevel::Debug, &why);
         return Err(Error::InvalidCode);
     }
@@ -611,6 +618,10 @@ pub fn dispatch<E: From<Event> + From<balances::Event>>(
             }
             Call::SetSchedule { schedule } => {
                 origin.ensure_root()?;
+                if let Err(why) = schedule.check() {
+                    host::log(host::LogLevel::Debug, why);
+                    return Err(Error::InvalidSchedule.into_dispatch_error());
+                }
                 ScheduleOf::put(&schedule);
                 events.push(Event::ScheduleSet);
                 Ok(())

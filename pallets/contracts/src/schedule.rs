@@ -25,6 +25,14 @@ pub struct Schedule {
     pub event: u64,
     /// Per event topic.
     pub event_topic: u64,
+    /// Per byte of event data, on top of copying it: the bytes stay in the block's events and
+    /// receipts.
+    pub event_per_byte: u64,
+    /// Per byte of a storage value written, on top of copying it: the bytes stay in the
+    /// node's state overlay until the block commits.
+    pub storage_per_byte: u64,
+    /// Most event data one transaction may emit, bytes (what is reverted counts too).
+    pub max_event_bytes_per_call: u32,
     /// Starting a nested call or instantiation (the callee's own gas comes on top).
     pub call: u64,
     /// Loading code for a frame, per byte of code (whether or not the node has it compiled).
@@ -49,8 +57,10 @@ pub struct Schedule {
     pub max_value_len: u32,
     /// Deepest call stack, frames.
     pub max_call_depth: u32,
-    /// Longest code, bytes (the executor's validation limit may be lower).
+    /// Longest code, bytes.
     pub max_code_len: u32,
+    /// What uploaded code is validated against.
+    pub code_limits: watt_primitives::sandbox::CodeLimits,
 }
 
 impl Default for Schedule {
@@ -63,8 +73,12 @@ impl Default for Schedule {
             transfer: 10_000,
             event: 2_000,
             event_topic: 500,
+            event_per_byte: 100,
+            storage_per_byte: 50,
+            max_event_bytes_per_call: 256 * 1024,
             call: 20_000,
-            code_load_per_byte: 1,
+            // Loading compiled code from the node's memory or disk cache and linking it.
+            code_load_per_byte: 20,
             hash: 300,
             sr25519_verify: 60_000,
             terminate: 20_000,
@@ -76,6 +90,67 @@ impl Default for Schedule {
             max_value_len: 16 * 1024,
             max_call_depth: 8,
             max_code_len: 512 * 1024,
+            code_limits: Default::default(),
         }
+    }
+}
+
+/// Hard bounds on a schedule (what `set_schedule` accepts): the node's contract engine is
+/// sized for them (instance pool, stack, memory), so no schedule may exceed them.
+pub mod bounds {
+    /// Deepest call stack the node's instance pool and stack budget are sized for.
+    pub const MAX_CALL_DEPTH: u32 = 8;
+    /// Largest storage value or event data.
+    pub const MAX_VALUE_LEN: u32 = 64 * 1024;
+    /// Longest storage key.
+    pub const MAX_KEY_LEN: u32 = 1024;
+    /// Most event data per transaction.
+    pub const MAX_EVENT_BYTES_PER_CALL: u32 = 4 << 20;
+    /// Largest code.
+    pub const MAX_CODE_LEN: u32 = 512 * 1024;
+    /// Largest contract memory, pages (the node's instance pool is sized for it).
+    pub const MAX_MEMORY_PAGES: u32 = 16;
+}
+
+impl Schedule {
+    /// Why this schedule cannot be used, if it cannot: every cost at least 1 (nothing the node
+    /// does may be free) and every limit within [`bounds`].
+    pub fn check(&self) -> Result<(), &'static str> {
+        let costs = [
+            self.host_call,
+            self.per_byte,
+            self.storage_read,
+            self.storage_write,
+            self.transfer,
+            self.event,
+            self.event_topic,
+            self.event_per_byte,
+            self.storage_per_byte,
+            self.call,
+            self.code_load_per_byte,
+            self.hash,
+            self.sr25519_verify,
+            self.terminate,
+            self.terminate_per_item,
+        ];
+        if costs.contains(&0) {
+            return Err("every gas cost must be at least 1");
+        }
+        if self.max_call_depth == 0 || self.max_call_depth > bounds::MAX_CALL_DEPTH {
+            return Err("max_call_depth must be 1..=8");
+        }
+        if self.max_value_len > bounds::MAX_VALUE_LEN || self.max_key_len > bounds::MAX_KEY_LEN {
+            return Err("storage key or value limit above the node's bound");
+        }
+        if self.max_event_bytes_per_call > bounds::MAX_EVENT_BYTES_PER_CALL {
+            return Err("max_event_bytes_per_call above the node's bound");
+        }
+        if self.max_code_len > bounds::MAX_CODE_LEN || self.code_limits.max_code_len > bounds::MAX_CODE_LEN {
+            return Err("max_code_len above the node's bound");
+        }
+        if self.code_limits.max_memory_pages > bounds::MAX_MEMORY_PAGES {
+            return Err("code_limits.max_memory_pages above the node's bound");
+        }
+        Ok(())
     }
 }

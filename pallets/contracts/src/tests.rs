@@ -31,7 +31,7 @@ fn an_address_depends_on_deployer_code_and_salt() {
 }
 
 #[test]
-fn only_the_last_chunk_pays_for_compiling_the_whole_code() {
+fn each_chunk_pays_for_the_upload_it_carries_and_only_the_last_for_compiling() {
     let chunk = |offset: u32| Call::UploadCodeChunk {
         code_hash: [0; 32],
         total_len: 100_000,
@@ -41,7 +41,11 @@ fn only_the_last_chunk_pays_for_compiling_the_whole_code() {
     let first = weight(&chunk(0));
     let last = weight(&chunk(50_000));
     assert_eq!(first, UPLOAD_BASE_WEIGHT + 50_000 * CHUNK_WEIGHT_PER_BYTE);
-    assert_eq!(last, first + UPLOAD_BASE_WEIGHT + 100_000 * UPLOAD_WEIGHT_PER_BYTE);
+    // The last chunk also carries the 50,000 bytes before it, and pays for the compile.
+    assert_eq!(
+        last,
+        UPLOAD_BASE_WEIGHT + 100_000 * CHUNK_WEIGHT_PER_BYTE + UPLOAD_BASE_WEIGHT + 100_000 * UPLOAD_WEIGHT_PER_BYTE
+    );
 }
 
 #[test]
@@ -71,4 +75,33 @@ fn without_a_sandbox_code_is_refused_not_stored() {
     });
     assert_eq!(r, Err(Error::InvalidCode));
     assert!(!ext.state.keys().any(|k| k.starts_with(b"contracts/")));
+}
+
+#[test]
+fn a_schedule_with_a_free_operation_or_limits_past_the_nodes_bounds_is_refused() {
+    assert_eq!(Schedule::default().check(), Ok(()));
+    for bad in [
+        Schedule {
+            event_per_byte: 0,
+            ..Schedule::default()
+        },
+        Schedule {
+            max_call_depth: schedule::bounds::MAX_CALL_DEPTH + 1,
+            ..Schedule::default()
+        },
+        Schedule {
+            max_call_depth: 0,
+            ..Schedule::default()
+        },
+        Schedule {
+            max_value_len: schedule::bounds::MAX_VALUE_LEN + 1,
+            ..Schedule::default()
+        },
+        Schedule {
+            max_code_len: schedule::bounds::MAX_CODE_LEN + 1,
+            ..Schedule::default()
+        },
+    ] {
+        assert!(bad.check().is_err(), "{bad:?}");
+    }
 }

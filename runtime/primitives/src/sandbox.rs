@@ -55,6 +55,61 @@ pub struct SandboxPrepare {
     pub functions: Vec<String>,
     /// Exports it must have (besides its memory).
     pub exports: Vec<String>,
+    /// The limits code is validated against: a chain rule, so the runtime sets them (a node
+    /// clamps the memory limit to what its engine is built for).
+    pub limits: CodeLimits,
+    /// Validate (an upload) or only compile (code validated when it was uploaded, possibly
+    /// under other limits: it must keep working).
+    pub validate: bool,
+    /// Keep the compiled module on disk (not for dry-runs: their code may never be on chain).
+    pub persist: bool,
+}
+
+/// Upload limits of contract code (see `watt-contract-validation`).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct CodeLimits {
+    /// Largest code, bytes.
+    pub max_code_len: u32,
+    /// Most functions defined.
+    pub max_functions: u32,
+    /// Most locals of one function.
+    pub max_locals: u32,
+    /// Most parameters and results of one function type.
+    pub max_params: u32,
+    /// Largest memory, 64 KiB pages.
+    pub max_memory_pages: u32,
+    /// Largest table, elements.
+    pub max_table_elements: u32,
+    /// Most globals.
+    pub max_globals: u32,
+    /// Most data segments.
+    pub max_data_segments: u32,
+    /// Most exports.
+    pub max_exports: u32,
+    /// Deepest nesting of control blocks in a function.
+    pub max_nesting: u32,
+    /// Deepest nesting of loops in a function.
+    pub max_loop_nesting: u32,
+}
+
+impl Default for CodeLimits {
+    /// 512 KiB, 4,096 functions, 1,024 locals, 16 pages, nesting 256 (loops 32): room for real
+    /// contracts with compile time near linear in size (BENCHMARKS.md, "Contracts").
+    fn default() -> Self {
+        CodeLimits {
+            max_code_len: 512 * 1024,
+            max_functions: 4_096,
+            max_locals: 1_024,
+            max_params: 128,
+            max_memory_pages: 16,
+            max_table_elements: 4_096,
+            max_globals: 256,
+            max_data_segments: 1_024,
+            max_exports: 256,
+            max_nesting: 256,
+            max_loop_nesting: 32,
+        }
+    }
 }
 
 /// What validation learned about accepted code.
