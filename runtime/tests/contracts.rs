@@ -646,3 +646,65 @@ fn a_dry_run_instantiation_reports_the_address_and_the_deposit() {
     let expected = 2 * s.deposit_per_item + s.deposit_per_byte * (code_len + 9) + env.chain.params.existential_deposit;
     assert_eq!(r.storage_deposit, StorageDeposit::Charge(expected));
 }
+
+#[test]
+fn a_contract_being_deployed_is_a_contract_and_cannot_be_reentered() {
+    // `deploy` calls the account given in its input with input [9]; the callee (a probe)
+    // calls back the deploying contract: that call is refused as reentrance, not as
+    // "not a contract".
+    let mut env = setup();
+    let probe = env.deploy(wasm("probe.wat"), b"p");
+    let caller_back = wat::parse_str(
+        r#"(module
+          (import "watt_v1" "input" (func $input (param i32 i32) (result i32)))
+          (import "watt_v1" "address" (func $address (param i32)))
+          (import "watt_v1" "is_contract" (func $is (param i32) (result i32)))
+          (import "watt_v1" "call" (func $call (param i32 i32 i32 i32 i64 i32 i32) (result i32)))
+          (import "watt_v1" "set_storage" (func $set (param i32 i32 i32 i32) (result i32)))
+          (import "watt_v1" "get_storage" (func $get (param i32 i32 i32 i32) (result i32)))
+          (import "watt_v1" "return_value" (func $ret (param i32 i32 i32)))
+          (memory (export "memory") 1 1)
+          (data (i32.const 600) "k")
+          (func (export "deploy")
+            ;; input: the probe's address (32 bytes) at 0
+            (i32.store (i32.const 200) (i32.const 32))
+            (drop (call $input (i32.const 0) (i32.const 200)))
+            ;; probe input at 100: [4] ++ own address ++ [9]  (probe calls us back with [9])
+            (i32.store8 (i32.const 100) (i32.const 4))
+            (call $address (i32.const 101))
+            (i32.store8 (i32.const 133) (i32.const 9))
+            (i32.store (i32.const 300) (i32.const 64))
+            (drop (call $call (i32.const 0) (i32.const 512) (i32.const 100) (i32.const 34) (i64.const 0)
+              (i32.const 304) (i32.const 300)))
+            ;; keep is_contract(self) and the probe's answer (its call code first)
+            (call $address (i32.const 400))
+            (i32.store (i32.const 440) (call $is (i32.const 400)))
+            (i32.store (i32.const 444) (i32.load (i32.const 304)))
+            (drop (call $set (i32.const 600) (i32.const 1) (i32.const 440) (i32.const 8))))
+          (func (export "call")
+            (i32.store (i32.const 200) (i32.const 8))
+            (drop (call $get (i32.const 600) (i32.const 1) (i32.const 440) (i32.const 200)))
+            (call $ret (i32.const 0) (i32.const 440) (i32.const 8))))"#,
+    )
+    .unwrap();
+    let code_hash = blake2(&caller_back);
+    env.chain.run(vec![(
+        &env.alice,
+        contracts(Call::InstantiateWithCode {
+            value: 0,
+            gas_limit: GAS,
+            storage_deposit_limit: None,
+            code: caller_back,
+            data: probe.0.to_vec(),
+            salt: vec![],
+        }),
+    )]);
+    let addr = pallet_contracts_address(&env.alice.account(), &code_hash);
+    let seen = ok_data(&env.dry_call(addr, vec![], None));
+    assert_eq!(&seen[..4], &1u32.to_le_bytes(), "is_contract(self) during deploy");
+    assert_eq!(
+        &seen[4..],
+        &10u32.to_le_bytes(),
+        "the probe's call back: REENTRANCE_DENIED"
+    );
+}

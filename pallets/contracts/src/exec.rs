@@ -231,6 +231,10 @@ fn run_frame(
                     deposit: 0,
                     code_len: code.len,
                 };
+                // Recorded before `deploy` runs (and undone with the frame if it fails), so the
+                // contract is one from its first instruction: `is_contract` says so, and a call
+                // back into it is refused as reentrance.
+                Contracts::insert(&dest, &info);
                 events.push(Event::Instantiated {
                     deployer: caller,
                     contract: dest,
