@@ -94,6 +94,9 @@ fn prepare(host: &NativeSandbox, wat: &str) -> [u8; 32] {
         code: code.clone(),
         functions: vec!["input".into(), "return_value".into()],
         exports: vec!["deploy".into(), "call".into()],
+        limits: Default::default(),
+        validate: true,
+        persist: false,
     })
     .expect("bench contract is valid");
     watt_primitives::blake2_256(&code)
