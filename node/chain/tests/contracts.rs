@@ -189,3 +189,85 @@ fn contracts_run_identically_through_the_wasm_and_the_native_runtime() {
         );
     }
 }
+
+/// Eight nested contracts (the deepest call stack), each calling the next from the bottom of a
+/// recursion as deep as its own stack allows: the runtime's stack budget holds all of them and
+/// their relays, so the block applies and every level succeeds (a runtime trap here would fail
+/// the whole block on every node).
+#[test]
+fn the_deepest_call_stack_with_every_contract_stack_nearly_full_fits_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open_dev_chain(dir.path());
+    let keys = keyring();
+    let alice = &keys[0];
+    let code = wat::parse_str(include_str!("contracts/deep.wat")).unwrap();
+    let levels = 8usize;
+    let addrs: Vec<AccountId> = (0..levels)
+        .map(|i| address(&alice.account(), &code, &[i as u8]))
+        .collect();
+    for i in 0..levels {
+        submit(
+            &chain,
+            alice,
+            i as u64,
+            Call::InstantiateWithCode {
+                value: 0,
+                gas_limit: GAS,
+                storage_deposit_limit: None,
+                code: code.clone(),
+                data: vec![],
+                salt: vec![i as u8],
+            },
+        );
+    }
+    chain.produce_block(1_000, true, false).unwrap().unwrap();
+    let input = |r: u32, chain_of: &[AccountId]| {
+        let mut v = r.to_le_bytes().to_vec();
+        v.push(chain_of.len() as u8);
+        for a in chain_of {
+            v.extend_from_slice(&a.0);
+        }
+        v
+    };
+    // The deepest recursion one contract survives (bisection over dry-runs).
+    let survives = |r: u32| {
+        dry_call(&chain, alice.account(), addrs[0], input(r, &[]))
+            .result
+            .is_ok()
+    };
+    let (mut lo, mut hi) = (1u32, 100_000u32);
+    assert!(survives(lo) && !survives(hi));
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if survives(mid) {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    // Leave room for the frames of the nested call itself at the bottom.
+    let r = lo.saturating_sub(lo / 8);
+    eprintln!("one contract survives {lo} levels of recursion; each of {levels} nests {r}");
+    assert!(r > 100, "the recursion fills a real stack");
+    let outcome = dry_call(&chain, alice.account(), addrs[0], input(r, &addrs[1..]));
+    assert_eq!(
+        outcome.result.unwrap().data,
+        0u32.to_le_bytes().to_vec(),
+        "every level succeeded"
+    );
+    // As a transaction, in a block.
+    submit(
+        &chain,
+        alice,
+        levels as u64,
+        Call::Call {
+            dest: addrs[0],
+            value: 0,
+            gas_limit: GAS,
+            storage_deposit_limit: None,
+            data: input(r, &addrs[1..]),
+        },
+    );
+    chain.produce_block(2_000, true, false).unwrap().unwrap();
+    assert_eq!(receipts(&chain, 2)[0].outcome, TxOutcome::Success);
+}
