@@ -30,6 +30,7 @@ use watt_client::contract::{self as c, Code, ExecLimits, ExecOutcome, ExecView};
 use watt_client::rpc::{from_hex, to_hex, ReceiptView, WaitFor};
 use watt_client::{Keypair, RpcError, WattRpc};
 use watt_primitives::AccountId;
+use watt_primitives::Balance;
 use watt_runtime::{pallet_contracts, RuntimeCall, RuntimeEvent};
 
 #[derive(Subcommand, Debug)]
@@ -87,9 +88,22 @@ pub struct LimitArgs {
     /// Gas limit of the transaction (default: the dry-run's gas × 1.2 + 50,000).
     #[arg(long, value_name = "GAS")]
     gas_limit: Option<u64>,
-    /// Most storage deposit the transaction may take (units or WATT; default no limit).
+    /// Most storage deposit the transaction may take (units or WATT; default: what the
+    /// dry-run charged, so a contract cannot take more from you than it showed).
     #[arg(long, value_name = "AMOUNT")]
     storage_deposit_limit: Option<String>,
+}
+
+/// The deposit limit of a submitted transaction: the one given, else what its dry-run charged
+/// (nothing when it refunded).
+fn deposit_limit(given: Option<Balance>, dry: &c::DepositView) -> Result<Option<Balance>> {
+    if given.is_some() {
+        return Ok(given);
+    }
+    Ok(Some(match dry {
+        c::DepositView::Charge(n) => n.parse().context("the dry-run's storage deposit")?,
+        c::DepositView::Refund(_) => 0,
+    }))
 }
 
 impl LimitArgs {
@@ -395,6 +409,10 @@ async fn deploy(a: DeployArgs) -> Result<()> {
         return Ok(());
     }
     let signer = signer.expect("checked above");
+    let limits = ExecLimits {
+        storage_deposit_limit: deposit_limit(limits.storage_deposit_limit, &dry.storage_deposit)?,
+        ..limits
+    };
     let max_tx_len = client.chain_params().await?.max_tx_len as usize;
     let calls = c::deploy_calls(&code, &limits, gas, input, salt, max_tx_len);
     let mut receipts = Vec::new();
@@ -586,6 +604,10 @@ async fn call(a: CallArgs) -> Result<()> {
         );
     }
     let signer = signer.expect("checked above");
+    let limits = ExecLimits {
+        storage_deposit_limit: deposit_limit(limits.storage_deposit_limit, &view.storage_deposit)?,
+        ..limits
+    };
     let client_nonce = client.next_nonce(&signer.account()).await?;
     let receipt = submit(
         &client,
