@@ -215,3 +215,17 @@ pub fn rpc_params(data: &[u8]) {
         }
     }
 }
+
+/// Contract code at upload: validation never panics, and what it accepts keeps every limit.
+pub fn contract_code(data: &[u8]) {
+    use watt_contract_validation::{validate, Limits};
+    let limits = Limits::default();
+    if let Ok(summary) = validate(data, &limits, |m, _| m == "watt_v1", &["deploy", "call"]) {
+        assert!(data.len() <= limits.max_code_len, "accepted {} bytes", data.len());
+        assert!(summary.functions <= limits.max_functions);
+        assert!(summary.memory_pages <= limits.max_memory_pages);
+        for required in ["deploy", "call"] {
+            assert!(summary.exported_functions.iter().any(|e| e == required), "no `{required}` export");
+        }
+    }
+}
