@@ -516,8 +516,35 @@ fn hostile_code_is_refused_at_upload() {
         panic!()
     };
     failed_with(&r.outcome, "CodeTooLarge");
-    // A dry-run says why.
+    // An ABI function imported with another type.
+    let mistyped = wat::parse_str(
+        r#"(module (import "watt_v1" "set_storage" (func (param i32 i32)))
+           (memory (export "memory") 1 1) (func (export "deploy")) (func (export "call")))"#,
+    )
+    .unwrap();
+    refused(&mut env, mistyped.clone(), "InvalidCode");
     let origin = env.alice.account();
+    let r = env.chain.with(|| {
+        api::query(Query::ContractInstantiate(InstantiateRequest {
+            origin,
+            value: 0,
+            gas_limit: None,
+            storage_deposit_limit: None,
+            code: CodeSource::Upload(mistyped),
+            input: vec![],
+            salt: vec![],
+        }))
+    });
+    let QueryResult::ContractExec(r) = r else {
+        panic!("{r:?}")
+    };
+    let why = String::from_utf8_lossy(&r.debug_message).into_owned();
+    assert!(
+        why.contains("`watt_v1`.`set_storage` has type (i32, i32) -> ()")
+            && why.contains("(i32, i32, i32, i32) -> (i32)"),
+        "{why}"
+    );
+    // A dry-run says why.
     let r = env.chain.with(|| {
         api::query(Query::ContractInstantiate(InstantiateRequest {
             origin,

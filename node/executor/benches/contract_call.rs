@@ -20,7 +20,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use watt_executor::{ContractEngine, ContractEngineConfig, ContractSandbox, NativeSandbox};
-use watt_primitives::sandbox::{EnvReply, SandboxExecute, SandboxExport, SandboxOutcome, SandboxPrepare};
+use watt_primitives::sandbox::{
+    EnvReply, ImportSignature, SandboxExecute, SandboxExport, SandboxOutcome, SandboxPrepare, ValueType,
+};
 use watt_support::sandbox::{ContractMemory, SandboxEnv, SandboxHost};
 
 /// `deploy` and `call` that do nothing.
@@ -92,7 +94,18 @@ fn prepare(host: &NativeSandbox, wat: &str) -> [u8; 32] {
     let code = wat::parse_str(wat).expect("bench WAT parses");
     host.prepare(&SandboxPrepare {
         code: code.clone(),
-        functions: vec!["input".into(), "return_value".into()],
+        functions: vec![
+            ImportSignature {
+                name: "input".into(),
+                params: vec![ValueType::I32, ValueType::I32],
+                results: vec![ValueType::I32],
+            },
+            ImportSignature {
+                name: "return_value".into(),
+                params: vec![ValueType::I32, ValueType::I32, ValueType::I32],
+                results: vec![],
+            },
+        ],
         exports: vec!["deploy".into(), "call".into()],
         limits: Default::default(),
         validate: true,

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use wasmtime::{Caller, ExternType, InstancePre, Linker, TypedFunc, Val, ValType};
 use watt_primitives::abi::{unpack_ptr_len, HOST_MODULE};
 use watt_primitives::sandbox::{
-    host as names, CodeSummary, EnvCall, EnvReply, SandboxExecute, SandboxOutcome, SandboxPrepare, CONTRACT_ENV_MODULE,
-    ENTRY_SANDBOX_ENV,
+    host as names, CodeSummary, EnvCall, EnvReply, ImportSignature, SandboxExecute, SandboxOutcome, SandboxPrepare,
+    ValueType, CONTRACT_ENV_MODULE, ENTRY_SANDBOX_ENV,
 };
 use watt_primitives::Hash;
 use watt_support::sandbox::{SandboxEnv, SandboxHost, SliceMemory};
@@ -139,7 +139,7 @@ impl ContractSandbox {
     /// `input.validate` is false: code already on chain) and compiles it.
     pub fn prepare(&self, input: &SandboxPrepare) -> Result<CodeSummary, String> {
         let allowed =
-            |module: &str, name: &str| module == CONTRACT_ENV_MODULE && input.functions.iter().any(|f| f == name);
+            |module: &str, name: &str| module == CONTRACT_ENV_MODULE && input.functions.iter().any(|f| f.name == name);
         let exports: Vec<&str> = input.exports.iter().map(String::as_str).collect();
         let l = &input.limits;
         let limits = watt_contract_validation::Limits {
@@ -160,6 +160,9 @@ impl ContractSandbox {
             .engine
             .prepare_with(&input.code, &limits, allowed, &exports, input.validate, input.persist)
             .map_err(|e| e.to_string())?;
+        if input.validate {
+            check_import_types(&prepared.module, &input.functions)?;
+        }
         let functions = prepared
             .module
             .functions()
@@ -290,6 +293,36 @@ impl ContractSandbox {
             },
         })
     }
+}
+
+/// Refuses an import whose wasm type is not the ABI's (names were checked by validation).
+fn check_import_types(module: &wasmtime::Module, abi: &[ImportSignature]) -> Result<(), String> {
+    let wasm = |t: &ValueType| match t {
+        ValueType::I32 => ValType::I32,
+        ValueType::I64 => ValType::I64,
+    };
+    let text = |types: &mut dyn Iterator<Item = ValType>| types.map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+    for import in module.imports() {
+        let (ExternType::Func(ty), Some(sig)) = (import.ty(), abi.iter().find(|s| s.name == import.name())) else {
+            continue;
+        };
+        let same = ty.params().len() == sig.params.len()
+            && ty.results().len() == sig.results.len()
+            && ty.params().zip(&sig.params).all(|(a, b)| ValType::eq(&a, &wasm(b)))
+            && ty.results().zip(&sig.results).all(|(a, b)| ValType::eq(&a, &wasm(b)));
+        if !same {
+            return Err(format!(
+                "import `{}`.`{}` has type ({}) -> ({}), the contract ABI's is ({}) -> ({})",
+                import.module(),
+                import.name(),
+                text(&mut ty.params()),
+                text(&mut ty.results()),
+                text(&mut sig.params.iter().map(wasm)),
+                text(&mut sig.results.iter().map(wasm)),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The body of every linked `watt_v1` function: relay, charge, answer.

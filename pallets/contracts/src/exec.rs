@@ -15,39 +15,45 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use pallet_balances as balances;
 use watt_primitives::contracts::{CodeSource, ContractEvent, ExecResult, ExecReturn, StorageDeposit};
-use watt_primitives::sandbox::{EnvReply, SandboxExecute, SandboxExport, SandboxOutcome};
+use watt_primitives::sandbox::{EnvReply, SandboxExecute, SandboxExport, SandboxOutcome, ValueType};
 use watt_primitives::{contract_deposit_account, AccountId, Balance, Hash};
 use watt_support::dispatch::PalletError;
 use watt_support::host;
 use watt_support::sandbox::{self, ContractMemory, SandboxEnv};
+use ValueType::{I32, I64};
 
-/// The functions of module `watt_v1`, in the order ABI.md lists them.
-pub const FUNCTIONS: &[&str] = &[
-    "input",
-    "return_value",
-    "set_storage",
-    "get_storage",
-    "clear_storage",
-    "contains_storage",
-    "caller",
-    "address",
-    "value_transferred",
-    "balance",
-    "balance_of",
-    "block_number",
-    "now",
-    "gas_left",
-    "is_contract",
-    "code_hash",
-    "transfer",
-    "deposit_event",
-    "call",
-    "instantiate",
-    "terminate",
-    "hash_blake2_256",
-    "hash_blake2_128",
-    "sr25519_verify",
-    "debug_message",
+/// The functions of module `watt_v1` with their wasm types (params, results), in the order
+/// ABI.md lists them. Upload refuses an import of another name or another type.
+pub const FUNCTIONS: &[(&str, &[ValueType], &[ValueType])] = &[
+    ("input", &[I32, I32], &[I32]),
+    ("return_value", &[I32, I32, I32], &[]),
+    ("set_storage", &[I32, I32, I32, I32], &[I32]),
+    ("get_storage", &[I32, I32, I32, I32], &[I32]),
+    ("clear_storage", &[I32, I32], &[I32]),
+    ("contains_storage", &[I32, I32], &[I32]),
+    ("caller", &[I32], &[]),
+    ("address", &[I32], &[]),
+    ("value_transferred", &[I32], &[]),
+    ("balance", &[I32], &[]),
+    ("balance_of", &[I32, I32], &[]),
+    ("block_number", &[], &[I64]),
+    ("now", &[], &[I64]),
+    ("gas_left", &[], &[I64]),
+    ("is_contract", &[I32], &[I32]),
+    ("code_hash", &[I32, I32], &[I32]),
+    ("transfer", &[I32, I32], &[I32]),
+    ("deposit_event", &[I32, I32, I32, I32], &[]),
+    ("call", &[I32, I32, I32, I32, I64, I32, I32], &[I32]),
+    (
+        "instantiate",
+        &[I32, I32, I32, I32, I32, I32, I64, I32, I32, I32],
+        &[I32],
+    ),
+    ("terminate", &[I32], &[]),
+    ("hash_blake2_256", &[I32, I32, I32], &[]),
+    ("hash_blake2_128", &[I32, I32, I32], &[]),
+    ("sr25519_verify", &[I32, I32, I32, I32], &[I32]),
+    ("debug_message", &[I32, I32], &[I32]),
 ];
 
 /// Return codes of ABI.md.

@@ -368,8 +368,12 @@ pub fn schedule() -> Schedule {
     ScheduleOf::get().unwrap_or_default()
 }
 
-/// Names of the contract ABI's functions (module `watt_v1`), the only imports code may have.
-pub const ABI_FUNCTIONS: &[&str] = exec::FUNCTIONS;
+/// The contract ABI's functions (module `watt_v1`) with their types: the only imports code may have.
+pub const ABI_FUNCTIONS: &[(
+    &str,
+    &[watt_primitives::sandbox::ValueType],
+    &[watt_primitives::sandbox::ValueType],
+)] = exec::FUNCTIONS;
 
 /// A contract's address: `blake2b-256("watt:contract" ++ deployer ++ code_hash ++ salt)`.
 pub fn contract_address(deployer: &AccountId, code_hash: &Hash, salt: &[u8]) -> AccountId {
@@ -383,7 +387,14 @@ pub fn contract_address(deployer: &AccountId, code_hash: &Hash, salt: &[u8]) -> 
 fn prepare_code(code: &[u8], validate: bool, persist: bool) -> Result<(), alloc::string::String> {
     watt_support::sandbox::prepare(&SandboxPrepare {
         code: code.to_vec(),
-        functions: ABI_FUNCTIONS.iter().map(|f| alloc::string::String::from(*f)).collect(),
+        functions: ABI_FUNCTIONS
+            .iter()
+            .map(|(name, params, results)| watt_primitives::sandbox::ImportSignature {
+                name: alloc::string::String::from(*name),
+                params: params.to_vec(),
+                results: results.to_vec(),
+            })
+            .collect(),
         exports: alloc::vec![
             alloc::string::String::from("deploy"),
             alloc::string::String::from("call")

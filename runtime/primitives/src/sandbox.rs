@@ -51,8 +51,8 @@ pub mod host {
 pub struct SandboxPrepare {
     /// The contract's wasm.
     pub code: Vec<u8>,
-    /// Function names the contract may import from [`CONTRACT_ENV_MODULE`].
-    pub functions: Vec<String>,
+    /// The functions the contract may import from [`CONTRACT_ENV_MODULE`], with their types.
+    pub functions: Vec<ImportSignature>,
     /// Exports it must have (besides its memory).
     pub exports: Vec<String>,
     /// The limits code is validated against: a chain rule, so the runtime sets them (a node
@@ -63,6 +63,26 @@ pub struct SandboxPrepare {
     pub validate: bool,
     /// Keep the compiled module on disk (not for dry-runs: their code may never be on chain).
     pub persist: bool,
+}
+
+/// A wasm value type of the contract ABI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum ValueType {
+    /// `i32`.
+    I32,
+    /// `i64`.
+    I64,
+}
+
+/// A function of the contract environment and its wasm type.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ImportSignature {
+    /// Its name in [`CONTRACT_ENV_MODULE`].
+    pub name: String,
+    /// Parameter types.
+    pub params: Vec<ValueType>,
+    /// Result types.
+    pub results: Vec<ValueType>,
 }
 
 /// Upload limits of contract code (see `watt-contract-validation`).

@@ -210,7 +210,12 @@ pub fn build(a: BuildArgs) -> Result<()> {
     let summary = watt_contract_validation::validate(
         &code,
         &limits,
-        |m, n| m == "watt_v1" && watt_runtime::pallet_contracts::ABI_FUNCTIONS.contains(&n),
+        |m, n| {
+            m == "watt_v1"
+                && watt_runtime::pallet_contracts::ABI_FUNCTIONS
+                    .iter()
+                    .any(|(f, _, _)| *f == n)
+        },
         &["deploy", "call"],
     )
     .map_err(|e| anyhow!("the built contract would be refused at upload: {e}"))?;

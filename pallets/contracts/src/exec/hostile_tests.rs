@@ -25,7 +25,7 @@ fn arg_value() -> impl Strategy<Value = u64> {
 fn env_call() -> impl Strategy<Value = (Vec<u8>, Vec<u64>)> {
     let name = prop_oneof![
         6 => prop::sample::select(vec!["set_storage", "clear_storage", "get_storage", "transfer"]).prop_map(|f| f.as_bytes().to_vec()),
-        9 => prop::sample::select(FUNCTIONS.to_vec()).prop_map(|f| f.as_bytes().to_vec()),
+        9 => prop::sample::select(FUNCTIONS.iter().map(|(f, _, _)| *f).collect::<Vec<_>>()).prop_map(|f| f.as_bytes().to_vec()),
         1 => prop::collection::vec(any::<u8>(), 0..12),
     ];
     (name, prop::collection::vec(arg_value(), 0..11))
