@@ -56,11 +56,30 @@ fn dry_call(chain: &Chain, origin: AccountId, dest: AccountId, input: Vec<u8>) -
 }
 
 fn address(deployer: &AccountId, code: &[u8], salt: &[u8]) -> AccountId {
-    let mut pre = b"watt:contract".to_vec();
-    pre.extend_from_slice(&deployer.0);
-    pre.extend_from_slice(&watt_primitives::blake2_256(code));
-    pre.extend_from_slice(salt);
-    AccountId(watt_primitives::blake2_256(&pre))
+    let code_hash = watt_primitives::blake2_256(code);
+    AccountId(watt_primitives::blake2_256(
+        &watt_primitives::contracts::address_preimage(deployer, &code_hash, salt),
+    ))
+}
+
+/// Submits one instantiation of `code` per salt (the signer's nonces from 0); their addresses.
+fn instantiate_each(chain: &Chain, key: &Keypair, code: &[u8], salts: &[Vec<u8>]) -> Vec<AccountId> {
+    for (nonce, salt) in salts.iter().enumerate() {
+        submit(
+            chain,
+            key,
+            nonce as u64,
+            Call::InstantiateWithCode {
+                value: 0,
+                gas_limit: GAS,
+                storage_deposit_limit: None,
+                code: code.to_vec(),
+                data: vec![],
+                salt: salt.clone(),
+            },
+        );
+    }
+    salts.iter().map(|salt| address(&key.account(), code, salt)).collect()
 }
 
 #[test]
@@ -70,30 +89,13 @@ fn contracts_run_identically_through_the_wasm_and_the_native_runtime() {
     let keys = keyring();
     let alice = &keys[0];
     let code = wat::parse_str(PROBE).unwrap();
-    let (a, b) = (
-        address(&alice.account(), &code, b"a"),
-        address(&alice.account(), &code, b"b"),
-    );
-    let mut nonce = 0;
+    let deployed = instantiate_each(&chain, alice, &code, &[b"a".to_vec(), b"b".to_vec()]);
+    let (a, b) = (deployed[0], deployed[1]);
+    let mut nonce = 2;
     let mut next = || {
         nonce += 1;
         nonce - 1
     };
-    for salt in [b"a", b"b"] {
-        submit(
-            &chain,
-            alice,
-            next(),
-            Call::InstantiateWithCode {
-                value: 0,
-                gas_limit: GAS,
-                storage_deposit_limit: None,
-                code: code.clone(),
-                data: vec![],
-                salt: salt.to_vec(),
-            },
-        );
-    }
     chain.produce_block(1_000, true, false).unwrap().unwrap();
     let deployed = receipts(&chain, 1);
     assert!(deployed.iter().all(|r| r.outcome == TxOutcome::Success), "{deployed:?}");
@@ -202,24 +204,8 @@ fn the_deepest_call_stack_with_every_contract_stack_nearly_full_fits_the_runtime
     let alice = &keys[0];
     let code = wat::parse_str(include_str!("contracts/deep.wat")).unwrap();
     let levels = 8usize;
-    let addrs: Vec<AccountId> = (0..levels)
-        .map(|i| address(&alice.account(), &code, &[i as u8]))
-        .collect();
-    for i in 0..levels {
-        submit(
-            &chain,
-            alice,
-            i as u64,
-            Call::InstantiateWithCode {
-                value: 0,
-                gas_limit: GAS,
-                storage_deposit_limit: None,
-                code: code.clone(),
-                data: vec![],
-                salt: vec![i as u8],
-            },
-        );
-    }
+    let salts: Vec<Vec<u8>> = (0..levels as u8).map(|i| vec![i]).collect();
+    let addrs = instantiate_each(&chain, alice, &code, &salts);
     chain.produce_block(1_000, true, false).unwrap().unwrap();
     let input = |r: u32, chain_of: &[AccountId]| {
         let mut v = r.to_le_bytes().to_vec();

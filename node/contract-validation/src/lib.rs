@@ -19,6 +19,7 @@
 
 use thiserror::Error;
 use wasmparser::{ExternalKind, FuncType, Imports, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures};
+use watt_primitives::sandbox::CodeLimits;
 
 /// Bounds on contract code; the runtime's parameters (changeable by governance later).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,25 +51,27 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Room for real contracts (an optimized Rust token is 10 to 40 KiB) with compile cost
-    /// bounded: 512 KiB, 4,096 functions, 1,024 locals, 16 pages (1 MiB) of memory.
+    /// The chain's default limits (`watt_primitives::sandbox::CodeLimits`), no floats.
     fn default() -> Self {
+        Limits::from(&CodeLimits::default())
+    }
+}
+
+impl From<&CodeLimits> for Limits {
+    /// The limits a runtime sets for uploads (floats never allowed on chain).
+    fn from(l: &CodeLimits) -> Self {
         Limits {
-            max_code_len: 512 * 1024,
-            max_functions: 4_096,
-            max_locals: 1_024,
-            max_params: 128,
-            max_memory_pages: 16,
-            max_table_elements: 4_096,
-            max_globals: 256,
-            max_data_segments: 1_024,
-            max_exports: 256,
-            // Compile time grows with the square of block nesting and the cube of nested
-            // loops with back edges (BENCHMARKS.md, "Compile time and hostile code"); these
-            // depths keep it near linear in size while leaving room for real code (a Rust
-            // `match` of N arms nests N blocks; loops rarely nest more than a few deep).
-            max_nesting: 256,
-            max_loop_nesting: 32,
+            max_code_len: l.max_code_len as usize,
+            max_functions: l.max_functions,
+            max_locals: l.max_locals,
+            max_params: l.max_params,
+            max_memory_pages: l.max_memory_pages as u64,
+            max_table_elements: l.max_table_elements as u64,
+            max_globals: l.max_globals,
+            max_data_segments: l.max_data_segments,
+            max_exports: l.max_exports,
+            max_nesting: l.max_nesting,
+            max_loop_nesting: l.max_loop_nesting,
             allow_floats: false,
         }
     }

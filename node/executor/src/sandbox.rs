@@ -141,21 +141,7 @@ impl ContractSandbox {
         let allowed =
             |module: &str, name: &str| module == CONTRACT_ENV_MODULE && input.functions.iter().any(|f| f.name == name);
         let exports: Vec<&str> = input.exports.iter().map(String::as_str).collect();
-        let l = &input.limits;
-        let limits = watt_contract_validation::Limits {
-            max_code_len: l.max_code_len as usize,
-            max_functions: l.max_functions,
-            max_locals: l.max_locals,
-            max_params: l.max_params,
-            max_memory_pages: l.max_memory_pages as u64,
-            max_table_elements: l.max_table_elements as u64,
-            max_globals: l.max_globals,
-            max_data_segments: l.max_data_segments,
-            max_exports: l.max_exports,
-            max_nesting: l.max_nesting,
-            max_loop_nesting: l.max_loop_nesting,
-            allow_floats: false,
-        };
+        let limits = watt_contract_validation::Limits::from(&input.limits);
         let prepared = self
             .engine
             .prepare_with(&input.code, &limits, allowed, &exports, input.validate, input.persist)

@@ -140,7 +140,8 @@ impl Report {
 /// What every frame of one execution shares.
 struct Stack {
     origin: AccountId,
-    schedule: Schedule,
+    /// Shared so a host call can hold it while the frame changes (no copy per call).
+    schedule: alloc::rc::Rc<Schedule>,
     deposit_limit: Option<Balance>,
     /// Net deposit settled so far (charged minus refunded).
     deposit: i128,
@@ -158,7 +159,7 @@ impl Stack {
         let number = pallet_system::block_number();
         Stack {
             origin: *origin,
-            schedule: schedule(),
+            schedule: alloc::rc::Rc::new(schedule()),
             deposit_limit,
             deposit: 0,
             frames: Vec::new(),

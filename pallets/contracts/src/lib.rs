@@ -583,7 +583,7 @@ pub fn dispatch<E: From<Event> + From<balances::Event>>(
                 salt,
             } => {
                 let code = CodeSource::Existing(code_hash);
-                let report = exec::instantiate(
+                instantiate_tx(
                     &signer?,
                     value,
                     gas_limit,
@@ -591,9 +591,9 @@ pub fn dispatch<E: From<Event> + From<balances::Event>>(
                     code,
                     data,
                     salt,
-                    false,
-                );
-                finish_transaction(report, gas_limit, events, bev)
+                    events,
+                    bev,
+                )
             }
             Call::InstantiateWithCode {
                 value,
@@ -604,7 +604,7 @@ pub fn dispatch<E: From<Event> + From<balances::Event>>(
                 salt,
             } => {
                 let code = CodeSource::Upload(code);
-                let report = exec::instantiate(
+                instantiate_tx(
                     &signer?,
                     value,
                     gas_limit,
@@ -612,9 +612,9 @@ pub fn dispatch<E: From<Event> + From<balances::Event>>(
                     code,
                     data,
                     salt,
-                    false,
-                );
-                finish_transaction(report, gas_limit, events, bev)
+                    events,
+                    bev,
+                )
             }
             Call::Call {
                 dest,
@@ -640,6 +640,23 @@ pub fn dispatch<E: From<Event> + From<balances::Event>>(
         };
         r.map_err(PalletError::into_dispatch_error)
     })
+}
+
+/// An instantiation as a transaction (from uploaded code or code it carries).
+#[allow(clippy::too_many_arguments)]
+fn instantiate_tx(
+    who: &AccountId,
+    value: Balance,
+    gas_limit: u64,
+    storage_deposit_limit: Option<Balance>,
+    code: CodeSource,
+    data: Vec<u8>,
+    salt: Vec<u8>,
+    events: &mut Vec<Event>,
+    bev: &mut Vec<balances::Event>,
+) -> Result<(), Error> {
+    let report = exec::instantiate(who, value, gas_limit, storage_deposit_limit, code, data, salt, false);
+    finish_transaction(report, gas_limit, events, bev)
 }
 
 /// Reports the gas a transaction did not use (refunded by the runtime whatever the outcome)

@@ -114,7 +114,10 @@ pub struct CodeLimits {
 
 impl Default for CodeLimits {
     /// 512 KiB, 4,096 functions, 1,024 locals, 16 pages, nesting 256 (loops 32): room for real
-    /// contracts with compile time near linear in size (BENCHMARKS.md, "Contracts").
+    /// contracts (an optimized Rust token is 10 to 40 KiB) with compile time near linear in
+    /// size. Compile time grows with the square of block nesting and the cube of nested loops
+    /// with back edges (BENCHMARKS.md, "Contracts"); a Rust `match` of N arms nests N blocks,
+    /// loops rarely nest more than a few deep.
     fn default() -> Self {
         CodeLimits {
             max_code_len: 512 * 1024,
