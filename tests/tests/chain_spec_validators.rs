@@ -121,3 +121,41 @@ fn generate_node_key_refuses_to_overwrite_and_a_host_count_must_match() {
     ]);
     assert!(!ok3 && err.contains("one per validator"), "{err}");
 }
+
+/// A validator may not run a runtime other than the chain's (it would vote on blocks its
+/// quorum computes differently): `--runtime-override` with `--validator` is refused before
+/// the node opens anything, naming the rule.
+#[test]
+fn a_validator_refuses_a_runtime_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    ok(&["chain-spec", "--validators", "4", "--output-dir", out]);
+    let wasm = dir.path().join("other.wasm");
+    std::fs::write(&wasm, b"\0asm\x01\0\0\0").unwrap();
+    let spec = dir.path().join("chain-spec.json");
+    let base = dir.path().join("validator0");
+    let (ok_, _, err) = watt_cli(&[
+        "node",
+        "--chain",
+        spec.to_str().unwrap(),
+        "--base-path",
+        base.to_str().unwrap(),
+        "--validator",
+        "--runtime-override",
+        wasm.to_str().unwrap(),
+        "--rpc-port",
+        "0",
+        "--p2p-port",
+        "0",
+        "--no-prometheus",
+    ]);
+    assert!(!ok_, "the validator started with another runtime");
+    assert!(
+        err.contains("--runtime-override cannot be used with --validator"),
+        "{err}"
+    );
+    assert!(
+        !base.join("chains").exists(),
+        "the node refused before opening its database"
+    );
+}

@@ -67,7 +67,8 @@ pub struct NodeArgs {
     /// rocksdb block cache in MiB (shared by all columns).
     #[arg(long, value_name = "MiB", default_value_t = 256)]
     db_cache: usize,
-    /// Execute this wasm file instead of the on-chain runtime (for debugging a runtime).
+    /// Execute this wasm file instead of the on-chain runtime (for debugging a runtime). Refused
+    /// with --validator on an SCP chain: a validator votes only on the chain's own runtime.
     #[arg(long, value_name = "FILE.wasm")]
     runtime_override: Option<PathBuf>,
     /// Prometheus metrics port (`/metrics` on the RPC address); 0 picks a free port, and the
@@ -136,6 +137,15 @@ pub fn run(args: NodeArgs) -> Result<()> {
             spec.id
         ),
     };
+    // A validator votes on what the chain's own runtime computes: one running other code would
+    // compute other state roots and split from its quorum (issue 17, item 8). Only followers
+    // and dev chains may run an override.
+    if args.runtime_override.is_some() && args.validator && scp_spec.is_some() {
+        bail!(
+            "--runtime-override cannot be used with --validator: a validator must execute the chain's own runtime \
+             (blocks it votes for would differ from its quorum's). Run the override on a follower (without --validator) or a --dev chain."
+        );
+    }
     // A --tmp directory lives until this function returns.
     let mut _tmp_guard = None;
     let base = match (&args.base_path, args.tmp || args.base_path.is_none()) {
@@ -318,10 +328,18 @@ async fn scp_engine(
     let own = key.peer_id();
     // A spec lists every validator; a node does not dial itself.
     bootnodes.retain(|a| !a.to_string().ends_with(&format!("/p2p/{own}")));
+    // The spec's boot nodes are its validators (`watt chain-spec --validators N` writes one per
+    // validator): their connections are reserved, so that strangers filling every slot cannot
+    // cut a validator off from its quorum (issue 17, item 7).
+    let reserved_peers: Vec<watt_network::PeerId> = bootnodes
+        .iter()
+        .filter_map(|a| a.to_string().rsplit_once("/p2p/").and_then(|(_, id)| id.parse().ok()))
+        .collect();
     let config = watt_network::NetworkConfig {
         secret_seed: *key.seed(),
         listen: multiaddrs(&listen, "--listen-addr")?,
         bootnodes,
+        reserved_peers,
         genesis_hash: chain.genesis_hash(),
         agent: format!("watt/{}", env!("CARGO_PKG_VERSION")),
         ..watt_network::NetworkConfig::default()

@@ -26,6 +26,10 @@ pub enum ConsensusError {
     /// A task of the engine died.
     #[error("consensus task failed: {0}")]
     Task(String),
+    /// The node cannot follow what its quorum agreed: it computed a block differently, or
+    /// cannot apply an agreed block. Going on would fork it silently from the network.
+    #[error("stopping: {0}")]
+    Diverged(String),
 }
 
 /// What an engine may do to the chain.
@@ -105,6 +109,13 @@ pub trait AgreementChain: Send + Sync + 'static {
     fn consensus_state(&self) -> Result<Option<Vec<u8>>, ChainError>;
     /// Persists the engine's state (synced).
     fn put_consensus_state(&self, bytes: &[u8]) -> Result<(), ChainError>;
+    /// Senders whose pooled transactions wait for a nonce the pool lacks, with that nonce.
+    fn nonce_gaps(&self) -> Vec<(watt_primitives::AccountId, u64)>;
+    /// Encoded pooled transactions of `who` from `from_nonce` on, at most `max`.
+    fn pooled_from(&self, who: &watt_primitives::AccountId, from_nonce: u64, max: usize) -> Vec<Vec<u8>>;
+    /// Encoded ready transactions not announced for `older_than`, at most `max`; marked
+    /// announced now.
+    fn stale_pending(&self, older_than: std::time::Duration, max: usize) -> Vec<Vec<u8>>;
 }
 
 impl AgreementChain for Chain {
@@ -159,6 +170,15 @@ impl AgreementChain for Chain {
     }
     fn put_consensus_state(&self, bytes: &[u8]) -> Result<(), ChainError> {
         Chain::put_consensus_state(self, bytes)
+    }
+    fn nonce_gaps(&self) -> Vec<(watt_primitives::AccountId, u64)> {
+        Chain::nonce_gaps(self)
+    }
+    fn pooled_from(&self, who: &watt_primitives::AccountId, from_nonce: u64, max: usize) -> Vec<Vec<u8>> {
+        Chain::pooled_from(self, who, from_nonce, max)
+    }
+    fn stale_pending(&self, older_than: std::time::Duration, max: usize) -> Vec<Vec<u8>> {
+        Chain::stale_pending(self, older_than, max)
     }
 }
 

@@ -281,7 +281,8 @@ fn persisted_votes(chain: &Chain, me: &AccountId, slot: u64) -> std::collections
     let Some(bytes) = chain.consensus_state().unwrap() else {
         return Default::default();
     };
-    let envs = Vec::<WattEnvelope>::decode(&mut &bytes[..]).unwrap();
+    let (envs, _sets): (Vec<WattEnvelope>, _) =
+        watt_consensus::scp::decode_persisted_state(&bytes).expect("a persisted SCP state");
     envs.into_iter()
         .filter(|e| e.slot == slot && &e.node == me)
         .inspect(|e| {

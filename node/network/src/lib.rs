@@ -11,14 +11,32 @@
 //! message ids and application validation before relaying; one request-response protocol of
 //! length-prefixed opaque bytes with size limits; connection limits; a block list for bans.
 //! Protocol and topic names carry the first eight bytes of the genesis hash, so nodes of different
-//! chains never exchange messages.
+//! chains never exchange messages. `PROTOCOL.md` (beside this crate's `Cargo.toml`) is the
+//! specification a client of another libp2p implementation follows to join: names, framing,
+//! message ids, limits, and what costs a peer its score.
+//!
+//! What an outsider can make a node do is bounded (issue 17):
+//! - peers are scored only for what is provably wrong: messages breaking gossipsub, messages the
+//!   application rejects, oversized frames, request floods, and what the application reports.
+//!   Echoes of our own messages (js-libp2p's usual relaying), duplicates and ignored messages cost
+//!   nothing;
+//! - each peer's gossip is rate-limited per topic and its requests per second and in flight; what
+//!   is over budget is ignored, not penalised;
+//! - events wait for the application in bounded queues where SCP envelopes go first and peers take
+//!   turns, so a flood of transactions or sets neither drops nor delays consensus messages;
+//! - validators listed in [`NetworkConfig::reserved_peers`] always get a connection; other peers
+//!   share `max_peers` slots, `max_peers_per_ip` per address;
+//! - a ban covers the peer id and the IP addresses it was connected from.
 //!
 //! [`start`] spawns the swarm task on the current tokio runtime and returns a cheap, cloneable
 //! [`NetworkHandle`] and the receiver of [`NetworkEvent`]s. The task stops when every handle (and
 //! every pending [`Responder`]) has been dropped.
 
 pub mod codec;
+mod gate;
+mod limits;
 mod peers;
+mod queue;
 mod service;
 
 use std::{
@@ -72,6 +90,24 @@ pub struct NetworkConfig {
     /// Kademlia discovery (default on). Off, the node connects only to its bootnodes and to peers
     /// that dial it, and answers no Kademlia queries: for a sentry-protected or private node.
     pub discovery: bool,
+    /// Peers always admitted, e.g. the validators of this node's quorum set (default none). They
+    /// connect even when every other slot is taken, do not count against `max_peers` or
+    /// `max_peers_per_ip`, and their addresses are never IP-banned.
+    pub reserved_peers: Vec<PeerId>,
+    /// Connected peers at most, not counting reserved peers (default 50). Further peers are
+    /// refused (and discovery stops dialling) until one leaves.
+    pub max_peers: u32,
+    /// Connected non-reserved peers from one IP address at most (default 4), so that fresh peer
+    /// ids from one host cannot take every slot. Loopback addresses are exempt unless
+    /// `limit_loopback_ips` is set.
+    pub max_peers_per_ip: u32,
+    /// Apply `max_peers_per_ip` to loopback addresses too (default off: every node of a local
+    /// test network connects from 127.0.0.1).
+    pub limit_loopback_ips: bool,
+    /// Ban the IP addresses of banned peers even when they are loopback addresses (default off:
+    /// banning 127.0.0.1 would cut a local test network's every node). Other addresses of a
+    /// banned peer are always banned with it, for the same duration.
+    pub ban_loopback_ips: bool,
 }
 
 impl Default for NetworkConfig {
@@ -90,6 +126,11 @@ impl Default for NetworkConfig {
             agent: concat!("watt/", env!("CARGO_PKG_VERSION")).to_string(),
             redial_interval: Duration::from_secs(5),
             discovery: true,
+            reserved_peers: Vec::new(),
+            max_peers: 50,
+            max_peers_per_ip: 4,
+            limit_loopback_ips: false,
+            ban_loopback_ips: false,
         }
     }
 }
@@ -111,6 +152,11 @@ impl fmt::Debug for NetworkConfig {
             .field("agent", &self.agent)
             .field("redial_interval", &self.redial_interval)
             .field("discovery", &self.discovery)
+            .field("reserved_peers", &self.reserved_peers)
+            .field("max_peers", &self.max_peers)
+            .field("max_peers_per_ip", &self.max_peers_per_ip)
+            .field("limit_loopback_ips", &self.limit_loopback_ips)
+            .field("ban_loopback_ips", &self.ban_loopback_ips)
             .finish()
     }
 }
@@ -174,7 +220,9 @@ impl Topic {
 pub enum Validation {
     /// Valid: relay it to our mesh peers.
     Accept,
-    /// Invalid: drop it and penalise the peer that sent it (and any that sent it too).
+    /// Invalid: drop it and penalise the peer that sent it (the `from` of the report). Reserve it
+    /// for what is provably wrong whatever our state (bad encoding or signature): each rejection
+    /// counts, squared, towards a ban (see [`PeerInfo::score`]).
     Reject,
     /// Not useful (e.g. stale) but not the sender's fault: drop it without a penalty.
     Ignore,
@@ -345,6 +393,8 @@ pub(crate) struct Shared {
     pub(crate) peers: peers::PeerBook,
     pub(crate) listen_addresses: Vec<Multiaddr>,
     pub(crate) topic_peers: std::collections::HashMap<Topic, std::collections::HashSet<PeerId>>,
+    /// Events waiting in the network's queues for room in the application's channel.
+    pub(crate) queued_events: usize,
 }
 
 /// A handle on the running network: cheap to clone, usable from any task or thread.
@@ -355,6 +405,9 @@ pub struct NetworkHandle {
     max_request_bytes: usize,
     commands: mpsc::UnboundedSender<service::Command>,
     shared: Arc<RwLock<Shared>>,
+    /// The application's event channel, to measure its backlog (weak: handles must not keep it
+    /// open after the network stops).
+    events: mpsc::WeakSender<NetworkEvent>,
 }
 
 impl fmt::Debug for NetworkHandle {
@@ -389,6 +442,9 @@ impl NetworkHandle {
 
     /// Reports the application's verdict on a gossip message received as [`NetworkEvent::Gossip`]:
     /// `Accept` relays it, `Reject` drops it and penalises `from`, `Ignore` drops it.
+    ///
+    /// A verdict given after gossipsub forgot the message (6 s) cannot relay it any more; the
+    /// penalty of a `Reject` applies whenever it comes.
     pub fn report_validation(&self, id: GossipId, from: PeerId, v: Validation) {
         let _ = self.commands.send(service::Command::Validation {
             id,
@@ -444,6 +500,17 @@ impl NetworkHandle {
         self.shared.read().topic_peers.get(&topic).map_or(0, |s| s.len())
     }
 
+    /// Events received and not yet taken by the application: those in its channel and those
+    /// waiting in the network's per-topic queues behind it. A backlog that keeps growing means the
+    /// application cannot keep up; the queues are bounded (see [`start`]).
+    pub fn queued_events(&self) -> usize {
+        let in_channel = self
+            .events
+            .upgrade()
+            .map_or(0, |tx| tx.max_capacity().saturating_sub(tx.capacity()));
+        self.shared.read().queued_events + in_channel
+    }
+
     /// The addresses actually bound (after `/tcp/0` got its port), each without `/p2p/`.
     pub fn listen_addresses(&self) -> Vec<Multiaddr> {
         self.shared.read().listen_addresses.clone()
@@ -453,9 +520,18 @@ impl NetworkHandle {
 /// Starts the network: builds the libp2p stack, binds the listen addresses, spawns the swarm task
 /// on the current tokio runtime and returns once listening. Bootnodes are dialled from the task.
 ///
-/// Keep draining the receiver: when it is full, new gossip messages and requests are dropped
-/// (logged at warn) and the task waits to deliver connection events. The task stops once every
-/// [`NetworkHandle`] and every pending [`Responder`] has been dropped.
+/// Keep draining the receiver. Behind its channel, events wait in bounded queues, one per kind,
+/// served in priority order: connection events, SCP envelopes, requests, transaction sets,
+/// transactions; within a kind, peers take turns. So a flood of transactions or sets never delays
+/// consensus messages, and one flooding peer delays an honest peer's message by one message.
+/// When a queue is full the peer holding most of it loses its newest message (gossip is ignored:
+/// not relayed, no penalty; a request is closed unanswered). Connection events are never dropped.
+///
+/// Before anything is queued, each peer's gossip is rate-limited per topic and its requests per
+/// second and in flight (the limits are in `PROTOCOL.md`); what is over the budget is ignored
+/// the same way.
+///
+/// The task stops once every [`NetworkHandle`] and every pending [`Responder`] has been dropped.
 pub async fn start(config: NetworkConfig) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), NetworkError> {
     service::start(config).await
 }
@@ -535,5 +611,10 @@ mod tests {
         assert_eq!(c.request_timeout, Duration::from_secs(10));
         assert_eq!(c.ban_threshold, -100);
         assert_eq!(c.ban_duration, Duration::from_secs(600));
+        assert!(c.reserved_peers.is_empty());
+        assert_eq!(c.max_peers, 50);
+        assert_eq!(c.max_peers_per_ip, 4);
+        assert!(!c.limit_loopback_ips);
+        assert!(!c.ban_loopback_ips);
     }
 }

@@ -1,16 +1,25 @@
 //! The peer book: what this node knows about each peer (addresses, agent, connection state) and
 //! its score, ban state and the bookkeeping behind [`crate::NetworkHandle::peers`].
 //!
-//! A peer's score is the sum of two parts:
+//! A peer's score is the sum of three parts:
 //! - the application part, lowered by [`crate::NetworkHandle::report_peer`] and by this crate's own
-//!   penalties (oversized request-response frames), recovering by one point every
+//!   penalties (oversized request-response frames, request floods), recovering by one point every
 //!   [`RECOVERY_INTERVAL`] so that rare honest mistakes do not add up to a ban over days;
+//! - the rejected-gossip part: `-REJECTED_GOSSIP_WEIGHT × n²`, where `n` counts the gossip
+//!   messages of this peer that the application rejected ([`crate::Validation::Reject`]) or that
+//!   this crate found oversized, decaying by [`REJECTED_GOSSIP_DECAY`] a second. One rejection
+//!   costs 10, two 40, three 90, four 160: a burst of four bans at the default threshold, while an
+//!   occasional rejection fades (half-life about 70 s). These are gossipsub's former parameters
+//!   for invalid messages, counted here so that only the application's verdicts count;
 //! - the gossip part, gossipsub's own score of the peer, which with this crate's parameters is only
-//!   ever negative: it counts invalid messages (bad signatures, oversized messages, messages the
-//!   application rejected) and protocol misbehaviour, and decays over time.
+//!   ever negative: it counts messages that break the gossipsub protocol itself (bad or missing
+//!   signatures, malformed sequence numbers or sources, messages over the size limit) and protocol
+//!   misbehaviour (grafting during a backoff, unkept IWANT promises), and decays over time.
+//!   Nothing circumstantial counts: echoes of our own messages, duplicates, messages ignored by the
+//!   application or dropped by rate limits cost nothing (see `service.rs`).
 //!
 //! When the sum falls below the ban threshold the peer is disconnected and refused for the ban
-//! duration; when the ban ends its application part starts again from zero.
+//! duration; when the ban ends its application and rejected-gossip parts start again from zero.
 
 use std::{
     collections::HashMap,
@@ -25,6 +34,12 @@ pub const RECOVERY_INTERVAL: Duration = Duration::from_secs(10);
 const MAX_ADDRESSES: usize = 8;
 /// Peers remembered; past this, disconnected peers in good standing are forgotten first.
 const MAX_PEERS: usize = 1024;
+/// The weight of rejected gossip: the score part is `-weight × count²`.
+pub const REJECTED_GOSSIP_WEIGHT: f64 = 10.0;
+/// Per-second decay of the count of rejected gossip messages (half-life about 70 s).
+pub const REJECTED_GOSSIP_DECAY: f64 = 0.99;
+/// Below this the decaying count is taken as zero (gossipsub's `decay_to_zero`).
+const DECAY_TO_ZERO: f64 = 0.1;
 
 /// One peer as [`crate::NetworkHandle::peers`] shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -41,8 +56,15 @@ pub struct PeerInfo {
     pub connected: bool,
     /// Whether it is banned right now.
     pub banned: bool,
-    /// Connection attempts from it refused during its bans.
+    /// Connection attempts from it refused: during its bans, or because the connection slots
+    /// (or its address's share of them) were full.
     pub refused_connections: u32,
+    /// Gossip messages from it dropped unread because it exceeded its rate on a topic or the
+    /// queue for the application was full (no penalty).
+    pub ignored_gossip: u64,
+    /// Requests from it closed unanswered because it exceeded its request rate or had too many
+    /// requests waiting for answers.
+    pub refused_requests: u64,
 }
 
 #[derive(Debug, Default)]
@@ -50,16 +72,29 @@ pub(crate) struct PeerEntry {
     pub(crate) addresses: Vec<Multiaddr>,
     pub(crate) agent: Option<String>,
     pub(crate) app_score: i32,
+    /// The decaying count of rejected gossip messages.
+    pub(crate) rejected_gossip: f64,
     pub(crate) gossip_score: i32,
     pub(crate) connections: u32,
     pub(crate) banned_until: Option<Instant>,
     pub(crate) refused_connections: u32,
     pub(crate) last_seen: Option<Instant>,
+    pub(crate) ignored_gossip: u64,
+    pub(crate) refused_requests: u64,
 }
 
 impl PeerEntry {
     pub(crate) fn score(&self) -> i32 {
-        self.app_score.saturating_add(self.gossip_score)
+        self.app_score
+            .saturating_add(self.gossip_score)
+            .saturating_add(self.rejected_gossip_score())
+    }
+
+    /// The rejected-gossip part of the score.
+    fn rejected_gossip_score(&self) -> i32 {
+        let n = self.rejected_gossip;
+        // `as` saturates, so a huge count cannot wrap into a positive score.
+        (-(REJECTED_GOSSIP_WEIGHT * n * n)).round() as i32
     }
 
     pub(crate) fn add_address(&mut self, addr: Multiaddr) {
@@ -122,23 +157,47 @@ impl PeerBook {
                 connected: e.connections > 0,
                 banned: e.banned_until.is_some(),
                 refused_connections: e.refused_connections,
+                ignored_gossip: e.ignored_gossip,
+                refused_requests: e.refused_requests,
             })
             .collect();
         out.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
         out
     }
 
-    /// Peers whose ban has ended by `now`; their ban state and application score are reset.
+    /// Peers whose ban has ended by `now`; their ban state, application score and count of
+    /// rejected gossip are reset.
     pub(crate) fn expire_bans(&mut self, now: Instant) -> Vec<PeerId> {
         let mut ended = Vec::new();
         for (peer, e) in self.peers.iter_mut() {
             if e.banned_until.is_some_and(|until| until <= now) {
                 e.banned_until = None;
                 e.app_score = 0;
+                e.rejected_gossip = 0.0;
                 ended.push(*peer);
             }
         }
         ended
+    }
+
+    /// Counts one rejected gossip message of `peer`; returns its new score.
+    pub(crate) fn reject_gossip(&mut self, peer: PeerId) -> i32 {
+        let entry = self.entry(peer);
+        entry.rejected_gossip += 1.0;
+        entry.score()
+    }
+
+    /// Decays every count of rejected gossip by `elapsed` seconds' worth.
+    pub(crate) fn decay_rejections(&mut self, elapsed: Duration) {
+        let factor = REJECTED_GOSSIP_DECAY.powf(elapsed.as_secs_f64());
+        for e in self.peers.values_mut() {
+            if e.rejected_gossip > 0.0 && e.banned_until.is_none() {
+                e.rejected_gossip *= factor;
+                if e.rejected_gossip < DECAY_TO_ZERO {
+                    e.rejected_gossip = 0.0;
+                }
+            }
+        }
     }
 
     /// One recovery step: every negative application score moves one point towards zero.
@@ -167,6 +226,32 @@ mod tests {
         book.recover();
         assert_eq!(book.peers[&p].app_score, 0, "stops at zero");
         assert_eq!(book.peers[&p].score(), -10, "the gossip part is gossipsub's to decay");
+    }
+
+    #[test]
+    fn rejected_gossip_costs_the_square_of_its_count_and_decays() {
+        let mut book = PeerBook::default();
+        let p = PeerId::random();
+        let scores: Vec<i32> = (0..4).map(|_| book.reject_gossip(p)).collect();
+        assert_eq!(scores, vec![-10, -40, -90, -160], "four quick rejections pass -100");
+        // Seventy seconds later about half the count is left: -160 becomes about -40.
+        book.decay_rejections(Duration::from_secs(70));
+        let score = book.peers[&p].score();
+        assert!((-42..=-38).contains(&score), "{score}");
+        // Long after, nothing.
+        book.decay_rejections(Duration::from_secs(1000));
+        assert_eq!(book.peers[&p].score(), 0);
+        // A banned peer's count does not decay during the ban and is cleared when it ends.
+        let q = PeerId::random();
+        for _ in 0..4 {
+            book.reject_gossip(q);
+        }
+        let now = Instant::now();
+        book.entry(q).banned_until = Some(now);
+        book.decay_rejections(Duration::from_secs(1000));
+        assert_eq!(book.peers[&q].score(), -160);
+        book.expire_bans(now);
+        assert_eq!(book.peers[&q].score(), 0);
     }
 
     #[test]

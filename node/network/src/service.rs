@@ -2,7 +2,7 @@
 //! [`NetworkEvent`]s and handle commands into swarm calls. Everything libp2p-specific lives here.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, HashSet, VecDeque},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -27,12 +27,13 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     ban_end,
     codec::{frame_error, BytesCodec, FrameError, RequestFrame},
+    gate::{Gate, GateConfig, Refused},
+    limits::{GossipLimiter, RequestLimiter, RequestRefusal, REQUEST_FLOOD_PENALTY, REQUEST_FLOOD_REFUSALS},
     peers::RECOVERY_INTERVAL,
+    queue::{Class, EventQueues},
     GossipId, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, Responder, Shared, Topic, Validation,
 };
 
-/// Established connections in total.
-const MAX_ESTABLISHED: u32 = 50;
 /// Established connections per peer. Two, not one: when two nodes dial each other at the same
 /// moment (each the other's bootnode) each side would otherwise keep its own outbound connection
 /// and refuse the other's inbound one, closing both.
@@ -46,7 +47,10 @@ const DISCOVERY_TARGET: usize = 25;
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Penalty for sending a request-response frame over our limit.
 pub(crate) const OVERSIZED_FRAME_PENALTY: i32 = 40;
-/// Gossipsub's weight of one invalid message (squared in its score: 1 → -10, 2 → -40, 4 → -160).
+/// Gossipsub's weight of one message that breaks the gossipsub protocol (bad or missing signature,
+/// malformed source or sequence number, over the size limit), squared in its score: 1 → -10,
+/// 2 → -40, 4 → -160. Application rejections are counted by the peer book instead, with the same
+/// weight and decay (see `peers.rs`).
 const INVALID_MESSAGE_WEIGHT: f64 = -10.0;
 /// Per-second decay of gossipsub's count of a peer's invalid messages (half-life about a minute).
 const INVALID_MESSAGE_DECAY: f64 = 0.99;
@@ -54,8 +58,20 @@ const INVALID_MESSAGE_DECAY: f64 = 0.99;
 const GOSSIP_MESSAGE_OVERHEAD: usize = 1024;
 /// Room for several messages and control data in one gossipsub frame.
 const GOSSIP_FRAME_SLACK: usize = 64 * 1024;
-/// Events queued for the application before new gossip and requests are dropped.
-const EVENT_QUEUE: usize = 1024;
+/// The application's channel. Small on purpose: what waits behind it waits in the per-topic,
+/// per-peer queues of `queue.rs`, where consensus messages overtake transactions; whatever is
+/// already in the channel is delivered in arrival order.
+const EVENT_CHANNEL: usize = 32;
+/// Connection events waiting for the application beyond which the swarm task waits for it (they
+/// are never dropped; an application that stops reading stalls the network rather than lose them).
+const MAX_CONNECTION_BACKLOG: usize = 4096;
+/// Gossip messages handed to the application and awaiting its verdict that are remembered, so that
+/// a `Reject` penalises only the peer that actually sent that message. Past this (an application
+/// that gives no verdicts) the oldest are forgotten and a late `Reject` of them costs nothing.
+const MAX_AWAITING_VERDICT: usize = 100_000;
+/// How long a message waits for its verdict before it is forgotten (gossipsub itself forgets it
+/// after 6 s; this is only for the penalty of a late `Reject`).
+const VERDICT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Listen addresses (and their ports) must be bound within this long at start.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Addresses taken from one identify message.
@@ -95,6 +111,8 @@ pub(crate) enum Command {
 pub(crate) struct Behaviour {
     // First, so that a banned peer is refused before any other behaviour sets up state for it.
     blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    // Reserved peers, peer slots, per-IP limits and IP bans.
+    gate: Gate,
     limits: connection_limits::Behaviour,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
@@ -121,6 +139,14 @@ fn gossipsub_behaviour(
     builder
         .validation_mode(gossipsub::ValidationMode::Strict)
         .validate_messages()
+        // A message we published that comes back from another peer is an echo, not an attack:
+        // js-libp2p relays a message to every mesh peer but the one it came from, so its author
+        // gets it back. Without this, rust-libp2p drops it as "self origin" *before* its
+        // duplicate check and counts it as an invalid message of the echoing peer (issue 17:
+        // honest js-libp2p peers scored down to -98). With it, an echo within the duplicate
+        // cache's minute is a plain duplicate (free); a later one reaches the application like
+        // any other copy of a validly signed message.
+        .allow_self_origin(true)
         .message_id_fn(|m: &gossipsub::Message| MessageId::new(GossipId::compute(m.topic.as_str(), &m.data).as_bytes()))
         // The whole frame may exceed one message a little; one message over the payload limit
         // (plus its envelope) is reported as invalid and counts against its sender.
@@ -155,11 +181,22 @@ fn gossipsub_behaviour(
         gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(keypair.clone()), gossip_config)
             .map_err(|e| NetworkError::Setup(format!("gossipsub: {e}")))?;
 
-    // Peer scoring, used only to count misbehaviour: invalid messages (bad signature, oversized,
-    // rejected by the application) and protocol violations. Every positive and every
-    // circumstantial component is off (IP colocation would punish all peers of a test on
-    // loopback; slowness is not misbehaviour), so the score is never positive and is folded into
-    // the peer book's score.
+    // Peer scoring, used only to count violations of the gossipsub protocol: messages that fail
+    // its own checks (bad or missing signature, malformed source or sequence number, over the
+    // size limit) and protocol misbehaviour (grafting during a backoff, unkept IWANT promises).
+    // Every positive and every circumstantial component is off (IP colocation would punish all
+    // peers of a test on loopback; slowness is not misbehaviour), so the score is never positive
+    // and is folded into the peer book's score.
+    //
+    // What gossipsub 0.50 counts as an invalid message delivery (peer_score.rs `reject_message`,
+    // behaviour.rs `message_is_valid`/`handle_invalid_message`): every `ValidationError`
+    // (the protocol violations above), `SelfOrigin` (our own message relayed back: made a plain
+    // duplicate by `allow_self_origin` above), `ValidationFailed` (our application's `Reject`,
+    // and every later duplicate of a rejected message from any peer). Not counted: blacklisted
+    // peer or source (we blacklist nothing), `ValidationIgnored`, duplicates of valid or
+    // ignored messages. The application's `Reject` is therefore reported to gossipsub as
+    // `Ignore` (dropped, not relayed) and counted by the peer book against the sender alone, so
+    // relaying a message we happen to reject, or echoing ours, never costs a peer anything here.
     let topic_params = gossipsub::TopicScoreParams {
         topic_weight: 1.0,
         time_in_mesh_weight: 0.0,
@@ -234,15 +271,29 @@ pub(crate) async fn start(
     };
 
     let protocol_version = format!("{prefix}/1");
+    let reserved: HashSet<PeerId> = config.reserved_peers.iter().copied().collect();
+    // The gate counts peers and enforces the totals; these limits bound handshakes in progress
+    // and connections per peer. Reserved peers bypass them: a flood of half-open connections
+    // must not keep a validator from dialling us.
+    let mut limits = connection_limits::Behaviour::new(
+        connection_limits::ConnectionLimits::default()
+            .with_max_established_per_peer(Some(MAX_ESTABLISHED_PER_PEER))
+            .with_max_pending_incoming(Some(MAX_PENDING))
+            .with_max_pending_outgoing(Some(MAX_PENDING)),
+    );
+    for peer in &reserved {
+        limits.bypass_peer_id(peer);
+    }
     let behaviour = Behaviour {
         blocked: Default::default(),
-        limits: connection_limits::Behaviour::new(
-            connection_limits::ConnectionLimits::default()
-                .with_max_established(Some(MAX_ESTABLISHED))
-                .with_max_established_per_peer(Some(MAX_ESTABLISHED_PER_PEER))
-                .with_max_pending_incoming(Some(MAX_PENDING))
-                .with_max_pending_outgoing(Some(MAX_PENDING)),
-        ),
+        gate: Gate::new(GateConfig {
+            reserved,
+            max_peers: config.max_peers as usize,
+            max_peers_per_ip: config.max_peers_per_ip as usize,
+            ban_loopback: config.ban_loopback_ips,
+            limit_loopback: config.limit_loopback_ips,
+        }),
+        limits,
         identify: identify::Behaviour::new(
             identify::Config::new(protocol_version.clone(), keypair.public()).with_agent_version(config.agent.clone()),
         ),
@@ -328,13 +379,14 @@ pub(crate) async fn start(
         ..Default::default()
     }));
     let (command_tx, command_rx) = mpsc::unbounded_channel();
-    let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+    let (event_tx, event_rx) = mpsc::channel(EVENT_CHANNEL);
     let handle = NetworkHandle {
         local_peer_id,
         max_gossip_bytes: config.max_gossip_bytes,
         max_request_bytes: config.max_request_bytes,
         commands: command_tx.clone(),
         shared: shared.clone(),
+        events: event_tx.downgrade(),
     };
     tracing::info!(peer_id = %local_peer_id, bootnodes = bootnodes.len(), "network started");
 
@@ -358,7 +410,14 @@ pub(crate) async fn start(
         max_response_bytes: config.max_response_bytes,
         ban_threshold: config.ban_threshold,
         ban_duration: config.ban_duration,
+        request_timeout: config.request_timeout,
         discovery: config.discovery,
+        queues: EventQueues::default(),
+        application_gone: false,
+        gossip_limiter: GossipLimiter::default(),
+        request_limiter: RequestLimiter::default(),
+        awaiting_verdict: AwaitingVerdict::default(),
+        last_maintenance: Instant::now(),
     };
     task.redial_bootnodes();
     task.discover();
@@ -387,7 +446,59 @@ struct Task {
     max_response_bytes: usize,
     ban_threshold: i32,
     ban_duration: Duration,
+    request_timeout: Duration,
     discovery: bool,
+    /// Events waiting for room in the application's channel.
+    queues: EventQueues,
+    /// The application dropped its receiver: events are settled (ignored, closed) at once.
+    application_gone: bool,
+    gossip_limiter: GossipLimiter,
+    request_limiter: RequestLimiter<request_response::InboundRequestId>,
+    awaiting_verdict: AwaitingVerdict,
+    last_maintenance: Instant,
+}
+
+/// Gossip messages handed to the application (or queued for it) whose verdict has not come yet.
+#[derive(Default)]
+struct AwaitingVerdict {
+    since: HashMap<(GossipId, PeerId), Instant>,
+    /// Insertion order, for expiry; an entry whose message was settled stays until it reaches
+    /// the front (`since` is the truth).
+    order: VecDeque<(GossipId, PeerId, Instant)>,
+}
+
+impl AwaitingVerdict {
+    fn insert(&mut self, id: GossipId, from: PeerId, now: Instant) {
+        self.since.insert((id, from), now);
+        self.order.push_back((id, from, now));
+        while self.order.len() > MAX_AWAITING_VERDICT {
+            self.pop_oldest();
+        }
+    }
+
+    /// Whether `(id, from)` was awaiting a verdict (it no longer is).
+    fn take(&mut self, id: GossipId, from: PeerId) -> bool {
+        self.since.remove(&(id, from)).is_some()
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some((id, from, at)) = self.order.pop_front() {
+            // Only if this is the entry's current insertion, not a settled and re-sent one.
+            if self.since.get(&(id, from)) == Some(&at) {
+                self.since.remove(&(id, from));
+            }
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some((id, from, at)) = self.order.front().copied() {
+            let settled = self.since.get(&(id, from)) != Some(&at);
+            if !settled && now.saturating_duration_since(at) <= VERDICT_TIMEOUT {
+                break;
+            }
+            self.pop_oldest();
+        }
+    }
 }
 
 impl Task {
@@ -397,7 +508,20 @@ impl Task {
         let mut redial = tokio::time::interval_at(tokio::time::Instant::now() + redial_interval, redial_interval);
         redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let deliver = !self.queues.is_empty() && !self.application_gone;
             tokio::select! {
+                // Hand queued events to the application as its channel makes room, highest
+                // priority first.
+                // (An owned permit, on a clone of the sender, so that the handlers may use `self`.)
+                permit = self.events.clone().reserve_owned(), if deliver => match permit {
+                    Ok(permit) => {
+                        if let Some(event) = self.queues.pop() {
+                            permit.send(event);
+                        }
+                        self.publish_backlog();
+                    }
+                    Err(_) => self.on_application_gone(),
+                },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event).await,
                 command = self.commands.recv() => match command {
                     Some(command) => self.on_command(command),
@@ -426,6 +550,73 @@ impl Task {
         }
     }
 
+    /// Publishes the queues' length for [`NetworkHandle::queued_events`].
+    fn publish_backlog(&self) {
+        self.shared.write().queued_events = self.queues.len();
+    }
+
+    /// The application dropped its receiver: nothing will be delivered any more; settle what
+    /// waits (gossip ignored, requests closed) and whatever comes from now on.
+    fn on_application_gone(&mut self) {
+        if !self.application_gone {
+            tracing::info!("the application stopped reading network events");
+        }
+        self.application_gone = true;
+        while let Some(event) = self.queues.pop() {
+            self.settle_dropped(event, false);
+        }
+        self.publish_backlog();
+    }
+
+    /// Settles an event that will not reach the application: gossip is reported ignored (not
+    /// relayed, no penalty), a request's responder is dropped (the peer sees the stream close).
+    /// `counted` says whether to count it against its sender in the peer book's statistics.
+    fn settle_dropped(&mut self, event: NetworkEvent, counted: bool) {
+        match event {
+            NetworkEvent::Gossip { id, from, .. } => {
+                self.awaiting_verdict.take(id, from);
+                self.validate(&MessageId::new(id.as_bytes()), &from, MessageAcceptance::Ignore);
+                if counted {
+                    let mut shared = self.shared.write();
+                    let entry = shared.peers.entry(from);
+                    entry.ignored_gossip = entry.ignored_gossip.saturating_add(1);
+                }
+            }
+            NetworkEvent::Request { from, reply, .. } => {
+                drop(reply);
+                if counted {
+                    let mut shared = self.shared.write();
+                    let entry = shared.peers.entry(from);
+                    entry.refused_requests = entry.refused_requests.saturating_add(1);
+                }
+            }
+            // Connection events are never dropped while the application reads.
+            NetworkEvent::PeerConnected(_) | NetworkEvent::PeerDisconnected(_) => {}
+        }
+    }
+
+    /// Queues a gossip message or request of `peer` for the application.
+    fn enqueue(&mut self, class: Class, peer: PeerId, event: NetworkEvent) {
+        if self.application_gone {
+            self.settle_dropped(event, false);
+            return;
+        }
+        if let NetworkEvent::Gossip { id, from, .. } = &event {
+            self.awaiting_verdict.insert(*id, *from, Instant::now());
+        }
+        let dropped = self.queues.push(class, peer, event);
+        if !dropped.is_empty() {
+            tracing::debug!(
+                ?class, %peer, dropped = dropped.len(),
+                "queue for the application full; dropped the newest events of the peer with most queued"
+            );
+        }
+        for event in dropped {
+            self.settle_dropped(event, true);
+        }
+        self.publish_backlog();
+    }
+
     fn redial_bootnodes(&mut self) {
         let missing: Vec<_> = self
             .bootnodes
@@ -441,7 +632,10 @@ impl Task {
     /// Starts a Kademlia bootstrap (a lookup of our own id and random refreshes) while the node
     /// has few peers and none is running.
     fn discover(&mut self) {
-        if !self.discovery || self.swarm.connected_peers().count() >= DISCOVERY_TARGET {
+        if !self.discovery
+            || self.swarm.connected_peers().count() >= DISCOVERY_TARGET
+            || !self.swarm.behaviour().gate.has_free_slot()
+        {
             return;
         }
         let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
@@ -459,10 +653,20 @@ impl Task {
             self.swarm.behaviour_mut().blocked.unblock_peer(peer);
             tracing::info!(%peer, "ban expired");
         }
+        for ip in self.swarm.behaviour_mut().gate.expire_ip_bans(now) {
+            tracing::info!(%ip, "address ban expired");
+        }
         if now.duration_since(self.last_recovery) >= RECOVERY_INTERVAL {
             self.last_recovery = now;
             self.shared.write().peers.recover();
         }
+        let elapsed = now.saturating_duration_since(self.last_maintenance);
+        self.last_maintenance = now;
+        self.shared.write().peers.decay_rejections(elapsed);
+        self.gossip_limiter.purge(now);
+        // libp2p times inbound requests out after `request_timeout`; twice that is surely over.
+        self.request_limiter.purge(now, self.request_timeout.saturating_mul(2));
+        self.awaiting_verdict.expire(now);
         // Fold gossipsub's count of each connected peer's misbehaviour into its score.
         let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         for peer in connected {
@@ -483,7 +687,7 @@ impl Task {
             };
             if changed && score < 0 {
                 tracing::debug!(%peer, gossip_score = score, "gossip misbehaviour");
-                self.check_ban(peer, "invalid or rejected gossip messages");
+                self.check_ban(peer, "gossip messages breaking the gossipsub protocol");
             }
         }
     }
@@ -503,18 +707,21 @@ impl Task {
     }
 
     fn check_ban(&mut self, peer: PeerId, reason: &str) {
+        let until = ban_end(Instant::now(), self.ban_duration);
         let score = {
             let mut shared = self.shared.write();
             let entry = shared.peers.entry(peer);
             if entry.banned_until.is_some() || entry.score() >= self.ban_threshold {
                 return;
             }
-            entry.banned_until = Some(ban_end(Instant::now(), self.ban_duration));
+            entry.banned_until = Some(until);
             entry.score()
         };
+        // The addresses it is connected from now share the ban (and end with it).
+        let ips = self.swarm.behaviour_mut().gate.ban_ips_of(peer, until);
         tracing::warn!(
-            %peer, score, threshold = self.ban_threshold, duration_secs = self.ban_duration.as_secs(), reason,
-            "peer banned: disconnecting and refusing its connections until the ban expires"
+            %peer, ?ips, score, threshold = self.ban_threshold, duration_secs = self.ban_duration.as_secs(), reason,
+            "peer banned: disconnecting and refusing its connections (and new ones from its addresses) until the ban expires"
         );
         let behaviour = self.swarm.behaviour_mut();
         // Closes its connections and refuses new ones, inbound and outbound.
@@ -525,8 +732,26 @@ impl Task {
     }
 
     async fn emit(&mut self, event: NetworkEvent) {
-        // Connection events wait for room: the application must not miss them.
-        let _ = self.events.send(event).await;
+        // Connection events are never dropped: the application must not miss them. They go first
+        // in the queues; only if very many pile up does the task wait for the application.
+        if self.application_gone {
+            return;
+        }
+        self.queues.push_connection(event);
+        while self.queues.connection_backlog() > MAX_CONNECTION_BACKLOG {
+            match self.events.clone().reserve_owned().await {
+                Ok(permit) => {
+                    if let Some(event) = self.queues.pop() {
+                        permit.send(event);
+                    }
+                }
+                Err(_) => {
+                    self.on_application_gone();
+                    break;
+                }
+            }
+        }
+        self.publish_backlog();
     }
 
     async fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -601,10 +826,19 @@ impl Task {
                 send_back_addr,
                 ..
             } => {
-                let refused_ban = matches!(&error, ListenError::Denied { cause } if cause.downcast_ref::<allow_block_list::Blocked>().is_some());
-                match peer_id {
-                    Some(peer) if refused_ban => {
-                        tracing::debug!(%peer, "refused a connection from a banned peer");
+                let refusal = match &error {
+                    ListenError::Denied { cause } => {
+                        if cause.downcast_ref::<allow_block_list::Blocked>().is_some() {
+                            Some("the peer is banned".to_string())
+                        } else {
+                            cause.downcast_ref::<Refused>().map(|r| r.to_string())
+                        }
+                    }
+                    _ => None,
+                };
+                match (peer_id, refusal) {
+                    (Some(peer), Some(why)) => {
+                        tracing::debug!(%peer, address = %send_back_addr, reason = %why, "refused a connection");
                         let mut shared = self.shared.write();
                         let entry = shared.peers.entry(peer);
                         entry.refused_connections = entry.refused_connections.saturating_add(1);
@@ -627,6 +861,15 @@ impl Task {
             BehaviourEvent::Kad(event) => self.on_kad_event(event),
             BehaviourEvent::Ping(ping::Event {
                 peer,
+                result: Err(ping::Failure::Unsupported),
+                ..
+            }) => {
+                // A client of another implementation may leave ping out; it is alive (it just
+                // told us so), and liveness is then TCP's and yamux's to detect.
+                tracing::debug!(%peer, "peer does not support ping");
+            }
+            BehaviourEvent::Ping(ping::Event {
+                peer,
                 connection,
                 result: Err(error),
             }) => {
@@ -636,7 +879,9 @@ impl Task {
                 self.swarm.close_connection(connection);
             }
             BehaviourEvent::Ping(_) => {}
-            BehaviourEvent::Blocked(never) | BehaviourEvent::Limits(never) => match never {},
+            BehaviourEvent::Blocked(never) | BehaviourEvent::Gate(never) | BehaviourEvent::Limits(never) => {
+                match never {}
+            }
         }
     }
 
@@ -655,8 +900,21 @@ impl Task {
                     return;
                 };
                 if message.data.len() > self.max_gossip_bytes {
+                    // Within gossipsub's frame limit but over our payload limit: as invalid as a
+                    // bad signature, counted like an application rejection.
                     tracing::debug!(peer = %propagation_source, size = message.data.len(), "oversized gossip payload");
-                    self.validate(&message_id, &propagation_source, MessageAcceptance::Reject);
+                    self.validate(&message_id, &propagation_source, MessageAcceptance::Ignore);
+                    self.reject_gossip(propagation_source, "sent an oversized gossip message");
+                    return;
+                }
+                if !self.gossip_limiter.admit(propagation_source, topic, Instant::now()) {
+                    // Over its budget on this topic: not read, not relayed, not penalised (a burst
+                    // is not proof of malice; the budget only bounds the peer's share of our work).
+                    tracing::trace!(peer = %propagation_source, ?topic, "gossip over the peer's rate; ignored");
+                    self.validate(&message_id, &propagation_source, MessageAcceptance::Ignore);
+                    let mut shared = self.shared.write();
+                    let entry = shared.peers.entry(propagation_source);
+                    entry.ignored_gossip = entry.ignored_gossip.saturating_add(1);
                     return;
                 }
                 let event = NetworkEvent::Gossip {
@@ -665,12 +923,7 @@ impl Task {
                     id: GossipId(id),
                     data: message.data,
                 };
-                if let Err(e) = self.events.try_send(event) {
-                    // The application is not keeping up (or gone): drop the message without
-                    // penalising the sender; it is not relayed.
-                    tracing::warn!(?topic, error = %e, "event queue full; gossip message dropped");
-                    self.validate(&message_id, &propagation_source, MessageAcceptance::Ignore);
-                }
+                self.enqueue(Class::of_topic(topic), propagation_source, event);
             }
             gossipsub::Event::Subscribed { peer_id, topic, .. } => {
                 if let Some(topic) = self.topics.get(&topic) {
@@ -706,6 +959,16 @@ impl Task {
         }
     }
 
+    /// Counts a rejected gossip message of `peer` (see `peers.rs`) and bans it if that is enough.
+    fn reject_gossip(&mut self, peer: PeerId, reason: &str) {
+        if peer == self.local_peer_id {
+            return;
+        }
+        let score = self.shared.write().peers.reject_gossip(peer);
+        tracing::debug!(%peer, score, reason, "gossip rejected");
+        self.check_ban(peer, reason);
+    }
+
     fn validate(&mut self, id: &MessageId, from: &PeerId, acceptance: MessageAcceptance) {
         self.swarm
             .behaviour_mut()
@@ -736,12 +999,30 @@ impl Task {
                 peer,
                 message:
                     Message::Request {
+                        request_id,
                         request: RequestFrame::Bytes(request),
                         channel,
-                        ..
                     },
                 ..
             } => {
+                if let Err(refusal) = self.request_limiter.admit(peer, request_id, Instant::now()) {
+                    // Dropping the channel closes the stream unanswered.
+                    drop(channel);
+                    {
+                        let mut shared = self.shared.write();
+                        let entry = shared.peers.entry(peer);
+                        entry.refused_requests = entry.refused_requests.saturating_add(1);
+                    }
+                    tracing::trace!(%peer, ?refusal, "request over the peer's budget; closed unanswered");
+                    if refusal == (RequestRefusal::Rate { abusive: true }) {
+                        self.penalise(
+                            peer,
+                            REQUEST_FLOOD_PENALTY,
+                            &format!("sent {REQUEST_FLOOD_REFUSALS} more requests over its rate"),
+                        );
+                    }
+                    return;
+                }
                 let Some(commands) = self.responder_commands.upgrade() else {
                     return;
                 };
@@ -750,10 +1031,7 @@ impl Task {
                     data: request,
                     reply: Responder { channel, commands },
                 };
-                if let Err(e) = self.events.try_send(event) {
-                    // Dropping the responder closes the stream: the peer sees no answer.
-                    tracing::warn!(%peer, error = %e, "event queue full; request dropped");
-                }
+                self.enqueue(Class::Requests, peer, event);
             }
             Event::Message {
                 message: Message::Response { request_id, response },
@@ -796,10 +1074,17 @@ impl Task {
                     let _ = reply.send(Err(error));
                 }
             }
-            Event::InboundFailure { peer, error, .. } => {
+            Event::InboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                // Includes the application (or the queue) dropping the responder.
+                self.request_limiter.finished(request_id);
                 tracing::debug!(%peer, %error, "inbound request failed");
             }
-            Event::ResponseSent { .. } => {}
+            Event::ResponseSent { request_id, .. } => self.request_limiter.finished(request_id),
         }
     }
 
@@ -834,9 +1119,7 @@ impl Task {
     fn on_kad_event(&mut self, event: kad::Event) {
         match event {
             kad::Event::RoutingUpdated { peer, addresses, .. }
-                if self.discovery
-                    && !self.swarm.is_connected(&peer)
-                    && self.swarm.connected_peers().count() < MAX_ESTABLISHED as usize =>
+                if self.discovery && !self.swarm.is_connected(&peer) && self.swarm.behaviour().gate.has_free_slot() =>
             {
                 tracing::debug!(%peer, "discovered peer; dialling");
                 self.dial_peer(peer, addresses.into_vec());
@@ -866,12 +1149,19 @@ impl Task {
                 }
             }
             Command::Validation { id, from, validation } => {
+                let delivered = self.awaiting_verdict.take(id, from);
                 let acceptance = match validation {
                     Validation::Accept => MessageAcceptance::Accept,
-                    Validation::Reject => MessageAcceptance::Reject,
+                    // Reported to gossipsub as ignored: it must not count the rejection itself,
+                    // since it would also count every peer that relays the message later (see
+                    // `gossipsub_behaviour`). The sender alone pays, in the peer book.
+                    Validation::Reject => MessageAcceptance::Ignore,
                     Validation::Ignore => MessageAcceptance::Ignore,
                 };
                 self.validate(&MessageId::new(id.as_bytes()), &from, acceptance);
+                if validation == Validation::Reject && delivered {
+                    self.reject_gossip(from, "sent a gossip message the application rejected");
+                }
             }
             Command::Request { peer, data, reply } => {
                 if self.shared.read().peers.is_banned(&peer) {

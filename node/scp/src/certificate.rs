@@ -229,9 +229,10 @@ pub fn verify_certificate<N: Ord + Clone + Debug>(
 ///
 /// Every envelope must be for `cert.slot`, accept commit of `cert.value` (a sane CONFIRM or
 /// EXTERNALIZE, draft-mazieres-dinrg-scp §6), name a sane quorum set the certificate carries
-/// (found by `qset_hash`), come from a node without another envelope, and carry a signature
-/// `verify_signature` accepts; the first envelope failing any of these refuses the
-/// certificate. Of the signers S, members whose quorum set has no slice inside S are removed
+/// (found by `qset_hash`) and come from a node without another envelope; the first envelope
+/// failing any of these refuses the certificate. The signers `trusted` depends on must carry
+/// a signature `verify_signature` accepts; the others' signatures are not checked (they
+/// cannot change the answer, and checking them would let padding cost the verifier). Of the signers S, members whose quorum set has no slice inside S are removed
 /// until none is left to remove: what remains is the largest quorum inside S (§3). It must
 /// contain a slice of `trusted`. Only signers `trusted` depends on (its validators, and
 /// transitively those of their quorum sets) are considered, which changes nothing about the
@@ -248,7 +249,7 @@ pub fn certified_quorum<N: Ord + Clone + Debug>(
     }
     let by_hash: BTreeMap<Hash, &QuorumSet<N>> = cert.quorum_sets.iter().map(|q| (qset_hash(q), q)).collect();
     let mut sane: BTreeMap<Hash, Option<String>> = BTreeMap::new();
-    let mut members: BTreeMap<N, &QuorumSet<N>> = BTreeMap::new();
+    let mut members: BTreeMap<N, (&QuorumSet<N>, &Envelope<N>)> = BTreeMap::new();
     for env in &cert.envelopes {
         let node = || format!("{:?}", env.node);
         // Cheap checks first; the signature last.
@@ -285,10 +286,7 @@ pub fn certified_quorum<N: Ord + Clone + Debug>(
         if members.contains_key(&env.node) {
             return Err(CertificateError::DuplicateSigner { node: node() });
         }
-        if !verify_signature(env) {
-            return Err(CertificateError::BadSignature { node: node() });
-        }
-        members.insert(env.node.clone(), qset);
+        members.insert(env.node.clone(), (qset, env));
     }
     let signers = members.len();
 
@@ -303,7 +301,7 @@ pub fn certified_quorum<N: Ord + Clone + Debug>(
         if relevant.contains_key(&n) {
             continue;
         }
-        let Some(q) = members.get(&n).copied() else {
+        let Some((q, _)) = members.get(&n).copied() else {
             continue;
         };
         todo.extend(
@@ -312,6 +310,17 @@ pub fn certified_quorum<N: Ord + Clone + Debug>(
                 .filter(|m| members.contains_key(m) && !relevant.contains_key(m)),
         );
         relevant.insert(n, q);
+    }
+    // Signatures last, and only of the signers that matter: a certificate padded with
+    // envelopes of unrelated nodes costs no signature check for them (issue 17, item 5).
+    for n in relevant.keys() {
+        if let Some((_, env)) = members.get(n) {
+            if !verify_signature(env) {
+                return Err(CertificateError::BadSignature {
+                    node: format!("{:?}", env.node),
+                });
+            }
+        }
     }
 
     // Peel: the greatest quorum inside the signers (removing every unsatisfied member per
@@ -337,6 +346,33 @@ pub fn certified_quorum<N: Ord + Clone + Debug>(
         });
     }
     Ok(quorum.into_keys().collect())
+}
+
+/// `cert` with only the envelopes of `quorum` (as [`certified_quorum`] returns it) and the
+/// quorum sets they name: what a node stores and serves, so that a certificate is the size of
+/// the quorum that proves it, whatever the node had heard.
+pub fn trim_certificate<N: Ord + Clone>(
+    cert: Certificate<N>,
+    quorum: &BTreeSet<N>,
+    qset_hash: impl Fn(&QuorumSet<N>) -> [u8; 32],
+) -> Certificate<N> {
+    let envelopes: Vec<Envelope<N>> = cert
+        .envelopes
+        .into_iter()
+        .filter(|e| quorum.contains(&e.node))
+        .collect();
+    let named: BTreeSet<Hash> = envelopes.iter().map(|e| e.qset_hash).collect();
+    let quorum_sets = cert
+        .quorum_sets
+        .into_iter()
+        .filter(|q| named.contains(&qset_hash(q)))
+        .collect();
+    Certificate {
+        slot: cert.slot,
+        value: cert.value,
+        envelopes,
+        quorum_sets,
+    }
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ fn higher_tip_replaces() {
         out,
         Submitted {
             replaced: Some(first_hash),
-            evicted: vec![]
+            ..Submitted::default()
         }
     );
     assert_eq!(p.len(), 1);
@@ -407,71 +407,123 @@ fn a_clock_going_backwards_cannot_expire_early() {
     assert_eq!(p.expire(at(15_000)).len(), 2);
 }
 
-/// Checks every internal index against the chains, and the pool's bounds.
+/// Checks every internal index against the senders' transactions, and the pool's bounds.
 fn check_invariants(p: &TxPool) {
     let c = &p.config;
     assert!(p.len() <= c.max_count, "count bound");
     assert!(p.bytes() <= c.max_bytes, "byte bound");
+    assert!(p.future_len() <= c.max_future, "future bound");
     let mut total = 0;
     let mut bytes = 0;
+    let mut future = 0;
     let mut tails = BTreeSet::new();
     let mut seqs = BTreeMap::new();
-    for (who, chain) in &p.senders {
-        assert!(!chain.is_empty(), "no empty chain is kept");
-        assert!(chain.len() <= c.max_per_sender, "per-sender bound");
-        let first = *chain.keys().next().unwrap();
-        for (i, (n, t)) in chain.iter().enumerate() {
-            assert_eq!(*n, first + i as u64, "nonces are contiguous");
+    let mut announced = BTreeMap::new();
+    for (who, s) in &p.senders {
+        assert!(!s.txs.is_empty(), "no empty sender is kept");
+        assert!(s.txs.len() <= c.max_per_sender, "per-sender bound");
+        assert!(*s.txs.keys().next().unwrap() >= s.base, "nothing below the state nonce");
+        let run = (s.base..).take_while(|n| s.txs.contains_key(n)).count();
+        assert_eq!(s.ready, run, "the ready part is exactly the run from the state nonce");
+        let mut fees: Balance = 0;
+        for (n, t) in &s.txs {
             assert_eq!(t.tx.tx.nonce, *n);
             assert_eq!(p.by_hash.get(&t.hash), Some(&(*who, *n)));
             seqs.insert(t.seq, (*who, *n));
+            if s.is_ready(*n) {
+                announced.insert((t.announced, t.seq), (*who, *n));
+            } else {
+                future += 1;
+            }
+            assert!(t.announced >= t.added, "announced no earlier than it arrived");
             bytes += t.len;
+            fees += t.fee;
             total += 1;
         }
-        let (_, last) = chain.iter().next_back().unwrap();
-        tails.insert(tail_key(*who, last));
+        assert_eq!(s.fees, fees, "fee counter equals the sum of the sender's fees");
+        assert!(s.fees <= s.free, "pending fees fit the balance last reported");
+        let (n, last) = s.txs.iter().next_back().unwrap();
+        tails.insert(tail_key(*who, s.is_ready(*n), last));
     }
     assert_eq!(p.by_hash.len(), total);
     assert_eq!(p.bytes, bytes, "byte counter equals the sum of lengths");
-    assert_eq!(p.tails, tails, "eviction candidates are exactly the chain ends");
+    assert_eq!(p.future, future, "future counter equals the transactions past a gap");
+    assert_eq!(
+        p.tails, tails,
+        "eviction candidates are exactly the senders' last transactions"
+    );
     assert_eq!(p.by_age, seqs, "age index covers exactly the pending transactions");
+    assert_eq!(
+        p.by_announce, announced,
+        "announcement index covers exactly the ready transactions"
+    );
 }
 
 #[derive(Clone, Debug)]
 enum Op {
-    /// Sender's next nonce (or, with `replace`, one of its pending nonces), this tip.
+    /// Submitted to this node: the sender's next ready nonce (or, with `replace`, one of its
+    /// pending nonces), this tip.
     Submit {
         who: u8,
         tip: Balance,
         padding: usize,
         replace: Option<usize>,
     },
-    /// A nonce past the sender's next: must be refused.
+    /// Relayed by a peer: `ahead` nonces past the sender's next ready one (0: the next).
+    Relay { who: u8, ahead: u64, tip: Balance },
+    /// Submitted to this node past the sender's next nonce and past everything it holds:
+    /// must be refused.
     Gap { who: u8 },
     /// A block included `k` of the sender's transactions.
     Include { who: u8, k: u64 },
+    /// The sender's free balance became `FREES[i]` (a block moved it); the node rechecks it.
+    Balance { who: u8, i: usize },
+    /// A block named `k` of the sender's nonces but skipped them, so the state nonce did not
+    /// move while the pool pruned as if it had; the node then resyncs the sender's nonce.
+    Skipped { who: u8, k: u64 },
     /// Block building found one of the sender's transactions invalid.
     Invalid { who: u8, idx: usize },
     /// Time passes, then expired transactions are dropped.
     Expire { ms: u64 },
+    /// Time passes, then at most `max` transactions unannounced for 300 ms are re-announced.
+    Stale { ms: u64, max: usize },
 }
+
+/// Balances a sender may be left with: none, one fee or a little more, a few fees, plenty.
+const FREES: [Balance; 5] = [0, 150, 250, 400, 10_000];
+/// How long a transaction waits before `Stale` hands it out again, in the property test.
+const REANNOUNCE_MS: u64 = 300;
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0u8..5, 0u128..60, 0usize..80, proptest::option::weighted(0.2, 0usize..8))
+        5 => (0u8..5, 0u128..60, 0usize..80, proptest::option::weighted(0.2, 0usize..8))
             .prop_map(|(who, tip, padding, replace)| Op::Submit { who, tip, padding, replace }),
+        3 => (0u8..5, 0u64..4, 0u128..60).prop_map(|(who, ahead, tip)| Op::Relay { who, ahead, tip }),
         1 => (0u8..5).prop_map(|who| Op::Gap { who }),
         2 => (0u8..5, 0u64..4).prop_map(|(who, k)| Op::Include { who, k }),
+        1 => (0u8..5, 0usize..FREES.len()).prop_map(|(who, i)| Op::Balance { who, i }),
+        1 => (0u8..5, 1u64..3).prop_map(|(who, k)| Op::Skipped { who, k }),
         1 => (0u8..5, 0usize..8).prop_map(|(who, idx)| Op::Invalid { who, idx }),
         2 => (0u64..700).prop_map(|ms| Op::Expire { ms }),
+        1 => (0u64..400, 0usize..4).prop_map(|(ms, max)| Op::Stale { ms, max }),
     ]
+}
+
+fn pending_nonces(p: &TxPool, who: u8) -> Vec<u64> {
+    p.senders
+        .get(&acct(who))
+        .map(|s| s.txs.keys().copied().collect())
+        .unwrap_or_default()
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// Random submissions, inclusions, invalidations and expiries never break the bounds, the
-    /// chains' contiguity from the state nonce, the fee budget, or the index bookkeeping.
+    /// Random submissions (direct and relayed, in and out of order), inclusions, balance
+    /// changes, invalidations, expiries and re-announcements never break the bounds, the
+    /// ready part's contiguity from the state nonce, the index bookkeeping, or the fee budget:
+    /// **the fees a sender has pending never exceed its free balance as last reported** (at an
+    /// admission or a recheck after a block moved it).
     #[test]
     fn random_operations_keep_the_pool_invariants(ops in proptest::collection::vec(op(), 1..120)) {
         let one = tx(0, 0, 0).1.len as usize;
@@ -479,21 +531,23 @@ proptest! {
             max_count: 7,
             max_bytes: 9 * one,
             max_per_sender: 3,
+            max_future: 3,
             lifetime: Duration::from_millis(1000),
         };
         let mut p = TxPool::new(cfg.clone());
-        // Per sender: state nonce (the model of the chain) and a fixed free balance, small
-        // enough for the fee budget to bite (sender 0 can pay only two cheap transactions).
+        // Per sender: state nonce and free balance (the model of the chain), small enough for
+        // the fee budget to bite (sender 0 can pay only two cheap transactions).
         let mut base = [0u64; 5];
-        let free: [Balance; 5] = [250, 400, 10_000, 10_000, 10_000];
+        let mut free: [Balance; 5] = [250, 400, 10_000, 10_000, 10_000];
         let mut now = 0u64;
         for op in ops {
             match op {
                 Op::Submit { who, tip, padding, replace } => {
                     let w = who as usize;
                     let next = p.next_nonce(&acct(who)).unwrap_or(base[w]);
+                    let pending = pending_nonces(&p, who);
                     let nonce = match replace {
-                        Some(i) if next > base[w] => base[w] + (i as u64 % (next - base[w])),
+                        Some(i) if !pending.is_empty() => pending[i % pending.len()],
                         _ => next,
                     };
                     let t = make(Spec { who, nonce, tip, state_nonce: base[w], padding, free: free[w] });
@@ -503,7 +557,7 @@ proptest! {
                     match p.submit(t.0, t.1, at(now)) {
                         Ok(out) => {
                             prop_assert!(p.contains(&h));
-                            for e in &out.evicted {
+                            for e in out.evicted.iter().chain(&out.unpayable) {
                                 prop_assert!(!p.contains(e));
                             }
                             if let Some(r) = out.replaced {
@@ -518,10 +572,36 @@ proptest! {
                         Err(e) => prop_assert!(false, "unexpected refusal {e}"),
                     }
                 }
+                Op::Relay { who, ahead, tip } => {
+                    let w = who as usize;
+                    let next = p.next_nonce(&acct(who)).unwrap_or(base[w]);
+                    let t = make(Spec { state_nonce: base[w], free: free[w], ..spec(who, next + ahead, tip) });
+                    let h = hash_of(&t);
+                    let (len, bytes, future) = (p.len(), p.bytes(), p.future_len());
+                    now += 1;
+                    match p.submit_relayed(t.0, t.1, at(now)) {
+                        Ok(out) => {
+                            prop_assert!(p.contains(&h));
+                            prop_assert_eq!(p.is_ready(&h), ahead == 0, "ready exactly when it follows the ready part");
+                            if ahead > 0 {
+                                prop_assert!(out.evicted.is_empty(), "a future newcomer evicts nothing");
+                            }
+                            for e in out.evicted.iter().chain(&out.unpayable) {
+                                prop_assert!(!p.contains(e));
+                            }
+                        }
+                        Err(PoolError::Invalid(TxError::FutureNonce { .. })) => {
+                            prop_assert!(ahead > 0);
+                            prop_assert_eq!((p.len(), p.bytes(), p.future_len()), (len, bytes, future));
+                        }
+                        Err(_) => prop_assert_eq!((p.len(), p.bytes()), (len, bytes), "a refusal changes nothing"),
+                    }
+                }
                 Op::Gap { who } => {
                     let w = who as usize;
                     let next = p.next_nonce(&acct(who)).unwrap_or(base[w]);
-                    let t = make(Spec { state_nonce: base[w], free: free[w], ..spec(who, next + 1, 0) });
+                    let past = pending_nonces(&p, who).last().map_or(next, |n| (n + 1).max(next));
+                    let t = make(Spec { state_nonce: base[w], free: free[w], ..spec(who, past + 1, 0) });
                     let refused = matches!(
                         p.submit(t.0, t.1, at(now)),
                         Err(PoolError::Invalid(TxError::FutureNonce { .. }))
@@ -532,8 +612,25 @@ proptest! {
                     base[who as usize] += k;
                     p.prune(&[(acct(who), base[who as usize])]);
                 }
+                Op::Balance { who, i } => {
+                    free[who as usize] = FREES[i];
+                    for h in p.recheck(&acct(who), FREES[i]) {
+                        prop_assert!(!p.contains(&h));
+                    }
+                }
+                Op::Skipped { who, k } => {
+                    let w = who as usize;
+                    p.prune(&[(acct(who), base[w] + k)]);
+                    for (h, reason) in p.resync_nonce(&acct(who), base[w]) {
+                        prop_assert_eq!(reason, DropReason::NoRoomToWait);
+                        prop_assert!(!p.contains(&h));
+                    }
+                    if let Some(s) = p.senders.get(&acct(who)) {
+                        prop_assert_eq!(s.ready, 0, "nothing of the sender is ready behind the skipped nonces");
+                    }
+                }
                 Op::Invalid { who, idx } => {
-                    let chain: Vec<Hash> = p.senders.get(&acct(who)).map(|c| c.values().map(|t| t.hash).collect()).unwrap_or_default();
+                    let chain: Vec<Hash> = p.senders.get(&acct(who)).map(|s| s.txs.values().map(|t| t.hash).collect()).unwrap_or_default();
                     if !chain.is_empty() {
                         let removed = p.remove_invalid(&chain[idx % chain.len()]);
                         prop_assert_eq!(removed.len(), chain.len() - idx % chain.len());
@@ -548,12 +645,31 @@ proptest! {
                         prop_assert!(at(now).duration_since(t.added) < cfg.lifetime, "nothing too old survives");
                     }
                 }
+                Op::Stale { ms, max } => {
+                    now += ms;
+                    let older_than = Duration::from_millis(REANNOUNCE_MS);
+                    let out = p.stale(at(now), older_than, max);
+                    prop_assert!(out.len() <= max, "bounded per call");
+                    let keys: Vec<(AccountId, u64)> = out.iter().map(|t| (t.tx.signer, t.tx.nonce)).collect();
+                    let mut sorted = keys.clone();
+                    sorted.sort();
+                    prop_assert_eq!(&keys, &sorted, "handed out in sender/nonce order");
+                    for t in &out {
+                        prop_assert!(p.is_ready(&t.hash()), "only ready transactions are re-announced");
+                    }
+                    if out.len() < max {
+                        for t in p.pending().iter().filter(|t| p.is_ready(&t.hash)) {
+                            prop_assert!(at(now).duration_since(t.announced) < older_than, "nothing stale is left behind");
+                        }
+                    }
+                }
             }
             check_invariants(&p);
-            for (who, chain) in &p.senders {
+            for (who, s) in &p.senders {
                 let w = who.0[0] as usize;
-                prop_assert_eq!(*chain.keys().next().unwrap(), base[w], "chain starts at the state nonce");
-                let fees: Balance = chain.values().map(|t| t.fee).sum();
+                prop_assert_eq!(s.base, base[w], "the pool follows the state nonce");
+                prop_assert_eq!(s.free, free[w], "the pool holds the balance last reported");
+                let fees: Balance = s.txs.values().map(|t| t.fee).sum();
                 prop_assert!(fees <= free[w], "pending fees fit the balance");
             }
         }
@@ -578,4 +694,300 @@ fn a_transaction_in_the_block_being_built_is_neither_replaced_nor_evicted() {
     assert!(submit(&mut p, tx(1, 0, 5)).unwrap().replaced.is_some());
     assert_eq!(submit(&mut p, tx(3, 0, 50)).unwrap().evicted, vec![hash_of(&b)]);
     check_invariants(&p);
+}
+
+fn relay(p: &mut TxPool, (t, v): (SignedTransaction, ValidTransaction)) -> Result<Submitted, PoolError> {
+    p.submit_relayed(t, v, at(0))
+}
+
+fn nonces(txs: &[PendingTx]) -> Vec<(u8, u64)> {
+    txs.iter().map(|t| (t.tx.tx.signer.0[0], t.tx.tx.nonce)).collect()
+}
+
+#[test]
+fn a_relayed_transaction_past_a_gap_waits_until_the_gap_fills() {
+    let mut p = TxPool::new(PoolConfig::default());
+    let (a1, a2) = (tx(1, 1, 0), tx(1, 2, 0));
+    relay(&mut p, a1.clone()).unwrap();
+    relay(&mut p, a2.clone()).unwrap();
+    assert_eq!(p.len(), 2);
+    assert_eq!(p.future_len(), 2);
+    assert!(!p.is_ready(&hash_of(&a1)));
+    assert!(p.ready(10, usize::MAX).is_empty(), "nothing a block could take");
+    assert!(!p.has_ready());
+    assert_eq!(p.next_nonce(&acct(1)), None, "the state nonce is the one to use");
+    assert_eq!(
+        p.nonce_gaps(),
+        vec![(acct(1), 0)],
+        "nonce 0 is what peers are asked for"
+    );
+    // Submitted to this node directly, a gap is the author's mistake: refused.
+    assert_eq!(
+        submit(&mut p, tx(1, 3, 0)),
+        Err(PoolError::Invalid(TxError::FutureNonce { expected: 0, got: 3 }))
+    );
+    check_invariants(&p);
+
+    let out = submit(&mut p, tx(1, 0, 0)).unwrap();
+    assert_eq!(out, Submitted::default());
+    assert_eq!(p.future_len(), 0);
+    assert!(p.is_ready(&hash_of(&a2)));
+    assert_eq!(nonces(&p.ready(10, usize::MAX)), vec![(1, 0), (1, 1), (1, 2)]);
+    assert!(p.has_ready());
+    assert_eq!(p.nonce_gaps(), vec![]);
+    assert_eq!(p.next_nonce(&acct(1)), Some(3));
+    check_invariants(&p);
+}
+
+#[test]
+fn a_gap_after_ready_transactions_is_reported_at_its_first_missing_nonce() {
+    let mut p = TxPool::new(PoolConfig::default());
+    submit(&mut p, tx(1, 0, 0)).unwrap();
+    submit(&mut p, tx(1, 1, 0)).unwrap();
+    relay(&mut p, tx(1, 4, 0)).unwrap();
+    relay(&mut p, tx(1, 3, 0)).unwrap();
+    submit(&mut p, tx(2, 0, 0)).unwrap();
+    relay(&mut p, tx(3, 2, 0)).unwrap();
+    assert_eq!(p.nonce_gaps(), vec![(acct(1), 2), (acct(3), 0)]);
+    assert_eq!(nonces(&p.ready(10, usize::MAX)).len(), 3, "1/0, 1/1 and 2/0 only");
+    // Nonce 2 arrives: 3 and 4 join the ready part.
+    relay(&mut p, tx(1, 2, 0)).unwrap();
+    assert_eq!(p.nonce_gaps(), vec![(acct(3), 0)]);
+    assert_eq!(p.next_nonce(&acct(1)), Some(5));
+    check_invariants(&p);
+}
+
+#[test]
+fn future_transactions_are_bounded_in_distance_and_number() {
+    let mut p = TxPool::new(PoolConfig {
+        max_per_sender: 4,
+        max_future: 2,
+        ..PoolConfig::default()
+    });
+    // Further ahead than the per-sender limit: it could not become ready before the sender
+    // reached its limit anyway.
+    assert_eq!(
+        relay(&mut p, tx(1, 4, 0)),
+        Err(PoolError::Invalid(TxError::FutureNonce { expected: 0, got: 4 }))
+    );
+    relay(&mut p, tx(1, 3, 0)).unwrap();
+    relay(&mut p, tx(2, 1, 0)).unwrap();
+    assert_eq!(
+        relay(&mut p, tx(3, 1, 0)),
+        Err(PoolError::Invalid(TxError::FutureNonce { expected: 0, got: 1 })),
+        "the future section is full"
+    );
+    // Ready transactions are not bounded by it.
+    relay(&mut p, tx(3, 0, 0)).unwrap();
+    assert_eq!((p.len(), p.future_len()), (3, 2));
+    // With no future section, a relayed gap is refused as a direct one is.
+    let mut p = TxPool::new(PoolConfig {
+        max_future: 0,
+        ..PoolConfig::default()
+    });
+    assert!(matches!(
+        relay(&mut p, tx(1, 1, 0)),
+        Err(PoolError::Invalid(TxError::FutureNonce { .. }))
+    ));
+    check_invariants(&p);
+}
+
+#[test]
+fn future_fees_count_against_the_budget_and_filling_the_gap_drops_what_no_longer_fits() {
+    let with_free = |nonce, tip, free| {
+        make(Spec {
+            free,
+            ..spec(1, nonce, tip)
+        })
+    };
+    let mut p = TxPool::new(PoolConfig::default());
+    relay(&mut p, with_free(1, 0, 350)).unwrap();
+    relay(&mut p, with_free(2, 0, 350)).unwrap();
+    relay(&mut p, with_free(3, 0, 350)).unwrap();
+    assert_eq!(
+        relay(&mut p, with_free(4, 0, 350)),
+        Err(PoolError::ChainUnpayable {
+            pending_fees: 300,
+            fee: 100,
+            free: 350
+        }),
+        "future transactions hold their fees too"
+    );
+    // The gap's transaction cannot pay its own fee: refused, the future ones stay.
+    assert_eq!(
+        relay(&mut p, with_free(0, 0, 90)),
+        Err(PoolError::ChainUnpayable {
+            pending_fees: 0,
+            fee: 100,
+            free: 90
+        })
+    );
+    assert_eq!(p.len(), 3);
+    // It can (fee 150 of 350): it is taken, and of the future ones only what the balance
+    // still pays after it (100 + 100) stays ready; nonce 3 goes.
+    let n3 = hash_of(&with_free(3, 0, 350));
+    let out = submit(&mut p, with_free(0, 50, 350)).unwrap();
+    assert_eq!(out.unpayable, vec![n3]);
+    assert_eq!(nonces(&p.ready(10, usize::MAX)), vec![(1, 0), (1, 1), (1, 2)]);
+    assert_eq!(p.fee_budget(&acct(1)), Some((350, 350)));
+    check_invariants(&p);
+}
+
+#[test]
+fn a_block_past_the_ready_part_makes_the_future_ones_ready() {
+    let mut p = TxPool::new(PoolConfig::default());
+    submit(&mut p, tx(1, 0, 0)).unwrap();
+    relay(&mut p, tx(1, 2, 0)).unwrap();
+    relay(&mut p, tx(1, 3, 0)).unwrap();
+    relay(&mut p, tx(1, 5, 0)).unwrap();
+    // Nonces 0 and 1 were included (1 came from another node's pool).
+    assert_eq!(p.prune(&[(acct(1), 2)]), vec![hash_of(&tx(1, 0, 0))]);
+    assert_eq!(nonces(&p.ready(10, usize::MAX)), vec![(1, 2), (1, 3)]);
+    assert_eq!(p.nonce_gaps(), vec![(acct(1), 4)]);
+    // A block past a future transaction drops it with the rest below the new nonce.
+    assert_eq!(p.prune(&[(acct(1), 5)]).len(), 2);
+    assert_eq!(nonces(&p.ready(10, usize::MAX)), vec![(1, 5)]);
+    assert_eq!(p.nonce_gaps(), vec![]);
+    check_invariants(&p);
+}
+
+#[test]
+fn recheck_drops_what_a_lower_balance_no_longer_pays_latest_nonces_first() {
+    let mut p = TxPool::new(PoolConfig::default());
+    let txs: Vec<_> = (0..4)
+        .map(|n| {
+            make(Spec {
+                free: 400,
+                ..spec(1, n, 0)
+            })
+        })
+        .collect();
+    for t in &txs {
+        submit(&mut p, t.clone()).unwrap();
+    }
+    submit(&mut p, tx(2, 0, 0)).unwrap();
+    assert_eq!(p.fee_budget(&acct(1)), Some((400, 400)));
+    // The balance rose: nothing to drop.
+    assert_eq!(p.recheck(&acct(1), 1_000), Vec::<Hash>::new());
+    // A block moved value out: 250 pays nonces 0 and 1 only.
+    assert_eq!(p.recheck(&acct(1), 250), vec![hash_of(&txs[2]), hash_of(&txs[3])]);
+    assert_eq!(p.fee_budget(&acct(1)), Some((200, 250)));
+    assert_eq!(p.next_nonce(&acct(1)), Some(2));
+    check_invariants(&p);
+    // Nothing left: the sender is gone; other senders are untouched; unknown ones are a no-op.
+    assert_eq!(p.recheck(&acct(1), 0).len(), 2);
+    assert_eq!(p.fee_budget(&acct(1)), None);
+    assert_eq!(p.recheck(&acct(9), 0), Vec::<Hash>::new());
+    assert_eq!(p.len(), 1);
+    check_invariants(&p);
+}
+
+#[test]
+fn a_ready_newcomer_evicts_future_transactions_first_whatever_they_pay() {
+    let mut p = TxPool::new(config(2, usize::MAX));
+    let rich_future = tx(1, 1, 500);
+    relay(&mut p, rich_future.clone()).unwrap();
+    submit(&mut p, tx(2, 0, 0)).unwrap();
+    // A future newcomer takes free room only.
+    assert!(matches!(
+        relay(&mut p, tx(3, 1, 900)),
+        Err(PoolError::Full { count: 2, .. })
+    ));
+    assert_eq!(p.len(), 2);
+    // A ready one pays less than the future transaction but can be included: it takes its
+    // place (and would not take the ready one's, which pays as much as it).
+    let out = submit(&mut p, tx(3, 0, 0)).unwrap();
+    assert_eq!(out.evicted, vec![hash_of(&rich_future)]);
+    assert!(matches!(submit(&mut p, tx(4, 0, 0)), Err(PoolError::Full { .. })));
+    check_invariants(&p);
+}
+
+#[test]
+fn stale_hands_out_the_longest_unannounced_ready_transactions_and_marks_them() {
+    let mut p = TxPool::new(PoolConfig::default());
+    let (a, b, c) = (tx(1, 0, 0), tx(2, 0, 0), tx(1, 1, 0));
+    p.submit(a.0.clone(), a.1.clone(), at(0)).unwrap();
+    p.submit(b.0.clone(), b.1.clone(), at(100)).unwrap();
+    p.submit(c.0.clone(), c.1.clone(), at(200)).unwrap();
+    // A future transaction is never re-announced: peers could not take it either.
+    let d = tx(3, 5, 0);
+    p.submit_relayed(d.0.clone(), d.1.clone(), at(200)).unwrap();
+    let hashes = |txs: Vec<Arc<SignedTransaction>>| txs.iter().map(|t| t.hash()).collect::<Vec<_>>();
+    let wait = Duration::from_millis(250);
+    assert_eq!(hashes(p.stale(at(249), wait, 10)), Vec::<Hash>::new());
+    assert_eq!(hashes(p.stale(at(250), wait, 10)), vec![hash_of(&a)]);
+    // a was announced again at 250: only b has waited 250 ms at 350.
+    assert_eq!(hashes(p.stale(at(350), wait, 10)), vec![hash_of(&b)]);
+    // At 1 s all three waited; the two waiting longest (c since 200, a since 250) are handed
+    // out, in sender/nonce order.
+    assert_eq!(hashes(p.stale(at(1_000), wait, 2)), vec![hash_of(&a), hash_of(&c)]);
+    assert_eq!(hashes(p.stale(at(1_000), wait, 2)), vec![hash_of(&b)]);
+    assert_eq!(hashes(p.stale(at(1_100), wait, 10)), Vec::<Hash>::new());
+    // A replacement is announced when it arrives.
+    let b2 = tx(2, 0, 1);
+    p.submit(b2.0, b2.1.clone(), at(1_150)).unwrap();
+    assert_eq!(hashes(p.stale(at(1_300), wait, 10)), vec![hash_of(&a), hash_of(&c)]);
+    assert_eq!(hashes(p.stale(at(1_400), wait, 10)), vec![b2.1.hash]);
+    check_invariants(&p);
+}
+
+#[test]
+fn pooled_from_serves_a_senders_transactions_from_a_nonce_bounded() {
+    let mut p = TxPool::new(PoolConfig::default());
+    for n in 0..4 {
+        submit(&mut p, tx(1, n, 0)).unwrap();
+    }
+    relay(&mut p, tx(1, 6, 0)).unwrap();
+    let served = |from, max| -> Vec<u64> { p.pooled_from(&acct(1), from, max).iter().map(|t| t.tx.nonce).collect() };
+    assert_eq!(served(1, 10), vec![1, 2, 3, 6], "ready and future, in nonce order");
+    assert_eq!(served(1, 2), vec![1, 2]);
+    assert_eq!(served(5, 10), vec![6]);
+    assert_eq!(served(7, 10), Vec::<u64>::new());
+    assert!(p.pooled_from(&acct(2), 0, 10).is_empty());
+}
+
+#[test]
+fn resync_nonce_follows_the_state_both_ways() {
+    let mut p = TxPool::new(PoolConfig {
+        max_future: 3,
+        ..PoolConfig::default()
+    });
+    let txs: Vec<_> = (0..4).map(|n| tx(1, n, 0)).collect();
+    for t in &txs {
+        submit(&mut p, t.clone()).unwrap();
+    }
+    // A block named nonces 0 and 1, the pool pruned them, but nonce 0 was skipped: the state
+    // nonce is still 0. Nonces 2 and 3 cannot be included before a new 0 and 1.
+    p.prune(&[(acct(1), 2)]);
+    assert_eq!(p.resync_nonce(&acct(1), 0), vec![]);
+    assert!(p.ready(10, usize::MAX).is_empty());
+    assert_eq!(p.nonce_gaps(), vec![(acct(1), 0)]);
+    assert_eq!(p.future_len(), 2);
+    check_invariants(&p);
+    // The sender sends nonce 0 again, then 1: everything is ready again.
+    submit(&mut p, tx(1, 0, 1)).unwrap();
+    assert_eq!(p.nonce_gaps(), vec![(acct(1), 1)]);
+    relay(&mut p, tx(1, 1, 1)).unwrap();
+    assert_eq!(nonces(&p.ready(10, usize::MAX)), vec![(1, 0), (1, 1), (1, 2), (1, 3)]);
+    // The state moved past nonce 1 (another node's transactions): 0 and 1 leave as used.
+    let used: Vec<Hash> = p
+        .resync_nonce(&acct(1), 2)
+        .into_iter()
+        .map(|(h, r)| {
+            assert_eq!(r, DropReason::NonceUsed);
+            h
+        })
+        .collect();
+    assert_eq!(used, vec![hash_of(&tx(1, 0, 1)), hash_of(&tx(1, 1, 1))]);
+    assert_eq!(nonces(&p.ready(10, usize::MAX)), vec![(1, 2), (1, 3)]);
+    check_invariants(&p);
+    // Demoted transactions beyond the room for waiting ones are dropped, latest first.
+    relay(&mut p, tx(2, 5, 0)).unwrap();
+    relay(&mut p, tx(2, 6, 0)).unwrap();
+    let dropped = p.resync_nonce(&acct(1), 1);
+    assert_eq!(dropped, vec![(hash_of(&txs[3]), DropReason::NoRoomToWait)]);
+    assert_eq!(p.future_len(), 3);
+    assert_eq!(p.nonce_gaps(), vec![(acct(1), 1), (acct(2), 0)]);
+    check_invariants(&p);
+    assert_eq!(p.resync_nonce(&acct(9), 5), vec![], "an unknown sender is a no-op");
 }

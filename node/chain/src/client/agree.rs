@@ -8,15 +8,16 @@ use parity_scale_codec::{DecodeAll, Encode};
 use std::time::Instant;
 use watt_executor::{ExecError, StateSession};
 use watt_primitives::abi::{entry, TxSetError, ValidateTxSetInput};
-use watt_primitives::{ConsensusValue, Hash, TxSet};
+use watt_primitives::{AccountId, ConsensusValue, Hash, SignedTransaction, TxError, TxSet};
+use watt_txpool::DropReason;
 
 /// Whether a transaction the set check refused can never become valid on a later state (so
 /// the pool drops it): a bad signature or call, a used nonce, another chain, or a call the
 /// runtime refuses before fees (a check-in already made today or by an unattested account:
 /// its sender submits again when that changes). Fees not payable yet and nonces ahead may
 /// still come right.
-fn never_valid_again(error: &watt_primitives::TxError) -> bool {
-    use watt_primitives::TxError::*;
+fn never_valid_again(error: &TxError) -> bool {
+    use TxError::*;
     matches!(
         error,
         BadEncoding | TooLarge { .. } | WrongGenesis { .. } | BadSignature | StaleNonce { .. } | BadCall | Refused(_)
@@ -26,11 +27,33 @@ fn never_valid_again(error: &watt_primitives::TxError) -> bool {
 /// Verdicts remembered (by parent and set hash) before the cache starts over.
 const VERDICTS_KEPT: usize = 256;
 
+/// Checks of the whole candidate that [`Chain::candidate_tx_set`] makes before it settles for
+/// the longest prefix found valid: each costs a set check of up to a block's worth of
+/// transactions, so a pool full of refusals cannot hold a nomination up for long.
+const FULL_CHECKS: usize = 16;
+
+/// Transactions checked per round once [`FULL_CHECKS`] are spent and no prefix is known valid
+/// yet (every refusal was at the front): such a round costs a few dozen transaction checks, so
+/// going on until a valid transaction turns up stays cheap.
+const WINDOW: usize = 64;
+
 impl Chain {
     /// The set this node would propose for the next block: the pool's ready transactions within
-    /// the block bounds, checked as a whole against the head state. A transaction the set check
-    /// refuses (the pool judged it alone) is left out with its sender's later ones, so the
-    /// proposal is always valid. Nothing is marked or committed.
+    /// the block bounds, checked as a whole against the head state. Nothing is committed.
+    ///
+    /// A transaction the set check refuses (the pool judged it alone, or against an older
+    /// balance) is left out with its sender's later ones, and the check runs again, at most
+    /// [`FULL_CHECKS`] times on the whole set. Then the longest prefix found valid is
+    /// proposed: the set check judges transactions in order, so when it refuses the one at
+    /// `index`, everything before it is a valid set (see the comment in the loop). If no
+    /// prefix is known valid yet, checks go on over windows of [`WINDOW`] transactions at the
+    /// front until one is: **the proposal is empty only when no ready transaction is valid**.
+    ///
+    /// What a refusal teaches reaches the pool, so the next proposal does not meet it again:
+    /// a transaction that can never become valid leaves it (with its sender's later ones),
+    /// and when the check finds fees unpayable, the sender's free balance it reports is handed
+    /// to [`TxPool::recheck`](watt_txpool::TxPool::recheck), which drops the sender's
+    /// transactions that balance no longer pays.
     pub fn candidate_tx_set(&self) -> Result<TxSet, ChainError> {
         let ready = self
             .pool
@@ -39,27 +62,59 @@ impl Chain {
         let mut set = TxSet {
             transactions: ready.iter().map(|p| (*p.tx).clone()).collect(),
         };
+        drop(ready);
         let parent = self.best().1;
-        // Each round removes at least one transaction; a few rounds settle any realistic pool,
-        // and what a round finds permanently invalid leaves the pool, so it cannot crowd the
-        // next proposals out.
-        for _ in 0..16 {
-            match self.validate_tx_set(&parent, &set)? {
+        // `set.transactions[..valid]` is known to be a valid set on `parent`. Why a refusal at
+        // `index` proves `[..index]` valid: the runtime's set check (`validate_tx_set` in
+        // runtime/src/api.rs) first checks the count and byte bounds, which any prefix of a set
+        // within them meets, then walks the transactions in order, judging each against the
+        // parent state and what only the transactions before it accumulated (per-sender next
+        // nonce and fees spent, check-ins, block weight used); it returns at the first failure,
+        // and a failed signature batch only makes it verify each signature alone, which gives
+        // a prefix the same per-transaction answers. So the transactions before `index` passed
+        // exactly the checks a set of them alone would make. Removing the refused one and its
+        // sender's later ones keeps that prefix, so `valid` only grows.
+        let mut valid = 0;
+        let mut checks = 0;
+        loop {
+            if set.transactions.is_empty() {
+                return Ok(set);
+            }
+            let window = if checks < FULL_CHECKS {
+                set.transactions.len()
+            } else if valid > 0 {
+                break;
+            } else {
+                WINDOW.min(set.transactions.len())
+            };
+            checks += 1;
+            let verdict = if window == set.transactions.len() {
+                self.validate_tx_set(&parent, &set)?
+            } else {
+                let front = TxSet {
+                    transactions: set.transactions[..window].to_vec(),
+                };
+                match self.validate_tx_set(&parent, &front)? {
+                    // The window is valid: propose it rather than spend more checks.
+                    Ok(()) => return Ok(front),
+                    refused => refused,
+                }
+            };
+            match verdict {
                 Ok(()) => return Ok(set),
                 Err(TxSetError::Transaction { index, error }) => {
                     let index = index as usize;
-                    let Some(bad) = set.transactions.get(index) else { break };
+                    let Some(bad) = set.transactions.get(index) else {
+                        // An index past the set is malformed runtime output: keep what is known.
+                        tracing::warn!(
+                            "the set check refused transaction {index} of a set of {}",
+                            set.transactions.len()
+                        );
+                        break;
+                    };
+                    valid = index;
                     let signer = bad.tx.signer;
-                    if never_valid_again(&error) {
-                        let hash = bad.hash();
-                        let reason = format!("refused by the transaction-set check: {error}");
-                        for h in self.pool.lock().remove_invalid(&hash) {
-                            let _ = self.events.send(super::ChainEvent::Dropped {
-                                hash: h,
-                                reason: reason.clone(),
-                            });
-                        }
-                    }
+                    self.learn_from_refusal(bad, &error);
                     let mut position = 0;
                     set.transactions.retain(|t| {
                         let keep = position < index || t.tx.signer != signer;
@@ -67,10 +122,75 @@ impl Chain {
                         keep
                     });
                 }
-                Err(_) => break,
+                // The pool takes no more than the block bounds the check applies, so these mean
+                // a bound changed under it; trimming the end keeps a prefix of what was valid.
+                Err(TxSetError::TooManyTransactions { max, .. }) => {
+                    set.transactions.truncate(max as usize);
+                    valid = valid.min(set.transactions.len());
+                }
+                Err(TxSetError::TooLarge { max, .. }) => {
+                    let mut bytes = 0u64;
+                    let fit = set
+                        .transactions
+                        .iter()
+                        .take_while(|t| {
+                            bytes += t.encoded_size() as u64;
+                            bytes <= u64::from(max)
+                        })
+                        .count();
+                    set.transactions.truncate(fit);
+                    valid = valid.min(fit);
+                }
             }
         }
-        Ok(TxSet::default())
+        set.transactions.truncate(valid);
+        Ok(set)
+    }
+
+    /// What the pool learns from the set check refusing `bad` with `error`, so that the next
+    /// proposal does not meet the same refusal:
+    /// - a nonce out of step at the sender's first pooled transaction gives the sender's state
+    ///   nonce: the pool resyncs to it ([`TxPool::resync_nonce`](watt_txpool::TxPool::resync_nonce)):
+    ///   used nonces leave, transactions behind a missing nonce wait as future. (Within a
+    ///   candidate a sender's transactions are contiguous from its first pooled one, so that is
+    ///   where such a refusal happens, and `expected` is then the state nonce.);
+    /// - fees found unpayable give the sender's free balance, against which its pooled
+    ///   transactions are rechecked ([`TxPool::recheck`](watt_txpool::TxPool::recheck));
+    /// - a transaction that can never become valid leaves the pool with its sender's later
+    ///   ones.
+    ///
+    /// Subscribers hear of every transaction dropped.
+    fn learn_from_refusal(&self, bad: &SignedTransaction, error: &TxError) {
+        let who = bad.tx.signer;
+        let mut pool = self.pool.lock();
+        let first_pooled = pool.first_nonce(&who) == Some(bad.tx.nonce);
+        let dropped: Vec<(Hash, String)> = match error {
+            TxError::StaleNonce { expected, got } | TxError::FutureNonce { expected, got }
+                if first_pooled && *got == bad.tx.nonce =>
+            {
+                pool.resync_nonce(&who, *expected)
+                    .into_iter()
+                    .map(|(h, reason)| (h, reason.to_string()))
+                    .collect()
+            }
+            TxError::CannotPayFee { free, .. } => pool
+                .recheck(&who, *free)
+                .into_iter()
+                .map(|h| (h, DropReason::Unpayable.to_string()))
+                .collect(),
+            e if never_valid_again(e) => {
+                let reason = format!("refused by the transaction-set check: {e}");
+                pool.remove_invalid(&bad.hash())
+                    .into_iter()
+                    .map(|h| (h, reason.clone()))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        drop(pool);
+        for (hash, reason) in dropped {
+            let _ = self.events.send(super::ChainEvent::Dropped { hash, reason });
+        }
     }
 
     /// Whether `set` is a valid next block on `parent` (which must be the head: validity is
@@ -147,6 +267,18 @@ impl Chain {
             InvalidTx::Skip,
         )?;
         debug_assert!(value.matches(&built.block.header));
-        self.commit_locked(built, true, justification.as_deref(), started)
+        let imported = self.commit_locked(built, true, justification.as_deref(), started)?;
+        // The block's signers paid fees and may have moved value out: what their balances no
+        // longer pay leaves the pool now, not at a later set check. Still under the import
+        // lock, so no other block moves the head meanwhile. The block is committed whatever
+        // this finds; a failure here only leaves the pool to the next set check.
+        let signers: std::collections::BTreeSet<AccountId> = set.transactions.iter().map(|t| t.tx.signer).collect();
+        if let Err(e) = self.recheck_pool_senders(signers) {
+            tracing::warn!(
+                "rechecking the pool after block #{} failed: {e}",
+                imported.header.number
+            );
+        }
+        Ok(imported)
     }
 }

@@ -49,8 +49,20 @@ impl Chain {
             return Err(e.into());
         }
         advance_head();
+        // A skipped transaction used no nonce (the runtime left its sender's nonce as it was):
+        // counting it would make the pool believe the chain moved past nonces it did not, and
+        // keep the sender's later transactions "ready" at nonces the chain cannot reach.
+        let skipped: std::collections::HashSet<Hash> = receipts
+            .iter()
+            .filter(|r| matches!(r.outcome, watt_primitives::TxOutcome::Skipped(_)))
+            .map(|r| r.tx_hash)
+            .collect();
         let mut next_nonces: HashMap<AccountId, u64> = HashMap::new();
-        for t in &block.transactions {
+        for t in block
+            .transactions
+            .iter()
+            .filter(|t| skipped.is_empty() || !skipped.contains(&t.hash()))
+        {
             let n = next_nonces.entry(t.tx.signer).or_default();
             *n = (*n).max(t.tx.nonce + 1);
         }

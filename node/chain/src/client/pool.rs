@@ -4,7 +4,7 @@
 use super::{Chain, ChainError, ChainEvent};
 use crate::SubmitError;
 use parity_scale_codec::{DecodeAll, Encode};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use watt_executor::ExecError;
 use watt_primitives::abi::{entry, Query, QueryResult, ValidTransaction, ValidateInput};
@@ -12,14 +12,23 @@ use watt_primitives::{AccountId, Hash, SignedTransaction, TxError};
 use watt_txpool::{DropReason, PendingTx, PoolError};
 
 impl Chain {
-    /// Signalled whenever a transaction enters the pool.
+    /// Most transactions [`Chain::pooled_from`] serves per request.
+    pub const MAX_POOLED_FROM: usize = 256;
+
+    /// Most encoded bytes [`Chain::pooled_from`] serves per request (past the first
+    /// transaction): a few blocks' worth of transfers, whatever a peer asks.
+    pub const MAX_POOLED_FROM_BYTES: usize = 1 << 20;
+
+    /// Signalled whenever a transaction a block could take enters the pool (not for one held
+    /// as future, waiting for a missing nonce of its sender).
     pub fn transaction_arrived(&self) -> &Notify {
         &self.tx_arrived
     }
 
-    /// Whether transactions wait in the pool.
+    /// Whether transactions wait in the pool that a block could take now (future ones, held
+    /// for a missing nonce of their sender, do not count).
     pub fn has_pending(&self) -> bool {
-        !self.pool.lock().is_empty()
+        self.pool.lock().has_ready()
     }
 
     /// Number and encoded bytes of pending transactions.
@@ -56,9 +65,11 @@ impl Chain {
     }
 
     /// Validates and pools an encoded transaction submitted to this node (RPC); returns its
-    /// hash. A pooled transaction is also handed to the relay, if one is set, for gossip.
+    /// hash. Its nonce must follow its sender's pending transactions (a gap is refused with
+    /// [`TxError::FutureNonce`], so the author learns of it). A pooled transaction is also
+    /// handed to the relay, if one is set, for gossip.
     pub fn submit(&self, bytes: &[u8]) -> Result<Hash, SubmitError> {
-        let hash = self.submit_from_peer(bytes)?;
+        let hash = self.admit(bytes, false)?;
         if let Some(relay) = self.tx_relay.lock().as_ref() {
             let _ = relay.send(bytes.to_vec());
         }
@@ -70,29 +81,153 @@ impl Chain {
         *self.tx_relay.lock() = Some(relay);
     }
 
-    /// Validates and pools a transaction that arrived by gossip: as [`Chain::submit`], but not
-    /// handed back to the relay (the network relays what it was given once it is accepted).
+    /// Validates and pools a transaction that arrived from a peer (gossip, or the answer to a
+    /// [`Chain::pooled_from`] request): as [`Chain::submit`], but not handed back to the relay
+    /// (the network relays what it was given once it is accepted), and a nonce ahead of its
+    /// sender's next is held as future until the missing nonces arrive
+    /// ([`TxPool::submit_relayed`](watt_txpool::TxPool::submit_relayed)): gossip neither keeps
+    /// order nor delivers everything.
     pub fn submit_from_peer(&self, bytes: &[u8]) -> Result<Hash, SubmitError> {
+        self.admit(bytes, true)
+    }
+
+    fn admit(&self, bytes: &[u8], from_peer: bool) -> Result<Hash, SubmitError> {
         let _gate = self.commit_gate.read();
         let valid = self.validate(bytes)?.map_err(PoolError::Invalid)?;
         let stx =
             SignedTransaction::decode_all(&mut &bytes[..]).map_err(|_| PoolError::Invalid(TxError::BadEncoding))?;
         let hash = valid.hash;
-        let submitted = self.pool.lock().submit(stx, valid, Instant::now())?;
+        let (submitted, ready) = {
+            let mut pool = self.pool.lock();
+            let submitted = if from_peer {
+                pool.submit_relayed(stx, valid, Instant::now())?
+            } else {
+                pool.submit(stx, valid, Instant::now())?
+            };
+            (submitted, pool.is_ready(&hash))
+        };
         if let Some(old) = submitted.replaced {
             let _ = self.events.send(ChainEvent::Dropped {
                 hash: old,
                 reason: "replaced by a higher tip".into(),
             });
         }
-        for evicted in submitted.evicted {
+        for (hashes, reason) in [
+            (submitted.evicted, DropReason::Evicted),
+            (submitted.unpayable, DropReason::Unpayable),
+        ] {
+            for dropped in hashes {
+                let _ = self.events.send(ChainEvent::Dropped {
+                    hash: dropped,
+                    reason: reason.to_string(),
+                });
+            }
+        }
+        // A future transaction gives a block nothing more to take until its gap fills (and the
+        // transaction filling it notifies).
+        if ready {
+            self.tx_arrived.notify_one();
+        }
+        Ok(hash)
+    }
+
+    /// Senders whose pooled transactions wait for a missing nonce, each with the first nonce
+    /// missing, in account order. A networked consensus engine asks its peers for
+    /// [`Chain::pooled_from`]`(sender, nonce, ..)` and pools the answers with
+    /// [`Chain::submit_from_peer`], so a nonce gap left on this node by a transaction dropped
+    /// from gossip heals by itself. At most one entry per sender, and no more entries than
+    /// [`PoolConfig::max_future`](watt_txpool::PoolConfig::max_future).
+    pub fn nonce_gaps(&self) -> Vec<(AccountId, u64)> {
+        self.pool.lock().nonce_gaps()
+    }
+
+    /// The SCALE-encoded pooled transactions of `who` (ready and future) from nonce
+    /// `from_nonce` on, in nonce order: the answer to a peer's request for a sender's missing
+    /// nonces. Bounded whatever the peer asked: at most `max` transactions, at most
+    /// [`Chain::MAX_POOLED_FROM`] of them, and no more than [`Chain::MAX_POOLED_FROM_BYTES`]
+    /// in all (past the first, which is always served if there is one).
+    pub fn pooled_from(&self, who: &AccountId, from_nonce: u64, max: usize) -> Vec<Vec<u8>> {
+        let txs = self
+            .pool
+            .lock()
+            .pooled_from(who, from_nonce, max.min(Self::MAX_POOLED_FROM));
+        let mut out = Vec::with_capacity(txs.len());
+        let mut bytes = 0;
+        for tx in txs {
+            let encoded = tx.encode();
+            bytes += encoded.len();
+            if !out.is_empty() && bytes > Self::MAX_POOLED_FROM_BYTES {
+                break;
+            }
+            out.push(encoded);
+        }
+        out
+    }
+
+    /// SCALE-encoded ready transactions last announced at least `older_than` ago, those waiting
+    /// longest first, at most `max`; each is marked announced now, so the next call hands out
+    /// others (see [`TxPool::stale`](watt_txpool::TxPool::stale)). A networked consensus engine
+    /// calls this periodically and re-sends what it gets to the validators, so a transaction
+    /// dropped from gossip somewhere still reaches every pool, and no validator proposes an
+    /// empty set while valid transactions wait in another's pool. Each sender's transactions
+    /// come in nonce order.
+    pub fn stale_pending(&self, older_than: Duration, max: usize) -> Vec<Vec<u8>> {
+        let txs = self.pool.lock().stale(Instant::now(), older_than, max);
+        txs.iter().map(|t| t.encode()).collect()
+    }
+
+    /// Re-reads on the head state the nonce and free balance of each of `senders` that has
+    /// pooled transactions, and brings the pool in line: transactions whose nonce is used
+    /// leave it, those behind a nonce the state has not reached wait as future
+    /// ([`TxPool::resync_nonce`](watt_txpool::TxPool::resync_nonce)), and those the balance
+    /// no longer pays leave it, fee by fee in nonce order
+    /// ([`TxPool::recheck`](watt_txpool::TxPool::recheck)); subscribers hear of each.
+    ///
+    /// Called for the signers of every agreed block ([`Chain::apply_agreed`]): a balance
+    /// drops through its owner's own transactions (fees, value moved out), so they are the
+    /// senders whose pooled transactions may have become unpayable; and a transaction of theirs
+    /// that was skipped used no nonce. One runtime query per sender that still has pooled
+    /// transactions. Returns how many transactions left the pool.
+    pub fn recheck_pool_senders(&self, senders: impl IntoIterator<Item = AccountId>) -> Result<usize, ChainError> {
+        // Held shared, as admissions hold it: no block commits between a state read and the
+        // pool update it leads to.
+        let _gate = self.commit_gate.read();
+        let mut dropped = Vec::new();
+        let mut failed = None;
+        for who in senders {
+            if self.pool.lock().fee_budget(&who).is_none() {
+                continue;
+            }
+            let account = match self.query(&Query::Account(who)) {
+                Ok(QueryResult::Account(a)) => a,
+                Ok(_) => {
+                    failed = Some(ExecError::BadOutput(entry::QUERY.into()).into());
+                    break;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            let mut pool = self.pool.lock();
+            dropped.extend(pool.resync_nonce(&who, account.nonce));
+            dropped.extend(
+                pool.recheck(&who, account.free)
+                    .into_iter()
+                    .map(|h| (h, DropReason::Unpayable)),
+            );
+        }
+        // What already left the pool is told even if a later read failed.
+        for (hash, reason) in &dropped {
             let _ = self.events.send(ChainEvent::Dropped {
-                hash: evicted,
-                reason: DropReason::Evicted.to_string(),
+                hash: *hash,
+                reason: reason.to_string(),
             });
         }
-        self.tx_arrived.notify_one();
-        Ok(hash)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(dropped.len()),
+        }
     }
 
     /// Whether the transaction `hash` is pending in the pool.

@@ -2,6 +2,7 @@
 //! envelopes, quorum sets by hash, validity of values against the head, the deterministic
 //! combination of candidates, and the nomination hashes of draft-mazieres-dinrg-scp §5.1.
 
+use super::txsets::TxSetStore;
 use super::wire::{decode_value, WattEnvelope};
 use crate::AgreementChain;
 use parity_scale_codec::Encode;
@@ -9,14 +10,11 @@ use sp_core::{sr25519, Pair as _};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use watt_primitives::{blake2_256, AccountId, ConsensusValue, Hash, Header, TxSet};
+use watt_primitives::{blake2_256, AccountId, ConsensusValue, Hash, Header};
 use watt_scp::ballot_protocol::BallotDriver;
 use watt_scp::nomination::{NominationDriver, Validity, Value};
 use watt_scp::scp::ScpDriver;
 use watt_scp::QuorumSet;
-
-/// Transaction sets remembered before the oldest are forgotten.
-const TX_SETS_KEPT: usize = 256;
 
 /// The local clock, milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
@@ -53,8 +51,8 @@ pub(crate) struct Driver<C> {
     pub(crate) head_hash: Hash,
     pub(crate) max_drift_ms: u64,
     pub(crate) qsets: HashMap<Hash, QuorumSet<AccountId>>,
-    tx_sets: HashMap<Hash, Arc<TxSet>>,
-    tx_set_order: std::collections::VecDeque<Hash>,
+    /// Every transaction set held, pinned or loose (see [`TxSetStore`]).
+    pub(crate) sets: TxSetStore,
 }
 
 impl<C: AgreementChain> Driver<C> {
@@ -75,31 +73,8 @@ impl<C: AgreementChain> Driver<C> {
             head_hash,
             max_drift_ms,
             qsets,
-            tx_sets: HashMap::new(),
-            tx_set_order: Default::default(),
+            sets: TxSetStore::default(),
         }
-    }
-
-    pub(crate) fn tx_set(&self, hash: &Hash) -> Option<Arc<TxSet>> {
-        self.tx_sets.get(hash).cloned()
-    }
-
-    pub(crate) fn has_tx_set(&self, hash: &Hash) -> bool {
-        self.tx_sets.contains_key(hash)
-    }
-
-    /// Remembers a set (by its own hash); returns that hash.
-    pub(crate) fn add_tx_set(&mut self, set: TxSet) -> Hash {
-        let hash = set.hash();
-        if self.tx_sets.insert(hash, Arc::new(set)).is_none() {
-            self.tx_set_order.push_back(hash);
-            while self.tx_set_order.len() > TX_SETS_KEPT {
-                if let Some(old) = self.tx_set_order.pop_front() {
-                    self.tx_sets.remove(&old);
-                }
-            }
-        }
-        hash
     }
 
     fn validity(&self, slot: u64, value: &Value) -> Validity {
@@ -116,10 +91,10 @@ impl<C: AgreementChain> Driver<C> {
         if v.close_time <= self.head.close_time || v.close_time > now_ms().saturating_add(self.max_drift_ms) {
             return Validity::Invalid;
         }
-        let Some(set) = self.tx_sets.get(&v.tx_set_hash) else {
+        let Some(set) = self.sets.get(&v.tx_set_hash) else {
             return Validity::MaybeValid;
         };
-        match self.chain.validate_tx_set(&v.parent_hash, set) {
+        match self.chain.validate_tx_set(&v.parent_hash, &set) {
             Ok(Ok(())) => Validity::Valid,
             Ok(Err(e)) => {
                 tracing::debug!("slot {slot}: refusing a value: {e}");
@@ -163,10 +138,10 @@ impl<C: AgreementChain> NominationDriver<AccountId> for Driver<C> {
         };
         let close_time = decoded.iter().map(|v| v.close_time).max().unwrap_or(first.close_time);
         let rank = |v: &ConsensusValue| {
-            let set = self.tx_sets.get(&v.tx_set_hash);
+            let set = self.sets.get(&v.tx_set_hash);
             (
-                set.map(|s| s.transactions.len()).unwrap_or(0),
-                set.map(|s| s.encoded_len()).unwrap_or(0),
+                set.as_ref().map(|s| s.transactions.len()).unwrap_or(0),
+                set.as_ref().map(|s| s.encoded_len()).unwrap_or(0),
                 v.tx_set_hash,
                 hash64(4, slot, &[], 0, v.proposer.as_bytes()),
             )
@@ -226,7 +201,7 @@ impl<C: AgreementChain> ScpDriver<AccountId> for Driver<C> {
 mod tests {
     use super::*;
     use watt_chain::test_utils::{keyring, open_dev_chain, transfer};
-    use watt_primitives::UNIT;
+    use watt_primitives::{TxSet, UNIT};
 
     fn value(tx_set_hash: Hash, close_time: u64, proposer: AccountId) -> ConsensusValue {
         ConsensusValue {
@@ -251,15 +226,21 @@ mod tests {
         let (alice, bob, charlie) = (keys[0].account(), keys[1].account(), keys[2].account());
         let g = chain.genesis_hash();
         let mut driver = Driver::new(chain, None, &QuorumSet::flat(1, vec![alice]), 1_000);
-        let big = driver.add_tx_set(TxSet {
-            transactions: vec![
-                transfer(g, &keys[0], charlie, UNIT, 0, 0),
-                transfer(g, &keys[1], charlie, UNIT, 0, 0),
-            ],
-        });
-        let small = driver.add_tx_set(TxSet {
-            transactions: vec![transfer(g, &keys[3], charlie, UNIT, 0, 0)],
-        });
+        let big = driver.sets.pin(
+            Arc::new(TxSet {
+                transactions: vec![
+                    transfer(g, &keys[0], charlie, UNIT, 0, 0),
+                    transfer(g, &keys[1], charlie, UNIT, 0, 0),
+                ],
+            }),
+            1,
+        );
+        let small = driver.sets.pin(
+            Arc::new(TxSet {
+                transactions: vec![transfer(g, &keys[3], charlie, UNIT, 0, 0)],
+            }),
+            1,
+        );
         let by_bob = value(big, 5_000, bob);
         let late_by_alice = value(small, 9_000, alice);
         let empty_by_charlie = value(TxSet::default().hash(), 7_000, charlie);

@@ -16,8 +16,9 @@ pub type WattEnvelope = Envelope<AccountId>;
 pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
 /// Largest encoded transaction set: the block byte limit plus length prefixes.
 pub const MAX_TX_SET_BYTES: usize = 9 << 20;
-/// Largest request.
-pub const MAX_REQUEST_BYTES: usize = 4 * 1024;
+/// Largest request (a push of transactions is the largest kind; the network's own frame limit
+/// is 64 KiB).
+pub const MAX_REQUEST_BYTES: usize = 60 * 1024;
 /// Largest response (a block range is cut to fit).
 pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 /// Most blocks asked for at once.
@@ -91,7 +92,23 @@ pub enum Request {
     },
     /// The peer's chain and head.
     Status,
+    /// Pooled transactions of `sender` from nonce `from_nonce` on (at most
+    /// [`MAX_TXS_PER_MESSAGE`]): how a node whose pool misses a nonce pulls it from peers, so a
+    /// gap left by dropped gossip heals by itself.
+    PooledFrom {
+        /// The sender.
+        sender: AccountId,
+        /// First nonce wanted.
+        from_nonce: u64,
+    },
+    /// Transactions pushed to a validator that may not have them (each SCALE-encoded, at most
+    /// [`MAX_TXS_PER_MESSAGE`]): the periodic re-announcement of transactions waiting too long,
+    /// since gossip drops what it has seen recently and a message lost once is never resent.
+    PushTransactions(Vec<Vec<u8>>),
 }
+
+/// Most transactions in one [`Request::PooledFrom`] answer or [`Request::PushTransactions`].
+pub const MAX_TXS_PER_MESSAGE: usize = 256;
 
 /// The answer to a [`Request`].
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -109,6 +126,10 @@ pub enum Response {
     Status(Status),
     /// The request could not be served.
     Error(String),
+    /// For [`Request::PooledFrom`]: SCALE-encoded transactions in nonce order.
+    Transactions(Vec<Vec<u8>>),
+    /// For [`Request::PushTransactions`]: how many were new to the pool.
+    Pushed(u32),
 }
 
 /// A node's chain and head.

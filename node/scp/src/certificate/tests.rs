@@ -473,3 +473,32 @@ fn mutated_certificates_never_certify_something_else() {
     // Trailing-byte changes decode to the same certificate and verify; the test saw some.
     assert!(verified > 0);
 }
+
+/// Envelopes of nodes the trusted set does not depend on are not signature-checked (padding
+/// costs the verifier no signature work), the certificate still verifies, and trimming it to
+/// the certified quorum keeps exactly the quorum's envelopes and quorum sets.
+#[test]
+fn padding_costs_no_signature_checks_and_is_trimmed() {
+    let mut padded = cert(&[("A", abcd()), ("B", abcd()), ("C", abcd())]);
+    let strangers = flat(1, "XYZ");
+    padded.quorum_sets.push(strangers.clone());
+    for name in ["X", "Y", "Z"] {
+        let mut e = signed(5, n(name), &strangers, confirm(2, "x"));
+        // A bad signature: it would refuse the certificate if it were checked.
+        e.signature[0] ^= 1;
+        padded.envelopes.push(e);
+    }
+    let checked = std::cell::Cell::new(0usize);
+    let quorum = certified_quorum(&padded, &abcd(), toy_qset_hash, |e| {
+        checked.set(checked.get() + 1);
+        toy_verify(e)
+    })
+    .expect("the three trusted signers certify it");
+    assert_eq!(checked.get(), 3, "only the trusted signers' signatures are checked");
+    assert_eq!(quorum, names("ABC").into_iter().collect());
+    let trimmed = trim_certificate(padded, &quorum, toy_qset_hash);
+    let kept: Vec<String> = trimmed.envelopes.iter().map(|e| e.node.clone()).collect();
+    assert_eq!(kept, names("ABC"));
+    assert_eq!(trimmed.quorum_sets, vec![abcd()]);
+    assert_eq!(check(&trimmed, &abcd()), Ok(()));
+}
