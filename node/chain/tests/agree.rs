@@ -22,6 +22,8 @@ fn value_for(chain: &Chain, set: &TxSet, after_ms: u64) -> ConsensusValue {
         close_time: head.close_time + after_ms,
         // Bob proposed it.
         proposer: keyring()[1].account(),
+        // The chain does not check the proposer proof (the consensus engine does).
+        proposer_proof: [0; watt_primitives::PROPOSER_PROOF_LEN],
     }
 }
 

@@ -202,6 +202,7 @@ fn after_an_agreed_block_the_pool_drops_what_its_signers_can_no_longer_pay() {
         tx_set_hash: set.hash(),
         close_time: head.close_time + 1_000,
         proposer: keys[1].account(),
+        proposer_proof: [0; watt_primitives::PROPOSER_PROOF_LEN],
     };
     chain.apply_agreed(&value, &set, None).unwrap();
     assert!(!chain.is_pending(&late.hash()), "Charlie can no longer pay it");

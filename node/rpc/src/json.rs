@@ -70,6 +70,7 @@ pub fn finality_proof(number: u64, h: &Header, certificate: &[u8]) -> Result<Val
             "txSetHash": hex(&value.tx_set_hash),
             "closeTime": value.close_time,
             "proposer": value.proposer.to_ss58(),
+            "proposerProof": hex(&value.proposer_proof),
         },
         "certificate": hex(certificate),
         "signers": cert.envelopes.iter().map(|e| e.node.to_ss58()).collect::<Vec<_>>(),

@@ -37,7 +37,8 @@ impl Header {
 }
 
 /// The value SCP agrees on for slot N (block N): the parent it builds on, the transaction set
-/// (by its [`merkle_root`] of transaction hashes, the header's `tx_root`) and the close time.
+/// (by its [`merkle_root`] of transaction hashes, the header's `tx_root`), the close time and
+/// its proposer with the proof that binds it.
 /// Finality certificates name it; the block's header follows from it by execution. Its
 /// SCALE encoding is the SCP value.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
@@ -48,10 +49,18 @@ pub struct ConsensusValue {
     pub tx_set_hash: Hash,
     /// Close time, milliseconds since the Unix epoch; later than the parent's.
     pub close_time: Timestamp,
-    /// The validator whose candidate set was chosen (SCP's combined value keeps the best set's
-    /// proposer); the block's author.
+    /// The validator whose candidate set was chosen; the block's author.
     pub proposer: AccountId,
+    /// The proposer's sr25519 VRF signature (32-byte pre-output, 64-byte proof) whose input is
+    /// the chain and slot alone and which also signs `parent_hash` and `tx_set_hash`: it binds
+    /// the proposer to the set it proposed, and its output is the proposer's lottery ticket for
+    /// the slot, which no one can predict for another validator nor grind for itself. Checked
+    /// by the consensus engine (the header carries only the author); not part of the header.
+    pub proposer_proof: [u8; PROPOSER_PROOF_LEN],
 }
+
+/// Length of [`ConsensusValue::proposer_proof`].
+pub const PROPOSER_PROOF_LEN: usize = 96;
 
 impl ConsensusValue {
     /// Whether `header` is the block this value produces (all but its execution results).

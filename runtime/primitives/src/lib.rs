@@ -18,7 +18,7 @@ pub mod sandbox;
 pub mod transaction;
 
 pub use account::AccountId;
-pub use block::{events_root, merkle_root, receipts_root, Block, ConsensusValue, Header, TxSet};
+pub use block::{events_root, merkle_root, receipts_root, Block, ConsensusValue, Header, TxSet, PROPOSER_PROOF_LEN};
 pub use hashing::{blake2_128, blake2_256, Hash};
 pub use transaction::{
     DispatchError, Receipt, SignedTransaction, Transaction, TxError, TxOutcome, SIGNATURE_CONTEXT, TX_SIGNING_TAG,

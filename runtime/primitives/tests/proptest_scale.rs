@@ -108,14 +108,24 @@ fn header() -> impl Strategy<Value = Header> {
 }
 
 fn consensus_value() -> impl Strategy<Value = ConsensusValue> {
-    (hash(), hash(), u64_edge(), account()).prop_map(|(parent_hash, tx_set_hash, close_time, proposer)| {
-        ConsensusValue {
-            parent_hash,
-            tx_set_hash,
-            close_time,
-            proposer,
-        }
-    })
+    (
+        hash(),
+        hash(),
+        u64_edge(),
+        account(),
+        proptest::collection::vec(any::<u8>(), watt_primitives::PROPOSER_PROOF_LEN),
+    )
+        .prop_map(|(parent_hash, tx_set_hash, close_time, proposer, proof)| {
+            let mut proposer_proof = [0u8; watt_primitives::PROPOSER_PROOF_LEN];
+            proposer_proof.copy_from_slice(&proof);
+            ConsensusValue {
+                parent_hash,
+                tx_set_hash,
+                close_time,
+                proposer,
+                proposer_proof,
+            }
+        })
 }
 
 fn event_record() -> impl Strategy<Value = EventRecord> {

@@ -213,6 +213,15 @@ fn hash_field(v: &Json, path: &str, name: &str) -> Result<Hash, LightError> {
     hash_from_hex(str_field(v, path, name)?).map_err(|e| malformed(format!("{path}{name}"), e))
 }
 
+fn proof_field(v: &Json, path: &str, name: &str) -> Result<[u8; watt_primitives::PROPOSER_PROOF_LEN], LightError> {
+    let text = str_field(v, path, name)?;
+    let bytes =
+        hex::decode(text.trim_start_matches("0x")).map_err(|e| malformed(format!("{path}{name}"), e.to_string()))?;
+    bytes
+        .try_into()
+        .map_err(|_| malformed(format!("{path}{name}"), "not 96 bytes"))
+}
+
 fn account_field(v: &Json, path: &str, name: &str) -> Result<AccountId, LightError> {
     AccountId::from_ss58(str_field(v, path, name)?)
         .map_err(|e| malformed(format!("{path}{name}"), format!("not an SS58 address: {e}")))
@@ -310,6 +319,7 @@ pub fn verify_finality_proof(
             tx_set_hash: hash_field(v, P, "txSetHash")?,
             close_time: u64_field(v, P, "closeTime")?,
             proposer: account_field(v, P, "proposer")?,
+            proposer_proof: proof_field(v, P, "proposerProof")?,
         };
         if stated != value {
             return Err(LightError::ValueFieldMismatch);

@@ -69,6 +69,7 @@ fn proof_on(genesis: Hash, h: &Header, signers: &[Keypair], all: &[Keypair]) -> 
         tx_set_hash: h.tx_root,
         close_time: h.close_time,
         proposer: h.author,
+        proposer_proof: [7; watt_primitives::PROPOSER_PROOF_LEN],
     };
     let v = value.encode();
     let envelopes = signers
@@ -103,6 +104,7 @@ fn proof_on(genesis: Hash, h: &Header, signers: &[Keypair], all: &[Keypair]) -> 
             "txSetHash": to_hex(&value.tx_set_hash),
             "closeTime": value.close_time,
             "proposer": value.proposer.to_ss58(),
+            "proposerProof": format!("0x{}", hex::encode(value.proposer_proof)),
         },
         "certificate": to_hex(&cert.encode()),
         "signers": signers.iter().map(|k| k.account().to_ss58()).collect::<Vec<_>>(),

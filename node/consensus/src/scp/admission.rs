@@ -43,6 +43,10 @@ impl QuorumScope {
         self.members.len()
     }
 
+    pub(crate) fn members(&self) -> &BTreeSet<AccountId> {
+        &self.members
+    }
+
     /// A member was seen naming the quorum set `hash` (in an envelope whose signature
     /// verified). Returns whether the transitive quorum changed.
     pub(crate) fn note(&mut self, node: AccountId, hash: Hash, qsets: &HashMap<Hash, QuorumSet<AccountId>>) -> bool {

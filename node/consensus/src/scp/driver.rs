@@ -2,6 +2,7 @@
 //! envelopes, quorum sets by hash, validity of values against the head, the deterministic
 //! combination of candidates, and the nomination hashes of draft-mazieres-dinrg-scp §5.1.
 
+use super::proposer;
 use super::txsets::TxSetStore;
 use super::wire::{decode_value, WattEnvelope};
 use crate::AgreementChain;
@@ -53,6 +54,8 @@ pub(crate) struct Driver<C> {
     pub(crate) qsets: HashMap<Hash, QuorumSet<AccountId>>,
     /// Every transaction set held, pinned or loose (see [`TxSetStore`]).
     pub(crate) sets: TxSetStore,
+    /// Who may propose: the local transitive quorum (kept equal to the engine's scope).
+    pub(crate) proposers: BTreeSet<AccountId>,
 }
 
 impl<C: AgreementChain> Driver<C> {
@@ -74,6 +77,7 @@ impl<C: AgreementChain> Driver<C> {
             max_drift_ms,
             qsets,
             sets: TxSetStore::default(),
+            proposers: qset.all_validators(),
         }
     }
 
@@ -81,6 +85,11 @@ impl<C: AgreementChain> Driver<C> {
         let Some(v) = decode_value(value) else {
             return Validity::Invalid;
         };
+        // The proposer must be a validator this node depends on, bound to the set by its proof
+        // (issue 17, item 9; see [`super::proposer`]).
+        if !self.proposers.contains(&v.proposer) || proposer::ticket(&self.genesis, slot, &v).is_none() {
+            return Validity::Invalid;
+        }
         if slot != self.head.number + 1 {
             // Not the slot after our head: we cannot judge (we are behind or it is old).
             return Validity::MaybeValid;
@@ -126,32 +135,40 @@ impl<C: AgreementChain> NominationDriver<AccountId> for Driver<C> {
         self.validity(slot, value)
     }
 
-    /// The largest candidate set (most transactions, then most bytes, ties by the higher set
-    /// hash, then by a hash of slot and proposer: two validators proposing the same set get the
-    /// block in turn by slot, and no key can be ground to win every tie) with its proposer and the latest candidate close time
-    /// (stellar-core `combineCandidates` keeps the best set and the highest close time too). The
-    /// proposer stays the one whose set was chosen: it becomes the block's author.
+    /// The candidate chosen by the proposer lottery ([`super::proposer`]): of the candidates
+    /// whose set has at least half the transactions of the largest, the one with the highest
+    /// ticket (ties by set hash), with the lower median of all candidates' close times
+    /// (stellar-core `combineCandidates` takes the best set and the highest close time; Watt
+    /// takes neither from a single validator). The proposer stays the one whose set was chosen:
+    /// it becomes the block's author.
     fn combine(&self, slot: u64, candidates: &BTreeSet<Value>) -> Value {
-        let decoded: Vec<ConsensusValue> = candidates.iter().filter_map(|v| decode_value(v)).collect();
-        let Some(first) = decoded.first() else {
+        let decoded: Vec<(ConsensusValue, u128, usize)> = candidates
+            .iter()
+            .filter_map(|v| decode_value(v))
+            .filter_map(|v| {
+                let ticket = proposer::ticket(&self.genesis, slot, &v)?;
+                let len = self.sets.get(&v.tx_set_hash).map_or(0, |s| s.transactions.len());
+                Some((v, ticket, len))
+            })
+            .collect();
+        if decoded.is_empty() {
+            // Candidates were validated, so this cannot happen; any fixed choice keeps agreement.
+            return candidates.iter().next().cloned().unwrap_or_default();
+        }
+        let largest = decoded.iter().map(|(_, _, len)| *len).max().unwrap_or(0);
+        let Some((best, _, _)) = decoded
+            .iter()
+            .filter(|(_, _, len)| len * 2 >= largest)
+            .max_by_key(|(v, ticket, _)| (*ticket, v.tx_set_hash))
+        else {
             return candidates.iter().next().cloned().unwrap_or_default();
         };
-        let close_time = decoded.iter().map(|v| v.close_time).max().unwrap_or(first.close_time);
-        let rank = |v: &ConsensusValue| {
-            let set = self.sets.get(&v.tx_set_hash);
-            (
-                set.as_ref().map(|s| s.transactions.len()).unwrap_or(0),
-                set.as_ref().map(|s| s.encoded_len()).unwrap_or(0),
-                v.tx_set_hash,
-                hash64(4, slot, &[], 0, v.proposer.as_bytes()),
-            )
-        };
-        let best = decoded.iter().max_by_key(|v| rank(v)).unwrap_or(first);
+        let mut times: Vec<u64> = decoded.iter().map(|(v, _, _)| v.close_time).collect();
+        times.sort_unstable();
+        let close_time = times[(times.len() - 1) / 2];
         ConsensusValue {
-            parent_hash: best.parent_hash,
-            tx_set_hash: best.tx_set_hash,
             close_time,
-            proposer: best.proposer,
+            ..best.clone()
         }
         .encode()
     }
@@ -203,62 +220,127 @@ mod tests {
     use watt_chain::test_utils::{keyring, open_dev_chain, transfer};
     use watt_primitives::{TxSet, UNIT};
 
-    fn value(tx_set_hash: Hash, close_time: u64, proposer: AccountId) -> ConsensusValue {
+    fn validator(i: u8) -> sr25519::Pair {
+        sr25519::Pair::from_seed(&[i + 40; 32])
+    }
+
+    fn id(k: &sr25519::Pair) -> AccountId {
+        AccountId::from(k.public().0)
+    }
+
+    fn value(
+        driver: &Driver<watt_chain::Chain>,
+        key: &sr25519::Pair,
+        slot: u64,
+        set: Hash,
+        close_time: u64,
+    ) -> ConsensusValue {
         ConsensusValue {
-            parent_hash: [1; 32],
-            tx_set_hash,
+            parent_hash: driver.head_hash,
+            tx_set_hash: set,
             close_time,
-            proposer,
+            proposer: id(key),
+            proposer_proof: proposer::prove(key, &driver.genesis, slot, &driver.head_hash, &set),
         }
     }
 
-    fn combined(driver: &Driver<watt_chain::Chain>, values: &[&ConsensusValue]) -> ConsensusValue {
-        let candidates: BTreeSet<Value> = values.iter().map(|v| v.encode()).collect();
-        decode_value(&driver.combine(1, &candidates)).expect("a consensus value")
-    }
-
-    /// The biggest set wins with its own proposer, and the latest close time of all candidates.
-    #[test]
-    fn combine_keeps_the_proposer_of_the_set_it_picks() {
-        let dir = tempfile::tempdir().unwrap();
-        let chain = open_dev_chain(dir.path());
+    fn sets(chain: &watt_chain::Chain, driver: &mut Driver<watt_chain::Chain>) -> (Hash, Hash, Hash) {
         let keys = keyring();
-        let (alice, bob, charlie) = (keys[0].account(), keys[1].account(), keys[2].account());
         let g = chain.genesis_hash();
-        let mut driver = Driver::new(chain, None, &QuorumSet::flat(1, vec![alice]), 1_000);
+        let to = keys[5].account();
+        let t = |k: usize| transfer(g, &keys[k], to, UNIT, 0, 0);
         let big = driver.sets.pin(
             Arc::new(TxSet {
-                transactions: vec![
-                    transfer(g, &keys[0], charlie, UNIT, 0, 0),
-                    transfer(g, &keys[1], charlie, UNIT, 0, 0),
-                ],
+                transactions: vec![t(0), t(1), t(2), t(3)],
+            }),
+            1,
+        );
+        // A copy of the big set plus one transaction: what a reward thief would propose.
+        let copy = driver.sets.pin(
+            Arc::new(TxSet {
+                transactions: vec![t(0), t(1), t(2), t(3), t(4)],
             }),
             1,
         );
         let small = driver.sets.pin(
             Arc::new(TxSet {
-                transactions: vec![transfer(g, &keys[3], charlie, UNIT, 0, 0)],
+                transactions: vec![t(4)],
             }),
             1,
         );
-        let by_bob = value(big, 5_000, bob);
-        let late_by_alice = value(small, 9_000, alice);
-        let empty_by_charlie = value(TxSet::default().hash(), 7_000, charlie);
-        let c = combined(&driver, &[&by_bob, &late_by_alice, &empty_by_charlie]);
-        assert_eq!(c, value(big, 9_000, bob));
+        (big, copy, small)
+    }
 
-        // One set proposed by two validators: each wins some slots (the tie is broken by a hash
-        // of slot and proposer, not by the larger account, which a key could be ground for).
-        let same_by_alice = value(big, 6_000, alice);
-        let candidates: BTreeSet<Value> = [by_bob.encode(), same_by_alice.encode()].into_iter().collect();
-        let winners: Vec<AccountId> = (1..=32u64)
-            .map(|slot| {
-                decode_value(&driver.combine(slot, &candidates))
-                    .expect("a value")
-                    .proposer
-            })
-            .collect();
-        assert!(winners.iter().all(|w| *w == alice || *w == bob));
-        assert!(winners.contains(&alice) && winners.contains(&bob), "{winners:?}");
+    /// The proposer is chosen by lottery among eligible candidates, not by set size: a copy of
+    /// a rival's set plus one transaction does not win every slot, a set under half the largest
+    /// never wins, and the close time is the median, not the maximum.
+    #[test]
+    fn a_copied_set_does_not_steal_the_slot_and_the_close_time_is_the_median() {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = open_dev_chain(dir.path());
+        let (a, b, c) = (validator(0), validator(1), validator(2));
+        let qset = QuorumSet::flat(2, vec![id(&a), id(&b), id(&c)]);
+        let mut driver = Driver::new(chain.clone(), None, &qset, 1_000);
+        let (big, copy, small) = sets(&chain, &mut driver);
+        let mut winners = vec![];
+        for slot in 1..=40u64 {
+            let honest = value(&driver, &a, slot, big, 5_000);
+            let thief = value(&driver, &b, slot, copy, 9_000);
+            let lazy = value(&driver, &c, slot, small, 7_000);
+            let candidates: BTreeSet<Value> = [&honest, &thief, &lazy].iter().map(|v| v.encode()).collect();
+            let chosen = decode_value(&driver.combine(slot, &candidates)).expect("a value");
+            assert_ne!(chosen.proposer, id(&c), "slot {slot}: a set under half the largest won");
+            assert_eq!(chosen.close_time, 7_000, "the median of 5,000, 7,000 and 9,000");
+            assert!(
+                chosen.proposer == id(&a) && chosen.tx_set_hash == big
+                    || chosen.proposer == id(&b) && chosen.tx_set_hash == copy
+            );
+            assert!(
+                proposer::ticket(&driver.genesis, slot, &chosen).is_some(),
+                "the proof still binds"
+            );
+            winners.push(chosen.proposer);
+        }
+        assert!(
+            winners.contains(&id(&a)),
+            "the honest proposer never won: size decided, not the lottery"
+        );
+        assert!(winners.contains(&id(&b)));
+    }
+
+    /// A value is invalid with a proof for another set, another slot or another key, or with
+    /// a proposer outside the quorum; valid with its own.
+    #[test]
+    fn values_without_their_proposers_proof_are_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = open_dev_chain(dir.path());
+        let (a, stranger) = (validator(0), validator(9));
+        let qset = QuorumSet::flat(1, vec![id(&a)]);
+        let mut driver = Driver::new(chain.clone(), None, &qset, 60_000);
+        let (big, copy, _) = sets(&chain, &mut driver);
+        let at = driver.head.close_time + 1;
+        let good = value(&driver, &a, 1, big, at);
+        assert_eq!(driver.validity(1, &good.encode()), Validity::Valid);
+        let swapped = ConsensusValue {
+            tx_set_hash: copy,
+            ..good.clone()
+        };
+        assert_eq!(
+            driver.validity(1, &swapped.encode()),
+            Validity::Invalid,
+            "proof over another set"
+        );
+        let other_slot = value(&driver, &a, 2, big, at);
+        assert_eq!(
+            driver.validity(1, &other_slot.encode()),
+            Validity::Invalid,
+            "proof for another slot"
+        );
+        let outsider = value(&driver, &stranger, 1, big, at);
+        assert_eq!(
+            driver.validity(1, &outsider.encode()),
+            Validity::Invalid,
+            "proposer outside the quorum"
+        );
     }
 }

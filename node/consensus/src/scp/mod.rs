@@ -29,6 +29,7 @@ mod admission;
 mod driver;
 mod fetch;
 mod persist;
+mod proposer;
 mod sync;
 mod txsets;
 pub mod wire;
@@ -607,14 +608,16 @@ impl<C: AgreementChain> State<C> {
         let encoded = set.encode();
         let tx_set_hash = self.driver.sets.pin(Arc::new(set), slot);
         self.network.publish(Topic::TxSets, encoded);
+        // Only a validator (a node with a key) gets here: `local` is its own account.
+        let Some(key) = self.config.key.as_ref() else { return };
         let value = ConsensusValue {
             parent_hash: self.driver.head_hash,
             tx_set_hash,
             // The proposer's clock, and never before the parent closed (validators refuse such
             // values; this is the proposal, not a correction of an agreed time).
             close_time: now_ms().max(self.driver.head.close_time + 1),
-            // Only a validator (a node with a key) gets here: `local` is its own account.
             proposer: self.local,
+            proposer_proof: proposer::prove(key, &self.driver.genesis, slot, &self.driver.head_hash, &tx_set_hash),
         };
         tracing::debug!("slot {slot}: nominating {count} transactions ({why})");
         self.nominated = true;
@@ -757,6 +760,7 @@ impl<C: AgreementChain> State<C> {
         };
         if self.scope.note(env.node, env.qset_hash, &self.driver.qsets) {
             tracing::debug!("the transitive quorum now has {} nodes", self.scope.len());
+            self.driver.proposers = self.scope.members().clone();
         }
         let mut missing = false;
         for h in sets {
@@ -1027,7 +1031,9 @@ impl<C: AgreementChain> State<C> {
                     self.driver.qsets.retain(|k, _| *k == local);
                 }
                 self.driver.qsets.insert(h, q);
-                self.scope.qset_known(&h, &self.driver.qsets);
+                if self.scope.qset_known(&h, &self.driver.qsets) {
+                    self.driver.proposers = self.scope.members().clone();
+                }
                 self.unpark();
             }
             (Fetch::TxSet(h), _) | (Fetch::QuorumSet(h), _) => self.fetcher.failed(&h, Instant::now()),

@@ -55,6 +55,7 @@ fn value_of(h: &Header) -> ConsensusValue {
         tx_set_hash: h.tx_root,
         close_time: h.close_time,
         proposer: h.author,
+        proposer_proof: [7; watt_primitives::PROPOSER_PROOF_LEN],
     }
 }
 
@@ -138,6 +139,7 @@ fn proof_json(h: &Header, cert: &Certificate<AccountId>) -> Json {
             "txSetHash": to_hex(&v.tx_set_hash),
             "closeTime": v.close_time,
             "proposer": v.proposer.to_ss58(),
+            "proposerProof": format!("0x{}", hex::encode(v.proposer_proof)),
         },
         "certificate": to_hex(&cert.encode()),
         "signers": cert.envelopes.iter().map(|e| e.node.to_ss58()).collect::<Vec<_>>(),
