@@ -2,91 +2,37 @@
 //! own libp2p network on loopback: they agree block by block, certify every block, keep
 //! finalizing with one of them stopped, and a late node catches up by sync.
 
+mod common;
+
+use common::{address, free_port, pair, qset, seed, start_network, start_node, wait_for, Validator};
 use parity_scale_codec::Decode;
-use sp_core::{sr25519, Pair};
+use sp_core::Pair;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use watt_chain::test_utils::{keyring, open_dev_chain, transfer_bytes};
+use watt_chain::test_utils::{keyring, transfer_bytes};
 use watt_chain::Chain;
 use watt_consensus::scp::{envelope_signature_ok, quorum_set_hash};
 use watt_consensus::{ConsensusEngine, ScpEngine, ScpEngineConfig};
-use watt_network::{Multiaddr, NetworkConfig};
+use watt_network::NetworkConfig;
 use watt_primitives::{AccountId, ConsensusValue, UNIT};
 use watt_scp::certificate::{verify_certificate, Certificate};
-use watt_scp::QuorumSet;
 
+/// A node of these tests: its chain outlives its engine.
 struct Node {
     chain: Arc<Chain>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    engine: Option<Validator>,
     _dir: tempfile::TempDir,
 }
 
-fn seed(i: usize) -> [u8; 32] {
-    [i as u8 + 1; 32]
-}
-
-fn pair(i: usize) -> sr25519::Pair {
-    sr25519::Pair::from_seed(&[i as u8 + 100; 32])
-}
-
-fn qset(n: usize) -> QuorumSet<AccountId> {
-    let ids = (0..n).map(|i| AccountId::from(pair(i).public().0)).collect();
-    QuorumSet::flat(3, ids)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// Starts node `i` (a validator, or a follower) on a fresh chain.
 async fn start(i: usize, ports: &[u16], validator: bool) -> Node {
+    common::log::init();
     let dir = tempfile::tempdir().unwrap();
-    let chain = open_dev_chain(dir.path());
-    let bootnodes: Vec<Multiaddr> = ports
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| *j != i)
-        .map(|(j, p)| {
-            format!(
-                "/ip4/127.0.0.1/tcp/{p}/p2p/{}",
-                watt_network::peer_id_from_seed(&seed(j))
-            )
-            .parse()
-            .unwrap()
-        })
-        .collect();
-    let config = NetworkConfig {
-        secret_seed: seed(i),
-        listen: vec![format!("/ip4/127.0.0.1/tcp/{}", ports[i]).parse().unwrap()],
-        bootnodes,
-        genesis_hash: chain.genesis_hash(),
-        ..NetworkConfig::default()
-    };
-    let (handle, events) = watt_network::start(config).await.unwrap();
-    let engine_config = ScpEngineConfig {
-        empty_block_interval: Duration::from_secs(2),
-        ..ScpEngineConfig::new(validator.then(|| pair(i)), qset(4))
-    };
-    let engine = Box::new(ScpEngine::new(chain.clone(), handle, events, engine_config));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(engine.run(Box::pin(async move {
-        let _ = stopped.await;
-    })));
+    let engine = start_node(i, ports, dir.path(), validator.then(|| pair(i))).await;
     Node {
-        chain,
-        stop: Some(stop),
+        chain: engine.chain.clone(),
+        engine: Some(engine),
         _dir: dir,
-    }
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -129,7 +75,7 @@ async fn four_validators_agree_certify_survive_one_down_and_a_late_node_syncs() 
     }
 
     // One of four down: 3-of-4 quorums still finalize.
-    let _ = nodes[3].stop.take().unwrap().send(());
+    nodes[3].engine.take().unwrap().stop().await;
     let tx2 = transfer_bytes(genesis, &keys[0], keys[1].account(), 7 * UNIT, 1);
     let tx2_hash = nodes[1].chain.submit(&tx2).unwrap();
     wait_for("finality with one validator stopped", Duration::from_secs(60), || {
@@ -170,26 +116,15 @@ async fn an_equivocating_validator_does_not_break_agreement() {
         nodes.push(start(i, &ports, true).await);
     }
     let genesis = nodes[0].chain.genesis_hash();
-    let bootnodes = (0..3)
-        .map(|j| {
-            format!(
-                "/ip4/127.0.0.1/tcp/{}/p2p/{}",
-                ports[j],
-                watt_network::peer_id_from_seed(&seed(j))
-            )
-            .parse()
-            .unwrap()
-        })
-        .collect();
-    let (rogue, mut events) = watt_network::start(NetworkConfig {
+    let bootnodes = (0..3).map(|j| address(ports[j], &seed(j))).collect();
+    let (rogue, mut events) = start_network(NetworkConfig {
         secret_seed: seed(3),
         listen: vec![format!("/ip4/127.0.0.1/tcp/{}", ports[3]).parse().unwrap()],
         bootnodes,
         genesis_hash: genesis,
         ..NetworkConfig::default()
     })
-    .await
-    .unwrap();
+    .await;
     let key = pair(3);
     let me = AccountId::from(key.public().0);
     let my_qset_hash = quorum_set_hash(&qset(4));
@@ -325,24 +260,15 @@ async fn a_restarted_validator_keeps_the_votes_it_cast_before() {
     assert_eq!(nodes[0].chain.best().0, 0, "no quorum yet");
 
     // Restart validator 0's engine on the same chain, with a new network identity and port.
-    let _ = nodes[0].stop.take().unwrap().send(());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let bootnodes: Vec<Multiaddr> = vec![format!(
-        "/ip4/127.0.0.1/tcp/{}/p2p/{}",
-        ports[1],
-        watt_network::peer_id_from_seed(&seed(1))
-    )
-    .parse()
-    .unwrap()];
-    let (handle, events) = watt_network::start(NetworkConfig {
+    nodes[0].engine.take().unwrap().stop().await;
+    let (handle, events) = start_network(NetworkConfig {
         secret_seed: [77; 32],
         listen: vec![format!("/ip4/127.0.0.1/tcp/{}", ports[4]).parse().unwrap()],
-        bootnodes,
+        bootnodes: vec![address(ports[1], &seed(1))],
         genesis_hash: genesis,
         ..NetworkConfig::default()
     })
-    .await
-    .unwrap();
+    .await;
     let engine = Box::new(ScpEngine::new(
         chain0.clone(),
         handle,
