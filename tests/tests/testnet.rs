@@ -4,16 +4,19 @@
 //! tests kill validators with SIGKILL and restart them from their own data, and attack them with
 //! hostile peers built in-process from `watt-network`. They check that finality goes on with one
 //! validator down, stops (without forking) when the quorum is lost, resumes when it is back, that
-//! restarted validators catch up, that every node ends with the same certified chain, and that
-//! peers sending garbage are banned while honest traffic goes on.
+//! restarted validators catch up, that every node ends with the same chain, each block's
+//! certificate verified as a light client verifies it (against the quorum set and genesis of the
+//! chain spec, not anything a node says), and that peers sending garbage are banned while honest
+//! traffic goes on.
 //!
 //! Every wait has a deadline and checks that the processes expected to be up still are; a
 //! failure shows the end of every node's log. The testnet process and every validator (those it
 //! started, found by pid in testnet.json, and those the test restarted) are killed on drop, also
 //! when a test panics.
 
-use serde_json::Value;
-use std::collections::BTreeMap;
+use parity_scale_codec::{DecodeAll, Encode};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,10 +24,12 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use watt_client::rpc::hash_from_hex;
+use watt_client::light::{quorum_set_from_json, verify_finality_proof, Certificate};
+use watt_client::rpc::{from_hex, hash_from_hex, to_hex};
 use watt_client::{dev_accounts, WattRpc};
 use watt_e2e::{watt_binary, watt_cli, START_TIMEOUT};
 use watt_network::{Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, Topic, Validation};
+use watt_primitives::{AccountId, Hash};
 
 /// What every transfer of these tests moves.
 const AMOUNT: u128 = 7;
@@ -93,6 +98,16 @@ fn tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The genesis hash of `spec`, computed as a node (and `watt light --chain-spec`) computes it:
+/// the spec's runtime builds the genesis state, here in a scratch database. What the finality
+/// checks trust comes from the spec, never from the nodes being checked.
+fn spec_genesis_hash(spec: &watt_chain::ChainSpec) -> Hash {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let chain = watt_chain::Chain::open(dir.path(), spec, watt_chain::ChainConfig::default())
+        .unwrap_or_else(|e| panic!("cannot build the chain spec's genesis: {e}"));
+    chain.genesis_hash()
 }
 
 // ---- RPC helpers (an unreachable node answers None) ----
@@ -278,6 +293,8 @@ struct Testnet {
     root: PathBuf,
     /// `RUST_LOG` of every validator.
     log_filter: String,
+    /// The chain spec `watt testnet` wrote and started the validators with.
+    spec: PathBuf,
     process: Mutex<Child>,
     nodes: Vec<Validator>,
     // Last: removed after every process is dead.
@@ -308,6 +325,7 @@ impl Testnet {
         let mut net = Testnet {
             root: root.clone(),
             log_filter: log_filter.to_string(),
+            spec: root.join("chain-spec.json"),
             process: Mutex::new(child),
             nodes: vec![],
             _dir: dir,
@@ -328,6 +346,11 @@ impl Testnet {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
+        assert_eq!(
+            described["chain_spec"].as_str().map(PathBuf::from),
+            Some(net.spec.clone()),
+            "testnet.json names the spec in the base path: {described}"
+        );
         let nodes = described["nodes"].as_array().cloned().unwrap_or_default();
         assert_eq!(
             nodes.len(),
@@ -607,6 +630,17 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
         Some(b) => b,
         None => net.fail("no balance for Ferdie"),
     };
+    // What step 6 checks every certificate against, as a light client would: the quorum set of
+    // the spec `watt testnet` wrote, and the genesis hash its runtime builds (every envelope
+    // signature covers it). Built now, in the background, from the spec alone.
+    let spec = match watt_chain::ChainSpec::from_file(&net.spec) {
+        Ok(s) => s,
+        Err(e) => net.fail(&format!("{}: {e}", net.spec.display())),
+    };
+    let spec_genesis = tokio::task::spawn_blocking(move || {
+        let genesis = spec_genesis_hash(&spec);
+        (spec, genesis)
+    });
 
     // 1. All four up: a transfer is finalized and every validator has the same block there.
     let all = [0, 1, 2, 3];
@@ -722,29 +756,183 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
         started.elapsed()
     );
 
-    // 6. One chain everywhere: the same hash at every height, each block certified on every
-    //    node, and the same balances (four transfers of AMOUNT reached Ferdie).
+    // 6. One chain everywhere: the same hash at every height, each block's finality proof
+    //    verified on every node with the light client's checks (header, slot, value, sr25519
+    //    envelope signatures over the spec's genesis, a quorum holding a slice of the spec's
+    //    quorum set), each certified block naming the one before as its parent, and the same
+    //    balances (four transfers of AMOUNT reached Ferdie).
+    let (spec, genesis) = match spec_genesis.await {
+        Ok(t) => t,
+        Err(e) => net.fail(&format!("building the spec's genesis failed: {e}")),
+    };
+    let Some(consensus) = spec.consensus.as_ref() else {
+        net.fail("the testnet spec has no consensus section");
+    };
+    let trusted = match quorum_set_from_json(&consensus.quorum_set) {
+        Ok(q) => q,
+        Err(e) => net.fail(&format!("the spec's quorum set: {e}")),
+    };
+    let validators: BTreeSet<AccountId> = consensus.validators.iter().map(|v| v.id).collect();
+    let threshold = consensus.quorum_set.t as usize;
+    assert_eq!((validators.len(), threshold), (4, 3), "4 validators, quorum 3");
     let top = net.heads(&all).await.iter().map(|h| h.0).min().unwrap_or(0);
     assert!(top >= n5);
+    // Node0's proofs of the last two blocks, for the tampering checks below.
+    let mut last_proofs: Vec<Value> = vec![];
+    let mut parent = genesis;
     for n in 0..=top {
         let hash = net.same_block(&watch, n, None, &all).await;
+        let hash = match hash_from_hex(&hash) {
+            Ok(h) => h,
+            Err(e) => net.fail(&format!("#{n}: hash {hash}: {e}")),
+        };
         if n == 0 {
+            if hash != genesis {
+                net.fail(&format!(
+                    "the nodes' genesis is {}, the spec's is {}",
+                    to_hex(&hash),
+                    to_hex(&genesis)
+                ));
+            }
             continue;
         }
         for &i in &all {
+            let name = &net.nodes[i].name;
             let proof: Value = match net.rpc(i).call("watt_finalityProof", vec![n.into()]).await {
                 Ok(p) => p,
-                Err(e) => net.fail(&format!("{} has no finality proof of #{n}: {e}", net.nodes[i].name)),
+                Err(e) => net.fail(&format!("{name} has no finality proof of #{n}: {e}")),
             };
-            let cert = proof["certificate"].as_str().unwrap_or_default();
-            if proof["number"] != n || proof["hash"] != hash || cert.len() <= 2 {
+            let block = match verify_finality_proof(&proof, &trusted, &genesis) {
+                Ok(b) => b,
+                Err(e) => net.fail(&format!("{name}'s finality proof of #{n} is refused: {e}\n{proof}")),
+            };
+            if block.number != n || block.hash != hash || block.header.parent_hash != parent {
                 net.fail(&format!(
-                    "{}'s finality proof of #{n} ({hash}): {proof}",
-                    net.nodes[i].name
+                    "{name}'s verified proof of #{n} is of #{} {} with parent {}; expected {} with parent {}",
+                    block.number,
+                    to_hex(&block.hash),
+                    to_hex(&block.header.parent_hash),
+                    to_hex(&hash),
+                    to_hex(&parent)
                 ));
             }
+            let signers: BTreeSet<AccountId> = block.signers.iter().copied().collect();
+            if signers.len() < threshold || !signers.is_subset(&validators) {
+                net.fail(&format!(
+                    "{name}'s certificate of #{n} is certified by {signers:?}, not by {threshold} of {validators:?}"
+                ));
+            }
+            if i == 0 && n + 1 >= top {
+                last_proofs.push(proof);
+            }
         }
+        parent = hash;
     }
+
+    // The checks can fail: proofs altered in ways a lying node could try are refused, each for
+    // its own reason, and the untouched one still verifies.
+    let [earlier, last] = &last_proofs[..] else {
+        net.fail(&format!("{} of node0's last two proofs kept", last_proofs.len()));
+    };
+    let certificate = |proof: &Value| -> Certificate<AccountId> {
+        let bytes = from_hex(proof["certificate"].as_str().unwrap_or_default()).expect("a hex certificate");
+        Certificate::decode_all(&mut &bytes[..]).expect("a verified certificate decodes")
+    };
+    let with_certificate = |proof: &Value, cert: &Certificate<AccountId>| -> Value {
+        let mut p = proof.clone();
+        p["certificate"] = to_hex(&cert.encode()).into();
+        p
+    };
+    let refused = |what: &str, proof: &Value, trusted: &_, genesis: &Hash, why: &str| match verify_finality_proof(
+        proof, trusted, genesis,
+    ) {
+        Ok(b) => net.fail(&format!("{what}: accepted as #{} {}", b.number, to_hex(&b.hash))),
+        Err(e) if format!("{e:?}").contains(why) => {}
+        Err(e) => net.fail(&format!("{what}: refused, but not for {why}: {e}")),
+    };
+    let cert = certificate(last);
+    if let Err(e) = verify_finality_proof(&with_certificate(last, &cert), &trusted, &genesis) {
+        net.fail(&format!("the re-encoded certificate of #{top} is refused: {e}"));
+    }
+    // One byte of one trusted signer's envelope signature flipped.
+    let mut flipped = cert.clone();
+    match flipped.envelopes.iter_mut().find(|e| validators.contains(&e.node)) {
+        Some(env) if !env.signature.is_empty() => env.signature[0] ^= 1,
+        _ => net.fail(&format!(
+            "the certificate of #{top} has no signed envelope of a validator"
+        )),
+    }
+    refused(
+        "a certificate with a flipped signature byte",
+        &with_certificate(last, &flipped),
+        &trusted,
+        &genesis,
+        "BadSignature",
+    );
+    // Signed for another chain: the same proof checked against another genesis.
+    let mut other_genesis = genesis;
+    other_genesis[0] ^= 1;
+    refused(
+        "a proof checked against another genesis",
+        last,
+        &trusted,
+        &other_genesis,
+        "BadSignature",
+    );
+    // The certificate of the block before, presented for this block: as it is, and with its
+    // slot rewritten to this block's number.
+    refused(
+        &format!("the certificate of #{} presented for #{top}", top - 1),
+        &with_certificate(last, &certificate(earlier)),
+        &trusted,
+        &genesis,
+        "NumberMismatch",
+    );
+    let mut moved = certificate(earlier);
+    moved.slot = top;
+    refused(
+        &format!("the certificate of #{} relabelled as slot {top}", top - 1),
+        &with_certificate(last, &moved),
+        &trusted,
+        &genesis,
+        "ValueMismatch",
+    );
+    // Too few signers: only threshold - 1 of the envelopes kept.
+    let mut short = cert.clone();
+    short.envelopes.truncate(threshold - 1);
+    refused(
+        &format!("a certificate cut to {} signers", threshold - 1),
+        &with_certificate(last, &short),
+        &trusted,
+        &genesis,
+        "NoTrustedQuorum",
+    );
+    // Signatures of validators the client does not trust: Alice to Dave, 3 of 4.
+    let others: Vec<String> = ["Alice", "Bob", "Charlie", "Dave"]
+        .iter()
+        .map(|n| dev(n).account().to_ss58())
+        .collect();
+    let untrusted = match serde_json::from_value(json!({ "t": 3, "v": others })) {
+        Ok(q) => quorum_set_from_json(&q).expect("a sane quorum set of dev accounts"),
+        Err(e) => net.fail(&format!("a quorum set of dev accounts: {e}")),
+    };
+    refused(
+        "a proof checked against a quorum set of other validators",
+        last,
+        &untrusted,
+        &genesis,
+        "NoTrustedQuorum",
+    );
+    // A header altered under its claimed hash.
+    let mut altered = last.clone();
+    altered["header"]["stateRoot"] = to_hex(&[0x5a; 32]).into();
+    refused(
+        "a proof whose header's state root was altered",
+        &altered,
+        &trusted,
+        &genesis,
+        "HeaderHash",
+    );
     for &i in &all {
         let b = free_balance(net.rpc(i), "Ferdie").await;
         assert_eq!(
@@ -761,7 +949,7 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
     );
     assert!(watch.observations() > 100, "the fork watch sampled the nodes");
     eprintln!(
-        "[{:?}] {} blocks identical and certified on 4 nodes; {} observations, no conflict",
+        "[{:?}] {} blocks identical on 4 nodes, every certificate verified against the spec's quorum set and genesis, 7 forgeries refused; {} observations, no conflict",
         started.elapsed(),
         top,
         watch.observations()

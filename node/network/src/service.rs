@@ -826,6 +826,9 @@ impl Task {
                 send_back_addr,
                 ..
             } => {
+                let banned = matches!(&error, ListenError::Denied { cause }
+                    if cause.downcast_ref::<allow_block_list::Blocked>().is_some()
+                        || cause.downcast_ref::<Refused>().is_some_and(|r| matches!(r, Refused::IpBanned { .. })));
                 let refusal = match &error {
                     ListenError::Denied { cause } => {
                         if cause.downcast_ref::<allow_block_list::Blocked>().is_some() {
@@ -838,7 +841,11 @@ impl Task {
                 };
                 match (peer_id, refusal) {
                     (Some(peer), Some(why)) => {
-                        tracing::debug!(%peer, address = %send_back_addr, reason = %why, "refused a connection");
+                        if banned {
+                            tracing::debug!(%peer, address = %send_back_addr, "refused a connection from a banned peer");
+                        } else {
+                            tracing::debug!(%peer, address = %send_back_addr, reason = %why, "refused a connection");
+                        }
                         let mut shared = self.shared.write();
                         let entry = shared.peers.entry(peer);
                         entry.refused_connections = entry.refused_connections.saturating_add(1);
