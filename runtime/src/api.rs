@@ -2,6 +2,7 @@
 //! call these; natively, the executor and tests call them directly.
 
 use crate::{fees, RuntimeCall, RuntimeEvent, SPEC_NAME, SPEC_VERSION};
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use pallet_balances as balances;
@@ -13,7 +14,7 @@ use watt_primitives::abi::{
     QueryResult, RuntimeVersion, TxSetError, ValidTransaction, ValidateInput, ValidateTxSetInput,
 };
 use watt_primitives::economy::{EventPhase, EventRecord};
-use watt_primitives::{fee_pool_account, Balance, Receipt, SignedTransaction, TxError, TxOutcome};
+use watt_primitives::{fee_pool_account, AccountId, Balance, Hash, Receipt, SignedTransaction, TxError, TxOutcome};
 use watt_support::{host, storage_instance, BlockContext, Origin, StorageValue};
 
 storage_instance!(
@@ -153,11 +154,28 @@ fn signing_payloads_and_batch_check(transactions: &[SignedTransaction]) -> (Vec<
     (payloads, all_ok)
 }
 
+/// Whether `call` is a check-in: a sender may have only one in a block (its pre-check reads
+/// the state before the block's calls run, so a second one in the same block would pass it).
+fn is_check_in(call: &RuntimeCall) -> bool {
+    matches!(call, RuntimeCall::Presence(pallet_presence::Call::CheckIn))
+}
+
+/// The refusal of a second check-in by one sender in a set or block.
+fn second_check_in() -> TxError {
+    use watt_support::dispatch::PalletError;
+    TxError::Refused(pallet_presence::Error::AlreadyCheckedIn.into_dispatch_error())
+}
+
 /// Checks a proposed transaction set as a whole against the parent state (SCP's validity
 /// check before voting, ARCHITECTURE §3): size bounds, every signature (one batch), and per
 /// sender nonces in sequence from the state's and fees payable cumulatively from the free
-/// balance. A set that passes applies with every transaction included, unless an earlier
-/// transaction's call moves the balance a later one needed (that one is then skipped).
+/// balance, at most one check-in per sender, and the block's weight limit over the declared
+/// weights. These are the rules of [`apply_block`]'s first pass (the fee pass), judged on the
+/// parent state: a set that passes has every transaction charged its fee and given its nonce
+/// when applied, whatever its calls then do with the balances. (The one exception: a fee that
+/// leaves its sender below the existential deposit reaps it, and the sender's later
+/// transactions are then skipped; that sender has paid its whole balance, at least the sum of
+/// its fees in the set.)
 pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
     let count = input.transactions.len();
     if count > input.max_transactions as usize {
@@ -177,10 +195,10 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
     let params = params();
     let (payloads, all_signatures_ok) = signing_payloads_and_batch_check(&input.transactions);
     // Per sender: the next nonce expected and the fees already committed by the set.
-    let mut senders: alloc::collections::BTreeMap<watt_primitives::AccountId, (u64, Balance)> = Default::default();
+    let mut senders: BTreeMap<AccountId, (u64, Balance)> = Default::default();
     let mut weight_used: u64 = 0;
     // Senders with a check-in earlier in the set: a second one would be refused at its turn.
-    let mut checked_in: alloc::collections::BTreeSet<watt_primitives::AccountId> = Default::default();
+    let mut checked_in: BTreeSet<AccountId> = Default::default();
     for (index, ((stx, payload), enc)) in input.transactions.iter().zip(&payloads).zip(&encoded).enumerate() {
         let fail = |error| TxSetError::Transaction {
             index: index as u32,
@@ -212,13 +230,8 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
                 free: checked.free,
             }));
         }
-        if matches!(checked.call, RuntimeCall::Presence(pallet_presence::Call::CheckIn))
-            && !checked_in.insert(stx.tx.signer)
-        {
-            use watt_support::dispatch::PalletError;
-            return Err(fail(TxError::Refused(
-                pallet_presence::Error::AlreadyCheckedIn.into_dispatch_error(),
-            )));
+        if is_check_in(&checked.call) && !checked_in.insert(stx.tx.signer) {
+            return Err(fail(second_check_in()));
         }
         let room = params.max_block_weight - weight_used.min(params.max_block_weight);
         if checked.weight > room {
@@ -234,10 +247,46 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
     Ok(())
 }
 
-/// Applies a block: `on_initialize` hooks, the transactions in order (signatures verified as
-/// one batch up front; only if the batch fails is each checked alone, to tell which are bad;
-/// a transaction that does not fit the block's remaining weight is invalid), `on_finalize`
-/// hooks. Returns every transaction's result and the block's events list.
+/// Applies a block: `on_initialize` hooks, the transactions, `on_finalize` hooks. Returns every
+/// transaction's result (in input order) and the block's events list.
+///
+/// **Every fee is charged before any call runs** (stellar-core applies a ledger the same way:
+/// fees and sequence numbers first, then the operations). The transactions go through two
+/// passes, each in input order:
+///
+/// 1. *Fee pass.* Each transaction is checked as the pool and the set check do (size, chain,
+///    signature (all verified as one batch up front; only if the batch fails is each checked
+///    alone, to tell which are bad), nonce equal to its sender's next one, call decodes and
+///    passes its pre-check, at most one check-in per sender, room left in the block's weight
+///    limit for its declared weight, fee plus tip payable from its sender's free balance as
+///    earlier fees of the pass left it). If it passes, its fee and tip go to the fee pool, its
+///    sender's nonce goes up by one and its declared weight is counted against the block. If
+///    it does not, it is [`ApplyResult::Invalid`] and has changed nothing at all: no write, no
+///    event.
+/// 2. *Call pass.* The call of each transaction charged in pass 1 runs, in its own storage
+///    transaction, without being charged again. One that fails (its transfer exceeds what an
+///    earlier call or the fees left, say) is rolled back and has a `Failed` receipt; its fee
+///    stays paid and its nonce used. Weight the call declared but did not use (a contract's
+///    unused gas) is refunded from the fee pool after the call, whether it succeeded or not
+///    (not below the existential deposit of a reaped signer: that refund stays in the pool).
+///
+/// So a call sees its sender's balance after **all** of that sender's fees in the block, and
+/// moving value out of an account can no longer make the account's later transactions in the
+/// block free: for a set that passed [`validate_tx_set`] (whose rules are pass 1's, on the
+/// parent state) every transaction pays its fee and uses its nonce. Stuffing a block with
+/// transactions that do nothing costs their fees, like any other transactions.
+///
+/// Every path of the node applies blocks through this one entry point; they differ only in
+/// what becomes of an `Invalid` transaction. An agreed set and an imported block keep it in
+/// the block with a `Skipped` receipt and no fee (for an agreed set the set check leaves one
+/// way there: a sender reaped by the dust of its own fee, see [`validate_tx_set`]); a producer
+/// building from its pool drops it. Dropping is sound because pass 1 is all-or-nothing per
+/// transaction: one that fails it changed nothing, so the block without it applies exactly as
+/// the block with it did, and a node importing the producer's block computes the same.
+///
+/// A transaction's events are listed together in the block's events list (phase
+/// `Transaction(i)`) and its receipt: its fee's, its call's (if the call succeeded), its
+/// refund's.
 pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
     system::initialize_block(input.number, input.parent_hash, input.close_time);
     let block = BlockContext {
@@ -251,23 +300,35 @@ pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
     let params = params();
     let (payloads, all_signatures_ok) = signing_payloads_and_batch_check(&input.transactions);
 
-    let mut weight_left = params.max_block_weight;
-    let mut results = Vec::with_capacity(input.transactions.len());
-    for (index, (stx, payload)) in input.transactions.into_iter().zip(payloads).enumerate() {
-        let signature_ok = |stx: &SignedTransaction| {
-            all_signatures_ok || host::sr25519_verify(&stx.signature, &payload, stx.tx.signer.as_bytes())
-        };
-        let (result, mut events) = apply_transaction(
-            stx,
-            index as u32,
-            input.number,
-            &input.chain,
-            &params,
-            &mut weight_left,
-            signature_ok,
-        );
-        records.append(&mut events);
-        results.push(result);
+    // Pass 1: fees, nonces and block weight, for every transaction before any call.
+    let mut room = BlockRoom {
+        weight_left: params.max_block_weight,
+        checked_in: BTreeSet::new(),
+    };
+    let charged: Vec<Result<Charged, TxError>> = input
+        .transactions
+        .into_iter()
+        .zip(payloads)
+        .enumerate()
+        .map(|(index, (stx, payload))| {
+            let signature_ok = |stx: &SignedTransaction| {
+                all_signatures_ok || host::sr25519_verify(&stx.signature, &payload, stx.tx.signer.as_bytes())
+            };
+            charge_fee(stx, index as u32, &input.chain, &params, &mut room, signature_ok)
+        })
+        .collect();
+
+    // Pass 2: the calls of the charged transactions, in order.
+    let mut results = Vec::with_capacity(charged.len());
+    for charged in charged {
+        match charged {
+            Ok(charged) => {
+                let (receipt, mut events) = execute_call(charged, input.number, &params);
+                records.append(&mut events);
+                results.push(ApplyResult::Included(receipt));
+            }
+            Err(e) => results.push(ApplyResult::Invalid(e)),
+        }
     }
     records.extend(event_records(
         EventPhase::Finalization,
@@ -291,52 +352,99 @@ fn event_records(phase: EventPhase, events: Vec<RuntimeEvent>) -> Vec<EventRecor
         .collect()
 }
 
-/// Applies one transaction: its result and its entries of the block's events list (the
-/// receipt carries the same encoded events).
-fn apply_transaction(
+/// What the fee pass has used of the block so far.
+struct BlockRoom {
+    /// The block's weight limit less the declared weights of the transactions charged.
+    weight_left: u64,
+    /// Senders of the check-ins charged.
+    checked_in: BTreeSet<AccountId>,
+}
+
+/// A transaction the fee pass charged: what the call pass needs to run it and write its
+/// receipt.
+struct Charged {
+    /// Position in the input.
+    index: u32,
+    /// blake2b-256 of the encoded transaction.
+    tx_hash: Hash,
+    signer: AccountId,
+    call: RuntimeCall,
+    /// Declared weight (an upper bound; a contract reports what it did not use).
+    weight: u64,
+    /// Fee plus tip, taken.
+    fee: Balance,
+    /// The fee's events (the payment, a reaped sender's dust): first in the receipt.
+    fee_events: Vec<RuntimeEvent>,
+}
+
+/// Pass 1 of [`apply_block`] for one transaction: checks it, takes its fee and tip, uses its
+/// nonce, counts its declared weight. `Err` changes nothing at all.
+fn charge_fee(
     stx: SignedTransaction,
     index: u32,
-    number: u64,
     chain: &ChainContext,
     params: &ChainParams,
-    weight_left: &mut u64,
+    room: &mut BlockRoom,
     signature_ok: impl FnOnce(&SignedTransaction) -> bool,
-) -> (ApplyResult, Vec<EventRecord>) {
+) -> Result<Charged, TxError> {
     let encoded = stx.encode();
     let len = encoded.len() as u32;
-    let checked = match check(&stx, len, chain, params, || signature_ok(&stx)) {
-        Ok(c) => c,
-        Err(e) => return (ApplyResult::Invalid(e), Vec::new()),
-    };
+    let checked = check(&stx, len, chain, params, || signature_ok(&stx))?;
     let signer = stx.tx.signer;
     if stx.tx.nonce != checked.state_nonce {
-        let e = TxError::FutureNonce {
+        return Err(TxError::FutureNonce {
             expected: checked.state_nonce,
             got: stx.tx.nonce,
-        };
-        return (ApplyResult::Invalid(e), Vec::new());
+        });
     }
-    if checked.weight > *weight_left {
-        let e = TxError::ExhaustsBlock {
+    let check_in = is_check_in(&checked.call);
+    if check_in && room.checked_in.contains(&signer) {
+        return Err(second_check_in());
+    }
+    if checked.weight > room.weight_left {
+        return Err(TxError::ExhaustsBlock {
             weight: checked.weight,
-            max: *weight_left,
-        };
-        return (ApplyResult::Invalid(e), Vec::new());
+            max: room.weight_left,
+        });
     }
     let mut balance_events = Vec::new();
-    if let Err(free) = balances::withdraw_fee(&signer, checked.fee, &mut balance_events) {
-        return (
-            ApplyResult::Invalid(TxError::CannotPayFee { fee: checked.fee, free }),
-            Vec::new(),
-        );
+    // Cannot fail after `check` found the fee payable on this same state; if it did, it would
+    // have written nothing.
+    balances::withdraw_fee(&signer, checked.fee, &mut balance_events)
+        .map_err(|free| TxError::CannotPayFee { fee: checked.fee, free })?;
+    room.weight_left -= checked.weight;
+    if check_in {
+        room.checked_in.insert(signer);
     }
-    *weight_left -= checked.weight;
     system::inc_nonce(&signer);
-    let mut events: Vec<RuntimeEvent> = balance_events.into_iter().map(RuntimeEvent::Balances).collect();
+    Ok(Charged {
+        index,
+        tx_hash: host::blake2_256(&encoded),
+        signer,
+        call: checked.call,
+        weight: checked.weight,
+        fee: checked.fee,
+        fee_events: balance_events.into_iter().map(RuntimeEvent::Balances).collect(),
+    })
+}
+
+/// Pass 2 of [`apply_block`] for one charged transaction: runs its call (the fee is not
+/// charged again), refunds the weight it did not use; its receipt and its entries of the
+/// block's events list (the receipt carries the same encoded events).
+fn execute_call(charged: Charged, number: u64, params: &ChainParams) -> (Receipt, Vec<EventRecord>) {
+    let Charged {
+        index,
+        tx_hash,
+        signer,
+        call,
+        weight,
+        fee,
+        fee_events: mut events,
+    } = charged;
     let mut call_events = Vec::new();
     watt_support::dispatch::take_unused_weight();
     // The call runs in its own storage transaction: a failure undoes the call, not the fee.
-    let outcome = match host::with_transaction(|| checked.call.dispatch(Origin::Signed(signer), &mut call_events)) {
+    let outcome = match host::with_transaction(|| call.dispatch(Origin::Signed(signer), &mut call_events)) {
         Ok(()) => {
             events.append(&mut call_events);
             TxOutcome::Success
@@ -344,11 +452,12 @@ fn apply_transaction(
         Err(e) => TxOutcome::Failed(e),
     };
     // Weight the call declared but did not use (a contract's unused gas), whether it
-    // succeeded or not: refunded from the fee pool and given back to the block.
-    let unused = watt_support::dispatch::take_unused_weight().min(checked.weight);
-    let mut fee_paid = checked.fee;
+    // succeeded or not, is refunded from the fee pool, which holds this transaction's fee.
+    // (Every transaction was admitted to the block by its declared weight in pass 1, so the
+    // unused weight makes no room for another.)
+    let unused = watt_support::dispatch::take_unused_weight().min(weight);
+    let mut fee_paid = fee;
     if unused > 0 {
-        *weight_left = weight_left.saturating_add(unused);
         let refund = params.weight_fee.saturating_mul(unused as Balance).min(fee_paid);
         // A signer reaped by its own call may not take a refund below the existential
         // deposit; the refund then stays in the pool.
@@ -360,14 +469,14 @@ fn apply_transaction(
     }
     let records = event_records(EventPhase::Transaction(index), events);
     let receipt = Receipt {
-        tx_hash: host::blake2_256(&encoded),
+        tx_hash,
         block_number: number,
         index,
         outcome,
         fee_paid,
         events: records.iter().map(|r| r.event.clone()).collect(),
     };
-    (ApplyResult::Included(receipt), records)
+    (receipt, records)
 }
 
 /// Answers a read-only query.

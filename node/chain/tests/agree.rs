@@ -1,6 +1,6 @@
 //! The seam SCP uses: verdicts on proposed transaction sets, and applying an agreed value
-//! (the set whole, in order, with a skipped receipt for what became invalid at its turn) the
-//! same way on every node.
+//! (the set whole, in order, every fee charged before any call runs) the same way on every
+//! node.
 
 use watt_chain::test_utils::{keyring, open_dev_chain, open_dev_chain_with, transfer};
 use watt_chain::{Chain, ChainConfig, ChainError};
@@ -27,17 +27,20 @@ fn value_for(chain: &Chain, set: &TxSet, after_ms: u64) -> ConsensusValue {
     }
 }
 
+/// An agreed set applies whole and in order with every fee charged before any call runs:
+/// a transfer written to drain its sender as if the later transaction's fee were still there
+/// fails (that fee was taken first) but pays its own; the later transfer runs. Another node
+/// importing the block computes the same block, receipts and events.
 #[test]
-fn an_agreed_set_applies_whole_and_skips_what_became_unpayable_the_same_way_on_import() {
+fn an_agreed_set_applies_whole_charging_every_fee_first_the_same_way_on_import() {
     let dir = tempfile::tempdir().unwrap();
     let chain = open_dev_chain(dir.path());
     let keys = keyring();
     let (charlie, dave) = (&keys[2], keys[3].account());
     let g = chain.genesis_hash();
     let start = free(&chain, &charlie.account());
-    // The first transfer leaves Charlie below the existential deposit (0.01 WATT) once its fee
-    // (about 0.012 WATT) is paid, so the account is reaped; the second, valid against the
-    // parent state, can then pay no fee.
+    // Leaves 0.02 WATT, enough for its own fee (about 0.012 WATT) but not for the second
+    // transfer's fee as well, which pass 1 takes before this call runs.
     let drain = transfer(g, charlie, dave, start - 2 * UNIT / 100, 0, 0);
     let after = transfer(g, charlie, dave, UNIT, 1, 0);
     let set = TxSet {
@@ -49,6 +52,7 @@ fn an_agreed_set_applies_whole_and_skips_what_became_unpayable_the_same_way_on_i
         Ok(()),
         "valid against the parent"
     );
+    let dave_before = free(&chain, &dave);
     let value = value_for(&chain, &set, 1_000);
     let imported = chain.apply_agreed(&value, &set, Some(b"certificate".to_vec())).unwrap();
 
@@ -62,32 +66,30 @@ fn an_agreed_set_applies_whole_and_skips_what_became_unpayable_the_same_way_on_i
     );
     assert_eq!(chain.justification(1).unwrap().as_deref(), Some(&b"certificate"[..]));
     assert_eq!(chain.finalized().unwrap(), (1, imported.hash));
-    let ok = chain.receipt(&drain.hash()).unwrap().unwrap();
+    let failed = chain.receipt(&drain.hash()).unwrap().unwrap();
+    assert!(matches!(failed.outcome, TxOutcome::Failed(_)), "{:?}", failed.outcome);
+    let ok = chain.receipt(&after.hash()).unwrap().unwrap();
     assert_eq!(ok.outcome, TxOutcome::Success);
-    let skipped = chain.receipt(&after.hash()).unwrap().unwrap();
     assert!(
-        matches!(
-            skipped.outcome,
-            TxOutcome::Skipped(TxError::CannotPayFee { free: 0, .. })
-        ),
-        "{:?}",
-        skipped.outcome
+        failed.fee_paid > UNIT / 100 && ok.fee_paid > UNIT / 100,
+        "both paid a fee"
     );
-    assert_eq!((skipped.fee_paid, skipped.index, skipped.events.len()), (0, 1, 0));
     assert_eq!(
         free(&chain, &charlie.account()),
-        0,
-        "reaped, and nothing taken by the skipped one"
+        start - failed.fee_paid - ok.fee_paid - UNIT,
+        "both fees and the second transfer taken, nothing of the failed one"
     );
+    assert_eq!(free(&chain, &dave), dave_before + UNIT);
 
-    // Another node re-executes the same block to the same hash: skipping is deterministic.
+    // Another node re-executes the same block to the same hash.
     let other_dir = tempfile::tempdir().unwrap();
     let other = open_dev_chain(other_dir.path());
     let block = chain.block(&imported.hash).unwrap().unwrap();
     let again = other.import_block(block, true, Some(b"certificate")).unwrap();
     assert_eq!(again.hash, imported.hash);
     assert_eq!(again.header.author, keys[1].account());
-    assert_eq!(other.receipt(&after.hash()).unwrap(), Some(skipped));
+    assert_eq!(other.receipt(&drain.hash()).unwrap(), Some(failed));
+    assert_eq!(other.receipt(&after.hash()).unwrap(), Some(ok));
     assert_eq!(other.events(1).unwrap(), chain.events(1).unwrap(), "the same events");
 }
 

@@ -135,9 +135,11 @@ pub enum TxOutcome {
     Success,
     /// The call's effects were rolled back; the fee was still paid.
     Failed(DispatchError),
-    /// Part of an agreed transaction set but invalid when its turn came (say, its sender's
-    /// balance went to an earlier transaction of the set): not executed, no fee, no state
-    /// change. Every node skips it the same way, so an agreed block stays importable.
+    /// Part of an agreed transaction set but invalid when the block's fee pass reached it:
+    /// not executed, no fee, no state change. Every node skips it the same way, so an agreed
+    /// block stays importable. Fees are charged before any call runs, so a set that passed the
+    /// set check has this only for a sender an earlier fee of its own reaped (that fee left
+    /// less than the existential deposit, and the whole balance went to the fee pool).
     Skipped(TxError),
 }
 

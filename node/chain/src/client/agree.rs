@@ -233,9 +233,9 @@ impl Chain {
 
     /// Applies an agreed value: `set` (whose hash the value names) on the parent the value
     /// names, with its close time, as the next block authored by the value's proposer; final, with `justification` (the
-    /// finality certificate) stored beside it. Every node computes the same block: a
-    /// transaction that turns out invalid at its turn stays in the block with a skipped
-    /// receipt. Refused (nothing written) if the value does not extend the head, names another
+    /// finality certificate) stored beside it. Every node computes the same block: every
+    /// fee is charged before any call runs (`watt_runtime::api::apply_block`), and a
+    /// transaction the fee pass finds invalid stays in the block with a skipped receipt. Refused (nothing written) if the value does not extend the head, names another
     /// set, or closes no later than the parent.
     pub fn apply_agreed(
         &self,
