@@ -18,6 +18,14 @@
 //! | `watt_scp_nomination_timeouts_total`, `watt_scp_ballot_timeouts_total` | counter | [`ScpStats`] |
 //! | `watt_scp_slots_externalized_total`, `watt_scp_slots_multi_round_total` | counter | [`ScpStats`] |
 //! | `watt_sync_blocks_total`, `watt_scp_refused_total` | counter | [`ScpStats`] |
+//! | `watt_scp_outside_quorum_total`, `watt_scp_apply_failures_total` | counter | [`ScpStats`] |
+//! | `watt_scp_tx_sets{state="pinned"\|"loose"}`, `watt_scp_tx_set_bytes` | gauge | [`ScpStats`] |
+//! | `watt_scp_pending_fetches`, `watt_scp_parked_envelopes` | gauge | [`ScpStats`] |
+//!
+//! The last three rows are what an operator watches under attack: the gauges are the bounded
+//! stores an outsider can fill (their caps are in `node/consensus/src/scp/`), the counters what
+//! the node dropped unread and the agreed values it failed to apply (a fault of this node, not
+//! of the network: see the log).
 //!
 //! A dev node has no network and no SCP engine: those metrics read 0 there, so dashboards
 //! and alerts see the same series on every node.
@@ -240,6 +248,46 @@ impl Collector for SourcesCollector {
             "SCP envelopes or messages refused as invalid.",
             read(|s| &s.refused),
         )?;
+        counter(
+            e,
+            "watt_scp_outside_quorum",
+            "SCP envelopes dropped unread: their sender is outside the local transitive quorum.",
+            read(|s| &s.outside_quorum),
+        )?;
+        counter(
+            e,
+            "watt_scp_apply_failures",
+            "Failed attempts at applying an agreed value here (a fault of this node; retried).",
+            read(|s| &s.apply_failures),
+        )?;
+        family(
+            e,
+            "watt_scp_tx_sets",
+            "Transaction sets held: pinned for open slots, or loose (named by nothing yet).",
+            "state",
+            [
+                ("pinned", ConstGauge::new(read(|s| &s.tx_sets_pinned))),
+                ("loose", ConstGauge::new(read(|s| &s.tx_sets_loose))),
+            ],
+        )?;
+        gauge(
+            e,
+            "watt_scp_tx_set_bytes",
+            "Bytes of every transaction set held.",
+            read(|s| &s.tx_set_bytes),
+        )?;
+        gauge(
+            e,
+            "watt_scp_pending_fetches",
+            "Transaction sets and quorum sets wanted or being fetched.",
+            read(|s| &s.pending_fetches),
+        )?;
+        gauge(
+            e,
+            "watt_scp_parked_envelopes",
+            "SCP envelopes parked until what they name arrives.",
+            read(|s| &s.parked),
+        )?;
         Ok(())
     }
 }
@@ -394,6 +442,19 @@ mod tests {
         ),
         ("watt_sync_blocks", "counter", &["watt_sync_blocks_total"]),
         ("watt_scp_refused", "counter", &["watt_scp_refused_total"]),
+        ("watt_scp_outside_quorum", "counter", &["watt_scp_outside_quorum_total"]),
+        ("watt_scp_apply_failures", "counter", &["watt_scp_apply_failures_total"]),
+        (
+            "watt_scp_tx_sets",
+            "gauge",
+            &[
+                "watt_scp_tx_sets{state=\"pinned\"}",
+                "watt_scp_tx_sets{state=\"loose\"}",
+            ],
+        ),
+        ("watt_scp_tx_set_bytes", "gauge", &["watt_scp_tx_set_bytes"]),
+        ("watt_scp_pending_fetches", "gauge", &["watt_scp_pending_fetches"]),
+        ("watt_scp_parked_envelopes", "gauge", &["watt_scp_parked_envelopes"]),
     ];
 
     #[test]
@@ -447,6 +508,13 @@ mod tests {
             "watt_scp_slots_multi_round_total",
             "watt_sync_blocks_total",
             "watt_scp_refused_total",
+            "watt_scp_outside_quorum_total",
+            "watt_scp_apply_failures_total",
+            "watt_scp_tx_sets{state=\"pinned\"}",
+            "watt_scp_tx_sets{state=\"loose\"}",
+            "watt_scp_tx_set_bytes",
+            "watt_scp_pending_fetches",
+            "watt_scp_parked_envelopes",
         ] {
             assert_eq!(v[series], 0, "{series} on a fresh dev chain:\n{text}");
         }
@@ -528,6 +596,13 @@ mod tests {
         set(&stats.slots_multi_round, 1);
         set(&stats.blocks_synced, 4);
         set(&stats.refused, 9);
+        set(&stats.outside_quorum, 31);
+        set(&stats.apply_failures, 6);
+        set(&stats.tx_sets_pinned, 7);
+        set(&stats.tx_sets_loose, 13);
+        set(&stats.tx_set_bytes, 4_096);
+        set(&stats.pending_fetches, 8);
+        set(&stats.parked, 12);
         stats.syncing.store(true, Relaxed);
 
         let dir = tempfile::tempdir().unwrap();
@@ -547,6 +622,13 @@ mod tests {
         assert_eq!(v["watt_scp_slots_multi_round_total"], 1, "{text}");
         assert_eq!(v["watt_sync_blocks_total"], 4, "{text}");
         assert_eq!(v["watt_scp_refused_total"], 9, "{text}");
+        assert_eq!(v["watt_scp_outside_quorum_total"], 31, "{text}");
+        assert_eq!(v["watt_scp_apply_failures_total"], 6, "{text}");
+        assert_eq!(v["watt_scp_tx_sets{state=\"pinned\"}"], 7, "{text}");
+        assert_eq!(v["watt_scp_tx_sets{state=\"loose\"}"], 13, "{text}");
+        assert_eq!(v["watt_scp_tx_set_bytes"], 4_096, "{text}");
+        assert_eq!(v["watt_scp_pending_fetches"], 8, "{text}");
+        assert_eq!(v["watt_scp_parked_envelopes"], 12, "{text}");
 
         // Later changes show at the next scrape, once (no delta is carried between scrapes).
         stats.envelopes_in.fetch_add(3, Relaxed);

@@ -78,9 +78,11 @@ pub struct ExecutorConfig {
     pub block_call_deadline: Duration,
     /// Longest any other call (validation, queries) may run.
     pub call_deadline: Duration,
-    /// Instances kept for block building: other calls wait rather than take the last ones, so
-    /// the block producer always gets an instance however busy the RPC is.
-    pub reserved_for_blocks: u32,
+    /// Instances kept for consensus (building genesis, applying a block, judging a proposed
+    /// transaction set: [`CONSENSUS_ENTRIES`]): other calls (RPC queries, pool admission of
+    /// gossiped or submitted transactions) wait rather than take the last ones, so SCP's
+    /// validity check and the block apply always get an instance however busy the RPC is.
+    pub reserved_for_consensus: u32,
     /// The contract engine behind the runtime's sandbox host functions.
     pub contracts: crate::contract_engine::ContractEngineConfig,
 }
@@ -94,7 +96,7 @@ impl Default for ExecutorConfig {
             module_cache_size: 4,
             block_call_deadline: Duration::from_secs(60),
             call_deadline: Duration::from_secs(10),
-            reserved_for_blocks: 2,
+            reserved_for_consensus: 2,
             contracts: Default::default(),
         }
     }
@@ -138,9 +140,14 @@ fn hex_prefix(h: &Hash) -> String {
 /// How often the engine's epoch advances: the granularity of call deadlines.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// The runtime entry points consensus calls: they may take the instances reserved by
+/// [`ExecutorConfig::reserved_for_consensus`]. Everything an outsider can trigger (RPC queries
+/// and dry runs, validation of a submitted or gossiped transaction) is an ordinary call.
+pub const CONSENSUS_ENTRIES: [&str; 3] = [entries::BUILD_GENESIS, entries::APPLY_BLOCK, entries::VALIDATE_TX_SET];
+
 /// Admission to the pooling allocator's instances. wasmtime fails an instantiation when every
 /// instance is taken; here a caller waits for one instead, and ordinary calls leave
-/// `reserved` instances to block building.
+/// `reserved` instances to consensus.
 struct InstanceSlots {
     in_use: Mutex<u32>,
     freed: Condvar,
@@ -152,8 +159,8 @@ struct InstanceSlots {
 struct SlotGuard<'a>(&'a InstanceSlots);
 
 impl InstanceSlots {
-    fn acquire(&self, for_block: bool) -> SlotGuard<'_> {
-        let limit = if for_block {
+    fn acquire(&self, for_consensus: bool) -> SlotGuard<'_> {
+        let limit = if for_consensus {
             self.total
         } else {
             self.total.saturating_sub(self.reserved).max(1)
@@ -170,7 +177,7 @@ impl InstanceSlots {
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
         *self.0.in_use.lock() -= 1;
-        // Wake everyone: a block-building waiter may be behind ordinary ones it can overtake.
+        // Wake everyone: a consensus waiter may be behind ordinary ones it can overtake.
         self.0.freed.notify_all();
     }
 }
@@ -267,7 +274,7 @@ impl Executor {
                 in_use: Mutex::new(0),
                 freed: Condvar::new(),
                 total: config.max_concurrent_instances.max(1),
-                reserved: config.reserved_for_blocks,
+                reserved: config.reserved_for_consensus,
             },
             config,
             ticker: ticked,
@@ -330,7 +337,7 @@ impl Executor {
             Deadline::Default => Some(self.config.call_deadline),
             Deadline::None => None,
         };
-        let _slot = self.slots.acquire(for_block);
+        let _slot = self.slots.acquire(CONSENSUS_ENTRIES.contains(&entry));
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.config.max_memory_bytes)
             .instances(1)

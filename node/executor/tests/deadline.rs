@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use watt_executor::{ExecError, Executor, ExecutorConfig, MemoryBackend, RuntimeCode, StateSession};
 use watt_primitives::abi::entry;
 
-/// Links like a runtime; `watt_apply_block` and `watt_query` loop forever, `watt_version`
-/// returns at once (an empty output at address 0).
+/// Links like a runtime; `watt_apply_block` and `watt_query` loop forever, `watt_version` and
+/// `watt_validate_tx_set` return at once (an empty output at address 0).
 const LOOPING_RUNTIME: &str = r#"
 (module
   (memory (export "memory") 1)
@@ -17,6 +17,7 @@ const LOOPING_RUNTIME: &str = r#"
   (func (export "watt_apply_block") (param i32 i32) (result i64)
     (loop $forever (br $forever))
     (i64.const 0))
+  (func (export "watt_validate_tx_set") (param i32 i32) (result i64) (i64.const 0))
   (func (export "watt_query") (param i32 i32) (result i64)
     (loop $forever (br $forever))
     (i64.const 0)))
@@ -37,7 +38,7 @@ fn executor(call: Duration, block: Duration, instances: u32) -> Executor {
         call_deadline: call,
         block_call_deadline: block,
         max_concurrent_instances: instances,
-        reserved_for_blocks: 1,
+        reserved_for_consensus: 1,
         ..Default::default()
     })
     .expect("executor")
@@ -83,7 +84,7 @@ fn a_looping_runtime_is_interrupted_at_its_deadline_and_the_executor_keeps_worki
 
 #[test]
 fn more_callers_than_instances_wait_instead_of_failing() {
-    // Two instances, one of them reserved for block building: ordinary calls run one at a time.
+    // Two instances, one of them reserved for consensus: ordinary calls run one at a time.
     let ex = Arc::new(executor(Duration::from_millis(150), Duration::from_millis(150), 2));
     let threads: Vec<_> = (0..6)
         .map(|_| {
@@ -122,6 +123,37 @@ fn block_building_gets_the_reserved_instance_while_ordinary_calls_hold_the_rest(
         started.elapsed() < Duration::from_secs(2),
         "block building waited for the ordinary call: {:?}",
         started.elapsed()
+    );
+    assert!(matches!(busy.join().unwrap(), Err(ExecError::Deadline { .. })));
+}
+
+/// SCP's validity check of a proposed set runs at once while RPC-style queries hold every
+/// ordinary instance (issue 17 item 7: the consensus loop never waits on the RPC); an ordinary
+/// call (a pool admission, say) started then waits for the query instead of taking the
+/// reserved instance.
+#[test]
+fn consensus_set_validation_gets_the_reserved_instance_and_ordinary_calls_do_not() {
+    let ex = Arc::new(executor(Duration::from_secs(2), Duration::from_millis(100), 2));
+    let busy_started = Instant::now();
+    let busy = {
+        let ex = ex.clone();
+        std::thread::spawn(move || ex.call(&code(), entry::QUERY, &[], session()).1)
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let (_, out) = ex.call(&code(), entry::VALIDATE_TX_SET, &[], session());
+    assert_eq!(out.expect("the set check ran"), Vec::<u8>::new());
+    assert!(
+        started.elapsed() < Duration::from_millis(1_000),
+        "the set check waited for the ordinary call: {:?}",
+        started.elapsed()
+    );
+    let (_, out) = ex.call(&code(), entry::VERSION, &[], session());
+    assert_eq!(out.expect("the ordinary call ran"), Vec::<u8>::new());
+    assert!(
+        busy_started.elapsed() >= Duration::from_millis(1_900),
+        "an ordinary call took the reserved instance instead of waiting: {:?}",
+        busy_started.elapsed()
     );
     assert!(matches!(busy.join().unwrap(), Err(ExecError::Deadline { .. })));
 }
