@@ -103,6 +103,11 @@ pub trait AgreementChain: Send + Sync + 'static {
     fn block_at(&self, number: BlockNumber) -> Result<Option<(Block, Option<Vec<u8>>)>, ChainError>;
     /// Pools a transaction received by gossip.
     fn submit_from_peer(&self, bytes: &[u8]) -> Result<Hash, SubmitError>;
+    /// Pools transactions received from peers, in order, one result each; a chain may check
+    /// their signatures as one batch first.
+    fn submit_batch_from_peer(&self, batch: &[Vec<u8>]) -> Vec<Result<Hash, SubmitError>> {
+        batch.iter().map(|bytes| self.submit_from_peer(bytes)).collect()
+    }
     /// Where locally submitted transactions go to be gossiped.
     fn set_tx_relay(&self, relay: tokio::sync::mpsc::UnboundedSender<Vec<u8>>);
     /// The engine's persisted state.
@@ -161,6 +166,9 @@ impl AgreementChain for Chain {
     }
     fn submit_from_peer(&self, bytes: &[u8]) -> Result<Hash, SubmitError> {
         Chain::submit_from_peer(self, bytes)
+    }
+    fn submit_batch_from_peer(&self, batch: &[Vec<u8>]) -> Vec<Result<Hash, SubmitError>> {
+        Chain::submit_batch_from_peer(self, batch)
     }
     fn set_tx_relay(&self, relay: tokio::sync::mpsc::UnboundedSender<Vec<u8>>) {
         Chain::set_tx_relay(self, relay)

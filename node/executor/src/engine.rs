@@ -2,6 +2,7 @@
 
 use crate::host_functions::{default_host_functions, HostFunctions, HostState, ALLOC_EXPORT, MEMORY_EXPORT};
 use crate::overlay::{BackendError, StateSession};
+use crate::signature_cache::VerifiedSignatures;
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
@@ -189,6 +190,8 @@ pub struct Executor {
     modules: Mutex<HashMap<Hash, InstancePre<HostState>>>,
     slots: InstanceSlots,
     config: ExecutorConfig,
+    /// Valid signatures remembered (shared with the default crypto host functions).
+    verified: Arc<VerifiedSignatures>,
     /// Keeps the epoch ticker running exactly as long as this executor.
     #[allow(dead_code)]
     ticker: Arc<Engine>,
@@ -254,11 +257,32 @@ impl Executor {
         let engine = crate::contract_engine::ContractEngine::new(config.contracts.clone())
             .map_err(|e| ExecError::Instantiate(e.to_string()))?;
         let sandbox = Arc::new(crate::sandbox::ContractSandbox::new(Arc::new(engine)));
-        Self::with_host_functions(config, default_host_functions(sandbox))
+        let verified = Arc::new(VerifiedSignatures::default());
+        Self::build(config, default_host_functions(sandbox, verified.clone()), verified)
     }
 
     /// An executor with the given host-function sets (the defaults plus extensions, usually).
+    /// Its [`Executor::preverify_signatures`] fills a cache of its own, which the sets' crypto
+    /// functions consult only if they were built with it.
     pub fn with_host_functions(config: ExecutorConfig, sets: Vec<Box<dyn HostFunctions>>) -> Result<Self, ExecError> {
+        Self::build(config, sets, Arc::new(VerifiedSignatures::default()))
+    }
+
+    /// Verifies the signatures of `items` as one batch (schnorrkel's batch verification costs
+    /// about half as much per signature as checking each) and, when all are valid, remembers
+    /// them, so the runtime's checks of those transactions (pool admission, the set check,
+    /// the block) find them verified. `false` when any is invalid: nothing is remembered and
+    /// each is checked alone when the runtime gets to it. A result changes no runtime
+    /// outcome (see [`crate::signature_cache`]), only what the runtime's checks cost.
+    pub fn preverify_signatures(&self, items: Vec<([u8; 32], [u8; 64], Vec<u8>)>) -> bool {
+        self.verified.verify_batch(&watt_support::crypto::BatchItems(items))
+    }
+
+    fn build(
+        config: ExecutorConfig,
+        sets: Vec<Box<dyn HostFunctions>>,
+        verified: Arc<VerifiedSignatures>,
+    ) -> Result<Self, ExecError> {
         let engine = Engine::new(&deterministic_config(&config)).map_err(|e| ExecError::Instantiate(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         for set in &sets {
@@ -277,6 +301,7 @@ impl Executor {
                 reserved: config.reserved_for_consensus,
             },
             config,
+            verified,
             ticker: ticked,
         })
     }

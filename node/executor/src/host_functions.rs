@@ -222,6 +222,14 @@ pub struct CryptoFunctions {
     verified: std::sync::Arc<crate::signature_cache::VerifiedSignatures>,
 }
 
+impl CryptoFunctions {
+    /// Crypto functions remembering valid signatures in `verified`, a cache the node may also
+    /// fill itself ([`crate::Executor::preverify_signatures`]).
+    pub fn new(verified: std::sync::Arc<crate::signature_cache::VerifiedSignatures>) -> Self {
+        CryptoFunctions { verified }
+    }
+}
+
 impl HostFunctions for CryptoFunctions {
     fn register(&self, l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         l.func_wrap(
@@ -304,10 +312,13 @@ impl HostFunctions for LoggingFunctions {
 
 /// The host functions every Watt runtime links against, the contract sandbox over `sandbox`
 /// included.
-pub fn default_host_functions(sandbox: std::sync::Arc<crate::sandbox::ContractSandbox>) -> Vec<Box<dyn HostFunctions>> {
+pub fn default_host_functions(
+    sandbox: std::sync::Arc<crate::sandbox::ContractSandbox>,
+    verified: std::sync::Arc<crate::signature_cache::VerifiedSignatures>,
+) -> Vec<Box<dyn HostFunctions>> {
     vec![
         Box::new(StorageFunctions),
-        Box::new(CryptoFunctions::default()),
+        Box::new(CryptoFunctions::new(verified)),
         Box::new(LoggingFunctions),
         Box::new(crate::sandbox::SandboxFunctions::new(sandbox)),
     ]

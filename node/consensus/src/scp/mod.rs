@@ -20,7 +20,9 @@
 //!   prove them; an empty answer costs the claimant; syncing never stops nomination;
 //! - block-range and transaction requests are budgeted per peer; block ranges are read and
 //!   imported off the consensus loop;
-//! - pools converge: waiting transactions are pushed to peers again and nonce gaps pulled.
+//! - pools converge: waiting transactions are pushed to peers again and nonce gaps pulled;
+//! - [`intake`]: transactions from peers are admitted off the loop, in batches whose
+//!   signatures are checked together, from a bounded queue (full: ignored, not relayed).
 //!
 //! A node that finds its own block differs from the one its quorum built on stops with a
 //! message saying so ([`ConsensusError::Diverged`]) instead of forking silently.
@@ -28,6 +30,7 @@
 mod admission;
 mod driver;
 mod fetch;
+mod intake;
 mod persist;
 mod proposer;
 mod sync;
@@ -56,9 +59,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sync as claims;
 use sync::SyncClaims;
-use watt_chain::{ChainError, SubmitError};
+use watt_chain::ChainError;
 use watt_network::{NetworkEvent, NetworkHandle, PeerId, Responder, Topic, Validation};
-use watt_primitives::{AccountId, BlockNumber, ConsensusValue, Hash, TxError};
+use watt_primitives::{AccountId, BlockNumber, ConsensusValue, Hash};
 use watt_scp::certificate::{
     certificate_from_envelopes, certified_quorum, trim_certificate, verify_certificate, Certificate, CertificateError,
 };
@@ -284,6 +287,8 @@ const OVERCLAIM_PENALTY: i32 = 20;
 struct State<C: AgreementChain> {
     chain: Arc<C>,
     network: NetworkHandle,
+    /// Transactions from peers, admitted off the loop.
+    intake: intake::TxIntake,
     config: ScpEngineConfig,
     stats: Arc<ScpStats>,
     validator: bool,
@@ -346,6 +351,7 @@ impl<C: AgreementChain> State<C> {
         );
         let long_ago = Instant::now() - Duration::from_secs(60);
         State {
+            intake: intake::TxIntake::spawn(chain.clone(), network.clone(), stats.clone()),
             scope: QuorumScope::new(config.quorum_set.clone()),
             chain,
             network,
@@ -666,7 +672,8 @@ impl<C: AgreementChain> State<C> {
                 let verdict = match topic {
                     Topic::ScpEnvelopes => self.on_envelope_bytes(from, &data),
                     Topic::TxSets => self.on_tx_set_bytes(from, &data),
-                    Topic::Transactions => self.on_transaction(&data),
+                    // The verdict comes from the intake once the transaction is admitted.
+                    Topic::Transactions => return self.intake.gossip(id, from, data),
                 };
                 if verdict == Validation::Reject {
                     self.stats.refused.fetch_add(1, Relaxed);
@@ -674,22 +681,6 @@ impl<C: AgreementChain> State<C> {
                 self.network.report_validation(id, from, verdict);
             }
             NetworkEvent::Request { from, data, reply } => self.on_request(from, &data, reply),
-        }
-    }
-
-    fn on_transaction(&mut self, data: &[u8]) -> Validation {
-        match self.chain.submit_from_peer(data) {
-            Ok(_) => Validation::Accept,
-            // Provably bad whatever the state: the sender should not have relayed it.
-            Err(SubmitError::Pool(watt_txpool::PoolError::Invalid(
-                TxError::BadEncoding
-                | TxError::BadSignature
-                | TxError::WrongGenesis { .. }
-                | TxError::TooLarge { .. }
-                | TxError::BadCall,
-            ))) => Validation::Reject,
-            // Stale, already pooled, pool full...: not the sender's fault.
-            Err(_) => Validation::Ignore,
         }
     }
 
@@ -889,13 +880,10 @@ impl<C: AgreementChain> State<C> {
                     reply.send(Response::Error("too many transaction requests; slow down".into()).encode());
                     return;
                 }
-                let mut new = 0u32;
-                for tx in txs.iter().take(wire::MAX_TXS_PER_MESSAGE) {
-                    if self.on_transaction(tx) == Validation::Accept {
-                        new += 1;
-                    }
-                }
-                Response::Pushed(new)
+                Response::Pushed(
+                    self.intake
+                        .from_request(txs.into_iter().take(wire::MAX_TXS_PER_MESSAGE)),
+                )
             }
         };
         reply.send(response.encode());
@@ -1054,9 +1042,8 @@ impl<C: AgreementChain> State<C> {
             }
             (Fetch::Blocks, Response::Blocks(blocks)) => self.on_blocks(peer, blocks),
             (Fetch::Transactions, Response::Transactions(txs)) => {
-                for tx in txs.iter().take(wire::MAX_TXS_PER_MESSAGE) {
-                    self.on_transaction(tx);
-                }
+                self.intake
+                    .from_request(txs.into_iter().take(wire::MAX_TXS_PER_MESSAGE));
             }
             (Fetch::Blocks, _) => {
                 self.claims.failed(peer);

@@ -128,7 +128,8 @@ pub enum Response {
     Error(String),
     /// For [`Request::PooledFrom`]: SCALE-encoded transactions in nonce order.
     Transactions(Vec<Vec<u8>>),
-    /// For [`Request::PushTransactions`]: how many were new to the pool.
+    /// For [`Request::PushTransactions`]: how many were queued for admission (a node admits
+    /// them off its consensus loop, after answering; a full queue takes none).
     Pushed(u32),
 }
 
