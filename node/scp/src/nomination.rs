@@ -8,6 +8,8 @@
 //!   `threshold / entries` down its path; a node is a neighbour in round r when
 //!   `H(N, r, node) <= weight`, and the neighbours with the highest `H(P, r, node)` lead. Leaders
 //!   accumulate across rounds, and a round that adds no new leader is skipped (stellar-core v19).
+//!   Unlike stellar-core, the local node is weighed as its peers weigh it (`own_weight`), so
+//!   nodes sharing a quorum set agree on every round's leaders.
 //! - Votes: a leader votes for its own value; a node echoes the best new value (highest
 //!   `H(value)`) from each leader's latest statement while it has no candidate.
 //! - Accept (§3.2 federated voting): a value voted or accepted by a quorum, or accepted by a
@@ -201,9 +203,9 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
         self.latest.get(node)
     }
 
-    fn priority(&self, driver: &impl NominationDriver<N>, node: &N, qset: &QuorumSet<N>) -> u64 {
+    fn priority(&self, driver: &impl NominationDriver<N>, node: &N, qset: &QuorumSet<N>, own_weight: u64) -> u64 {
         let weight = if *node == self.local {
-            u64::MAX
+            own_weight
         } else {
             node_weight(node, qset)
         };
@@ -214,10 +216,37 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
         }
     }
 
+    /// The local node's weight in leader selection: the weight a peer with the same quorum set
+    /// gives it (the highest over the set's other validators `v` of its weight in the set read
+    /// by `v`, that is without `v`).
+    ///
+    /// stellar-core gives the local node the full weight instead, while it reads every other
+    /// node in its quorum set without itself (`normalizeQSet`): in a 3-of-4 network each node
+    /// weighs the others 2/3 and itself 1, so whenever the round's top-priority node fails
+    /// its neighbour check in the others' eyes, it leads for itself alone while the others
+    /// follow another leader, no value gathers a quorum of votes, and the slot waits a second
+    /// for round 2 (7–17 % of slots on the 4-validator testnet, BENCHMARKS.md "Many
+    /// validators"). Weighed as its peers weigh it, nodes that share a quorum set pick the
+    /// same leaders. Leader choice decides only how fast nomination converges, never what is
+    /// safe (draft-mazieres-dinrg-scp §5.1), so the change costs no safety. A node missing
+    /// from its own quorum set keeps the full weight (it would otherwise never lead).
+    fn own_weight(&self) -> u64 {
+        self.qset
+            .all_validators()
+            .iter()
+            .filter(|v| **v != self.local)
+            .map(|v| node_weight(&self.local, &self.qset.without(v)))
+            .max()
+            .filter(|w| *w > 0)
+            .unwrap_or(u64::MAX)
+    }
+
     /// Adds this round's top-priority nodes to the leaders; whether any was new.
     fn update_leaders(&mut self, driver: &impl NominationDriver<N>) -> bool {
-        // The local node reads its own quorum set without itself (stellar-core normalizeQSet).
+        // Others are read in the local quorum set without the local node (stellar-core
+        // normalizeQSet); the local node as its peers read it.
         let qset = self.qset.without(&self.local);
+        let own_weight = self.own_weight();
         let mut top = 0u64;
         let mut best: BTreeSet<N> = BTreeSet::new();
         let mut consider = |node: &N, p: u64| {
@@ -229,9 +258,9 @@ impl<N: Ord + Clone + std::fmt::Debug> Nomination<N> {
                 best.insert(node.clone());
             }
         };
-        consider(&self.local, self.priority(driver, &self.local, &qset));
+        consider(&self.local, self.priority(driver, &self.local, &qset, own_weight));
         for node in qset.all_validators() {
-            let p = self.priority(driver, &node, &qset);
+            let p = self.priority(driver, &node, &qset, own_weight);
             consider(&node, p);
         }
         let before = self.leaders.len();

@@ -256,3 +256,65 @@ fn unknown_quorum_sets_do_not_count_and_stop_halts() {
         .receive(&d, &v(4), nominate_st(&["x"], &["x"]), Some(qset().into()))
         .is_empty());
 }
+
+/// Hashes like a real driver: pseudo-random per (slot, previous, kind, round, node), the same
+/// on every node.
+struct HashingDriver;
+
+impl NominationDriver<String> for HashingDriver {
+    fn validate(&self, _: u64, _: &Value) -> Validity {
+        Validity::Valid
+    }
+    fn combine(&self, _: u64, candidates: &BTreeSet<Value>) -> Value {
+        candidates.iter().max().cloned().unwrap_or_default()
+    }
+    fn hash_node(&self, slot: u64, previous: &Value, priority: bool, round: u32, node: &String) -> u64 {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: deterministic across runs and machines.
+        let mut h = std::hash::DefaultHasher::new();
+        (slot, previous, priority, round, node).hash(&mut h);
+        h.finish()
+    }
+    fn hash_value(&self, _: u64, _: &Value, _: u32, value: &Value) -> u64 {
+        value.iter().map(|b| *b as u64).sum()
+    }
+}
+
+/// Nodes that share a quorum set agree on every round's leaders (see `own_weight`). Under
+/// stellar-core's rule (own weight 1, the others 3/4 as read without oneself: 2/3), the
+/// round-1 leaders of four 3-of-4 nodes differ in a good share of slots, because a node that
+/// fails the neighbour check in its peers' eyes still leads for itself.
+#[test]
+fn nodes_sharing_a_quorum_set_pick_the_same_leaders_every_round() {
+    let d = HashingDriver;
+    let qset = QuorumSet::flat(3, (0..4).map(v).collect());
+    let mut leaders_seen = BTreeSet::new();
+    for slot in 1..=200u64 {
+        let mut nodes: Vec<Nomination<String>> = (0..4).map(|i| Nomination::new(slot, v(i), qset.clone())).collect();
+        for (i, n) in nodes.iter_mut().enumerate() {
+            n.nominate(&d, val(&format!("value of v{i}")), val("prev"));
+        }
+        for round in 1..=3 {
+            let first = nodes[0].leaders().clone();
+            assert!(!first.is_empty(), "slot {slot} round {round}: no leader");
+            for n in &nodes[1..] {
+                assert_eq!(n.leaders(), &first, "slot {slot} round {round}: leaders differ");
+            }
+            leaders_seen.extend(first);
+            for n in nodes.iter_mut() {
+                n.timeout(&d);
+            }
+        }
+    }
+    assert_eq!(leaders_seen.len(), 4, "every node leads some slots: {leaders_seen:?}");
+}
+
+#[test]
+fn a_node_is_weighed_as_its_peers_weigh_it() {
+    // 3 of 4: a peer reads the set without itself (2 of the other 3), so it weighs us 2/3.
+    let n = Nomination::new(1, v(0), QuorumSet::flat(3, (0..4).map(v).collect()));
+    assert_eq!(n.own_weight(), (u64::MAX as u128 * 2 / 3) as u64);
+    // Not in its own quorum set: full weight, as stellar-core gives it.
+    let outsider = Nomination::new(1, v(9), QuorumSet::flat(3, (0..4).map(v).collect()));
+    assert_eq!(outsider.own_weight(), u64::MAX);
+}
