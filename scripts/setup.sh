@@ -15,6 +15,23 @@ if ! dpkg-query -W -f='${Status}' libclang-dev 2>/dev/null | grep -q 'install ok
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
 fi
 
+# tests/tests/js_peer.rs runs a real js-libp2p peer (tests/js-peer) against the validators.
+if ! command -v node >/dev/null 2>&1; then
+  log "installing nodejs and npm (Debian's; the js-libp2p peer of tests/js-peer)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  log "installed node $(node --version) (the js peer needs 20 or later)"
+elif ! command -v npm >/dev/null 2>&1; then
+  log "installing npm (Debian's; node is $(node --version))"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+fi
+js_peer="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/js-peer"
+if [ ! -d "$js_peer/node_modules" ]; then
+  log "installing the js peer's packages (npm ci in tests/js-peer)"
+  npm ci --prefix "$js_peer" --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
 if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
   log "adding the wasm32-unknown-unknown target (the runtime is built to wasm)"
   rustup target add wasm32-unknown-unknown
