@@ -191,6 +191,9 @@ fn chain_params() -> ChainParams {
         weight_fee: 100,
         max_tx_len: 64 * 1024,
         max_block_weight: 2_000_000_000,
+        // The benchmark's blocks are sized by weight alone.
+        max_block_transactions: u32::MAX,
+        max_block_bytes: u32::MAX,
     }
 }
 
@@ -279,6 +282,7 @@ impl World {
             transactions,
         };
         self.with(|| api::apply_block(input))
+            .expect("the block is within the chain's size limits")
     }
 
     /// (open day, its first block, the first block past it).
@@ -633,7 +637,7 @@ fn time_block(state: &mut Option<OverlayExt>, number: u64, txs: &[SignedTransact
     };
     let (elapsed, out) = rolled_back(state, || {
         let t = Instant::now();
-        let out = api::apply_block(input);
+        let out = api::apply_block(input).expect("the block is within the chain's size limits");
         (t.elapsed(), out)
     });
     assert!(day_closed(&out).is_none(), "the measured block must not close a day");

@@ -166,8 +166,30 @@ fn second_check_in() -> TxError {
     TxError::Refused(pallet_presence::Error::AlreadyCheckedIn.into_dispatch_error())
 }
 
+/// The chain's block size limits ([`ChainParams::max_block_transactions`],
+/// [`ChainParams::max_block_bytes`]) over `count` transactions of `bytes` encoded bytes in
+/// all. One function for the set check and block application, so that a set the one accepts
+/// the other applies, and a block the one would refuse the other refuses too.
+fn check_block_size(params: &ChainParams, count: usize, bytes: u64) -> Result<(), TxSetError> {
+    if count > params.max_block_transactions as usize {
+        return Err(TxSetError::TooManyTransactions {
+            count: count.min(u32::MAX as usize) as u32,
+            max: params.max_block_transactions,
+        });
+    }
+    if bytes > u64::from(params.max_block_bytes) {
+        return Err(TxSetError::TooLarge {
+            bytes,
+            max: params.max_block_bytes,
+        });
+    }
+    Ok(())
+}
+
 /// Checks a proposed transaction set as a whole against the parent state (SCP's validity
-/// check before voting, ARCHITECTURE §3): size bounds, every signature (one batch), and per
+/// check before voting, ARCHITECTURE §3): the chain's size limits (read from the parent
+/// state's [`ChainParams`], never from the caller, so every node reaches the same verdict;
+/// the count is checked before anything is encoded), every signature (one batch), and per
 /// sender nonces in sequence from the state's and fees payable cumulatively from the free
 /// balance, at most one check-in per sender, and the block's weight limit over the declared
 /// weights. These are the rules of [`apply_block`]'s first pass (the fee pass), judged on the
@@ -177,22 +199,12 @@ fn second_check_in() -> TxError {
 /// transactions are then skipped; that sender has paid its whole balance, at least the sum of
 /// its fees in the set.)
 pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
+    let params = params();
     let count = input.transactions.len();
-    if count > input.max_transactions as usize {
-        return Err(TxSetError::TooManyTransactions {
-            count: count.min(u32::MAX as usize) as u32,
-            max: input.max_transactions,
-        });
-    }
+    check_block_size(&params, count, 0)?;
     let encoded: Vec<Vec<u8>> = input.transactions.iter().map(Encode::encode).collect();
     let bytes: u64 = encoded.iter().map(|e| e.len() as u64).sum();
-    if bytes > input.max_bytes as u64 {
-        return Err(TxSetError::TooLarge {
-            bytes,
-            max: input.max_bytes,
-        });
-    }
-    let params = params();
+    check_block_size(&params, count, bytes)?;
     let (payloads, all_signatures_ok) = signing_payloads_and_batch_check(&input.transactions);
     // Per sender: the next nonce expected and the fees already committed by the set.
     let mut senders: BTreeMap<AccountId, (u64, Balance)> = Default::default();
@@ -250,6 +262,17 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
 /// Applies a block: `on_initialize` hooks, the transactions, `on_finalize` hooks. Returns every
 /// transaction's result (in input order) and the block's events list.
 ///
+/// **A block over the chain's size limits is refused whole**, before anything runs or is
+/// written: more than [`ChainParams::max_block_transactions`] transactions or more than
+/// [`ChainParams::max_block_bytes`] encoded transaction bytes gives
+/// [`TxSetError::TooManyTransactions`] or [`TxSetError::TooLarge`], the same verdict
+/// [`validate_tx_set`] gives the set (one check, `check_block_size`, serves both). Refusing
+/// the block rather than skipping the transactions past the limit keeps every path
+/// consistent: a producer never meets the refusal (it takes at most the chain's limits from
+/// its pool), an agreed set cannot exceed them (the set check refused it before any vote), and
+/// a block imported from a peer that exceeds them was never valid, so every node refuses it
+/// the same way instead of committing a block larger than the chain allows.
+///
 /// **Every fee is charged before any call runs** (stellar-core applies a ledger the same way:
 /// fees and sequence numbers first, then the operations). The transactions go through two
 /// passes, each in input order:
@@ -287,7 +310,11 @@ pub fn validate_tx_set(input: ValidateTxSetInput) -> Result<(), TxSetError> {
 /// A transaction's events are listed together in the block's events list (phase
 /// `Transaction(i)`) and its receipt: its fee's, its call's (if the call succeeded), its
 /// refund's.
-pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
+pub fn apply_block(input: ApplyBlockInput) -> Result<ApplyBlockOutput, TxSetError> {
+    let params = params();
+    check_block_size(&params, input.transactions.len(), 0)?;
+    let bytes: u64 = input.transactions.iter().map(|t| t.encoded_size() as u64).sum();
+    check_block_size(&params, input.transactions.len(), bytes)?;
     system::initialize_block(input.number, input.parent_hash, input.close_time);
     let block = BlockContext {
         number: input.number,
@@ -297,7 +324,6 @@ pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
         EventPhase::Initialization,
         crate::hooks::run(EventPhase::Initialization, &block),
     );
-    let params = params();
     let (payloads, all_signatures_ok) = signing_payloads_and_batch_check(&input.transactions);
 
     // Pass 1: fees, nonces and block weight, for every transaction before any call.
@@ -334,10 +360,10 @@ pub fn apply_block(input: ApplyBlockInput) -> ApplyBlockOutput {
         EventPhase::Finalization,
         crate::hooks::run(EventPhase::Finalization, &block),
     ));
-    ApplyBlockOutput {
+    Ok(ApplyBlockOutput {
         results,
         events: records,
-    }
+    })
 }
 
 /// The block's list entries for `events` of one phase: each encoded once, with its topics.

@@ -25,6 +25,8 @@ mod tests {
             weight_fee: 2,
             max_tx_len: 100,
             max_block_weight: 1_000_000,
+            max_block_transactions: 100,
+            max_block_bytes: 10_000,
         };
         assert_eq!(fee(&p, 0, 0), 1000);
         assert_eq!(fee(&p, 5, 0), 1050);

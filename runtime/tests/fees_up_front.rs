@@ -29,6 +29,8 @@ fn params() -> ChainParams {
         weight_fee: WEIGHT_FEE,
         max_tx_len: 64 * 1024,
         max_block_weight: 1_000_000_000,
+        max_block_transactions: 10_000,
+        max_block_bytes: 10_000_000,
     }
 }
 

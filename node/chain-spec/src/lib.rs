@@ -5,7 +5,8 @@
 //! exceed JSON's safe integers. The `genesis.economy` section holds the supply schedule and role
 //! weights ([`EconomyParams`]), the registrars who attest unique persons, the dev sudo key, the
 //! validators, genesis pledges and the team account. A spec is checked when its genesis is
-//! built ([`ChainSpec::genesis_config`]): parameters pass [`EconomyParams::check`], no account is
+//! built ([`ChainSpec::genesis_config`]): parameters pass [`EconomyParams::check`], the block
+//! limits can hold a transaction and travel on the wire ([`MAX_BLOCK_BYTES_LIMIT`]), no account is
 //! funded twice, every genesis pledge is covered by its account's balance, and the genesis
 //! balances plus the team reserve (5% of the cap, minted at genesis) stay within the cap.
 //!
@@ -24,6 +25,27 @@ pub const DEV_DAY_BLOCKS: BlockNumber = 17_280;
 
 /// The dev chain's block weight limit.
 pub const DEV_MAX_BLOCK_WEIGHT: u64 = 2_000_000_000;
+
+/// Most transactions in a block of the dev and test chains, and of a spec written before
+/// `maxBlockTransactions` existed (the node's old `--max-block-txs` default, so such a spec
+/// keeps the limit its validators used).
+pub const DEFAULT_MAX_BLOCK_TRANSACTIONS: u32 = 20_000;
+
+/// Most encoded transaction bytes in a block of the dev and test chains, and of a spec written
+/// before `maxBlockBytes` existed (the node's old fixed limit): 8 MiB.
+pub const DEFAULT_MAX_BLOCK_BYTES: u32 = 8 << 20;
+
+/// The largest encoded transaction set the network carries: `MAX_TX_SET_BYTES` of the
+/// consensus wire (`watt_consensus::scp::wire`) and the gossip payload limit, 9 MiB. Restated
+/// here because this crate stays free of the node's networking; the `watt` binary checks at
+/// compile time that the two agree.
+pub const WIRE_MAX_TX_SET_BYTES: u32 = 9 << 20;
+
+/// The largest `maxBlockBytes` a spec may give: a set of that many bytes of transactions plus
+/// its length prefix (a SCALE compact count, at most 5 bytes) still fits
+/// [`WIRE_MAX_TX_SET_BYTES`]. A larger limit would let validators agree on a set that cannot
+/// be gossiped or fetched, and the chain would stall.
+pub const MAX_BLOCK_BYTES_LIMIT: u32 = WIRE_MAX_TX_SET_BYTES - 5;
 
 /// Why a chain spec was refused.
 #[derive(Debug, thiserror::Error)]
@@ -308,8 +330,11 @@ impl EconomyParamsSpec {
 }
 
 /// Chain parameters in JSON form.
+///
+/// Unknown fields are refused: `maxBlockTransactions` and `maxBlockBytes` have defaults, so a
+/// misspelt one would otherwise be ignored and silently give the chain the default limit.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ParamsSpec {
     /// See [`ChainParams::existential_deposit`].
     pub existential_deposit: String,
@@ -323,6 +348,56 @@ pub struct ParamsSpec {
     pub max_tx_len: u32,
     /// See [`ChainParams::max_block_weight`]; at least 1.
     pub max_block_weight: u64,
+    /// See [`ChainParams::max_block_transactions`]; at least 1. A chain rule every validator
+    /// judges sets by (a node's `--max-block-txs` only caps what it proposes). Optional in the
+    /// JSON so that specs written before it load: absent means
+    /// [`DEFAULT_MAX_BLOCK_TRANSACTIONS`], the limit those chains' nodes applied.
+    #[serde(default = "default_max_block_transactions")]
+    pub max_block_transactions: u32,
+    /// See [`ChainParams::max_block_bytes`]; at least 1, at least `maxTxLen` (or a transaction
+    /// the pool admits could fit no block), at most [`MAX_BLOCK_BYTES_LIMIT`] (what the wire
+    /// carries). Optional in the JSON like `maxBlockTransactions`: absent means
+    /// [`DEFAULT_MAX_BLOCK_BYTES`].
+    #[serde(default = "default_max_block_bytes")]
+    pub max_block_bytes: u32,
+}
+
+fn default_max_block_transactions() -> u32 {
+    DEFAULT_MAX_BLOCK_TRANSACTIONS
+}
+
+fn default_max_block_bytes() -> u32 {
+    DEFAULT_MAX_BLOCK_BYTES
+}
+
+impl ParamsSpec {
+    /// The block size limits can run a chain: at least one transaction of `maxTxLen` bytes fits
+    /// a block, and a full block's set fits the wire.
+    fn check_block_size(&self) -> Result<(), SpecError> {
+        if self.max_block_transactions == 0 {
+            return Err(SpecError::BadParams(
+                "maxBlockTransactions must be at least 1 (no block could hold a transaction)".into(),
+            ));
+        }
+        if self.max_block_bytes == 0 {
+            return Err(SpecError::BadParams(
+                "maxBlockBytes must be at least 1 (no block could hold a transaction)".into(),
+            ));
+        }
+        if self.max_block_bytes > MAX_BLOCK_BYTES_LIMIT {
+            return Err(SpecError::BadParams(format!(
+                "maxBlockBytes is {}, more than the {MAX_BLOCK_BYTES_LIMIT} a transaction set may carry on the network ({WIRE_MAX_TX_SET_BYTES} bytes with its length prefix)",
+                self.max_block_bytes
+            )));
+        }
+        if self.max_tx_len > self.max_block_bytes {
+            return Err(SpecError::BadParams(format!(
+                "maxTxLen ({}) is more than maxBlockBytes ({}): the pool would admit transactions no block can hold",
+                self.max_tx_len, self.max_block_bytes
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A balance: decimal digits only. `u128::from_str` alone would also take a leading `+`, so a
@@ -363,6 +438,8 @@ impl ChainSpec {
                     weight_fee: 100.to_string(),
                     max_tx_len: 64 * 1024,
                     max_block_weight: DEV_MAX_BLOCK_WEIGHT,
+                    max_block_transactions: DEFAULT_MAX_BLOCK_TRANSACTIONS,
+                    max_block_bytes: DEFAULT_MAX_BLOCK_BYTES,
                 },
                 economy: EconomySpec {
                     params: (&params).into(),
@@ -422,6 +499,7 @@ impl ChainSpec {
                 "maxBlockWeight must be at least 1 (no transaction fits a block of weight 0)".into(),
             ));
         }
+        p.check_block_size()?;
         let economy = self.economy_genesis(&by_account)?;
         Ok(GenesisConfig {
             balances,
@@ -432,6 +510,8 @@ impl ChainSpec {
                 weight_fee: amount(&p.weight_fee)?,
                 max_tx_len: p.max_tx_len,
                 max_block_weight: p.max_block_weight,
+                max_block_transactions: p.max_block_transactions,
+                max_block_bytes: p.max_block_bytes,
             },
             code: self.code_bytes()?,
             economy,
@@ -700,6 +780,97 @@ mod tests {
         let mut spec = ChainSpec::dev(&[a(1)], EMPTY_WASM);
         spec.genesis.params.max_block_weight = 0;
         assert!(matches!(spec.genesis_config(), Err(SpecError::BadParams(m)) if m.contains("maxBlockWeight")));
+    }
+
+    #[test]
+    fn block_size_limits_are_in_the_spec_with_the_old_node_defaults() {
+        let spec = ChainSpec::dev(&[a(1)], EMPTY_WASM);
+        let v = serde_json::to_value(&spec).unwrap();
+        assert_eq!(v["genesis"]["params"]["maxBlockTransactions"], 20_000);
+        assert_eq!(v["genesis"]["params"]["maxBlockBytes"], 8 << 20);
+        let genesis = round_trip(&spec).genesis_config().unwrap();
+        assert_eq!(genesis.params.max_block_transactions, 20_000);
+        assert_eq!(genesis.params.max_block_bytes, 8 * 1024 * 1024);
+        // Values of the spec reach the genesis parameters.
+        let mut spec = spec;
+        spec.genesis.params.max_block_transactions = 3;
+        spec.genesis.params.max_block_bytes = MAX_BLOCK_BYTES_LIMIT;
+        let genesis = round_trip(&spec).genesis_config().unwrap();
+        assert_eq!(
+            (genesis.params.max_block_transactions, genesis.params.max_block_bytes),
+            (3, MAX_BLOCK_BYTES_LIMIT)
+        );
+    }
+
+    #[test]
+    fn a_spec_written_before_the_block_size_limits_loads_with_the_old_limits() {
+        let mut v = serde_json::to_value(ChainSpec::dev(&[a(1)], EMPTY_WASM)).unwrap();
+        let params = v["genesis"]["params"].as_object_mut().unwrap();
+        assert!(params.remove("maxBlockTransactions").is_some());
+        assert!(params.remove("maxBlockBytes").is_some());
+        let spec = ChainSpec::from_json(&v.to_string()).unwrap();
+        let genesis = spec.genesis_config().unwrap();
+        assert_eq!(genesis.params.max_block_transactions, DEFAULT_MAX_BLOCK_TRANSACTIONS);
+        assert_eq!(genesis.params.max_block_bytes, DEFAULT_MAX_BLOCK_BYTES);
+    }
+
+    #[test]
+    fn misspelt_block_size_limits_are_json_errors_not_defaults() {
+        let text = serde_json::to_string(&ChainSpec::dev(&[a(1)], EMPTY_WASM)).unwrap();
+        for (from, to) in [
+            ("\"maxBlockTransactions\"", "\"maxBlockTransaction\""),
+            ("\"maxBlockBytes\"", "\"max_block_bytes\""),
+        ] {
+            assert!(text.contains(from));
+            let bad = text.replacen(from, to, 1);
+            let err = ChainSpec::from_json(&bad).unwrap_err();
+            assert!(
+                matches!(&err, SpecError::Json(e) if e.to_string().contains("unknown field")),
+                "{to}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn block_size_limits_of_zero_or_past_the_wire_are_refused_with_the_field() {
+        type Spoil = fn(&mut ParamsSpec);
+        let cases: [(&str, Spoil); 6] = [
+            ("maxBlockTransactions must be at least 1", |p| {
+                p.max_block_transactions = 0
+            }),
+            ("maxBlockBytes must be at least 1", |p| {
+                p.max_block_bytes = 0;
+                p.max_tx_len = 0;
+            }),
+            ("maxBlockBytes is 9437180, more than the 9437179", |p| {
+                p.max_block_bytes = MAX_BLOCK_BYTES_LIMIT + 1
+            }),
+            ("maxBlockBytes is 9437184,", |p| p.max_block_bytes = 9 << 20),
+            ("maxBlockBytes is 4294967295,", |p| p.max_block_bytes = u32::MAX),
+            ("maxTxLen (65537) is more than maxBlockBytes (65536)", |p| {
+                p.max_block_bytes = 65_536;
+                p.max_tx_len = 65_537;
+            }),
+        ];
+        for (message, spoil) in cases {
+            let mut spec = ChainSpec::dev(&[a(1)], EMPTY_WASM);
+            spoil(&mut spec.genesis.params);
+            let err = spec.genesis_config().unwrap_err();
+            assert!(
+                matches!(&err, SpecError::BadParams(m) if m.contains(message)),
+                "{message}: {err}"
+            );
+            assert!(err.to_string().contains("genesis.params"), "{err}");
+        }
+        // The bound is exactly what a set and its length prefix may take on the wire.
+        assert_eq!(MAX_BLOCK_BYTES_LIMIT as usize + 5, 9 << 20);
+        let mut spec = ChainSpec::dev(&[a(1)], EMPTY_WASM);
+        spec.genesis.params.max_block_bytes = MAX_BLOCK_BYTES_LIMIT;
+        spec.genesis.params.max_block_transactions = 1;
+        assert!(
+            spec.genesis_config().is_ok(),
+            "the largest limits that travel are accepted"
+        );
     }
 
     #[test]

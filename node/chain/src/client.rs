@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{broadcast, Notify};
 use watt_executor::{Changes, ExecError, Executor, ExecutorConfig, RuntimeCode};
-use watt_primitives::abi::{storage_keys, ChainContext, TxSetError};
+use watt_primitives::abi::{storage_keys, ChainContext, ChainParams, TxSetError};
 use watt_primitives::economy::EventRecord;
 use watt_primitives::{AccountId, Block, Hash, Header, Receipt, TxError};
 use watt_store::{PreparedTree, Store, StoreConfig, StoreError};
@@ -85,9 +85,13 @@ pub struct ChainConfig {
     pub executor: ExecutorConfig,
     /// Database options: state pruning, cache size.
     pub store: StoreConfig,
-    /// Most transactions in a block.
+    /// Most transactions in a block this node proposes or builds (`--max-block-txs`): a local
+    /// cap below the chain's `maxBlockTransactions`, which applies when it is lower. Never
+    /// decides whether a set or block is valid; the chain parameter alone does, the same on
+    /// every node.
     pub max_block_txs: usize,
-    /// Most encoded transaction bytes in a block.
+    /// Most encoded transaction bytes in a block this node proposes or builds: a local cap like
+    /// [`ChainConfig::max_block_txs`], below the chain's `maxBlockBytes`.
     pub max_block_bytes: usize,
     /// Chain events buffered for each subscriber; one that falls further behind is told it
     /// lagged (RPC subscriptions then close with an error or re-read the chain).
@@ -193,6 +197,9 @@ pub struct Chain {
     /// deadline, back to the configured bound after a block succeeds. Bisects a batch down to
     /// the transaction that makes the runtime loop, without dropping the innocent ones.
     block_tx_cap: std::sync::atomic::AtomicUsize,
+    /// The chain parameters and the head they were read at: the block size limits are read for
+    /// every block built or proposed, without a runtime call each time the head is unchanged.
+    chain_params: Mutex<Option<(Hash, ChainParams)>>,
     /// Verdicts on proposed transaction sets by (parent, set hash); cleared on every commit.
     tx_set_verdicts: Mutex<HashMap<(Hash, Hash), Result<(), TxSetError>>>,
     /// Gossip for transactions submitted here (set by a networked consensus engine).
@@ -262,6 +269,7 @@ impl Chain {
             config,
             stats: ChainStats::default(),
             block_tx_cap: std::sync::atomic::AtomicUsize::new(usize::MAX),
+            chain_params: Mutex::new(None),
             tx_set_verdicts: Mutex::new(HashMap::new()),
             tx_relay: Mutex::new(None),
         };

@@ -2,7 +2,7 @@
 //! (the set whole, in order, every fee charged before any call runs) the same way on every
 //! node.
 
-use watt_chain::test_utils::{keyring, open_dev_chain, open_dev_chain_with, transfer};
+use watt_chain::test_utils::{dev_spec, keyring, open_dev_chain, transfer};
 use watt_chain::{Chain, ChainConfig, ChainError};
 use watt_primitives::abi::{Query, QueryResult, TxSetError};
 use watt_primitives::{AccountId, Balance, ConsensusValue, TxError, TxOutcome, TxSet, UNIT};
@@ -124,13 +124,11 @@ fn an_agreed_block_stores_the_events_its_header_commits() {
 #[test]
 fn set_verdicts_refuse_nonce_gaps_replays_unpayable_fees_and_oversized_sets() {
     let dir = tempfile::tempdir().unwrap();
-    let chain = open_dev_chain_with(
-        dir.path(),
-        ChainConfig {
-            max_block_txs: 3,
-            ..ChainConfig::default()
-        },
-    );
+    // The size limit is the chain's (see tests/block_limits.rs for its independence from the
+    // node's own caps).
+    let mut spec = dev_spec();
+    spec.genesis.params.max_block_transactions = 3;
+    let chain = Chain::open(dir.path(), &spec, ChainConfig::default()).unwrap();
     let keys = keyring();
     let g = chain.genesis_hash();
     let (alice, bob) = (&keys[0], keys[1].account());

@@ -213,7 +213,8 @@ fn apply_natively(
         transactions: block.transactions.clone(),
     };
     let session = StateSession::new(Arc::new(state.clone()));
-    let (session, _out) = watt_support::externalities::execute_with(session, || watt_runtime::api::apply_block(input));
+    let (session, out) = watt_support::externalities::execute_with(session, || watt_runtime::api::apply_block(input));
+    out.expect("a committed block is within the chain's size limits");
     let changes = session.into_changes().unwrap();
     state.apply(&changes);
     let tree = store.prepare_state(&changes, block.header.number).unwrap();

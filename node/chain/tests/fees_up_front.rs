@@ -280,6 +280,7 @@ impl Native {
             )
             .unwrap();
         let receipts = out
+            .expect("a committed block is within the chain's size limits")
             .results
             .into_iter()
             .map(|r| match r {

@@ -11,6 +11,12 @@ use watt_primitives::AccountId;
 use watt_rpc::RpcConfig;
 use watt_txpool::PoolConfig;
 
+// The chain spec bounds `maxBlockBytes` by the wire's transaction-set limit without seeing the
+// wire (the spec crate stays free of the node's networking). The two are tied here, where both
+// are known: a change to either that would let validators agree on a set they cannot send
+// fails the build.
+const _: () = assert!(watt_chain::spec::WIRE_MAX_TX_SET_BYTES as usize == watt_consensus::scp::wire::MAX_TX_SET_BYTES);
+
 #[derive(Args, Debug)]
 pub struct NodeArgs {
     /// Development mode: the dev engine (a block as soon as transactions wait), the dev chain
@@ -51,7 +57,9 @@ pub struct NodeArgs {
     /// Seconds a transaction may wait in the pool before it is dropped.
     #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pool_lifetime: u64,
-    /// Most transactions in one block.
+    /// Most transactions in a block this node proposes or builds: a local cap, applied within the
+    /// chain spec's `maxBlockTransactions` (the lower of the two wins). It never decides whether
+    /// a block or another validator's proposal is valid; the chain spec's limit alone does.
     #[arg(long, default_value_t = 20_000)]
     max_block_txs: usize,
     /// State history to keep: `archive` (every block's state, for historic queries and proofs)

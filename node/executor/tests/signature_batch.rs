@@ -8,7 +8,7 @@ use schnorrkel::{signing_context, ExpansionMode, Keypair, MiniSecretKey};
 use std::sync::Arc;
 use watt_executor::{Executor, ExecutorConfig, MemoryBackend, RuntimeCode, StateSession};
 use watt_primitives::abi::{
-    entry, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, ChainParams, GenesisConfig,
+    entry, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, ChainParams, GenesisConfig, TxSetError,
 };
 use watt_primitives::{AccountId, SignedTransaction, Transaction, TxError, TxOutcome, SIGNATURE_CONTEXT};
 
@@ -137,6 +137,8 @@ fn genesis_state(ex: &Executor) -> MemoryBackend {
             max_tx_len: 4096,
             // Room for every transfer of the biggest block here.
             max_block_weight: 1 << 40,
+            max_block_transactions: u32::MAX,
+            max_block_bytes: u32::MAX,
         },
         code: vec![],
         economy: watt_primitives::economy::EconomyGenesis::bare(
@@ -180,8 +182,9 @@ fn apply(ex: &Executor, state: &MemoryBackend, transactions: Vec<SignedTransacti
         transactions,
     };
     let session = StateSession::new(Arc::new(state.clone()));
-    let (_, out) = ex.call_decoded::<ApplyBlockOutput>(&runtime(), entry::APPLY_BLOCK, &input, session);
-    out.unwrap()
+    let (_, out) =
+        ex.call_decoded::<Result<ApplyBlockOutput, TxSetError>>(&runtime(), entry::APPLY_BLOCK, &input, session);
+    out.unwrap().expect("within the block size limits")
 }
 
 #[test]

@@ -137,6 +137,8 @@ fn storage_host_functions_round_trip_through_wasm() {
             weight_fee: 1,
             max_tx_len: 1000,
             max_block_weight: 1 << 40,
+            max_block_transactions: 20_000,
+            max_block_bytes: 8 << 20,
         },
         code: vec![1, 2, 3],
         economy: watt_primitives::economy::EconomyGenesis::bare(

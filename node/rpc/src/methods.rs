@@ -518,6 +518,8 @@ fn register_contracts(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMetho
                 "weightFee": p.weight_fee.to_string(),
                 "maxTxLen": p.max_tx_len,
                 "maxBlockWeight": p.max_block_weight,
+                "maxBlockTransactions": p.max_block_transactions,
+                "maxBlockBytes": p.max_block_bytes,
             })),
             _ => None,
         })

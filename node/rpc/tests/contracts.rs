@@ -176,6 +176,9 @@ async fn the_counter_is_dry_run_instantiated_and_called() {
 
     let params = env.result("watt_chainParams", json!([])).await;
     assert!(params["maxTxLen"].as_u64().is_some_and(|l| l > 1_000), "{params}");
+    // The block size limits are chain parameters (the dev spec's values).
+    assert_eq!(params["maxBlockTransactions"], 20_000, "{params}");
+    assert_eq!(params["maxBlockBytes"], 8 << 20, "{params}");
 }
 
 #[tokio::test(flavor = "current_thread")]

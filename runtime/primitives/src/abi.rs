@@ -34,7 +34,9 @@ pub mod entry {
     pub const VERSION: &str = "watt_version";
     /// [`super::GenesisConfig`] -> () ; writes the genesis state.
     pub const BUILD_GENESIS: &str = "watt_build_genesis";
-    /// [`super::ApplyBlockInput`] -> [`super::ApplyBlockOutput`]
+    /// [`super::ApplyBlockInput`] -> `Result<ApplyBlockOutput, TxSetError>`: `Err` (only
+    /// [`super::TxSetError::TooManyTransactions`] or [`super::TxSetError::TooLarge`]) refuses
+    /// the whole block, over the chain's size limits, with nothing written.
     pub const APPLY_BLOCK: &str = "watt_apply_block";
     /// [`super::ValidateInput`] -> `Result<ValidTransaction, TxError>`
     pub const VALIDATE_TRANSACTION: &str = "watt_validate_transaction";
@@ -102,6 +104,14 @@ pub struct ChainParams {
     /// Most weight a block's transactions may use together (hooks run outside it, and are
     /// bounded by design: O(1) per block).
     pub max_block_weight: u64,
+    /// Most transactions a block may hold. A chain rule, not a node setting: every validator
+    /// must judge a proposed set (and an imported block) alike, so the bound that decides
+    /// validity is here, and a node's own `--max-block-txs` only caps what it proposes.
+    pub max_block_transactions: u32,
+    /// Most encoded transaction bytes a block may hold (the sum of the encoded transactions).
+    /// A chain rule for the same reason as [`ChainParams::max_block_transactions`]; the chain
+    /// spec keeps it small enough for a transaction set to travel on the wire.
+    pub max_block_bytes: u32,
 }
 
 /// Input of [`entry::BUILD_GENESIS`].
@@ -149,30 +159,29 @@ pub struct ApplyBlockInput {
 }
 
 /// Input of [`entry::VALIDATE_TX_SET`]: a proposed transaction set for the block after the
-/// state it runs on (the parent's).
+/// state it runs on (the parent's). The size bounds it is judged by are the chain's
+/// ([`ChainParams::max_block_transactions`], [`ChainParams::max_block_bytes`]), read from that
+/// state, never the caller's: every node must reach the same verdict.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct ValidateTxSetInput {
     /// Chain context.
     pub chain: ChainContext,
-    /// Most transactions a set may hold.
-    pub max_transactions: u32,
-    /// Most encoded bytes a set may hold.
-    pub max_bytes: u32,
     /// The set, in application order.
     pub transactions: Vec<SignedTransaction>,
 }
 
 /// Why a proposed transaction set is invalid as a whole (SCP votes for no value carrying it).
+/// The two size variants also refuse a whole block at [`entry::APPLY_BLOCK`].
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum TxSetError {
-    /// More transactions than a block may hold.
+    /// More transactions than a block may hold ([`ChainParams::max_block_transactions`]).
     TooManyTransactions {
         /// Transactions in the set.
         count: u32,
         /// The limit.
         max: u32,
     },
-    /// More encoded bytes than a block may hold.
+    /// More encoded bytes than a block may hold ([`ChainParams::max_block_bytes`]).
     TooLarge {
         /// Encoded bytes of the set.
         bytes: u64,

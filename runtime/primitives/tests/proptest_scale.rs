@@ -196,16 +196,35 @@ fn chain_context() -> impl Strategy<Value = ChainContext> {
 }
 
 fn chain_params() -> impl Strategy<Value = ChainParams> {
-    (balance(), balance(), balance(), balance(), any::<u32>(), u64_edge()).prop_map(
-        |(existential_deposit, base_fee, byte_fee, weight_fee, max_tx_len, max_block_weight)| ChainParams {
-            existential_deposit,
-            base_fee,
-            byte_fee,
-            weight_fee,
-            max_tx_len,
-            max_block_weight,
-        },
+    (
+        balance(),
+        balance(),
+        balance(),
+        balance(),
+        any::<u32>(),
+        u64_edge(),
+        any::<(u32, u32)>(),
     )
+        .prop_map(
+            |(
+                existential_deposit,
+                base_fee,
+                byte_fee,
+                weight_fee,
+                max_tx_len,
+                max_block_weight,
+                (max_block_transactions, max_block_bytes),
+            )| ChainParams {
+                existential_deposit,
+                base_fee,
+                byte_fee,
+                weight_fee,
+                max_tx_len,
+                max_block_weight,
+                max_block_transactions,
+                max_block_bytes,
+            },
+        )
 }
 
 fn per_role<T: Strategy>(t: T) -> impl Strategy<Value = PerRole<T::Value>>

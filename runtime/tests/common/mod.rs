@@ -58,6 +58,8 @@ pub fn chain_params() -> ChainParams {
         weight_fee: 0,
         max_tx_len: 64 * 1024,
         max_block_weight: 1_000_000_000,
+        max_block_transactions: 10_000,
+        max_block_bytes: 10_000_000,
     }
 }
 
@@ -148,6 +150,7 @@ impl TestChain {
             transactions: txs,
         };
         self.with(|| api::apply_block(input))
+            .expect("the block is within the chain's size limits")
     }
 
     /// Applies a block with one transaction per call (each signer's nonces in sequence) and
@@ -222,8 +225,6 @@ impl TestChain {
     pub fn validate_set(&mut self, txs: Vec<SignedTransaction>) -> Result<(), watt_primitives::abi::TxSetError> {
         let input = ValidateTxSetInput {
             chain: self.chain.clone(),
-            max_transactions: 10_000,
-            max_bytes: 10_000_000,
             transactions: txs,
         };
         self.with(|| api::validate_tx_set(input))

@@ -111,6 +111,10 @@ pub struct ChainParamsView {
     pub max_tx_len: u32,
     /// Most weight per block.
     pub max_block_weight: u64,
+    /// Most transactions per block (a chain rule; a node may propose fewer).
+    pub max_block_transactions: u32,
+    /// Most encoded transaction bytes per block (a chain rule; a node may propose fewer).
+    pub max_block_bytes: u32,
 }
 
 /// The settings of a dry-run or transaction besides its code/destination and input.

@@ -97,6 +97,8 @@ mod tests {
                 weight_fee: 1,
                 max_tx_len: 4096,
                 max_block_weight: 2_000_000_000,
+                max_block_transactions: 20_000,
+                max_block_bytes: 8 << 20,
             },
             code: vec![],
             economy: watt_primitives::economy::EconomyGenesis::bare(

@@ -39,7 +39,8 @@ const WINDOW: usize = 64;
 
 impl Chain {
     /// The set this node would propose for the next block: the pool's ready transactions within
-    /// the block bounds, checked as a whole against the head state. Nothing is committed.
+    /// [`Chain::proposal_limits`] (this node's caps within the chain's size limits), checked as
+    /// a whole against the head state. Nothing is committed.
     ///
     /// A transaction the set check refuses (the pool judged it alone, or against an older
     /// balance) is left out with its sender's later ones, and the check runs again, at most
@@ -55,10 +56,8 @@ impl Chain {
     /// to [`TxPool::recheck`](watt_txpool::TxPool::recheck), which drops the sender's
     /// transactions that balance no longer pays.
     pub fn candidate_tx_set(&self) -> Result<TxSet, ChainError> {
-        let ready = self
-            .pool
-            .lock()
-            .ready(self.config.max_block_txs, self.config.max_block_bytes);
+        let (max_txs, max_bytes) = self.proposal_limits()?;
+        let ready = self.pool.lock().ready(max_txs, max_bytes);
         let mut set = TxSet {
             transactions: ready.iter().map(|p| (*p.tx).clone()).collect(),
         };
@@ -122,8 +121,9 @@ impl Chain {
                         keep
                     });
                 }
-                // The pool takes no more than the block bounds the check applies, so these mean
-                // a bound changed under it; trimming the end keeps a prefix of what was valid.
+                // The pool takes no more than the chain's limits the check applies, so these mean
+                // they changed under it (the head moved); trimming the end keeps a prefix of what
+                // was valid.
                 Err(TxSetError::TooManyTransactions { max, .. }) => {
                     set.transactions.truncate(max as usize);
                     valid = valid.min(set.transactions.len());
@@ -194,7 +194,10 @@ impl Chain {
     }
 
     /// Whether `set` is a valid next block on `parent` (which must be the head: validity is
-    /// judged against the parent's state). The verdict is cached by (parent, set hash).
+    /// judged against the parent's state). The verdict is cached by (parent, set hash). It
+    /// depends on the chain alone: the size limits are the chain parameters the runtime reads
+    /// from the parent state, never this node's [`ChainConfig`](super::ChainConfig) caps, so
+    /// every validator judges a proposed set alike.
     /// `Err` is a node failure; `Ok(Err)` says what is wrong with the set.
     pub fn validate_tx_set(&self, parent: &Hash, set: &TxSet) -> Result<Result<(), TxSetError>, ChainError> {
         let key = (*parent, set.hash());
@@ -210,8 +213,6 @@ impl Chain {
         }
         let input = ValidateTxSetInput {
             chain: self.context.clone(),
-            max_transactions: self.config.max_block_txs.min(u32::MAX as usize) as u32,
-            max_bytes: self.config.max_block_bytes.min(u32::MAX as usize) as u32,
             transactions: set.transactions.clone(),
         };
         let (backend, _) = self.backend_at(None)?;
@@ -236,7 +237,8 @@ impl Chain {
     /// finality certificate) stored beside it. Every node computes the same block: every
     /// fee is charged before any call runs (`watt_runtime::api::apply_block`), and a
     /// transaction the fee pass finds invalid stays in the block with a skipped receipt. Refused (nothing written) if the value does not extend the head, names another
-    /// set, or closes no later than the parent.
+    /// set, or closes no later than the parent, or the set exceeds the chain's size limits (the
+    /// runtime refuses such a block whole; the set check refused it before any honest vote).
     pub fn apply_agreed(
         &self,
         value: &ConsensusValue,

@@ -5,7 +5,7 @@ use super::{BuiltBlock, Chain, ChainError};
 use crate::backend::HeadState;
 use std::sync::Arc;
 use watt_executor::{Deadline, ExecError, StateSession};
-use watt_primitives::abi::{entry, ApplyBlockInput, ApplyBlockOutput, ApplyResult};
+use watt_primitives::abi::{entry, ApplyBlockInput, ApplyBlockOutput, ApplyResult, TxSetError};
 use watt_primitives::economy::{EventPhase, EventRecord};
 use watt_primitives::{
     events_root, merkle_root, receipts_root, AccountId, Block, Hash, Header, Receipt, SignedTransaction, Timestamp,
@@ -26,6 +26,9 @@ impl Chain {
     /// Executes `transactions` on the head with `close_time`, which must be later than the
     /// head's (refused, never clamped: a close time is agreed, not adjusted), as a block by
     /// `author` (the runtime pays it the validator share; the header names it).
+    ///
+    /// A list over the chain's size limits is refused whole by the runtime, whatever the path:
+    /// [`ChainError::InvalidBlock`], nothing written.
     pub(crate) fn execute_on_head(
         &self,
         transactions: Vec<SignedTransaction>,
@@ -59,10 +62,14 @@ impl Chain {
             InvalidTx::Drop => Deadline::Default,
             InvalidTx::Skip => Deadline::None,
         };
-        let (session, out) =
-            self.executor
-                .call_decoded_with::<ApplyBlockOutput>(&code, entry::APPLY_BLOCK, &input, session, deadline);
-        let out = out?;
+        let (session, out) = self.executor.call_decoded_with::<Result<ApplyBlockOutput, TxSetError>>(
+            &code,
+            entry::APPLY_BLOCK,
+            &input,
+            session,
+            deadline,
+        );
+        let out = out?.map_err(|e| ChainError::InvalidBlock(format!("block #{number}: {e}")))?;
         if out.results.len() != input.transactions.len() {
             return Err(ExecError::BadOutput(entry::APPLY_BLOCK.into()).into());
         }

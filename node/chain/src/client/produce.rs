@@ -24,6 +24,9 @@ impl Chain {
     /// when `allow_empty` is false and nothing was ready. `close_time` must be later than the
     /// head's.
     ///
+    /// The block takes at most [`Chain::proposal_limits`] from the pool: this node's caps within
+    /// the chain's size limits, so the runtime never refuses it for its size.
+    ///
     /// A failure that the batch may have caused (a trap, a runtime deadline, malformed output)
     /// halves the batch for the next attempt, and only a lone transaction that still fails is
     /// dropped; a failure of the node itself (instantiation, database) leaves the pool as it
@@ -37,10 +40,11 @@ impl Chain {
         let _lock = self.import_lock.lock();
         let started = Instant::now();
         use std::sync::atomic::Ordering::Relaxed;
-        let cap = self.block_tx_cap.load(Relaxed).min(self.config.max_block_txs);
+        let (max_txs, max_bytes) = self.proposal_limits()?;
+        let cap = self.block_tx_cap.load(Relaxed).min(max_txs);
         let ready = {
             let mut pool = self.pool.lock();
-            let ready = pool.ready(cap, self.config.max_block_bytes);
+            let ready = pool.ready(cap, max_bytes);
             pool.set_in_block(ready.iter().map(|p| p.hash));
             ready
         };

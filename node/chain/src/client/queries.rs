@@ -6,7 +6,7 @@ use parity_scale_codec::{DecodeAll, Encode};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 use watt_executor::{ExecError, RuntimeCode, StateBackend, StateSession};
-use watt_primitives::abi::{entry, Query, QueryResult, RuntimeVersion};
+use watt_primitives::abi::{entry, ChainParams, Query, QueryResult, RuntimeVersion};
 use watt_primitives::economy::EventRecord;
 use watt_primitives::{Block, BlockNumber, Hash, Header, Receipt};
 use watt_store::{StateProof, StoreError};
@@ -156,6 +156,37 @@ impl Chain {
     pub fn query_at(&self, q: &Query, at: Option<Hash>) -> Result<QueryResult, ChainError> {
         let out = self.call_read_only(entry::QUERY, &q.encode(), at)?;
         QueryResult::decode_all(&mut &out[..]).map_err(|_| ExecError::BadOutput(entry::QUERY.into()).into())
+    }
+
+    /// The chain parameters at the head (the runtime's [`Query::Params`]), read again only
+    /// when the head has moved.
+    pub fn chain_params(&self) -> Result<ChainParams, ChainError> {
+        let head = self.best().1;
+        if let Some((at, params)) = &*self.chain_params.lock() {
+            if *at == head {
+                return Ok(params.clone());
+            }
+        }
+        let params = match self.query_at(&Query::Params, Some(head))? {
+            QueryResult::Params(p) => p,
+            _ => return Err(ExecError::BadOutput(entry::QUERY.into()).into()),
+        };
+        *self.chain_params.lock() = Some((head, params.clone()));
+        Ok(params)
+    }
+
+    /// Most transactions and encoded bytes a block this node proposes or builds may take: its
+    /// own caps ([`ChainConfig::max_block_txs`](super::ChainConfig::max_block_txs),
+    /// [`ChainConfig::max_block_bytes`](super::ChainConfig::max_block_bytes)) within the
+    /// chain's limits, which decide validity.
+    pub fn proposal_limits(&self) -> Result<(usize, usize), ChainError> {
+        let params = self.chain_params()?;
+        let chain_txs = usize::try_from(params.max_block_transactions).unwrap_or(usize::MAX);
+        let chain_bytes = usize::try_from(params.max_block_bytes).unwrap_or(usize::MAX);
+        Ok((
+            self.config.max_block_txs.min(chain_txs),
+            self.config.max_block_bytes.min(chain_bytes),
+        ))
     }
 
     /// The runtime version at the head.
