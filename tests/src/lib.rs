@@ -1,10 +1,14 @@
 //! End-to-end tests that start real `watt` processes (see `tests/`). This library holds the
-//! process harness they share.
+//! process harness they share: [`NodeProcess`] for one `watt node --dev`, and [`testnet`] for a
+//! `watt testnet` of several validators.
 //!
 //! Every node binds its RPC and Prometheus ports on port 0 and the harness reads the bound
-//! addresses from the node's log, so parallel tests never race for a port. Every wait has a
-//! deadline and checks first whether the node is still alive: a node that dies fails the test at
-//! once with its exit status and log, and a hang fails at the deadline instead of blocking CI.
+//! addresses from the node's log, so parallel tests never race for a port (a testnet's
+//! validators are the exception: see [`testnet`]). Every wait has a deadline and checks first
+//! whether the node is still alive: a node that dies fails the test at once with its exit status
+//! and log, and a hang fails at the deadline instead of blocking CI.
+
+pub mod testnet;
 
 use parity_scale_codec::DecodeAll;
 use serde_json::Value;
@@ -39,6 +43,34 @@ pub fn watt_binary() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// Polls `probe` every `every` until it yields a value, calling `alive` before each poll (it
+/// panics when a process the caller relies on is gone, so a dead node fails at once rather than
+/// at the deadline); `None` once `timeout` has passed without a value.
+pub(crate) async fn poll<T, F, Fut>(timeout: Duration, every: Duration, alive: impl Fn(), mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        alive();
+        if let Some(v) = probe().await {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// The last `n` lines of a file (empty if unreadable), for failure messages.
+pub(crate) fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// A running `watt node --dev` process, killed when dropped.
@@ -220,30 +252,20 @@ impl NodeProcess {
 
     /// Panics with `why` and the end of the node's log.
     pub fn fail(&self, why: &str) -> ! {
-        let text = self.log_text();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(80)..].join("\n");
+        let tail = tail(&self.log, 80);
         panic!("{why}; node log {} (last 80 lines):\n{tail}", self.log.display())
     }
 
     /// Polls `probe` every 20 ms until it yields a value, failing at once if the node dies and
     /// after `timeout` if nothing came (naming `what`).
-    pub async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut probe: F) -> T
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, probe: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Option<T>>,
     {
-        let deadline = Instant::now() + timeout;
-        loop {
-            self.assert_alive();
-            if let Some(v) = probe().await {
-                return v;
-            }
-            if Instant::now() > deadline {
-                self.fail(&format!("timed out after {timeout:?} waiting for {what}"));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        poll(timeout, Duration::from_millis(20), || self.assert_alive(), probe)
+            .await
+            .unwrap_or_else(|| self.fail(&format!("timed out after {timeout:?} waiting for {what}")))
     }
 
     /// The node's log so far.

@@ -20,14 +20,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use watt_client::rpc::WaitFor;
 use watt_client::{dev_accounts, sign, transfer_call, WattRpc};
-use watt_e2e::{watt_binary, START_TIMEOUT};
+use watt_e2e::testnet::Testnet;
 use watt_primitives::Hash;
 
 /// How long the js peer runs.
 const RUN_SECS: u64 = 30;
-/// Seconds after which validators close an empty block: the chain keeps moving (and SCP keeps
-/// talking) even between transfers.
-const EMPTY_BLOCK_INTERVAL: u64 = 2;
 /// Oldest Node.js that runs the js peer (js-libp2p 3 with the `Promise.withResolvers` polyfill
 /// of `tests/js-peer/node20.js`).
 const MIN_NODE_MAJOR: u32 = 20;
@@ -149,200 +146,6 @@ impl Drop for JsPeer {
     }
 }
 
-// ---- the testnet ----
-
-struct Validator {
-    name: String,
-    pid: u32,
-    rpc: WattRpc,
-    /// Its multiaddress with `/p2p/<peer id>`.
-    p2p: String,
-    peer_id: String,
-    log: PathBuf,
-}
-
-/// A running `watt testnet --validators 4`; every validator and the testnet process are killed on
-/// drop (validators by pid, checked to be ours, first: killed first, the testnet process would
-/// leave them running).
-struct Testnet {
-    root: PathBuf,
-    process: Mutex<Child>,
-    nodes: Vec<Validator>,
-    _dir: tempfile::TempDir,
-}
-
-/// Whether `pid` is a live process (not gone, not a zombie) running with `dir` on its command line
-/// (so that a recycled pid is never killed).
-fn pid_is_ours(pid: u32, dir: &Path) -> bool {
-    let running = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next());
-        !matches!(state, None | Some('Z') | Some('X'))
-    });
-    running
-        && std::fs::read(format!("/proc/{pid}/cmdline"))
-            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&*dir.to_string_lossy()))
-}
-
-/// A base port B such that B..B+n are free now, below the ephemeral range (as in testnet.rs).
-fn free_port_block(n: u16) -> u16 {
-    let mut x = u64::from(std::process::id()) << 20
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64);
-    for _ in 0..500 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let base = 20_000 + (x % 12_000) as u16;
-        if (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no block of {n} free ports in 20000..32000");
-}
-
-fn tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-impl Testnet {
-    async fn start(n: u16) -> Testnet {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().canonicalize().expect("canonical temp dir");
-        let log = std::fs::File::create(root.join("testnet.log")).expect("testnet log");
-        let child = Command::new(watt_binary())
-            .args(["testnet", "--validators", &n.to_string(), "--base-path"])
-            .arg(&root)
-            .args(["--rpc-port-base", &free_port_block(n).to_string()])
-            .args(["--empty-block-interval", &EMPTY_BLOCK_INTERVAL.to_string()])
-            // The network's debug lines name every penalty, rejection and gossip misbehaviour.
-            .env("RUST_LOG", "info,watt_network=debug")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("testnet log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn watt testnet");
-        let mut net = Testnet {
-            root: root.clone(),
-            process: Mutex::new(child),
-            nodes: vec![],
-            _dir: dir,
-        };
-        let deadline = Instant::now() + START_TIMEOUT;
-        let described: Value = loop {
-            net.assert_alive();
-            if let Some(v) = std::fs::read_to_string(root.join("testnet.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-            {
-                break v;
-            }
-            if Instant::now() > deadline {
-                net.fail("watt testnet wrote no testnet.json");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        for d in described["nodes"].as_array().cloned().unwrap_or_default() {
-            let s = |k: &str| {
-                d[k].as_str()
-                    .unwrap_or_else(|| panic!("testnet.json: no {k} in {d}"))
-                    .to_string()
-            };
-            let p2p = s("p2p");
-            let peer_id = p2p
-                .rsplit_once("/p2p/")
-                .map(|(_, id)| id.to_string())
-                .unwrap_or_else(|| panic!("p2p address without /p2p/: {p2p}"));
-            net.nodes.push(Validator {
-                name: s("name"),
-                pid: d["pid"].as_u64().expect("pid") as u32,
-                rpc: WattRpc::new(&s("rpc")).expect("rpc client"),
-                p2p,
-                peer_id,
-                log: PathBuf::from(s("log")),
-            });
-        }
-        assert_eq!(net.nodes.len(), n as usize, "testnet.json describes every validator");
-        for i in 0..net.nodes.len() {
-            let want = u64::from(n) - 1;
-            let deadline = Instant::now() + START_TIMEOUT;
-            loop {
-                net.assert_alive();
-                let health: Option<Value> = net.nodes[i].rpc.call("system_health", vec![]).await.ok();
-                if health.and_then(|h| h["peers"].as_u64()).is_some_and(|p| p >= want) {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    net.fail(&format!("{} did not answer RPC with {want} peers", net.nodes[i].name));
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        net
-    }
-
-    /// Fails (with every log) if the testnet process or a validator is down.
-    fn assert_alive(&self) {
-        let exited = self
-            .process
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .try_wait()
-            .ok()
-            .flatten();
-        if let Some(status) = exited {
-            self.fail(&format!("watt testnet exited ({status})"));
-        }
-        for v in &self.nodes {
-            if !pid_is_ours(v.pid, &self.root) {
-                self.fail(&format!("{} exited", v.name));
-            }
-        }
-    }
-
-    fn fail(&self, why: &str) -> ! {
-        let mut text = format!("{why}\n--- testnet.log:\n{}", tail(&self.root.join("testnet.log"), 20));
-        for v in &self.nodes {
-            text += &format!("\n--- {} ({}):\n{}", v.name, v.log.display(), tail(&v.log, 40));
-        }
-        panic!("{text}");
-    }
-
-    async fn finalized(&self, i: usize) -> u64 {
-        match self.nodes[i].rpc.finalized_number().await {
-            Ok(n) => n,
-            Err(e) => self.fail(&format!("{} did not tell its finalized head: {e}", self.nodes[i].name)),
-        }
-    }
-}
-
-impl Drop for Testnet {
-    fn drop(&mut self) {
-        for v in &self.nodes {
-            if pid_is_ours(v.pid, &self.root) {
-                let _ = Command::new("kill")
-                    .args(["-9", &v.pid.to_string()])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-            }
-        }
-        let process = self.process.get_mut().unwrap_or_else(|e| e.into_inner());
-        let _ = process.kill();
-        let _ = process.wait();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.nodes.iter().any(|v| pid_is_ours(v.pid, &self.root)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
 // ---- the test ----
 
 /// What one validator showed of the js peer over the run.
@@ -403,15 +206,17 @@ fn submit_transfers(
 async fn a_js_libp2p_peer_relaying_gossip_is_never_penalised() {
     prepare_js_peer();
     let started = Instant::now();
-    let net = Testnet::start(4).await;
-    let genesis = match net.nodes[0].rpc.genesis_hash().await {
+    // The network's debug lines name every penalty, rejection and gossip misbehaviour.
+    let net = Testnet::start(4, "info,watt_network=debug").await;
+    let all = net.all();
+    let genesis = match net.nodes()[0].rpc.genesis_hash().await {
         Ok(h) => h,
         Err(e) => net.fail(&format!("no genesis hash: {e}")),
     };
     let prefix = hex::encode(&genesis[..8]);
-    let addrs: Vec<String> = net.nodes.iter().map(|v| v.p2p.clone()).collect();
-    let validator_ids: Vec<String> = net.nodes.iter().map(|v| v.peer_id.clone()).collect();
-    let mut js = JsPeer::start(&prefix, &addrs, net.root.join("js-peer.log"));
+    let addrs: Vec<String> = net.nodes().iter().map(|v| v.p2p.clone()).collect();
+    let validator_ids: Vec<String> = net.nodes().iter().map(|v| v.peer_id.clone()).collect();
+    let mut js = JsPeer::start(&prefix, &addrs, net.root().join("js-peer.log"));
     let js_id = {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -433,7 +238,7 @@ async fn a_js_libp2p_peer_relaying_gossip_is_never_penalised() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    let head_before = net.finalized(0).await;
+    let head_before = net.head(0).await.0;
     eprintln!(
         "[{:?}] js peer {js_id} started at finalized #{head_before}",
         started.elapsed()
@@ -441,17 +246,17 @@ async fn a_js_libp2p_peer_relaying_gossip_is_never_penalised() {
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let transfers = submit_transfers(
-        net.nodes.iter().map(|v| v.rpc.clone()).collect(),
+        net.nodes().iter().map(|v| v.rpc.clone()).collect(),
         genesis,
         stop.clone(),
         Duration::from_millis(500),
     );
 
     // Every second, until the js peer is done: what each validator says of it.
-    let mut seen: Vec<Seen> = (0..net.nodes.len()).map(|_| Seen::default()).collect();
+    let mut seen: Vec<Seen> = (0..net.nodes().len()).map(|_| Seen::default()).collect();
     let deadline = Instant::now() + Duration::from_secs(RUN_SECS + 30);
     while !js.done() {
-        net.assert_alive();
+        net.assert_alive(&all);
         if let Some(status) = js.exited() {
             net.fail(&format!("the js peer exited early ({status}):\n{}", js.stderr_text()));
         }
@@ -459,7 +264,7 @@ async fn a_js_libp2p_peer_relaying_gossip_is_never_penalised() {
             net.fail("the js peer did not finish in time");
         }
         let mut sample = Vec::new();
-        for v in &net.nodes {
+        for v in net.nodes() {
             let peers: Vec<Value> = match v.rpc.call("system_peers", vec![]).await {
                 Ok(p) => p,
                 Err(e) => net.fail(&format!("{} did not answer system_peers: {e}", v.name)),
@@ -489,7 +294,7 @@ async fn a_js_libp2p_peer_relaying_gossip_is_never_penalised() {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let head_after = net.finalized(0).await;
+    let head_after = net.head(0).await.0;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let accepted = transfers.await.expect("transfer task");
     let report = js.last().expect("the final line");
@@ -498,7 +303,7 @@ async fn a_js_libp2p_peer_relaying_gossip_is_never_penalised() {
         started.elapsed(),
         accepted.len()
     );
-    for (v, s) in net.nodes.iter().zip(&seen) {
+    for (v, s) in net.nodes().iter().zip(&seen) {
         eprintln!(
             "{}: listed the js peer connected in {}/{} polls, min score {:?}, agent {:?}",
             v.name, s.connected, s.polls, s.min_score, s.agent
@@ -506,11 +311,7 @@ async fn a_js_libp2p_peer_relaying_gossip_is_never_penalised() {
     }
 
     // The validators' view: connected throughout, never banned, never below 0.
-    let logs: Vec<String> = net
-        .nodes
-        .iter()
-        .map(|v| std::fs::read_to_string(&v.log).unwrap_or_default())
-        .collect();
+    let logs: Vec<String> = net.nodes().iter().map(|v| v.log_text()).collect();
     let about_js: Vec<String> = logs
         .iter()
         .flat_map(|l| l.lines())
@@ -522,7 +323,7 @@ async fn a_js_libp2p_peer_relaying_gossip_is_never_penalised() {
         })
         .map(str::to_string)
         .collect();
-    for (v, s) in net.nodes.iter().zip(&seen) {
+    for (v, s) in net.nodes().iter().zip(&seen) {
         if s.min_score.is_none_or(|m| m < 0) || !s.missing.is_empty() || s.polls < (RUN_SECS as usize) / 3 {
             net.fail(&format!(
                 "{} scored or dropped the js peer {js_id}: min score {:?}, connected in {}/{} polls, \
@@ -573,14 +374,14 @@ async fn a_js_libp2p_peer_relaying_gossip_is_never_penalised() {
         last_of.insert(*i, *h);
     }
     for (i, h) in last_of {
-        if let Err(e) = net.nodes[i]
+        if let Err(e) = net.nodes()[i]
             .rpc
             .wait(&h, WaitFor::Finalized, Duration::from_secs(30))
             .await
         {
             net.fail(&format!(
                 "the last transfer sent to {} was not finalized: {e}",
-                net.nodes[i].name
+                net.nodes()[i].name
             ));
         }
     }

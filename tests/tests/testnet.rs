@@ -9,17 +9,13 @@
 //! chain spec, not anything a node says), and that peers sending garbage are banned while honest
 //! traffic goes on.
 //!
-//! Every wait has a deadline and checks that the processes expected to be up still are; a
-//! failure shows the end of every node's log. The testnet process and every validator (those it
-//! started, found by pid in testnet.json, and those the test restarted) are killed on drop, also
-//! when a test panics.
+//! The processes are run by the harness of [`watt_e2e::testnet`]: every wait has a deadline and
+//! checks that the processes expected to be up still are; a failure shows the end of every
+//! node's log; everything is killed on drop, also when a test panics.
 
 use parity_scale_codec::{DecodeAll, Encode};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,7 +23,8 @@ use std::time::{Duration, Instant};
 use watt_client::light::{quorum_set_from_json, verify_finality_proof, Certificate};
 use watt_client::rpc::{from_hex, hash_from_hex, to_hex};
 use watt_client::{dev_accounts, WattRpc};
-use watt_e2e::{watt_binary, watt_cli, START_TIMEOUT};
+use watt_e2e::testnet::{finalized_head, Testnet};
+use watt_e2e::watt_cli;
 use watt_network::{Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, Topic, Validation};
 use watt_primitives::{AccountId, Hash};
 
@@ -36,69 +33,6 @@ const AMOUNT: u128 = 7;
 /// How long a transfer may take to be finalized while a quorum is up. Generous: a loaded
 /// 2-core machine running four debug validators.
 const FINALIZE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Seconds after which validators close an empty block: keeps the chain moving, so a stall is
-/// visible as heights that stop growing and a restarted node has blocks to catch up on.
-const EMPTY_BLOCK_INTERVAL: u64 = 2;
-
-// ---- processes ----
-
-/// Whether `pid` is a live process (not gone, not a zombie waiting to be reaped).
-fn pid_running(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state follows the command name in parentheses, which may itself hold spaces.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.trim_start().chars().next());
-    !matches!(state, None | Some('Z') | Some('X'))
-}
-
-/// Whether `pid` runs with `dir` on its command line: guards against killing an unrelated process
-/// that got a recycled pid.
-fn pid_is_ours(pid: u32, dir: &Path) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).contains(&*dir.to_string_lossy()))
-        .unwrap_or(false)
-}
-
-/// `kill -9 <pid>` (through kill(1): no unsafe code for a signal).
-fn sigkill(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// A base port B such that B..B+n are free now. Taken below the kernel's ephemeral range
-/// (32768+), so that ports other tests bind on port 0 do not land there before the validators
-/// bind them; the start is spread by pid and clock so that parallel tests pick different blocks.
-fn free_port_block(n: u16) -> u16 {
-    let mut x = u64::from(std::process::id()) << 20
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64);
-    for _ in 0..500 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let base = 20_000 + (x % 12_000) as u16;
-        let free = (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
-        if free {
-            return base;
-        }
-    }
-    panic!("no block of {n} free ports in 20000..32000");
-}
-
-/// The last `n` lines of a file (empty if unreadable).
-fn tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
 
 /// The genesis hash of `spec`, computed as a node (and `watt light --chain-spec`) computes it:
 /// the spec's runtime builds the genesis state, here in a scratch database. What the finality
@@ -111,13 +45,6 @@ fn spec_genesis_hash(spec: &watt_chain::ChainSpec) -> Hash {
 }
 
 // ---- RPC helpers (an unreachable node answers None) ----
-
-/// The finalized head: (number, hash).
-async fn finalized_head(rpc: &WattRpc) -> Option<(u64, String)> {
-    let hash: String = rpc.call("chain_getFinalizedHead", vec![]).await.ok()?;
-    let header: Value = rpc.call("chain_getHeader", vec![hash.clone().into()]).await.ok()?;
-    Some((watt_client::rpc::header_number(&header)?, hash))
-}
 
 /// The hash of block `n`, if the node has it.
 async fn hash_at(rpc: &WattRpc, n: u64) -> Option<String> {
@@ -141,6 +68,19 @@ async fn listed_peers(rpc: &WattRpc) -> Option<Vec<String>> {
             .filter_map(|p| p["peer_id"].as_str().map(str::to_string))
             .collect(),
     )
+}
+
+/// Waits (10 s at most, every validator up) until each validator's `system_peers` satisfies `ok`,
+/// naming what each was to do (`action`).
+async fn wait_listed(net: &Testnet, action: &str, ok: impl Fn(&[String]) -> bool) {
+    let all = net.all();
+    for &i in &all {
+        let what = format!("{} to {action}", net.nodes()[i].name);
+        net.wait_for(&what, Duration::from_secs(10), &all, || async {
+            ok(&listed_peers(net.rpc(i)).await?).then_some(())
+        })
+        .await;
+    }
 }
 
 /// Free balance of a dev account.
@@ -192,6 +132,23 @@ async fn cli_transfer(url: &str, from: &str, to: &str, wait: &str, timeout: Dura
     serde_json::from_str(&out).map_err(|e| format!("the CLI printed no JSON ({e}): {out}"))
 }
 
+/// A CLI transfer sent to validator `i` and waited for until finalized, failing if one of
+/// `alive` is down; returns (block number, block hash) from its receipt.
+async fn transfer_finalized(net: &Testnet, i: usize, from: &str, to: &str, alive: &[usize]) -> (u64, String) {
+    net.assert_alive(alive);
+    let r = match cli_transfer(&net.nodes()[i].url, from, to, "finalized", FINALIZE_TIMEOUT).await {
+        Ok(r) => r,
+        Err(e) => net.fail(&e),
+    };
+    if r["success"] != true {
+        net.fail(&format!("the transfer from {from} failed: {r}"));
+    }
+    match (r["blockNumber"].as_u64(), r["blockHash"].as_str()) {
+        (Some(n), Some(h)) => (n, h.to_string()),
+        _ => net.fail(&format!("a finalized receipt without a block: {r}")),
+    }
+}
+
 // ---- fork watch ----
 
 #[derive(Default)]
@@ -211,7 +168,9 @@ struct ForkWatch {
 }
 
 impl ForkWatch {
-    fn start(nodes: Vec<(String, WattRpc)>) -> Self {
+    /// Starts polling the finalized heads of every validator of `net`.
+    fn start(net: &Testnet) -> Self {
+        let nodes: Vec<(String, WattRpc)> = net.nodes().iter().map(|v| (v.name.clone(), v.rpc.clone())).collect();
         let seen = Arc::new(Mutex::new(Seen::default()));
         let s = seen.clone();
         let poller = tokio::spawn(async move {
@@ -241,8 +200,28 @@ impl ForkWatch {
         s.conflicts.extend(conflict);
     }
 
-    fn record(&self, node: &str, n: u64, hash: &str) {
-        Self::note(&self.seen, node, n, hash);
+    /// Waits until each of validators `nodes` has finalized block `n` and checks that they all
+    /// report the same hash for it (and `expected`, if given), recording each; returns that hash.
+    async fn same_block(&self, net: &Testnet, n: u64, expected: Option<&str>, nodes: &[usize]) -> String {
+        let mut agreed: Option<String> = expected.map(str::to_string);
+        for &i in nodes {
+            let rpc = net.rpc(i);
+            let name = &net.nodes()[i].name;
+            net.wait_for(&format!("{name} to finalize #{n}"), FINALIZE_TIMEOUT, nodes, || async {
+                (finalized_head(rpc).await?.0 >= n).then_some(())
+            })
+            .await;
+            let Some(hash) = hash_at(rpc, n).await else {
+                net.fail(&format!("{name} finalized past #{n} but has no block #{n}"));
+            };
+            Self::note(&self.seen, name, n, &hash);
+            match &agreed {
+                Some(h) if *h != hash => net.fail(&format!("#{n}: {name} has {hash}, expected {h}")),
+                Some(_) => {}
+                None => agreed = Some(hash),
+            }
+        }
+        agreed.expect("at least one node")
     }
 
     /// The conflicts seen so far (none on a safe chain).
@@ -261,362 +240,6 @@ impl Drop for ForkWatch {
     }
 }
 
-// ---- the testnet ----
-
-enum NodeState {
-    /// Still the process `watt testnet` started (its pid is in testnet.json).
-    Original,
-    /// Killed by the test and not restarted.
-    Killed,
-    /// Restarted by the test with its `command`.
-    Restarted(Mutex<Child>),
-}
-
-struct Validator {
-    name: String,
-    /// The pid of the process `watt testnet` started.
-    pid: u32,
-    url: String,
-    rpc: WattRpc,
-    rpc_port: u16,
-    /// Its multiaddress with `/p2p/<peer id>`.
-    p2p: String,
-    peer_id: String,
-    log: PathBuf,
-    command: Vec<String>,
-    state: NodeState,
-}
-
-/// A running `watt testnet`: killed with all its validators on drop.
-struct Testnet {
-    /// The canonical base path (the one on the validators' command lines).
-    root: PathBuf,
-    /// `RUST_LOG` of every validator.
-    log_filter: String,
-    /// The chain spec `watt testnet` wrote and started the validators with.
-    spec: PathBuf,
-    process: Mutex<Child>,
-    nodes: Vec<Validator>,
-    // Last: removed after every process is dead.
-    _dir: tempfile::TempDir,
-}
-
-impl Testnet {
-    /// Starts `watt testnet --validators n` with `RUST_LOG=<log_filter>` and waits until every
-    /// validator answers RPC and is connected to all the others.
-    async fn start(n: u16, log_filter: &str) -> Testnet {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().canonicalize().expect("canonical temp dir");
-        let rpc_base = free_port_block(n);
-        let log = std::fs::File::create(root.join("testnet.log")).expect("testnet log");
-        let child = Command::new(watt_binary())
-            .args(["testnet", "--validators", &n.to_string(), "--base-path"])
-            .arg(&root)
-            .args(["--rpc-port-base", &rpc_base.to_string()])
-            .args(["--empty-block-interval", &EMPTY_BLOCK_INTERVAL.to_string()])
-            // Inherited by the validators: the tests read their log lines.
-            .env("RUST_LOG", log_filter)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("testnet log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn watt testnet");
-        let mut net = Testnet {
-            root: root.clone(),
-            log_filter: log_filter.to_string(),
-            spec: root.join("chain-spec.json"),
-            process: Mutex::new(child),
-            nodes: vec![],
-            _dir: dir,
-        };
-        // testnet.json is written (renamed into place) once every validator has been started.
-        let manifest = root.join("testnet.json");
-        let deadline = Instant::now() + START_TIMEOUT;
-        let described: Value = loop {
-            net.assert_alive(&[]);
-            if let Some(v) = std::fs::read_to_string(&manifest)
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-            {
-                break v;
-            }
-            if Instant::now() > deadline {
-                net.fail("watt testnet wrote no testnet.json");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert_eq!(
-            described["chain_spec"].as_str().map(PathBuf::from),
-            Some(net.spec.clone()),
-            "testnet.json names the spec in the base path: {described}"
-        );
-        let nodes = described["nodes"].as_array().cloned().unwrap_or_default();
-        assert_eq!(
-            nodes.len(),
-            n as usize,
-            "testnet.json describes every validator: {described}"
-        );
-        for (i, d) in nodes.iter().enumerate() {
-            let s = |k: &str| {
-                d[k].as_str()
-                    .unwrap_or_else(|| panic!("testnet.json: node {i} has no {k}: {d}"))
-                    .to_string()
-            };
-            let url = s("rpc");
-            assert_eq!(
-                url,
-                format!("http://127.0.0.1:{}", rpc_base + i as u16),
-                "validator i on P+i"
-            );
-            let p2p = s("p2p");
-            let peer_id = p2p
-                .rsplit_once("/p2p/")
-                .map(|(_, id)| id.to_string())
-                .unwrap_or_else(|| panic!("p2p address without /p2p/: {p2p}"));
-            let command: Vec<String> = d["command"]
-                .as_array()
-                .expect("command")
-                .iter()
-                .map(|a| a.as_str().expect("command words are strings").to_string())
-                .collect();
-            let log = PathBuf::from(s("log"));
-            assert_eq!(log, PathBuf::from(s("base_path")).join("node.log"));
-            net.nodes.push(Validator {
-                name: s("name"),
-                pid: d["pid"].as_u64().expect("pid") as u32,
-                rpc: WattRpc::new(&url).expect("rpc client"),
-                rpc_port: rpc_base + i as u16,
-                url,
-                p2p,
-                peer_id,
-                log,
-                command,
-                state: NodeState::Original,
-            });
-        }
-        let all: Vec<usize> = (0..n as usize).collect();
-        for i in all.clone() {
-            let want = n as u64 - 1;
-            net.wait_for(
-                &format!("{} to answer RPC with {want} peers", net.nodes[i].name),
-                START_TIMEOUT,
-                &all,
-                || async {
-                    let h = health(&net.nodes[i].rpc).await?;
-                    (h["peers"].as_u64()? >= want).then_some(())
-                },
-            )
-            .await;
-        }
-        net
-    }
-
-    fn rpc(&self, i: usize) -> &WattRpc {
-        &self.nodes[i].rpc
-    }
-
-    fn names_and_clients(&self) -> Vec<(String, WattRpc)> {
-        self.nodes.iter().map(|v| (v.name.clone(), v.rpc.clone())).collect()
-    }
-
-    /// Fails (with every log) if the testnet process or one of `nodes` is not running.
-    fn assert_alive(&self, nodes: &[usize]) {
-        let exited = self
-            .process
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .try_wait()
-            .ok()
-            .flatten();
-        if let Some(status) = exited {
-            self.fail(&format!("watt testnet exited ({status})"));
-        }
-        for &i in nodes {
-            let v = &self.nodes[i];
-            let down = match &v.state {
-                NodeState::Original => (!pid_running(v.pid)).then(|| "exited".to_string()),
-                NodeState::Killed => Some("was killed by the test".to_string()),
-                NodeState::Restarted(c) => c
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .try_wait()
-                    .ok()
-                    .flatten()
-                    .map(|s| format!("exited after its restart ({s})")),
-            };
-            if let Some(why) = down {
-                self.fail(&format!("{} {why}", v.name));
-            }
-        }
-    }
-
-    /// Panics with `why` and the end of every log.
-    fn fail(&self, why: &str) -> ! {
-        let mut text = format!("{why}\n--- testnet.log:\n{}", tail(&self.root.join("testnet.log"), 20));
-        for v in &self.nodes {
-            text += &format!("\n--- {} ({}):\n{}", v.name, v.log.display(), tail(&v.log, 40));
-        }
-        panic!("{text}");
-    }
-
-    /// Polls `probe` every 100 ms until it yields a value; fails if one of `alive` goes down or
-    /// nothing came within `timeout`.
-    async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, alive: &[usize], mut probe: F) -> T
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Option<T>>,
-    {
-        let deadline = Instant::now() + timeout;
-        loop {
-            self.assert_alive(alive);
-            if let Some(v) = probe().await {
-                return v;
-            }
-            if Instant::now() > deadline {
-                self.fail(&format!("timed out after {timeout:?} waiting for {what}"));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// `kill -9` validator `i` and waits until it is gone and its RPC port is closed.
-    async fn kill9(&mut self, i: usize) {
-        self.assert_alive(&[i]);
-        let v = &mut self.nodes[i];
-        match std::mem::replace(&mut v.state, NodeState::Killed) {
-            NodeState::Original => {
-                assert!(pid_is_ours(v.pid, &self.root), "pid {} is not {}", v.pid, v.name);
-                sigkill(v.pid);
-            }
-            NodeState::Restarted(child) => {
-                let mut child = child.into_inner().unwrap_or_else(|e| e.into_inner());
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            NodeState::Killed => unreachable!("assert_alive checked it runs"),
-        }
-        let (pid, port, name) = (self.nodes[i].pid, self.nodes[i].rpc_port, self.nodes[i].name.clone());
-        self.wait_for(&format!("{name} to die"), Duration::from_secs(10), &[], || async {
-            // The testnet process reaps its children every 200 ms; a restarted one was reaped above.
-            let gone = !pid_running(pid) && TcpStream::connect(("127.0.0.1", port)).is_err();
-            gone.then_some(())
-        })
-        .await;
-    }
-
-    /// Restarts validator `i` with its `command` from testnet.json, its output appended to its log.
-    fn restart(&mut self, i: usize) {
-        let v = &mut self.nodes[i];
-        assert!(matches!(v.state, NodeState::Killed), "{} is running", v.name);
-        let open = || {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(&v.log)
-                .unwrap_or_else(|e| panic!("open {}: {e}", v.log.display()))
-        };
-        let child = Command::new(&v.command[0])
-            .args(&v.command[1..])
-            .env("RUST_LOG", &self.log_filter)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(open())
-            .stderr(open())
-            .spawn()
-            .unwrap_or_else(|e| panic!("restart {}: {e}", v.name));
-        v.state = NodeState::Restarted(Mutex::new(child));
-    }
-
-    /// Waits until each of `nodes` has finalized block `n` and checks that they all report the
-    /// same hash for it (and `expected`, if given); returns that hash.
-    async fn same_block(&self, watch: &ForkWatch, n: u64, expected: Option<&str>, nodes: &[usize]) -> String {
-        let mut agreed: Option<String> = expected.map(str::to_string);
-        for &i in nodes {
-            let rpc = self.rpc(i);
-            let name = &self.nodes[i].name;
-            self.wait_for(&format!("{name} to finalize #{n}"), FINALIZE_TIMEOUT, nodes, || async {
-                (finalized_head(rpc).await?.0 >= n).then_some(())
-            })
-            .await;
-            let Some(hash) = hash_at(rpc, n).await else {
-                self.fail(&format!("{name} finalized past #{n} but has no block #{n}"));
-            };
-            watch.record(name, n, &hash);
-            match &agreed {
-                Some(h) if *h != hash => self.fail(&format!("#{n}: {name} has {hash}, expected {h}")),
-                Some(_) => {}
-                None => agreed = Some(hash),
-            }
-        }
-        agreed.expect("at least one node")
-    }
-
-    /// The finalized heads of `nodes`.
-    async fn heads(&self, nodes: &[usize]) -> Vec<(u64, String)> {
-        let mut out = vec![];
-        for &i in nodes {
-            match finalized_head(self.rpc(i)).await {
-                Some(h) => out.push(h),
-                None => self.fail(&format!("{} did not answer chain_getFinalizedHead", self.nodes[i].name)),
-            }
-        }
-        out
-    }
-
-    /// A CLI transfer sent to validator `i` and waited for until finalized; returns
-    /// (block number, block hash) from its receipt.
-    async fn transfer_finalized(&self, i: usize, from: &str, to: &str, alive: &[usize]) -> (u64, String) {
-        self.assert_alive(alive);
-        let r = match cli_transfer(&self.nodes[i].url, from, to, "finalized", FINALIZE_TIMEOUT).await {
-            Ok(r) => r,
-            Err(e) => self.fail(&e),
-        };
-        if r["success"] != true {
-            self.fail(&format!("the transfer from {from} failed: {r}"));
-        }
-        match (r["blockNumber"].as_u64(), r["blockHash"].as_str()) {
-            (Some(n), Some(h)) => (n, h.to_string()),
-            _ => self.fail(&format!("a finalized receipt without a block: {r}")),
-        }
-    }
-}
-
-impl Drop for Testnet {
-    fn drop(&mut self) {
-        // The validators first (by pid, checked to be ours), then the testnet process: killed
-        // first, it would leave its children running.
-        for v in &mut self.nodes {
-            match std::mem::replace(&mut v.state, NodeState::Killed) {
-                NodeState::Original => {
-                    if pid_running(v.pid) && pid_is_ours(v.pid, &self.root) {
-                        sigkill(v.pid);
-                    }
-                }
-                NodeState::Restarted(child) => {
-                    let mut child = child.into_inner().unwrap_or_else(|e| e.into_inner());
-                    let _ = child.kill();
-                    let _ = child.wait();
-                }
-                NodeState::Killed => {}
-            }
-        }
-        let process = self.process.get_mut().unwrap_or_else(|e| e.into_inner());
-        let _ = process.kill();
-        let _ = process.wait();
-        // The validators it started are reaped by it or, once it is gone, by init; wait for them
-        // to be dead before the temp dir goes.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self
-            .nodes
-            .iter()
-            .any(|v| pid_running(v.pid) && pid_is_ours(v.pid, &self.root))
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
 // ---- test 1: crash faults ----
 
 /// Four validators, quorum 3: kill -9 one (still final), a second (stalled, no fork), restart
@@ -625,7 +248,7 @@ impl Drop for Testnet {
 async fn four_validators_survive_one_down_stall_with_two_and_resume() {
     let started = Instant::now();
     let mut net = Testnet::start(4, "info").await;
-    let watch = ForkWatch::start(net.names_and_clients());
+    let watch = ForkWatch::start(&net);
     let ferdie0 = match free_balance(net.rpc(0), "Ferdie").await {
         Some(b) => b,
         None => net.fail("no balance for Ferdie"),
@@ -633,9 +256,9 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
     // What step 6 checks every certificate against, as a light client would: the quorum set of
     // the spec `watt testnet` wrote, and the genesis hash its runtime builds (every envelope
     // signature covers it). Built now, in the background, from the spec alone.
-    let spec = match watt_chain::ChainSpec::from_file(&net.spec) {
+    let spec = match watt_chain::ChainSpec::from_file(&net.spec()) {
         Ok(s) => s,
-        Err(e) => net.fail(&format!("{}: {e}", net.spec.display())),
+        Err(e) => net.fail(&format!("{}: {e}", net.spec().display())),
     };
     let spec_genesis = tokio::task::spawn_blocking(move || {
         let genesis = spec_genesis_hash(&spec);
@@ -644,18 +267,18 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
 
     // 1. All four up: a transfer is finalized and every validator has the same block there.
     let all = [0, 1, 2, 3];
-    let (n1, h1) = net.transfer_finalized(0, "Alice", "Ferdie", &all).await;
-    net.same_block(&watch, n1, Some(&h1), &all).await;
+    let (n1, h1) = transfer_finalized(&net, 0, "Alice", "Ferdie", &all).await;
+    watch.same_block(&net, n1, Some(&h1), &all).await;
     eprintln!("[{:?}] 4 up: transfer finalized in #{n1}", started.elapsed());
 
     // 2. One down (3 of 4 is still a quorum): transfers are still finalized.
     net.kill9(3).await;
     let three = [0, 1, 2];
-    let (n2, h2) = net.transfer_finalized(1, "Bob", "Ferdie", &three).await;
+    let (n2, h2) = transfer_finalized(&net, 1, "Bob", "Ferdie", &three).await;
     assert!(n2 > n1, "#{n2} after #{n1}");
-    net.same_block(&watch, n2, Some(&h2), &three).await;
+    watch.same_block(&net, n2, Some(&h2), &three).await;
     // Empty blocks go on too, and node3 falls further behind (it will have to sync them).
-    net.same_block(&watch, n2 + 3, None, &three).await;
+    watch.same_block(&net, n2 + 3, None, &three).await;
     eprintln!(
         "[{:?}] 3 up: transfer finalized in #{n2}, empty blocks to #{}",
         started.elapsed(),
@@ -682,7 +305,7 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
             net.fail(&format!("the two survivors did not settle on one head: {:?}", last.0));
         }
     };
-    let pending = match cli_transfer(&net.nodes[0].url, "Charlie", "Ferdie", "none", FINALIZE_TIMEOUT).await {
+    let pending = match cli_transfer(&net.nodes()[0].url, "Charlie", "Ferdie", "none", FINALIZE_TIMEOUT).await {
         Ok(r) => r,
         Err(e) => net.fail(&e),
     };
@@ -694,12 +317,14 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
     while window.elapsed() < Duration::from_secs(8) {
         net.assert_alive(&two);
         for &i in &two {
-            let head = net.heads(&[i]).await.remove(0);
+            let head = net.head(i).await;
             let best = health(net.rpc(i)).await.and_then(|h| h["bestNumber"].as_u64());
             if head.0 != stalled.0 || best != Some(stalled.0) {
                 net.fail(&format!(
                     "{} moved to finalized #{} (best {best:?}) from #{} with only 2 of 4 validators up (quorum 3)",
-                    net.nodes[i].name, head.0, stalled.0
+                    net.nodes()[i].name,
+                    head.0,
+                    stalled.0
                 ));
             }
             if let Ok(Some(r)) = net.rpc(i).receipt(&pending_hash).await {
@@ -710,7 +335,7 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
     }
     // The survivors have not diverged: the same block at every height.
     for n in 0..=stalled.0 {
-        net.same_block(&watch, n, None, &two).await;
+        watch.same_block(&net, n, None, &two).await;
     }
     eprintln!("[{:?}] 2 up: stalled at #{} for 8 s", started.elapsed(), stalled.0);
 
@@ -733,9 +358,9 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
         "the pending transfer landed in #{rb}, after the stall at #{}",
         stalled.0
     );
-    net.same_block(&watch, rb, Some(&rh), &three).await;
-    let head0 = net.heads(&[0]).await.remove(0).0;
-    net.same_block(&watch, head0, None, &three).await;
+    watch.same_block(&net, rb, Some(&rh), &three).await;
+    let head0 = net.head(0).await.0;
+    watch.same_block(&net, head0, None, &three).await;
     match net.rpc(2).receipt(&pending_hash).await {
         Ok(Some(r)) if r.success && r.block_number == rb => {}
         other => net.fail(&format!("node2's receipt of the pending transfer: {other:?}")),
@@ -747,10 +372,10 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
 
     // 5. The last one back: it catches up, and a transfer sent to it is finalized everywhere.
     net.restart(3);
-    let head0 = net.heads(&[0]).await.remove(0).0;
-    net.same_block(&watch, head0, None, &all).await;
-    let (n5, h5) = net.transfer_finalized(3, "Dave", "Ferdie", &all).await;
-    net.same_block(&watch, n5, Some(&h5), &all).await;
+    let head0 = net.head(0).await.0;
+    watch.same_block(&net, head0, None, &all).await;
+    let (n5, h5) = transfer_finalized(&net, 3, "Dave", "Ferdie", &all).await;
+    watch.same_block(&net, n5, Some(&h5), &all).await;
     eprintln!(
         "[{:?}] node3 back: caught up to #{head0}, transfer finalized in #{n5}",
         started.elapsed()
@@ -781,7 +406,7 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
     let mut last_proofs: Vec<Value> = vec![];
     let mut parent = genesis;
     for n in 0..=top {
-        let hash = net.same_block(&watch, n, None, &all).await;
+        let hash = watch.same_block(&net, n, None, &all).await;
         let hash = match hash_from_hex(&hash) {
             Ok(h) => h,
             Err(e) => net.fail(&format!("#{n}: hash {hash}: {e}")),
@@ -797,7 +422,7 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
             continue;
         }
         for &i in &all {
-            let name = &net.nodes[i].name;
+            let name = &net.nodes()[i].name;
             let proof: Value = match net.rpc(i).call("watt_finalityProof", vec![n.into()]).await {
                 Ok(p) => p,
                 Err(e) => net.fail(&format!("{name} has no finality proof of #{n}: {e}")),
@@ -939,7 +564,7 @@ async fn four_validators_survive_one_down_stall_with_two_and_resume() {
             b,
             Some(ferdie0 + 4 * AMOUNT),
             "Ferdie's balance on {}",
-            net.nodes[i].name
+            net.nodes()[i].name
         );
     }
     let conflicts = watch.conflicts();
@@ -1053,17 +678,17 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_rest_go_on() {
     // The network's debug lines show oversized gossip refused and banned peers' reconnects refused.
     let net = Testnet::start(4, "info,watt_network=debug").await;
     let all = [0, 1, 2, 3];
-    let watch = ForkWatch::start(net.names_and_clients());
+    let watch = ForkWatch::start(&net);
     let genesis = match hash_at(net.rpc(0), 0).await.map(|h| hash_from_hex(&h)) {
         Some(Ok(h)) => h,
         _ => net.fail("no genesis hash"),
     };
     let bootnodes: Vec<Multiaddr> = net
-        .nodes
+        .nodes()
         .iter()
         .map(|v| Multiaddr::from_str(&v.p2p).unwrap_or_else(|e| panic!("{}: {e}", v.p2p)))
         .collect();
-    let validator_ids: Vec<String> = net.nodes.iter().map(|v| v.peer_id.clone()).collect();
+    let validator_ids: Vec<String> = net.nodes().iter().map(|v| v.peer_id.clone()).collect();
     let validator_peers: Vec<PeerId> = validator_ids
         .iter()
         .map(|id| PeerId::from_str(id).unwrap_or_else(|e| panic!("{id}: {e}")))
@@ -1089,28 +714,21 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_rest_go_on() {
         )
         .await;
     }
-    for &i in &all {
-        net.wait_for(
-            &format!("{} to list the test peers", net.nodes[i].name),
-            Duration::from_secs(10),
-            &all,
-            || async {
-                let listed = listed_peers(net.rpc(i)).await?;
-                [&quiet, &scp, &txsets, &requester]
-                    .iter()
-                    .all(|p| listed.contains(&p.peer_id()))
-                    .then_some(())
-            },
-        )
-        .await;
-    }
-    let before = net.heads(&[0]).await.remove(0).0;
+    let test_peers: Vec<String> = [&quiet, &scp, &txsets, &requester]
+        .iter()
+        .map(|p| p.peer_id())
+        .collect();
+    wait_listed(&net, "list the test peers", |listed| {
+        test_peers.iter().all(|id| listed.contains(id))
+    })
+    .await;
+    let before = net.head(0).await.0;
     eprintln!("[{:?}] 4 test peers connected at #{before}", started.elapsed());
 
     // The attack, while a transfer is in flight.
     let deadline = Instant::now() + Duration::from_secs(30);
     let in_flight = tokio::spawn({
-        let url = net.nodes[1].url.clone();
+        let url = net.nodes()[1].url.clone();
         async move { cli_transfer(&url, "Alice", "Ferdie", "finalized", FINALIZE_TIMEOUT).await }
     });
     let attacks = vec![
@@ -1148,7 +766,11 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_rest_go_on() {
                     for p in &peers {
                         i += 1;
                         // Every third one over the validators' 64 KiB request limit.
-                        let len = if i % 3 == 0 { 100 << 10 } else { 40 + (i as usize % 200) };
+                        let len = if i.is_multiple_of(3) {
+                            100 << 10
+                        } else {
+                            40 + (i as usize % 200)
+                        };
                         let _ =
                             tokio::time::timeout(Duration::from_secs(2), h.request(*p, garbage(500 + i, len))).await;
                     }
@@ -1175,41 +797,44 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_rest_go_on() {
         started.elapsed()
     );
 
+    // The hostile peers saw their connections close, but a validator unlists a peer only when its
+    // own swarm task handles the close, which on a loaded machine can come later (seen once with
+    // four more validators of another test beside these on 2 cores).
+    wait_listed(&net, "unlist the hostile peers", |listed| {
+        hostile.iter().all(|(_, p)| !listed.contains(&p.peer_id()))
+    })
+    .await;
     // Banned, not just disconnected: for longer than the 5 s redial interval no validator lists
     // a hostile peer again, and each logged the ban of each.
     let hold = Instant::now();
     while hold.elapsed() < Duration::from_secs(6) {
         for &i in &all {
             let Some(listed) = listed_peers(net.rpc(i)).await else {
-                net.fail(&format!("{} did not answer system_peers", net.nodes[i].name));
+                net.fail(&format!("{} did not answer system_peers", net.nodes()[i].name));
             };
             for (name, p) in &hostile {
                 if listed.contains(&p.peer_id()) {
                     net.fail(&format!(
                         "{} lists the {name} peer again after banning it",
-                        net.nodes[i].name
+                        net.nodes()[i].name
                     ));
                 }
             }
             if !listed.contains(&quiet.peer_id()) {
-                net.fail(&format!("{} dropped the quiet peer", net.nodes[i].name));
+                net.fail(&format!("{} dropped the quiet peer", net.nodes()[i].name));
             }
             let others = validator_ids.iter().filter(|id| listed.contains(id)).count();
             if others != 3 {
                 net.fail(&format!(
                     "{} is connected to {others} of the 3 other validators",
-                    net.nodes[i].name
+                    net.nodes()[i].name
                 ));
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // What each validator logged about each test peer (lines naming its peer id).
-    let logs: Vec<String> = net
-        .nodes
-        .iter()
-        .map(|v| std::fs::read_to_string(&v.log).unwrap_or_default())
-        .collect();
+    let logs: Vec<String> = net.nodes().iter().map(|v| v.log_text()).collect();
     let about = |id: &str, what: &str| -> usize {
         logs.iter()
             .map(|log| log.lines().filter(|l| l.contains(id) && l.contains(what)).count())
@@ -1219,7 +844,10 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_rest_go_on() {
         for (name, p) in &hostile {
             let id = p.peer_id();
             if !log.lines().any(|l| l.contains("peer banned") && l.contains(&id)) {
-                net.fail(&format!("{} logged no ban of the {name} peer {id}", net.nodes[i].name));
+                net.fail(&format!(
+                    "{} logged no ban of the {name} peer {id}",
+                    net.nodes()[i].name
+                ));
             }
         }
     }
@@ -1273,9 +901,9 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_rest_go_on() {
         (Some(n), Some(h), Value::Bool(true)) => (n, h.to_string()),
         _ => net.fail(&format!("the transfer during the attack: {during}")),
     };
-    net.same_block(&watch, n1, Some(&h1), &all).await;
-    let (n2, h2) = net.transfer_finalized(2, "Bob", "Ferdie", &all).await;
-    net.same_block(&watch, n2, Some(&h2), &all).await;
+    watch.same_block(&net, n1, Some(&h1), &all).await;
+    let (n2, h2) = transfer_finalized(&net, 2, "Bob", "Ferdie", &all).await;
+    watch.same_block(&net, n2, Some(&h2), &all).await;
     assert!(n1 > before && n2 > n1, "#{before} < #{n1} < #{n2}");
     let conflicts = watch.conflicts();
     assert!(
