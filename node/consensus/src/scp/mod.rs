@@ -38,6 +38,7 @@ mod txsets;
 pub mod wire;
 
 pub use driver::{envelope_signature_ok, quorum_set_hash};
+pub use proposer::prove as proposer_proof;
 
 /// The envelopes and transaction sets a validator persisted (its own latest envelopes and the
 /// sets they name); `None` if `bytes` are not a persisted SCP state.

@@ -45,14 +45,9 @@ fn sign_data(genesis: &Hash, slot: u64, parent: &Hash, set: &Hash) -> vrf::VrfSi
     ))
 }
 
-/// The proof for a value proposing `set` on `parent` in `slot`.
-pub(crate) fn prove(
-    key: &sr25519::Pair,
-    genesis: &Hash,
-    slot: u64,
-    parent: &Hash,
-    set: &Hash,
-) -> [u8; PROPOSER_PROOF_LEN] {
+/// The proof for a value proposing `set` on `parent` in `slot` (public for tools and tests
+/// that play a validator; the engine proves its own values).
+pub fn prove(key: &sr25519::Pair, genesis: &Hash, slot: u64, parent: &Hash, set: &Hash) -> [u8; PROPOSER_PROOF_LEN] {
     let sig = key.vrf_sign(&sign_data(genesis, slot, parent, set));
     let bytes = sig.encode();
     let mut out = [0u8; PROPOSER_PROOF_LEN];

@@ -17,10 +17,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 use watt_chain::test_utils::{dev_spec, keyring, transfer_bytes};
 use watt_chain::{Chain, ChainConfig};
-use watt_consensus::scp::wire::{self, Request, Response, Status};
+use watt_consensus::scp::quorum_set_hash;
+use watt_consensus::scp::wire::{self, Request, Response, Status, WattEnvelope};
 use watt_consensus::{ConsensusEngine, ConsensusError, ScpEngine, ScpEngineConfig, ScpStats};
 use watt_network::{Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, Topic, Validation};
-use watt_primitives::{blake2_256, AccountId, Hash, UNIT};
+use watt_primitives::{blake2_256, AccountId, ConsensusValue, Hash, UNIT};
+use watt_scp::slot::Statement;
 use watt_scp::QuorumSet;
 
 /// The network seed (libp2p identity) of validator `i`.
@@ -146,7 +148,7 @@ impl Validator {
 }
 
 /// Opens the dev chain at `path`, retrying while a previous instance still holds the database.
-async fn open_chain(path: &Path) -> Arc<Chain> {
+pub async fn open_chain(path: &Path) -> Arc<Chain> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         match Chain::open(path, &dev_spec(), ChainConfig::default()) {
@@ -179,7 +181,12 @@ pub async fn start_network(config: NetworkConfig) -> (NetworkHandle, tokio::sync
 /// Starts an SCP engine (a validator if `key` is given, else a follower) on the chain at
 /// `dir`, listening on `ports[i]` with identity `seed(i)` and the other ports as bootnodes.
 pub async fn start_node(i: usize, ports: &[u16], dir: &Path, key: Option<sr25519::Pair>) -> Validator {
-    let chain = open_chain(dir).await;
+    start_engine(i, ports, open_chain(dir).await, key).await
+}
+
+/// [`start_node`] on a chain already open (a test may pool transactions before the engine
+/// starts).
+pub async fn start_engine(i: usize, ports: &[u16], chain: Arc<Chain>, key: Option<sr25519::Pair>) -> Validator {
     let bootnodes = ports
         .iter()
         .enumerate()
@@ -708,5 +715,99 @@ impl Outsider {
         self.task.abort();
         let _ = self.task.await;
         drop(self.network);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers that speak for validators
+// ---------------------------------------------------------------------------------------------
+
+/// What a [`Peer`] does with each gossip message it receives: `(its network, topic, sender,
+/// payload)`.
+pub type OnGossip = Box<dyn FnMut(&NetworkHandle, Topic, PeerId, &[u8]) + Send>;
+
+/// A libp2p node that runs no engine and relays nothing, like an [`Outsider`], but hands every
+/// gossip message to the test ([`OnGossip`]) and answers requests by a [`Policy`] (which may
+/// read state the test changes as it goes): the test plays validators through it, signing
+/// their envelopes with their keys ([`signed_envelope`]).
+pub struct Peer {
+    pub network: NetworkHandle,
+    pub peer_id: PeerId,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Peer {
+    pub async fn start(config: NetworkConfig, policy: Policy, mut on_gossip: OnGossip) -> Self {
+        let (network, mut events) = start_network(config).await;
+        let task = {
+            let net = network.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = events.recv().await {
+                    match ev {
+                        NetworkEvent::Gossip { topic, from, id, data } => {
+                            net.report_validation(id, from, Validation::Ignore);
+                            on_gossip(&net, topic, from, &data);
+                        }
+                        NetworkEvent::Request { data, reply, .. } => {
+                            if let Some(answer) = wire::decode_request(&data).ok().and_then(|r| policy(&r)) {
+                                reply.send(answer.encode());
+                            }
+                        }
+                        NetworkEvent::PeerConnected(_) | NetworkEvent::PeerDisconnected(_) => {}
+                    }
+                }
+            })
+        };
+        let peer_id = network.local_peer_id();
+        Peer { network, peer_id, task }
+    }
+
+    /// Waits until at least `n` peers receive what this node publishes on every topic.
+    pub async fn wait_for_mesh(&self, n: usize, timeout: Duration) {
+        let net = self.network.clone();
+        wait_for("the peer to reach the validators' topics", timeout, || {
+            Topic::ALL.iter().all(|t| net.topic_peers(*t) >= n)
+        })
+        .await;
+    }
+
+    /// Leaves the network (see [`Outsider::leave`]).
+    pub async fn leave(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        drop(self.network);
+    }
+}
+
+/// `statement` about `slot` as validator `key` says it (quorum set [`qset`]`(4)`), signed for
+/// the chain `genesis`.
+pub fn signed_envelope(key: &sr25519::Pair, genesis: &Hash, slot: u64, statement: Statement) -> WattEnvelope {
+    let mut env = WattEnvelope {
+        slot,
+        node: AccountId::from(key.public().0),
+        qset_hash: quorum_set_hash(&qset(4)),
+        statement,
+        signature: vec![],
+    };
+    env.signature = key.sign(&env.signing_payload(genesis)).0.to_vec();
+    env
+}
+
+/// The value validator `key` proposes: `set` on `parent` (the head, closed at `parent_close`)
+/// in `slot`, closing now.
+pub fn proposed_value(
+    key: &sr25519::Pair,
+    genesis: &Hash,
+    slot: u64,
+    parent: &Hash,
+    parent_close: u64,
+    set: &Hash,
+) -> ConsensusValue {
+    ConsensusValue {
+        parent_hash: *parent,
+        tx_set_hash: *set,
+        close_time: now_ms().max(parent_close + 1),
+        proposer: AccountId::from(key.public().0),
+        proposer_proof: watt_consensus::scp::proposer_proof(key, genesis, slot, parent, set),
     }
 }
