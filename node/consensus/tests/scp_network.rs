@@ -623,6 +623,35 @@ fn phase(b: &BallotStatement) -> u8 {
     }
 }
 
+/// The ballot statements validator 0 sent after `since` (as `heard` recorded them), having
+/// checked that none contradicts `before`, what it said before its restart; panics naming the
+/// first that does, with `when` in the message.
+fn sent_since_without_contradiction(
+    heard: &std::sync::Mutex<Vec<(Instant, BallotStatement)>>,
+    since: Instant,
+    before: &BallotStatement,
+    value: &[u8],
+    when: &str,
+) -> Vec<BallotStatement> {
+    let said: Vec<BallotStatement> = heard
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(at, _)| *at > since)
+        .map(|(_, b)| b.clone())
+        .collect();
+    for b in &said {
+        if let Some(why) = contradiction(before, b, value) {
+            panic!(
+                "{when}: after the restart validator 0 sent {} after {}: {why}",
+                brief(b),
+                brief(before)
+            );
+        }
+    }
+    said
+}
+
 /// Why `next`, said after `earlier` by the same validator for the same slot, contradicts it
 /// (draft-mazieres-dinrg-scp §6: a node never votes to abort a ballot it voted to commit, never
 /// lowers its ballot counter, and what it accepted stays accepted); `None` if it does not.
@@ -631,20 +660,7 @@ fn phase(b: &BallotStatement) -> u8 {
 /// what is under test.
 fn contradiction(earlier: &BallotStatement, next: &BallotStatement, value: &[u8]) -> Option<String> {
     use BallotStatement::*;
-    let values: Vec<&Vec<u8>> = match next {
-        Prepare {
-            ballot,
-            prepared,
-            prepared_prime,
-            ..
-        } => std::iter::once(&ballot.value)
-            .chain(prepared.iter().map(|b| &b.value))
-            .chain(prepared_prime.iter().map(|b| &b.value))
-            .collect(),
-        Confirm { ballot, .. } => vec![&ballot.value],
-        Externalize { commit, .. } => vec![&commit.value],
-    };
-    if values.iter().any(|v| v.as_slice() != value) {
+    if next.values().iter().any(|v| v.as_slice() != value) {
         return Some("it names another value than the one it prepared".into());
     }
     if phase(next) < phase(earlier) {
@@ -967,22 +983,7 @@ async fn a_restarted_validator_keeps_its_ballot_votes() {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let said: Vec<BallotStatement> = heard
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(at, _)| *at > stopped)
-            .map(|(_, b)| b.clone())
-            .collect();
-        for b in &said {
-            if let Some(why) = contradiction(&ballot_before, b, &value) {
-                panic!(
-                    "step {step}: after the restart validator 0 sent {} after {}: {why}",
-                    brief(b),
-                    brief(&ballot_before)
-                );
-            }
-        }
+        let said = sent_since_without_contradiction(&heard, stopped, &ballot_before, &value, &format!("step {step}"));
         // Vacuous otherwise: it must have spoken again, past what it said before.
         assert!(
             said.iter().chain(&recorded).any(|b| ballot_counter(b) > base),
@@ -1024,22 +1025,7 @@ async fn a_restarted_validator_keeps_its_ballot_votes() {
     // Up to its EXTERNALIZE, nothing it sent since the last restart contradicts what it had
     // said before it.
     let (stopped, before) = last_restart.unwrap();
-    let since: Vec<BallotStatement> = heard
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(at, _)| *at > stopped)
-        .map(|(_, b)| b.clone())
-        .collect();
-    for b in &since {
-        if let Some(why) = contradiction(&before, b, &value) {
-            panic!(
-                "after the second restart validator 0 sent {} after {}: {why}",
-                brief(b),
-                brief(&before)
-            );
-        }
-    }
+    sent_since_without_contradiction(&heard, stopped, &before, &value, "after the second restart");
     speaker.abort();
     v0.take().unwrap().stop().await;
     peer.leave().await;

@@ -159,6 +159,24 @@ impl BallotStatement {
         }
     }
 
+    /// Every value the statement names (its ballot's, and its prepared ballots'), so a node can
+    /// fetch what they refer to before it processes the statement.
+    pub fn values(&self) -> Vec<&Value> {
+        match self {
+            BallotStatement::Prepare {
+                ballot,
+                prepared,
+                prepared_prime,
+                ..
+            } => std::iter::once(&ballot.value)
+                .chain(prepared.iter().map(|b| &b.value))
+                .chain(prepared_prime.iter().map(|b| &b.value))
+                .collect(),
+            BallotStatement::Confirm { ballot, .. } => vec![&ballot.value],
+            BallotStatement::Externalize { commit, .. } => vec![&commit.value],
+        }
+    }
+
     /// The ballot the statement works on (stellar-core `getWorkingBallot`).
     pub fn working_ballot(&self) -> Ballot {
         match self {

@@ -1342,22 +1342,7 @@ fn is_externalize(st: &Statement) -> bool {
 fn named_sets(st: &Statement) -> Option<Vec<Hash>> {
     let values: Vec<&Value> = match st {
         Statement::Nominate(n) => n.votes.iter().chain(n.accepted.iter()).collect(),
-        Statement::Ballot(b) => {
-            use watt_scp::ballot::BallotStatement::*;
-            match b {
-                Prepare {
-                    ballot,
-                    prepared,
-                    prepared_prime,
-                    ..
-                } => std::iter::once(&ballot.value)
-                    .chain(prepared.iter().map(|b| &b.value))
-                    .chain(prepared_prime.iter().map(|b| &b.value))
-                    .collect(),
-                Confirm { ballot, .. } => vec![&ballot.value],
-                Externalize { commit, .. } => vec![&commit.value],
-            }
-        }
+        Statement::Ballot(b) => b.values(),
     };
     values
         .into_iter()
