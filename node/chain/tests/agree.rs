@@ -2,7 +2,7 @@
 //! (the set whole, in order, every fee charged before any call runs) the same way on every
 //! node.
 
-use watt_chain::test_utils::{dev_spec, keyring, open_dev_chain, transfer};
+use watt_chain::test_utils::{dev_spec, keyring, open_dev_chain, transfer, value_on_head};
 use watt_chain::{Chain, ChainConfig, ChainError};
 use watt_primitives::abi::{Query, QueryResult, TxSetError};
 use watt_primitives::{AccountId, Balance, ConsensusValue, TxError, TxOutcome, TxSet, UNIT};
@@ -14,17 +14,9 @@ fn free(chain: &Chain, who: &AccountId) -> Balance {
     }
 }
 
+/// The value agreed for `set` on `chain`'s head, `after_ms` after it: Bob proposed it.
 fn value_for(chain: &Chain, set: &TxSet, after_ms: u64) -> ConsensusValue {
-    let head = chain.best_header();
-    ConsensusValue {
-        parent_hash: head.hash(),
-        tx_set_hash: set.hash(),
-        close_time: head.close_time + after_ms,
-        // Bob proposed it.
-        proposer: keyring()[1].account(),
-        // The chain does not check the proposer proof (the consensus engine does).
-        proposer_proof: [0; watt_primitives::PROPOSER_PROOF_LEN],
-    }
+    value_on_head(chain, set, after_ms, keyring()[1].account())
 }
 
 /// An agreed set applies whole and in order with every fee charged before any call runs:

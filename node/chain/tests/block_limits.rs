@@ -6,7 +6,7 @@
 use parity_scale_codec::Encode;
 use std::path::Path;
 use std::sync::Arc;
-use watt_chain::test_utils::{dev_spec, keyring, transfer};
+use watt_chain::test_utils::{dev_spec, keyring, transfer, value_on_head};
 use watt_chain::{Chain, ChainConfig, ChainError, ChainSpec};
 use watt_primitives::abi::TxSetError;
 use watt_primitives::{Block, ConsensusValue, Hash, Header, SignedTransaction, TxSet, UNIT};
@@ -178,13 +178,9 @@ fn a_block_over_the_chains_limit_is_refused_on_import_and_when_agreed() {
         assert_eq!(chain.best(), (number, head), "nothing written");
 
         let set = TxSet { transactions: txs };
-        let value = ConsensusValue {
-            parent_hash: head,
-            tx_set_hash: set.hash(),
-            close_time: parent.close_time + 1_000,
-            proposer: keyring()[1].account(),
-            proposer_proof: [0; watt_primitives::PROPOSER_PROOF_LEN],
-        };
+        // On the head the refused block named: the refusal wrote nothing.
+        let value = value_on_head(&chain, &set, 1_000, keyring()[1].account());
+        assert_eq!((value.parent_hash, value.close_time), (head, parent.close_time + 1_000));
         match chain.apply_agreed(&value, &set, None) {
             Err(ChainError::InvalidBlock(m)) => {
                 assert!(m.contains("4 transactions, the limit is 3"), "{m}")

@@ -8,11 +8,11 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use watt_chain::test_utils::{keyring, open_dev_chain, transfer};
+use watt_chain::test_utils::{keyring, open_dev_chain, transfer, value_on_head};
 use watt_chain::{Chain, ChainConfig, ChainEvent, ChainSpec, SubmitError};
 use watt_client::Keypair;
 use watt_primitives::abi::{Query, QueryResult};
-use watt_primitives::{AccountId, Balance, ConsensusValue, Hash, SignedTransaction, TxError, TxSet, UNIT};
+use watt_primitives::{AccountId, Balance, Hash, SignedTransaction, TxError, TxSet, UNIT};
 use watt_txpool::PoolError;
 
 fn free(chain: &Chain, who: &AccountId) -> Balance {
@@ -196,14 +196,7 @@ fn after_an_agreed_block_the_pool_drops_what_its_signers_can_no_longer_pay() {
     let set = TxSet {
         transactions: vec![drain, dave0],
     };
-    let head = chain.best_header();
-    let value = ConsensusValue {
-        parent_hash: head.hash(),
-        tx_set_hash: set.hash(),
-        close_time: head.close_time + 1_000,
-        proposer: keys[1].account(),
-        proposer_proof: [0; watt_primitives::PROPOSER_PROOF_LEN],
-    };
+    let value = value_on_head(&chain, &set, 1_000, keys[1].account());
     chain.apply_agreed(&value, &set, None).unwrap();
     assert!(!chain.is_pending(&late.hash()), "Charlie can no longer pay it");
     assert!(chain.is_pending(&dave1.hash()), "Dave still can");

@@ -4,7 +4,9 @@
 
 use parity_scale_codec::{Decode, Encode};
 use std::sync::Arc;
-use watt_chain::test_utils::{dev_spec, keyring, open_dev_chain, open_dev_chain_with, transfer, transfer_bytes};
+use watt_chain::test_utils::{
+    commit_native, dev_spec, keyring, open_dev_chain, open_dev_chain_with, transfer, transfer_bytes,
+};
 use watt_chain::{Chain, ChainConfig, ChainError, ChainEvent, SubmitError};
 use watt_executor::{MemoryBackend, StateSession};
 use watt_primitives::abi::{ApplyBlockInput, ChainContext, ChainParams, Query, QueryResult};
@@ -217,26 +219,7 @@ fn apply_natively(
     out.expect("a committed block is within the chain's size limits");
     let changes = session.into_changes().unwrap();
     state.apply(&changes);
-    let tree = store.prepare_state(&changes, block.header.number).unwrap();
-    let root = tree.root;
-    store
-        .commit_block(
-            &watt_primitives::Block {
-                header: watt_primitives::Header {
-                    state_root: root,
-                    ..block.header.clone()
-                },
-                transactions: vec![],
-            },
-            &[],
-            &[],
-            &changes,
-            tree,
-            true,
-            None,
-        )
-        .unwrap();
-    root
+    commit_native(store, &block.header, &changes)
 }
 
 #[test]
@@ -255,23 +238,12 @@ fn native_and_wasm_execution_reach_the_same_state_roots() {
     let genesis_changes = session.into_changes().unwrap();
     let mut native = MemoryBackend::default();
     native.apply(&genesis_changes);
-    let tree = native_store.prepare_state(&genesis_changes, 0).unwrap();
     let genesis_header = chain.header(&g).unwrap().unwrap();
-    assert_eq!(tree.root, genesis_header.state_root, "genesis roots agree");
-    native_store
-        .commit_block(
-            &watt_primitives::Block {
-                header: genesis_header,
-                transactions: vec![],
-            },
-            &[],
-            &[],
-            &genesis_changes,
-            tree,
-            true,
-            None,
-        )
-        .unwrap();
+    assert_eq!(
+        commit_native(&native_store, &genesis_header, &genesis_changes),
+        genesis_header.state_root,
+        "genesis roots agree"
+    );
 
     let ctx = ChainContext { genesis_hash: g };
     let mut nonces = vec![0u64; keys.len()];

@@ -16,14 +16,13 @@
 use parity_scale_codec::Encode;
 use std::path::Path;
 use std::sync::Arc;
-use watt_chain::test_utils::{dev_spec, keyring, open_dev_chain, transfer};
+use watt_chain::test_utils::{commit_native, dev_spec, keyring, open_dev_chain, transfer, value_on_head};
 use watt_chain::{Chain, ChainConfig, ChainSpec};
 use watt_client::Keypair;
 use watt_executor::{MemoryBackend, StateSession};
 use watt_primitives::abi::{ApplyBlockInput, ApplyResult, ChainContext, Query, QueryResult};
 use watt_primitives::{
-    fee_pool_account, AccountId, Balance, Block, ConsensusValue, DispatchError, Receipt, SignedTransaction, TxOutcome,
-    TxSet, UNIT,
+    fee_pool_account, AccountId, Balance, Block, DispatchError, Receipt, SignedTransaction, TxOutcome, TxSet, UNIT,
 };
 use watt_store::Store;
 
@@ -218,23 +217,12 @@ impl Native {
         let changes = session.into_changes().unwrap();
         let mut state = MemoryBackend::default();
         state.apply(&changes);
-        let tree = store.prepare_state(&changes, 0).unwrap();
         let genesis = chain.header(&chain.genesis_hash()).unwrap().unwrap();
-        assert_eq!(tree.root, genesis.state_root, "genesis roots agree");
-        store
-            .commit_block(
-                &Block {
-                    header: genesis,
-                    transactions: vec![],
-                },
-                &[],
-                &[],
-                &changes,
-                tree,
-                true,
-                None,
-            )
-            .unwrap();
+        assert_eq!(
+            commit_native(&store, &genesis, &changes),
+            genesis.state_root,
+            "genesis roots agree"
+        );
         Native {
             state,
             store,
@@ -260,25 +248,7 @@ impl Native {
             watt_support::externalities::execute_with(session, || watt_runtime::api::apply_block(input));
         let changes = session.into_changes().unwrap();
         self.state.apply(&changes);
-        let tree = self.store.prepare_state(&changes, block.header.number).unwrap();
-        let root = tree.root;
-        self.store
-            .commit_block(
-                &Block {
-                    header: watt_primitives::Header {
-                        state_root: root,
-                        ..block.header.clone()
-                    },
-                    transactions: vec![],
-                },
-                &[],
-                &[],
-                &changes,
-                tree,
-                true,
-                None,
-            )
-            .unwrap();
+        let root = commit_native(&self.store, &block.header, &changes);
         let receipts = out
             .expect("a committed block is within the chain's size limits")
             .results
@@ -309,14 +279,7 @@ fn an_agreed_set_charges_every_fee_up_front_the_same_through_wasm_native_and_imp
         "every fee payable from the parent state"
     );
     let pool_before = account(&chain, &fee_pool_account()).0;
-    let value = ConsensusValue {
-        parent_hash: head.hash(),
-        tx_set_hash: s.set.hash(),
-        close_time: head.close_time + 1_000,
-        proposer: keyring()[1].account(),
-        // The chain does not check it (consensus does, before a value is agreed).
-        proposer_proof: [0; watt_primitives::PROPOSER_PROOF_LEN],
-    };
+    let value = value_on_head(&chain, &s.set, 1_000, keyring()[1].account());
     let imported = chain
         .apply_agreed(&value, &s.set, Some(b"certificate".to_vec()))
         .unwrap();
@@ -411,13 +374,7 @@ fn the_drain_written_for_the_old_rule_fails_and_every_transaction_pays() {
     let head = chain.best_header();
     assert_eq!(chain.validate_tx_set(&head.hash(), &set).unwrap(), Ok(()));
     let pool_before = account(&chain, &fee_pool_account()).0;
-    let value = ConsensusValue {
-        parent_hash: head.hash(),
-        tx_set_hash: set.hash(),
-        close_time: head.close_time + 1_000,
-        proposer: keys[1].account(),
-        proposer_proof: [0; watt_primitives::PROPOSER_PROOF_LEN],
-    };
+    let value = value_on_head(&chain, &set, 1_000, keys[1].account());
     let imported = chain.apply_agreed(&value, &set, None).unwrap();
     let block = chain.block(&imported.hash).unwrap().unwrap();
     let receipts = stored_receipts(&chain, &block);
