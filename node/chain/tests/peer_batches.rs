@@ -34,13 +34,19 @@ fn a_batch_from_peers_gets_the_verdicts_of_single_admission_in_order() {
     assert_eq!(results.len(), batch.len(), "one result per transaction");
     assert_eq!(results[0].as_ref().unwrap(), &good[0].hash());
     assert!(
-        matches!(results[1], Err(SubmitError::Pool(PoolError::Invalid(TxError::BadSignature)))),
+        matches!(
+            results[1],
+            Err(SubmitError::Pool(PoolError::Invalid(TxError::BadSignature)))
+        ),
         "{:?}",
         results[1]
     );
     assert_eq!(results[2].as_ref().unwrap(), &good[1].hash());
     assert!(
-        matches!(results[3], Err(SubmitError::Pool(PoolError::Invalid(TxError::BadEncoding)))),
+        matches!(
+            results[3],
+            Err(SubmitError::Pool(PoolError::Invalid(TxError::BadEncoding)))
+        ),
         "{:?}",
         results[3]
     );
