@@ -40,7 +40,8 @@ function parseArgs (argv) {
 
 const { genesis, seconds, nodes } = parseArgs(process.argv.slice(2))
 const prefix = `/watt/${genesis}`
-const topics = ['tx', 'scp', 'txset'].map(t => `${prefix}/${t}/1`)
+// The transactions topic is at version 2 (batches of transactions), the others at 1.
+const topics = [['tx', 2], ['scp', 1], ['txset', 1]].map(([t, v]) => `${prefix}/${t}/${v}`)
 
 // Watt's message id: blake2b-256(u32_le(len(topic)) ++ topic ++ data). The same bytes on the same
 // topic are one message whoever publishes them; with gossipsub's default id (from ++ seqno) our

@@ -169,7 +169,7 @@ impl NetworkConfig {
 
     /// The gossip topic name of `topic` on this chain, e.g. `/watt/0011223344556677/scp/1`.
     pub fn topic_name(&self, topic: Topic) -> String {
-        format!("{}/{}/1", self.protocol_prefix(), topic.short_name())
+        format!("{}/{}/{}", self.protocol_prefix(), topic.short_name(), topic.version())
     }
 }
 
@@ -205,6 +205,16 @@ pub enum Topic {
 impl Topic {
     /// Every topic, in a fixed order.
     pub const ALL: [Topic; 3] = [Topic::Transactions, Topic::ScpEnvelopes, Topic::TxSets];
+
+    /// The version in the topic's name: the transactions topic is at 2 since its messages
+    /// carry batches of transactions (the payload format is the application's, but a new
+    /// format gets a new name, so nodes of the old one never misread it).
+    fn version(self) -> u32 {
+        match self {
+            Topic::Transactions => 2,
+            Topic::ScpEnvelopes | Topic::TxSets => 1,
+        }
+    }
 
     fn short_name(self) -> &'static str {
         match self {
@@ -577,7 +587,7 @@ mod tests {
             genesis_hash: genesis,
             ..Default::default()
         };
-        assert_eq!(cfg.topic_name(Topic::Transactions), "/watt/0123456789abcdef/tx/1");
+        assert_eq!(cfg.topic_name(Topic::Transactions), "/watt/0123456789abcdef/tx/2");
         assert_eq!(cfg.topic_name(Topic::ScpEnvelopes), "/watt/0123456789abcdef/scp/1");
         assert_eq!(cfg.topic_name(Topic::TxSets), "/watt/0123456789abcdef/txset/1");
     }

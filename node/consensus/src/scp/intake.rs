@@ -7,9 +7,14 @@
 //! message's verdict to the network afterwards (gossipsub relays a message only once its
 //! verdict is in).
 //!
-//! Bounds: at most [`QUEUE_JOBS`] transactions and [`QUEUE_BYTES`] bytes wait. Past them a
-//! transaction is ignored at once (not relayed, no penalty to the sender: a full queue says
-//! this node is busy, not that the peer misbehaved), which is the backpressure gossip needs.
+//! A gossip message carries a batch of transactions ([`wire::decode_tx_batch`]); its verdict
+//! is the batch's: rejected (the sender penalised) if it does not decode or holds a
+//! transaction that is bad whatever the state (bad signature or encoding, another chain's),
+//! relayed if at least one of its transactions was new to the pool, otherwise ignored.
+//!
+//! Bounds: at most [`QUEUE_TXS`] transactions and [`QUEUE_BYTES`] bytes wait. Past them a
+//! message is ignored at once (not relayed, no penalty to the sender: a full queue says this
+//! node is busy, not that the peer misbehaved), which is the backpressure gossip needs.
 
 use crate::AgreementChain;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -19,10 +24,10 @@ use watt_chain::SubmitError;
 use watt_network::{GossipId, NetworkHandle, PeerId, Validation};
 use watt_primitives::{Hash, TxError};
 
-use super::ScpStats;
+use super::{wire, ScpStats};
 
 /// Transactions waiting for the worker at most.
-pub(crate) const QUEUE_JOBS: usize = 50_000;
+pub(crate) const QUEUE_TXS: usize = 50_000;
 /// Encoded bytes waiting for the worker at most.
 pub(crate) const QUEUE_BYTES: usize = 64 << 20;
 /// Transactions admitted per batch at most (one blocking task, one batch signature check).
@@ -34,51 +39,85 @@ enum Origin {
     Request,
 }
 
+/// One gossip message's transactions, or one request's: one verdict for all of them.
 struct Job {
-    data: Vec<u8>,
+    txs: Vec<Vec<u8>>,
     origin: Origin,
 }
 
 /// The loop's end of the intake queue.
 pub(crate) struct TxIntake {
-    jobs: mpsc::Sender<Job>,
-    queued_bytes: Arc<AtomicUsize>,
+    jobs: mpsc::UnboundedSender<Job>,
+    /// Transactions and bytes queued (the queue's bounds are on these, not on its jobs).
+    queued: Arc<Queued>,
     network: NetworkHandle,
+    stats: Arc<ScpStats>,
+}
+
+#[derive(Default)]
+struct Queued {
+    txs: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+impl Queued {
+    fn release(&self, txs: usize, bytes: usize) {
+        self.txs.fetch_sub(txs, Relaxed);
+        self.bytes.fetch_sub(bytes, Relaxed);
+    }
 }
 
 impl TxIntake {
     /// Starts the worker on the current tokio runtime; it stops when the intake is dropped.
     pub(crate) fn spawn<C: AgreementChain>(chain: Arc<C>, network: NetworkHandle, stats: Arc<ScpStats>) -> Self {
-        let (jobs, rx) = mpsc::channel(QUEUE_JOBS);
-        let queued_bytes = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(work(chain, network.clone(), stats, rx, queued_bytes.clone()));
+        let (jobs, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(Queued::default());
+        tokio::spawn(work(chain, network.clone(), stats.clone(), rx, queued.clone()));
         TxIntake {
             jobs,
-            queued_bytes,
+            queued,
             network,
+            stats,
         }
     }
 
-    /// Queues a gossiped transaction; its verdict is reported when it has been admitted, or
-    /// at once (ignored) when the queue is full.
-    pub(crate) fn gossip(&self, id: GossipId, from: PeerId, data: Vec<u8>) {
-        if !self.enqueue(data, Origin::Gossip { id, from }) {
+    /// Queues a gossiped batch of transactions; its verdict is reported when they have been
+    /// admitted, at once (rejected) when it does not decode, or at once (ignored) when the
+    /// queue is full.
+    pub(crate) fn gossip(&self, id: GossipId, from: PeerId, data: &[u8]) {
+        let txs = match wire::decode_tx_batch(data) {
+            Ok(txs) => txs,
+            Err(e) => {
+                tracing::debug!("peer {from} sent a bad transaction batch: {e}");
+                self.stats.refused.fetch_add(1, Relaxed);
+                return self.network.report_validation(id, from, Validation::Reject);
+            }
+        };
+        if !self.enqueue(txs, Origin::Gossip { id, from }) {
             self.network.report_validation(id, from, Validation::Ignore);
         }
     }
 
-    /// Queues transactions a peer answered or pushed; returns how many were queued.
-    pub(crate) fn from_request(&self, txs: impl IntoIterator<Item = Vec<u8>>) -> u32 {
-        txs.into_iter()
-            .map(|data| self.enqueue(data, Origin::Request) as u32)
-            .sum()
+    /// Queues transactions a peer answered or pushed; returns how many were queued (all or
+    /// none).
+    pub(crate) fn from_request(&self, txs: Vec<Vec<u8>>) -> u32 {
+        let n = txs.len() as u32;
+        if n > 0 && self.enqueue(txs, Origin::Request) {
+            n
+        } else {
+            0
+        }
     }
 
-    fn enqueue(&self, data: Vec<u8>, origin: Origin) -> bool {
-        let len = data.len();
-        let before = self.queued_bytes.fetch_add(len, Relaxed);
-        if before + len > QUEUE_BYTES || self.jobs.try_send(Job { data, origin }).is_err() {
-            self.queued_bytes.fetch_sub(len, Relaxed);
+    fn enqueue(&self, txs: Vec<Vec<u8>>, origin: Origin) -> bool {
+        let (count, len) = (txs.len(), txs.iter().map(Vec::len).sum::<usize>());
+        let txs_before = self.queued.txs.fetch_add(count, Relaxed);
+        let bytes_before = self.queued.bytes.fetch_add(len, Relaxed);
+        if txs_before + count > QUEUE_TXS
+            || bytes_before + len > QUEUE_BYTES
+            || self.jobs.send(Job { txs, origin }).is_err()
+        {
+            self.queued.release(count, len);
             return false;
         }
         true
@@ -102,35 +141,59 @@ pub(crate) fn verdict(result: &Result<Hash, SubmitError>) -> Validation {
     }
 }
 
+/// The verdict on a batch from what admitting each of its transactions said: see the module
+/// doc.
+fn batch_verdict(results: &[Result<Hash, SubmitError>]) -> Validation {
+    let verdicts: Vec<Validation> = results.iter().map(verdict).collect();
+    if verdicts.contains(&Validation::Reject) {
+        Validation::Reject
+    } else if verdicts.contains(&Validation::Accept) {
+        Validation::Accept
+    } else {
+        Validation::Ignore
+    }
+}
+
 async fn work<C: AgreementChain>(
     chain: Arc<C>,
     network: NetworkHandle,
     stats: Arc<ScpStats>,
-    mut rx: mpsc::Receiver<Job>,
-    queued_bytes: Arc<AtomicUsize>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    queued: Arc<Queued>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
-        while jobs.len() < BATCH_MAX {
+        let mut count = jobs[0].txs.len();
+        while count < BATCH_MAX {
             match rx.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(job) => {
+                    count += job.txs.len();
+                    jobs.push(job);
+                }
                 Err(_) => break,
             }
         }
-        let (data, origins): (Vec<Vec<u8>>, Vec<Origin>) = jobs.into_iter().map(|j| (j.data, j.origin)).unzip();
-        queued_bytes.fetch_sub(data.iter().map(Vec::len).sum(), Relaxed);
+        let sizes: Vec<usize> = jobs.iter().map(|j| j.txs.len()).collect();
+        let mut origins = Vec::with_capacity(jobs.len());
+        let mut all = Vec::with_capacity(count);
+        for job in jobs {
+            all.extend(job.txs);
+            origins.push(job.origin);
+        }
+        queued.release(count, all.iter().map(Vec::len).sum());
         let admitting = chain.clone();
-        let results = match tokio::task::spawn_blocking(move || admitting.submit_batch_from_peer(&data)).await {
+        let results = match tokio::task::spawn_blocking(move || admitting.submit_batch_from_peer(&all)).await {
             Ok(results) => results,
             Err(e) => {
                 tracing::error!("admitting transactions from peers failed: {e}");
                 Vec::new()
             }
         };
-        // A missing result (the task failed) is nobody's fault: ignored.
-        let mut results = results.iter().map(verdict);
-        for origin in origins {
-            let verdict = results.next().unwrap_or(Validation::Ignore);
+        let mut at = 0;
+        for (origin, size) in origins.into_iter().zip(sizes) {
+            // A missing result (the task failed) is nobody's fault: ignored.
+            let verdict = results.get(at..at + size).map_or(Validation::Ignore, batch_verdict);
+            at += size;
             if verdict == Validation::Reject {
                 stats.refused.fetch_add(1, Relaxed);
             }

@@ -22,7 +22,8 @@
 //!   imported off the consensus loop;
 //! - pools converge: waiting transactions are pushed to peers again and nonce gaps pulled;
 //! - [`intake`]: transactions from peers are admitted off the loop, in batches whose
-//!   signatures are checked together, from a bounded queue (full: ignored, not relayed).
+//!   signatures are checked together, from a bounded queue (full: ignored, not relayed);
+//!   gossip carries transactions in batches too ([`wire::encode_tx_batch`]).
 //!
 //! A node that finds its own block differs from the one its quorum built on stops with a
 //! message saying so ([`ConsensusError::Diverged`]) instead of forking silently.
@@ -244,7 +245,7 @@ impl<C: AgreementChain> ConsensusEngine for ScpEngine<C> {
                         Some(ev) => state.on_network(ev),
                         None => return Err(ConsensusError::Task("the network stopped".into())),
                     },
-                    Some(tx) = relay_rx.recv() => network.publish(Topic::Transactions, tx),
+                    Some(tx) = relay_rx.recv() => publish_batch(&network, tx, &mut relay_rx),
                     _ = chain.transaction_arrived(), if validator && !nominated => state.maybe_nominate("transactions waiting"),
                     _ = timer => state.fire_timers(),
                     _ = tick.tick() => state.on_tick(),
@@ -258,6 +259,28 @@ impl<C: AgreementChain> ConsensusEngine for ScpEngine<C> {
             }
         })
     }
+}
+
+/// Most encoded bytes of locally submitted transactions gossiped in one message.
+const RELAY_BATCH_BYTES: usize = 256 << 10;
+
+/// Gossips `first` and whatever else was submitted here meanwhile, up to
+/// [`wire::MAX_TXS_PER_MESSAGE`] transactions or [`RELAY_BATCH_BYTES`], as one message
+/// ([`wire::encode_tx_batch`]): at a trickle each goes alone at once, under load they share
+/// messages instead of each taking a signature and a send-queue slot per peer.
+fn publish_batch(network: &NetworkHandle, first: Vec<u8>, more: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+    let mut bytes = first.len();
+    let mut batch = vec![first];
+    while batch.len() < wire::MAX_TXS_PER_MESSAGE && bytes < RELAY_BATCH_BYTES {
+        match more.try_recv() {
+            Ok(tx) => {
+                bytes += tx.len();
+                batch.push(tx);
+            }
+            Err(_) => break,
+        }
+    }
+    network.publish(Topic::Transactions, wire::encode_tx_batch(&batch));
 }
 
 /// Envelopes parked (waiting for what they name) at once. Only envelopes of the transitive
@@ -674,7 +697,7 @@ impl<C: AgreementChain> State<C> {
                     Topic::ScpEnvelopes => self.on_envelope_bytes(from, &data),
                     Topic::TxSets => self.on_tx_set_bytes(from, &data),
                     // The verdict comes from the intake once the transaction is admitted.
-                    Topic::Transactions => return self.intake.gossip(id, from, data),
+                    Topic::Transactions => return self.intake.gossip(id, from, &data),
                 };
                 if verdict == Validation::Reject {
                     self.stats.refused.fetch_add(1, Relaxed);
@@ -883,7 +906,7 @@ impl<C: AgreementChain> State<C> {
                 }
                 Response::Pushed(
                     self.intake
-                        .from_request(txs.into_iter().take(wire::MAX_TXS_PER_MESSAGE)),
+                        .from_request(txs.into_iter().take(wire::MAX_TXS_PER_MESSAGE).collect()),
                 )
             }
         };
@@ -1044,7 +1067,7 @@ impl<C: AgreementChain> State<C> {
             (Fetch::Blocks, Response::Blocks(blocks)) => self.on_blocks(peer, blocks),
             (Fetch::Transactions, Response::Transactions(txs)) => {
                 self.intake
-                    .from_request(txs.into_iter().take(wire::MAX_TXS_PER_MESSAGE));
+                    .from_request(txs.into_iter().take(wire::MAX_TXS_PER_MESSAGE).collect());
             }
             (Fetch::Blocks, _) => {
                 self.claims.failed(peer);

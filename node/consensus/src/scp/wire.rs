@@ -154,6 +154,29 @@ pub fn decode_tx_set(bytes: &[u8]) -> Result<TxSet, WireError> {
     decode(bytes, MAX_TX_SET_BYTES, "transaction set")
 }
 
+/// A gossip message on the transactions topic: SCALE-encoded signed transactions, at most
+/// [`MAX_TXS_PER_MESSAGE`]. Batching is what lets gossip carry thousands of transactions a
+/// second: every gossip message costs a signature, a signature check and a slot in each peer's
+/// send queue, and one message per transaction filled those queues under load until SCP
+/// envelopes could not be sent (BENCHMARKS.md "An open network").
+pub fn encode_tx_batch(txs: &[Vec<u8>]) -> Vec<u8> {
+    txs.encode()
+}
+
+/// Decodes a gossiped transaction batch (see [`encode_tx_batch`]): within the gossip payload
+/// limit, at most [`MAX_TXS_PER_MESSAGE`] transactions, not empty.
+pub fn decode_tx_batch(bytes: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
+    const KIND: &str = "transaction batch";
+    let txs: Vec<Vec<u8>> = decode(bytes, MAX_TX_SET_BYTES, KIND)?;
+    if txs.is_empty() || txs.len() > MAX_TXS_PER_MESSAGE {
+        return Err(WireError::Malformed {
+            kind: KIND,
+            reason: format!("{} transactions (1 to {MAX_TXS_PER_MESSAGE} allowed)", txs.len()),
+        });
+    }
+    Ok(txs)
+}
+
 /// Decodes a request.
 pub fn decode_request(bytes: &[u8]) -> Result<Request, WireError> {
     decode(bytes, MAX_REQUEST_BYTES, "request")
@@ -219,8 +242,24 @@ mod tests {
             if let Ok(r) = decode_request(&bytes) {
                 prop_assert_eq!(r.encode(), bytes.clone());
             }
+            if let Ok(txs) = decode_tx_batch(&bytes) {
+                prop_assert!(!txs.is_empty() && txs.len() <= MAX_TXS_PER_MESSAGE);
+                prop_assert_eq!(encode_tx_batch(&txs), bytes.clone());
+            }
             let _ = decode_response(&bytes);
             let _ = decode_value(&bytes);
+        }
+
+        #[test]
+        fn tx_batches_round_trip_within_their_bounds(
+            txs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..300)
+        ) {
+            let decoded = decode_tx_batch(&encode_tx_batch(&txs));
+            if txs.is_empty() || txs.len() > MAX_TXS_PER_MESSAGE {
+                prop_assert!(decoded.is_err(), "{} transactions accepted", txs.len());
+            } else {
+                prop_assert_eq!(decoded.unwrap(), txs);
+            }
         }
     }
 }
