@@ -1030,3 +1030,148 @@ async fn a_restarted_validator_keeps_its_ballot_votes() {
     v0.take().unwrap().stop().await;
     peer.leave().await;
 }
+
+/// What a serving peer does to the certificates of the blocks it serves.
+#[derive(Clone, Copy, Debug)]
+enum Serve {
+    /// One envelope's signature altered (the certificate still decodes).
+    Forged,
+    /// No certificate at all.
+    Missing,
+    /// As the validators stored them.
+    Intact,
+}
+
+/// Sync imports a block only with a certificate that verifies against the trusted quorum set
+/// (issue 17: the sync test must fail if sync skipped its certificate checks). A follower's
+/// only peers serve the validators' real blocks (right headers, right transactions), first
+/// with a forged certificate, then with none: it imports nothing and scores each server down.
+/// Then a peer serves the same blocks intact, and it catches up to exactly the validators'
+/// blocks. Without the checks it would import the first server's blocks at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_follower_imports_only_blocks_whose_certificates_verify() {
+    use common::{Outsider, Testnet};
+    use watt_consensus::scp::wire::Status;
+    use watt_primitives::Block;
+
+    let net = Testnet::start(4).await;
+    net.wait_for_height(3, Duration::from_secs(60)).await;
+    let source = net.chains()[0].clone();
+    let top = source.finalized().unwrap().0;
+    let blocks: Vec<(Block, Vec<u8>)> = (1..=top)
+        .map(|n| {
+            let hash = source.hash_at(n).unwrap().unwrap();
+            let block = source.block(&hash).unwrap().unwrap();
+            (
+                block,
+                source.justification(n).unwrap().expect("a certificate is stored"),
+            )
+        })
+        .collect();
+    let top_hash = source.hash_at(top).unwrap().unwrap();
+    let genesis = net.genesis;
+    let server = |how: Serve| -> Policy {
+        let blocks = blocks.clone();
+        let honest = knows_nothing(genesis);
+        Arc::new(move |r: &Request| match r {
+            Request::Status => Some(Response::Status(Status {
+                genesis,
+                best_number: top,
+                best_hash: top_hash,
+            })),
+            Request::Blocks { from, count } => {
+                let served = blocks
+                    .iter()
+                    .filter(|(b, _)| b.header.number >= *from && b.header.number < from.saturating_add(*count as u64))
+                    .map(|(b, cert)| {
+                        let cert = match how {
+                            Serve::Intact => Some(cert.clone()),
+                            Serve::Missing => None,
+                            Serve::Forged => {
+                                let mut c = Certificate::<AccountId>::decode(&mut &cert[..]).unwrap();
+                                c.envelopes[0].signature[7] ^= 1;
+                                Some(c.encode())
+                            }
+                        };
+                        (b.clone(), cert)
+                    })
+                    .collect();
+                Some(Response::Blocks(served))
+            }
+            _ => honest(r),
+        })
+    };
+
+    // A follower whose only peers are the servers the test starts.
+    let dir = tempfile::tempdir().unwrap();
+    let follower_chain = common::open_chain(dir.path()).await;
+    let (follower_net, events) = start_network(NetworkConfig {
+        secret_seed: [91; 32],
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        genesis_hash: genesis,
+        discovery: false,
+        ..NetworkConfig::default()
+    })
+    .await;
+    let engine = Box::new(ScpEngine::new(
+        follower_chain.clone(),
+        follower_net.clone(),
+        events,
+        ScpEngineConfig::new(None, qset(4)),
+    ));
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(engine.run(Box::pin(async move {
+        let _ = stopped.await;
+    })));
+    let follower_addr: watt_network::Multiaddr = format!(
+        "{}/p2p/{}",
+        follower_net.listen_addresses()[0],
+        follower_net.local_peer_id()
+    )
+    .parse()
+    .unwrap();
+
+    for (n, how) in [Serve::Forged, Serve::Missing].into_iter().enumerate() {
+        let bad = Outsider::start([92 + n as u8; 32], genesis, vec![follower_addr.clone()], server(how)).await;
+        let served = || bad.count_requests(|r| matches!(r, Request::Blocks { .. }));
+        wait_for(
+            "the follower to ask the server for blocks",
+            Duration::from_secs(20),
+            || served() > 0,
+        )
+        .await;
+        // Time to import what it was served, had it not checked.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            follower_chain.best().0,
+            0,
+            "the follower imported blocks served with {how:?} certificates"
+        );
+        let view = follower_net
+            .peers()
+            .into_iter()
+            .find(|p| p.peer_id == bad.peer_id.to_string());
+        assert!(
+            view.as_ref().is_some_and(|p| p.score < 0 || p.banned),
+            "a peer serving {how:?} certificates was not scored down: {view:?}"
+        );
+        bad.leave().await;
+    }
+
+    let good = Outsider::start([99; 32], genesis, vec![follower_addr], server(Serve::Intact)).await;
+    wait_for(
+        "the follower to sync from the honest server",
+        Duration::from_secs(30),
+        || follower_chain.best().0 >= top,
+    )
+    .await;
+    for n in 1..=top {
+        assert_eq!(
+            follower_chain.hash_at(n).unwrap(),
+            source.hash_at(n).unwrap(),
+            "block #{n}"
+        );
+        check_certificate(&follower_chain, n);
+    }
+    good.leave().await;
+}
