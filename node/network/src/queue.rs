@@ -131,31 +131,38 @@ impl ClassQueue {
     }
 
     fn pop_back(&mut self, peer: PeerId) -> Option<NetworkEvent> {
-        let queue = self.peers.get_mut(&peer)?;
-        let event = queue.events.pop_back()?;
-        let size = weight(&event);
-        queue.bytes -= size;
-        self.len -= 1;
-        self.bytes -= size;
-        if queue.events.is_empty() {
-            self.peers.remove(&peer);
+        let (event, emptied) = self.take(peer, true)?;
+        if emptied {
             self.turn.retain(|p| *p != peer);
         }
         Some(event)
     }
 
-    /// The next event: the oldest of the peer whose turn it is.
-    fn pop(&mut self) -> Option<NetworkEvent> {
-        let peer = self.turn.pop_front()?;
+    /// Takes `peer`'s newest (`newest`) or oldest event and counts it out; whether that left
+    /// the peer with nothing queued (its entry is then gone).
+    fn take(&mut self, peer: PeerId, newest: bool) -> Option<(NetworkEvent, bool)> {
         let queue = self.peers.get_mut(&peer)?;
-        let event = queue.events.pop_front()?;
+        let event = if newest {
+            queue.events.pop_back()?
+        } else {
+            queue.events.pop_front()?
+        };
         let size = weight(&event);
         queue.bytes -= size;
         self.len -= 1;
         self.bytes -= size;
-        if queue.events.is_empty() {
+        let emptied = queue.events.is_empty();
+        if emptied {
             self.peers.remove(&peer);
-        } else {
+        }
+        Some((event, emptied))
+    }
+
+    /// The next event: the oldest of the peer whose turn it is.
+    fn pop(&mut self) -> Option<NetworkEvent> {
+        let peer = self.turn.pop_front()?;
+        let (event, emptied) = self.take(peer, false)?;
+        if !emptied {
             self.turn.push_back(peer);
         }
         Some(event)

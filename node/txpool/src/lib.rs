@@ -532,11 +532,10 @@ impl TxPool {
         Ok(plan)
     }
 
-    /// Inserts a new nonce (checked by `admit`): future unless it extends the ready part, in
-    /// which case it and the future transactions it joins become ready.
-    fn insert(&mut self, tx: SignedTransaction, v: ValidTransaction, now: Instant) {
+    /// The pool's entry for `tx`, the newest in age order.
+    fn new_pending(&mut self, tx: SignedTransaction, v: &ValidTransaction, now: Instant) -> PendingTx {
         self.seq += 1;
-        let pending = PendingTx {
+        PendingTx {
             tx: Arc::new(tx),
             hash: v.hash,
             fee: v.fee,
@@ -546,7 +545,13 @@ impl TxPool {
             // The node relays what it accepts.
             announced: now,
             seq: self.seq,
-        };
+        }
+    }
+
+    /// Inserts a new nonce (checked by `admit`): future unless it extends the ready part, in
+    /// which case it and the future transactions it joins become ready.
+    fn insert(&mut self, tx: SignedTransaction, v: ValidTransaction, now: Instant) {
+        let pending = self.new_pending(tx, &v, now);
         self.untrack_tail(v.signer);
         let sender = self.senders.entry(v.signer).or_insert_with(|| Sender {
             txs: BTreeMap::new(),
@@ -571,17 +576,7 @@ impl TxPool {
     /// does not change); returns the hash replaced.
     fn replace(&mut self, tx: SignedTransaction, v: ValidTransaction, now: Instant) -> Option<Hash> {
         self.untrack_tail(v.signer);
-        self.seq += 1;
-        let pending = PendingTx {
-            tx: Arc::new(tx),
-            hash: v.hash,
-            fee: v.fee,
-            tip: v.tip,
-            len: v.len as usize,
-            added: now,
-            announced: now,
-            seq: self.seq,
-        };
+        let pending = self.new_pending(tx, &v, now);
         let (hash, len, seq) = (pending.hash, pending.len, pending.seq);
         let Some(sender) = self.senders.get_mut(&v.signer) else {
             return None;
