@@ -15,6 +15,13 @@
 //! Bounds: at most [`QUEUE_TXS`] transactions and [`QUEUE_BYTES`] bytes wait. Past them a
 //! message is ignored at once (not relayed, no penalty to the sender: a full queue says this
 //! node is busy, not that the peer misbehaved), which is the backpressure gossip needs.
+//!
+//! Cost to an outsider: the network budgets gossip per peer in messages, and a batch holds up
+//! to 256 transactions, so here each peer also has a budget in transactions
+//! ([`PEER_TX_RATE`] a second, [`PEER_TX_BURST`] at once: what one message per transaction
+//! allowed before batches). Transactions that cost a signature check and a runtime call but
+//! earn no penalty (replays of included ones, say) are thus bounded per peer as before;
+//! beyond its budget a peer's batches are ignored unread.
 
 use crate::AgreementChain;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -32,6 +39,12 @@ pub(crate) const QUEUE_TXS: usize = 50_000;
 pub(crate) const QUEUE_BYTES: usize = 64 << 20;
 /// Transactions admitted per batch at most (one blocking task, one batch signature check).
 const BATCH_MAX: usize = 512;
+/// Transactions a peer may gossip per second, sustained.
+pub(crate) const PEER_TX_RATE: f64 = 4_000.0;
+/// Transactions a peer may gossip at once.
+pub(crate) const PEER_TX_BURST: f64 = 40_000.0;
+/// Peers whose budgets are tracked at most; idle ones (back to a full burst) are forgotten first.
+const PEERS_TRACKED: usize = 4_096;
 
 /// Where a transaction came from: gossip wants a verdict back; a request answer does not.
 enum Origin {
@@ -52,6 +65,37 @@ pub(crate) struct TxIntake {
     queued: Arc<Queued>,
     network: NetworkHandle,
     stats: Arc<ScpStats>,
+    budgets: PeerBudgets,
+}
+
+/// Per-peer token buckets in transactions (see the module doc).
+#[derive(Default)]
+struct PeerBudgets {
+    /// Tokens left and when they were counted.
+    peers: std::collections::HashMap<PeerId, (f64, std::time::Instant)>,
+}
+
+impl PeerBudgets {
+    /// Takes `n` transactions from `peer`'s budget at `now`; false (nothing taken) if it has
+    /// not that many left.
+    fn take(&mut self, peer: PeerId, n: usize, now: std::time::Instant) -> bool {
+        if self.peers.len() >= PEERS_TRACKED && !self.peers.contains_key(&peer) {
+            self.peers.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * PEER_TX_RATE < PEER_TX_BURST
+            });
+            if self.peers.len() >= PEERS_TRACKED {
+                return false;
+            }
+        }
+        let (tokens, at) = self.peers.entry(peer).or_insert((PEER_TX_BURST, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * PEER_TX_RATE).min(PEER_TX_BURST);
+        *at = now;
+        if *tokens < n as f64 {
+            return false;
+        }
+        *tokens -= n as f64;
+        true
+    }
 }
 
 #[derive(Default)]
@@ -78,13 +122,14 @@ impl TxIntake {
             queued,
             network,
             stats,
+            budgets: PeerBudgets::default(),
         }
     }
 
     /// Queues a gossiped batch of transactions; its verdict is reported when they have been
     /// admitted, at once (rejected) when it does not decode, or at once (ignored) when the
-    /// queue is full.
-    pub(crate) fn gossip(&self, id: GossipId, from: PeerId, data: &[u8]) {
+    /// sender is over its budget or the queue is full.
+    pub(crate) fn gossip(&mut self, id: GossipId, from: PeerId, data: &[u8]) {
         let txs = match wire::decode_tx_batch(data) {
             Ok(txs) => txs,
             Err(e) => {
@@ -93,7 +138,9 @@ impl TxIntake {
                 return self.network.report_validation(id, from, Validation::Reject);
             }
         };
-        if !self.enqueue(txs, Origin::Gossip { id, from }) {
+        if !self.budgets.take(from, txs.len(), std::time::Instant::now())
+            || !self.enqueue(txs, Origin::Gossip { id, from })
+        {
             self.network.report_validation(id, from, Validation::Ignore);
         }
     }
@@ -201,5 +248,46 @@ async fn work<C: AgreementChain>(
                 network.report_validation(id, from, verdict);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_peer_gossips_at_most_its_transaction_budget() {
+        let mut budgets = PeerBudgets::default();
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        // The burst, in batches of 256, then nothing more at once.
+        let batches = (PEER_TX_BURST as usize) / 256;
+        assert!((0..batches).all(|_| budgets.take(a, 256, t0)));
+        assert!(!budgets.take(a, 256, t0), "over the burst");
+        // Another peer's budget is its own.
+        assert!(budgets.take(b, 256, t0));
+        // A second refills PEER_TX_RATE transactions, not more.
+        let t1 = t0 + Duration::from_secs(1);
+        let per_second = (PEER_TX_RATE as usize) / 256;
+        assert!((0..per_second).all(|_| budgets.take(a, 256, t1)));
+        assert!(!budgets.take(a, 256, t1), "over the sustained rate");
+    }
+
+    #[test]
+    fn tracked_peers_are_bounded_and_idle_ones_forgotten_first() {
+        let mut budgets = PeerBudgets::default();
+        let t0 = Instant::now();
+        let busy: Vec<PeerId> = (0..PEERS_TRACKED).map(|_| PeerId::random()).collect();
+        for p in &busy {
+            assert!(budgets.take(*p, 1_000, t0));
+        }
+        // Every tracked peer is below its burst: a newcomer is refused, the map does not grow.
+        assert!(!budgets.take(PeerId::random(), 1, t0));
+        assert_eq!(budgets.peers.len(), PEERS_TRACKED);
+        // Once they are idle long enough to be full again, they make room.
+        let later = t0 + Duration::from_secs(60);
+        assert!(budgets.take(PeerId::random(), 1, later));
+        assert_eq!(budgets.peers.len(), 1);
     }
 }
