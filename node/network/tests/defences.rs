@@ -6,6 +6,8 @@
 //! Every wait has a deadline. Where a test asserts that something did *not* happen (no penalty),
 //! it first waits for a marker that can only arrive after the events in question were processed.
 
+mod common;
+
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -15,111 +17,22 @@ use std::{
 };
 
 use blake2::{digest::consts::U32, Blake2b, Digest};
+use common::*;
 use futures::StreamExt;
 use libp2p::{
     gossipsub, identify, identity, noise,
     swarm::{NetworkBehaviour, SwarmEvent},
     tcp, yamux,
 };
-use tokio::sync::mpsc::Receiver;
-use watt_network::{
-    start, GossipId, Multiaddr, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, PeerId, PeerInfo, Topic,
-    Validation,
-};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
+use watt_network::{GossipId, Multiaddr, NetworkConfig, NetworkError, NetworkEvent, PeerId, Topic, Validation};
 
 const GENESIS: [u8; 32] = [0x3c; 32];
 
 fn config(seed: u8) -> NetworkConfig {
     NetworkConfig {
-        secret_seed: [seed; 32],
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        genesis_hash: GENESIS,
-        agent: format!("watt-test/{seed}"),
-        redial_interval: Duration::from_millis(300),
         // Only the connections each test makes.
         discovery: false,
-        ..Default::default()
-    }
-}
-
-struct Node {
-    handle: NetworkHandle,
-    events: Receiver<NetworkEvent>,
-}
-
-impl Node {
-    async fn start(config: NetworkConfig) -> Node {
-        let (handle, events) = start(config).await.expect("network starts");
-        Node { handle, events }
-    }
-
-    fn id(&self) -> PeerId {
-        self.handle.local_peer_id()
-    }
-
-    fn address(&self) -> Multiaddr {
-        format!("{}/p2p/{}", self.handle.listen_addresses()[0], self.id())
-            .parse()
-            .unwrap()
-    }
-
-    async fn next<T>(&mut self, what: &str, mut pick: impl FnMut(NetworkEvent) -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some(event)) => {
-                    if let Some(found) = pick(event) {
-                        return found;
-                    }
-                }
-                Ok(None) => panic!("event stream ended while waiting for {what}"),
-                Err(_) => panic!("timed out waiting for {what}"),
-            }
-        }
-    }
-
-    async fn connected_to(&mut self, peer: PeerId) {
-        self.next("a connection", |e| {
-            matches!(e, NetworkEvent::PeerConnected(p) if p == peer).then_some(())
-        })
-        .await
-    }
-
-    /// Waits until every peer of `peers` has connected, in whatever order.
-    async fn connected_to_all(&mut self, peers: &[PeerId]) {
-        let mut missing = peers.to_vec();
-        self.next("connections", |e| {
-            if let NetworkEvent::PeerConnected(p) = e {
-                missing.retain(|m| *m != p);
-            }
-            missing.is_empty().then_some(())
-        })
-        .await
-    }
-
-    fn info(&self, peer: PeerId) -> Option<PeerInfo> {
-        info(&self.handle, peer)
-    }
-}
-
-fn info(handle: &NetworkHandle, peer: PeerId) -> Option<PeerInfo> {
-    handle.peers().into_iter().find(|p| p.peer_id == peer.to_base58())
-}
-
-async fn eventually(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        ..test_config(seed, GENESIS)
     }
 }
 

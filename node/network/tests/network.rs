@@ -2,108 +2,18 @@
 //! discovery, bans and size limits. Every wait has a deadline; nothing is assumed to have happened
 //! after a sleep.
 
+mod common;
+
 use std::{
     future::Future,
     time::{Duration, Instant},
 };
 
-use tokio::sync::mpsc::Receiver;
-use watt_network::{
-    start, GossipId, Multiaddr, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, PeerId, PeerInfo, Topic,
-    Validation,
-};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
+use common::*;
+use watt_network::{start, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, Topic, Validation};
 
 fn config(seed: u8) -> NetworkConfig {
-    NetworkConfig {
-        secret_seed: [seed; 32],
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        genesis_hash: [0x5a; 32],
-        agent: format!("watt-test/{seed}"),
-        redial_interval: Duration::from_millis(300),
-        ..Default::default()
-    }
-}
-
-struct Node {
-    handle: NetworkHandle,
-    events: Receiver<NetworkEvent>,
-}
-
-impl Node {
-    async fn start(config: NetworkConfig) -> Node {
-        let (handle, events) = start(config).await.expect("network starts");
-        Node { handle, events }
-    }
-
-    fn id(&self) -> PeerId {
-        self.handle.local_peer_id()
-    }
-
-    /// The address others use to reach this node, ending with its peer id.
-    fn address(&self) -> Multiaddr {
-        let bound = self.handle.listen_addresses();
-        assert!(!bound.is_empty(), "start returns once listening");
-        format!("{}/p2p/{}", bound[0], self.id()).parse().unwrap()
-    }
-
-    /// Takes events until `pick` returns something, or panics at the deadline.
-    async fn next<T>(&mut self, what: &str, mut pick: impl FnMut(NetworkEvent) -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some(event)) => {
-                    if let Some(found) = pick(event) {
-                        return found;
-                    }
-                }
-                Ok(None) => panic!("event stream ended while waiting for {what}"),
-                Err(_) => panic!("timed out waiting for {what}"),
-            }
-        }
-    }
-
-    async fn connected_to(&mut self, peer: PeerId) {
-        self.next("a connection", |e| {
-            matches!(e, NetworkEvent::PeerConnected(p) if p == peer).then_some(())
-        })
-        .await
-    }
-
-    /// Waits for a gossip message with this payload and returns its topic, sender and id.
-    async fn gossip(&mut self, data: &[u8]) -> (Topic, PeerId, GossipId) {
-        self.next("a gossip message", |e| match e {
-            NetworkEvent::Gossip {
-                topic,
-                from,
-                id,
-                data: got,
-            } if got == data => Some((topic, from, id)),
-            _ => None,
-        })
-        .await
-    }
-
-    fn info(&self, peer: PeerId) -> Option<PeerInfo> {
-        self.handle.peers().into_iter().find(|p| p.peer_id == peer.to_base58())
-    }
-}
-
-/// Polls `condition` until it holds, or panics at the deadline.
-async fn eventually(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    test_config(seed, [0x5a; 32])
 }
 
 async fn with_deadline<T>(what: &str, f: impl Future<Output = T>) -> T {
