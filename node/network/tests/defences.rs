@@ -442,6 +442,23 @@ async fn fresh_peers(first_seed: u8, n: u8, target: &Node) -> Vec<Node> {
     nodes
 }
 
+/// Connects `n` fresh peers (seeds from `first_seed`) to `a`, then one more, which `a` must
+/// refuse (at least twice: it redials) and leave unconnected. Returns the connected peers (kept
+/// running) and the refused one's id.
+async fn fill_then_refuse_one(a: &mut Node, first_seed: u8, n: u8) -> (Vec<Node>, PeerId) {
+    let fillers = fresh_peers(first_seed, n, a).await;
+    a.connected_to_all(&fillers.iter().map(Node::id).collect::<Vec<_>>())
+        .await;
+    let late = fresh_peers(first_seed + n + 1, 1, a).await;
+    let (ha, late_id) = (a.handle.clone(), late[0].id());
+    eventually("one peer more than the slots is refused", || {
+        info(&ha, late_id).is_some_and(|p| p.refused_connections >= 2)
+    })
+    .await;
+    assert!(!a.info(late_id).unwrap().connected);
+    (fillers.into_iter().chain(late).collect(), late_id)
+}
+
 #[tokio::test]
 async fn a_reserved_peer_connects_when_every_slot_is_taken() {
     init_logs();
@@ -453,17 +470,8 @@ async fn a_reserved_peer_connects_when_every_slot_is_taken() {
         ..config(140)
     })
     .await;
-    let fillers = fresh_peers(141, 3, &a).await;
-    a.connected_to_all(&fillers.iter().map(Node::id).collect::<Vec<_>>())
-        .await;
     // A fourth fresh peer finds no slot.
-    let late = fresh_peers(145, 1, &a).await;
-    let (ha, late_id) = (a.handle.clone(), late[0].id());
-    eventually("the fourth peer is refused", || {
-        info(&ha, late_id).is_some_and(|p| p.refused_connections >= 2)
-    })
-    .await;
-    assert!(!a.info(late_id).unwrap().connected);
+    let (_fillers, late_id) = fill_then_refuse_one(&mut a, 141, 3).await;
     assert_eq!(a.handle.connected_peers(), 3);
 
     // The reserved validator gets in all the same.
@@ -487,16 +495,8 @@ async fn one_address_gets_a_bounded_share_of_the_slots() {
         ..config(150)
     })
     .await;
-    let first = fresh_peers(151, 2, &a).await;
-    a.connected_to_all(&first.iter().map(Node::id).collect::<Vec<_>>())
-        .await;
-    let third = fresh_peers(153, 1, &a).await;
-    let (ha, third_id) = (a.handle.clone(), third[0].id());
-    eventually("a third peer from the same address is refused", || {
-        info(&ha, third_id).is_some_and(|p| p.refused_connections >= 2)
-    })
-    .await;
-    assert!(!a.info(third_id).unwrap().connected);
+    // A third peer from the same address finds no slot.
+    let (_first, _third_id) = fill_then_refuse_one(&mut a, 151, 2).await;
     let validator = fresh_peers(reserved_seed, 1, &a).await;
     a.connected_to(validator[0].id()).await;
     assert_eq!(a.handle.connected_peers(), 3);
