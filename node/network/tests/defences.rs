@@ -187,11 +187,7 @@ async fn a_peer_echoing_our_own_messages_is_never_penalised() {
 async fn a_peer_sending_rejected_messages_is_still_banned() {
     init_logs();
     let mut a = Node::start(config(110)).await;
-    let b = Node::start(NetworkConfig {
-        bootnodes: vec![a.address()],
-        ..config(111)
-    })
-    .await;
+    let b = fresh_peers(111, 1, &a).await.remove(0);
     a.connected_to(b.id()).await;
     let (ha, hb) = (a.handle.clone(), b.handle.clone());
     eventually("subscriptions are known", || {
@@ -245,16 +241,10 @@ async fn a_peer_sending_rejected_messages_is_still_banned() {
 async fn consensus_messages_and_honest_peers_overtake_a_transaction_flood() {
     init_logs();
     let mut a = Node::start(config(120)).await;
-    let flooder = Node::start(NetworkConfig {
-        bootnodes: vec![a.address()],
-        ..config(121)
-    })
-    .await;
-    let honest = Node::start(NetworkConfig {
-        bootnodes: vec![a.address()],
-        ..config(122)
-    })
-    .await;
+    let [flooder, honest]: [Node; 2] = fresh_peers(121, 2, &a)
+        .await
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("two peers were started"));
     a.connected_to_all(&[flooder.id(), honest.id()]).await;
     let (hf, hh) = (flooder.handle.clone(), honest.handle.clone());
     eventually("both know a's subscriptions", || {
@@ -346,11 +336,7 @@ async fn consensus_messages_and_honest_peers_overtake_a_transaction_flood() {
 async fn requests_are_limited_per_peer() {
     init_logs();
     let mut a = Node::start(config(130)).await;
-    let b = Node::start(NetworkConfig {
-        bootnodes: vec![a.address()],
-        ..config(131)
-    })
-    .await;
+    let b = fresh_peers(131, 1, &a).await.remove(0);
     a.connected_to(b.id()).await;
     let (a_id, b_id) = (a.id(), b.id());
 
