@@ -38,6 +38,7 @@ mod limits;
 mod peers;
 mod queue;
 mod service;
+pub mod sim;
 
 use std::{
     fmt,
@@ -310,8 +311,15 @@ pub enum NetworkEvent {
 
 /// Answers one inbound request.
 pub struct Responder {
-    channel: libp2p::request_response::ResponseChannel<Vec<u8>>,
-    commands: mpsc::UnboundedSender<service::Command>,
+    inner: ResponderInner,
+}
+
+enum ResponderInner {
+    Libp2p {
+        channel: libp2p::request_response::ResponseChannel<Vec<u8>>,
+        commands: mpsc::UnboundedSender<service::Command>,
+    },
+    Simulated(sim::SimResponder),
 }
 
 impl fmt::Debug for Responder {
@@ -324,11 +332,23 @@ impl Responder {
     /// Sends `data` as the response. A response over `max_response_bytes` is not sent (the peer
     /// sees the stream closed) and is logged as an error.
     pub fn send(self, data: Vec<u8>) {
-        // The task is gone only when the network has shut down; the peer then sees the connection close.
-        let _ = self.commands.send(service::Command::Respond {
-            channel: self.channel,
-            data,
-        });
+        match self.inner {
+            ResponderInner::Libp2p { channel, commands } => {
+                // The task is gone only when the network has shut down; the peer then sees the
+                // connection close.
+                let _ = commands.send(service::Command::Respond { channel, data });
+            }
+            ResponderInner::Simulated(r) => r.send(data),
+        }
+    }
+
+    pub(crate) fn libp2p(
+        channel: libp2p::request_response::ResponseChannel<Vec<u8>>,
+        commands: mpsc::UnboundedSender<service::Command>,
+    ) -> Self {
+        Responder {
+            inner: ResponderInner::Libp2p { channel, commands },
+        }
     }
 }
 

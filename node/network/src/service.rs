@@ -1036,7 +1036,7 @@ impl Task {
                 let event = NetworkEvent::Request {
                     from: peer,
                     data: request,
-                    reply: Responder { channel, commands },
+                    reply: Responder::libp2p(channel, commands),
                 };
                 self.enqueue(Class::Requests, peer, event);
             }
