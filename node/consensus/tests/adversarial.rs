@@ -33,11 +33,13 @@ use sp_core::{sr25519, Pair};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 use watt_chain::test_utils::transfer;
 use watt_client::Keypair;
 use watt_consensus::scp::quorum_set_hash;
 use watt_consensus::scp::wire::{self, Request, Response, Status, WattEnvelope};
+use watt_network::sim::{Link, SimConfig};
 use watt_network::Topic;
 use watt_primitives::{AccountId, ConsensusValue, Hash, TxSet};
 use watt_scp::nomination::Nominate;
@@ -65,6 +67,28 @@ const MIN_BLOCKS_AFTER: u64 = 2;
 /// (`a_validator_copying_rivals_sets_takes_no_more_than_its_share_of_blocks`).
 const COPIED_BLOCKS: u64 = 40;
 
+/// What joins the validators and the attackers.
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    /// Real libp2p nodes on loopback, in real time.
+    Libp2p,
+    /// The simulated network with this seed, in virtual time (the test runs with tokio's
+    /// clock paused): the attack repeats exactly as far as the network goes, whatever the
+    /// machine's load.
+    Simulated(u64),
+}
+
+/// The simulated network's links: a WAN with some loss, so that the defences are exercised
+/// with messages late, reordered across links and lost.
+const SIM_LINK: Link = Link {
+    latency: Duration::from_millis(40),
+    jitter: Duration::from_millis(40),
+    loss: 0.01,
+};
+
+/// The seed of the simulated runs (any seed must pass; this one is printed on failure).
+const SIM_SEED: u64 = 17;
+
 /// Four validators finalizing the trickle, watched by the monitor.
 struct Run {
     net: Testnet,
@@ -75,10 +99,14 @@ struct Run {
 impl Run {
     /// Starts the validators and the trickle; returns once every validator has finalized a
     /// few blocks of it.
-    async fn start() -> Run {
-        let net = Testnet::start(4).await;
-        let monitor = FinalityMonitor::start(net.chains());
-        let trickle = Trickle::start(net.chains(), TRICKLE);
+    async fn start(transport: Transport) -> Run {
+        let net = match transport {
+            Transport::Libp2p => Testnet::start(4).await,
+            Transport::Simulated(seed) => Testnet::start_simulated(4, SimConfig { seed, link: SIM_LINK }).await,
+        };
+        eprintln!("transport: {transport:?}");
+        let monitor = net.monitor();
+        let trickle = net.trickle(TRICKLE);
         let first = Instant::now();
         net.wait_for_height(3, Duration::from_secs(45)).await;
         eprintln!(
@@ -89,7 +117,17 @@ impl Run {
     }
 
     fn context(&self) -> String {
-        format!("{}\ntrickle: {} refused", self.net.describe(), self.trickle.refused())
+        let sim = self
+            .net
+            .sim
+            .as_ref()
+            .map(|s| format!("\nsimulated network: {:?}", s.stats()));
+        format!(
+            "{}\ntrickle: {} refused{}",
+            self.net.describe(),
+            self.trickle.refused(),
+            sim.unwrap_or_default()
+        )
     }
 
     /// Prints and checks finality over `[t0, t1]` (the attack: at most [`MAX_GAP`] without a
@@ -129,16 +167,38 @@ fn junk_tx_set(genesis: Hash, key: &Keypair, to: AccountId, n: u64) -> Vec<u8> {
 }
 
 /// Publishes `rate * duration` distinct junk tx sets on `Topic::TxSets`, paced at `rate` a
-/// second from a thread of its own (made and signed before the clock starts, so the pace does
-/// not depend on the runtime the validators keep busy); returns how many were sent and when
-/// the flood started.
-async fn flood_junk_tx_sets(outsider: &Outsider, genesis: Hash, duration: Duration, rate: u64) -> (u64, Instant) {
+/// second (made and signed before the clock starts); returns how many were sent and when the
+/// flood started. In real time the pacing runs on a thread of its own, so that it does not
+/// depend on the runtime the validators keep busy; in virtual time, on the runtime's clock.
+async fn flood_junk_tx_sets(
+    outsider: &Outsider,
+    genesis: Hash,
+    duration: Duration,
+    rate: u64,
+    virtual_time: bool,
+) -> (u64, Instant) {
     let network = outsider.network.clone();
-    tokio::task::spawn_blocking(move || {
-        let total = rate * duration.as_secs();
+    let total = rate * duration.as_secs();
+    let sets = tokio::task::spawn_blocking(move || {
         let (key, _) = Keypair::generate();
         let to = AccountId::from(Rng::new().pair().public().0);
-        let sets: Vec<Vec<u8>> = (0..total).map(|n| junk_tx_set(genesis, &key, to, n)).collect();
+        (0..total)
+            .map(|n| junk_tx_set(genesis, &key, to, n))
+            .collect::<Vec<Vec<u8>>>()
+    })
+    .await
+    .unwrap();
+    if virtual_time {
+        let start = Instant::now();
+        let mut sent = 0u64;
+        for set in sets {
+            tokio::time::sleep_until(start + Duration::from_secs_f64(sent as f64 / rate as f64)).await;
+            network.publish(Topic::TxSets, set);
+            sent += 1;
+        }
+        return (sent, start);
+    }
+    tokio::task::spawn_blocking(move || {
         let start = Instant::now();
         let mut sent = 0u64;
         for set in sets {
@@ -159,7 +219,17 @@ async fn flood_junk_tx_sets(outsider: &Outsider, genesis: Hash, duration: Durati
 /// bounds of the other tests are chosen against.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn honest_trickle_finalizes_without_long_gaps() {
-    let run = Run::start().await;
+    honest_trickle_finalizes_without_long_gaps_on(Transport::Libp2p).await
+}
+
+/// The same on the simulated network, in virtual time.
+#[tokio::test(start_paused = true)]
+async fn honest_trickle_finalizes_without_long_gaps_simulated() {
+    honest_trickle_finalizes_without_long_gaps_on(Transport::Simulated(SIM_SEED)).await
+}
+
+async fn honest_trickle_finalizes_without_long_gaps_on(transport: Transport) {
+    let run = Run::start(transport).await;
     let t0 = Instant::now();
     tokio::time::sleep(ATTACK).await;
     let t1 = Instant::now();
@@ -172,13 +242,23 @@ async fn honest_trickle_finalizes_without_long_gaps() {
 /// 256-entry FIFO, and finality stopped for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn junk_tx_set_flood_does_not_halt_finality() {
-    let run = Run::start().await;
+    junk_tx_set_flood_does_not_halt_finality_on(Transport::Libp2p).await
+}
+
+/// The same on the simulated network, in virtual time.
+#[tokio::test(start_paused = true)]
+async fn junk_tx_set_flood_does_not_halt_finality_simulated() {
+    junk_tx_set_flood_does_not_halt_finality_on(Transport::Simulated(SIM_SEED)).await
+}
+
+async fn junk_tx_set_flood_does_not_halt_finality_on(transport: Transport) {
+    let run = Run::start(transport).await;
     let genesis = run.net.genesis;
     let mut rng = Rng::new();
-    let outsider = Outsider::start(rng.bytes32(), genesis, run.net.bootnodes(), knows_nothing(genesis)).await;
+    let outsider = run.net.outsider(rng.bytes32(), knows_nothing(genesis)).await;
     outsider.wait_for_mesh(4, Duration::from_secs(20)).await;
 
-    let (sent, t0) = flood_junk_tx_sets(&outsider, genesis, ATTACK, FLOOD_RATE).await;
+    let (sent, t0) = flood_junk_tx_sets(&outsider, genesis, ATTACK, FLOOD_RATE, run.net.is_simulated()).await;
     let t1 = Instant::now();
     let rate = sent as f64 / (t1 - t0).as_secs_f64();
     assert!(rate >= 1_000.0, "the flood offered only {rate:.0} sets/s");
@@ -201,12 +281,22 @@ async fn junk_tx_set_flood_does_not_halt_finality() {
 /// envelopes from outside the local transitive quorum before any check, fetch or relay).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn envelopes_from_outside_the_quorum_are_ignored() {
+    envelopes_from_outside_the_quorum_are_ignored_on(Transport::Libp2p).await
+}
+
+/// The same on the simulated network, in virtual time.
+#[tokio::test(start_paused = true)]
+async fn envelopes_from_outside_the_quorum_are_ignored_simulated() {
+    envelopes_from_outside_the_quorum_are_ignored_on(Transport::Simulated(SIM_SEED)).await
+}
+
+async fn envelopes_from_outside_the_quorum_are_ignored_on(transport: Transport) {
     const KEYS: usize = 8;
     const VALUES_PER_ENVELOPE: usize = 100;
     const SLOTS_AHEAD: u64 = 3;
     const PERIOD: Duration = Duration::from_millis(500);
 
-    let run = Run::start().await;
+    let run = Run::start(transport).await;
     let genesis = run.net.genesis;
     let mut rng = Rng::new();
     let keys: Vec<sr25519::Pair> = (0..KEYS).map(|_| rng.pair()).collect();
@@ -225,7 +315,7 @@ async fn envelopes_from_outside_the_quorum_are_ignored() {
             _ => honest(r),
         })
     };
-    let outsider = Outsider::start(rng.bytes32(), genesis, run.net.bootnodes(), policy).await;
+    let outsider = run.net.outsider(rng.bytes32(), policy).await;
     outsider.wait_for_mesh(4, Duration::from_secs(20)).await;
 
     let mut invented: HashSet<Hash> = HashSet::new();
@@ -299,7 +389,17 @@ async fn envelopes_from_outside_the_quorum_are_ignored() {
 /// validator stopped nominating while it was connected (and stayed "syncing" after it left).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_peer_claiming_height_u64_max_does_not_stop_nomination() {
-    let run = Run::start().await;
+    a_peer_claiming_height_u64_max_does_not_stop_nomination_on(Transport::Libp2p).await
+}
+
+/// The same on the simulated network, in virtual time.
+#[tokio::test(start_paused = true)]
+async fn a_peer_claiming_height_u64_max_does_not_stop_nomination_simulated() {
+    a_peer_claiming_height_u64_max_does_not_stop_nomination_on(Transport::Simulated(SIM_SEED)).await
+}
+
+async fn a_peer_claiming_height_u64_max_does_not_stop_nomination_on(transport: Transport) {
+    let run = Run::start(transport).await;
     let genesis = run.net.genesis;
     let mut rng = Rng::new();
     let fake_head = rng.bytes32();
@@ -322,7 +422,7 @@ async fn a_peer_claiming_height_u64_max_does_not_stop_nomination() {
         })
     };
     let t0 = Instant::now();
-    let outsider = Outsider::start(rng.bytes32(), genesis, run.net.bootnodes(), policy).await;
+    let outsider = run.net.outsider(rng.bytes32(), policy).await;
     outsider.wait_for_mesh(4, Duration::from_secs(20)).await;
     tokio::time::sleep(LIAR_CONNECTED.saturating_sub(t0.elapsed())).await;
     let summary = format!(
@@ -356,7 +456,7 @@ async fn a_peer_claiming_height_u64_max_does_not_stop_nomination() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_fresh_peer_ids_do_not_halt_finality() {
     const WAVE: usize = 50;
-    let run = Run::start().await;
+    let run = Run::start(Transport::Libp2p).await;
     let genesis = run.net.genesis;
     let mut rng = Rng::new();
     let t0 = Instant::now();
@@ -365,7 +465,7 @@ async fn many_fresh_peer_ids_do_not_halt_finality() {
         let wave_start = Instant::now();
         let mut peers = vec![];
         for _ in 0..WAVE {
-            peers.push(Outsider::start(rng.bytes32(), genesis, run.net.bootnodes(), knows_nothing(genesis)).await);
+            peers.push(run.net.outsider(rng.bytes32(), knows_nothing(genesis)).await);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_secs(7).saturating_sub(wave_start.elapsed())).await;
@@ -403,6 +503,16 @@ async fn many_fresh_peer_ids_do_not_halt_finality() {
 /// [`RESUME`] of the restart every validator must have finalized two new blocks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn validators_restarted_on_their_data_after_an_attack_resume() {
+    validators_restarted_on_their_data_after_an_attack_resume_on(Transport::Libp2p).await
+}
+
+/// The same on the simulated network, in virtual time.
+#[tokio::test(start_paused = true)]
+async fn validators_restarted_on_their_data_after_an_attack_resume_simulated() {
+    validators_restarted_on_their_data_after_an_attack_resume_on(Transport::Simulated(SIM_SEED)).await
+}
+
+async fn validators_restarted_on_their_data_after_an_attack_resume_on(transport: Transport) {
     /// Time from every validator running again to two new blocks on each (an honest restart
     /// takes 2-5 s: peers reconnect, the state exchange, a slot or two).
     const RESUME: Duration = Duration::from_secs(20);
@@ -410,12 +520,12 @@ async fn validators_restarted_on_their_data_after_an_attack_resume() {
         mut net,
         monitor,
         trickle,
-    } = Run::start().await;
+    } = Run::start(transport).await;
     let genesis = net.genesis;
     let mut rng = Rng::new();
-    let outsider = Outsider::start(rng.bytes32(), genesis, net.bootnodes(), knows_nothing(genesis)).await;
+    let outsider = net.outsider(rng.bytes32(), knows_nothing(genesis)).await;
     outsider.wait_for_mesh(4, Duration::from_secs(20)).await;
-    let (sent, t0) = flood_junk_tx_sets(&outsider, genesis, ATTACK, FLOOD_RATE).await;
+    let (sent, t0) = flood_junk_tx_sets(&outsider, genesis, ATTACK, FLOOD_RATE, net.is_simulated()).await;
     let t1 = Instant::now();
     outsider.leave().await;
     let during = monitor.window(t0, t1);
@@ -423,14 +533,14 @@ async fn validators_restarted_on_their_data_after_an_attack_resume() {
         "flood: {sent} junk sets in {:.1} s; finality during it: {during:?}",
         (t1 - t0).as_secs_f64()
     );
-    trickle.stop();
-    monitor.stop();
+    trickle.stop().await;
+    monitor.stop().await;
     let before = net.heads();
     eprintln!("before the restart:\n{}", net.describe());
     net.stop_all().await;
     net.restart_all().await;
     let restarted = Instant::now();
-    let trickle = Trickle::start(net.chains(), TRICKLE);
+    let trickle = net.trickle(TRICKLE);
     let target = before.iter().max().copied().unwrap_or(0) + 2;
     let chains = net.chains();
     while !chains.iter().all(|c| c.best().0 >= target) {
@@ -449,7 +559,7 @@ async fn validators_restarted_on_their_data_after_an_attack_resume() {
         restarted.elapsed().as_secs_f64()
     );
     net.assert_agreement();
-    trickle.stop();
+    trickle.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -714,8 +824,8 @@ async fn a_validator_copying_rivals_sets_takes_no_more_than_its_share_of_blocks(
         own_key,
     ));
 
-    let monitor = FinalityMonitor::start(chains.clone());
-    let trickle = Trickle::start(chains.clone(), TRICKLE);
+    let monitor = net.monitor();
+    let trickle = net.trickle(TRICKLE);
     let from = chains.iter().map(|c| c.best().0).max().unwrap() + 1;
     let t0 = Instant::now();
     let target = from + BLOCKS - 1;
@@ -730,9 +840,9 @@ async fn a_validator_copying_rivals_sets_takes_no_more_than_its_share_of_blocks(
     }
     let t1 = Instant::now();
     proposer.abort();
-    trickle.stop();
+    trickle.stop().await;
     let finality = monitor.window(t0, t1);
-    monitor.stop();
+    monitor.stop().await;
     net.assert_agreement();
 
     // Per block: who authored it, and what nomination made of the copier's values.

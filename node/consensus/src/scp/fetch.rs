@@ -6,7 +6,8 @@
 //! the requests a node sends are bounded by `MAX_ITEMS` per [`RETRY_AFTER`] whatever it is told.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 use watt_network::PeerId;
 use watt_primitives::Hash;
 

@@ -72,13 +72,13 @@ pub(crate) struct TxIntake {
 #[derive(Default)]
 struct PeerBudgets {
     /// Tokens left and when they were counted.
-    peers: std::collections::HashMap<PeerId, (f64, std::time::Instant)>,
+    peers: std::collections::HashMap<PeerId, (f64, tokio::time::Instant)>,
 }
 
 impl PeerBudgets {
     /// Takes `n` transactions from `peer`'s budget at `now`; false (nothing taken) if it has
     /// not that many left.
-    fn take(&mut self, peer: PeerId, n: usize, now: std::time::Instant) -> bool {
+    fn take(&mut self, peer: PeerId, n: usize, now: tokio::time::Instant) -> bool {
         if self.peers.len() >= PEERS_TRACKED && !self.peers.contains_key(&peer) {
             self.peers.retain(|_, (tokens, at)| {
                 *tokens + now.duration_since(*at).as_secs_f64() * PEER_TX_RATE < PEER_TX_BURST
@@ -138,7 +138,7 @@ impl TxIntake {
                 return self.network.report_validation(id, from, Validation::Reject);
             }
         };
-        if !self.budgets.take(from, txs.len(), std::time::Instant::now())
+        if !self.budgets.take(from, txs.len(), tokio::time::Instant::now())
             || !self.enqueue(txs, Origin::Gossip { id, from })
         {
             self.network.report_validation(id, from, Validation::Ignore);
@@ -254,7 +254,8 @@ async fn work<C: AgreementChain>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
+    use tokio::time::Instant;
 
     #[test]
     fn a_peer_gossips_at_most_its_transaction_budget() {

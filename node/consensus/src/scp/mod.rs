@@ -58,9 +58,10 @@ use sp_core::{sr25519, Pair as _};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use sync as claims;
 use sync::SyncClaims;
+use tokio::time::Instant;
 use watt_chain::ChainError;
 use watt_network::{NetworkEvent, NetworkHandle, PeerId, Responder, Topic, Validation};
 use watt_primitives::{AccountId, BlockNumber, ConsensusValue, Hash};
@@ -233,7 +234,7 @@ impl<C: AgreementChain> ConsensusEngine for ScpEngine<C> {
                 let next_timer = state.next_timer();
                 let timer = async move {
                     match next_timer {
-                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        Some(at) => tokio::time::sleep_until(at).await,
                         None => futures::future::pending::<()>().await,
                     }
                 };

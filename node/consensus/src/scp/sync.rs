@@ -9,7 +9,8 @@
 //! costs one block request and the claimant's standing.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 use watt_network::PeerId;
 use watt_primitives::BlockNumber;
 

@@ -2,6 +2,11 @@
 //! rocksdb and its own libp2p network on loopback), a monitor of finality gaps, a steady
 //! trickle of honest transfers, and outsider peers that speak the real protocol (noise,
 //! yamux, gossipsub, request-response) but run no engine.
+//!
+//! A [`Testnet`] can instead join its validators and outsiders over the simulated network of
+//! `watt_network::sim` ([`Testnet::start_simulated`]); run such a test with tokio's clock
+//! paused (`#[tokio::test(start_paused = true)]`) and every wait, timer, monitor and trickle
+//! here is in virtual time (all of them use `tokio::time::Instant`).
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
@@ -13,13 +18,15 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
 use tracing::Instrument;
 use watt_chain::test_utils::{dev_spec, keyring, transfer_bytes};
 use watt_chain::{Chain, ChainConfig};
 use watt_consensus::scp::quorum_set_hash;
 use watt_consensus::scp::wire::{self, Request, Response, Status, WattEnvelope};
 use watt_consensus::{ConsensusEngine, ConsensusError, ScpEngine, ScpEngineConfig, ScpStats};
+use watt_network::sim::{SimConfig, SimNetwork};
 use watt_network::{Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, Topic, Validation};
 use watt_primitives::{blake2_256, AccountId, ConsensusValue, Hash, UNIT};
 use watt_scp::slot::Statement;
@@ -201,6 +208,17 @@ pub async fn start_engine(i: usize, ports: &[u16], chain: Arc<Chain>, key: Optio
         ..NetworkConfig::default()
     })
     .await;
+    spawn_engine(i, chain, key, network, events)
+}
+
+/// Runs validator `i`'s engine (a follower without `key`) on `chain` over `network`.
+pub fn spawn_engine(
+    i: usize,
+    chain: Arc<Chain>,
+    key: Option<sr25519::Pair>,
+    network: NetworkHandle,
+    events: tokio::sync::mpsc::Receiver<NetworkEvent>,
+) -> Validator {
     let engine_config = ScpEngineConfig {
         empty_block_interval: Duration::from_secs(2),
         ..ScpEngineConfig::new(key, qset(4))
@@ -233,25 +251,85 @@ pub struct Testnet {
     pub ports: Vec<u16>,
     dirs: Vec<tempfile::TempDir>,
     pub validators: Vec<Validator>,
+    /// The simulated network the nodes are joined by, if not libp2p.
+    pub sim: Option<SimNetwork>,
 }
 
 impl Testnet {
-    /// Starts validators `0..n` (of a quorum set of 4).
+    /// Starts validators `0..n` (of a quorum set of 4) on libp2p.
     pub async fn start(n: usize) -> Self {
+        Self::start_on(n, None).await
+    }
+
+    /// Starts validators `0..n` (of a quorum set of 4) on a simulated network of `config`.
+    pub async fn start_simulated(n: usize, config: SimConfig) -> Self {
+        Self::start_on(n, Some(SimNetwork::start(config))).await
+    }
+
+    async fn start_on(n: usize, sim: Option<SimNetwork>) -> Self {
         log::init();
-        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let ports: Vec<u16> = (0..n).map(|_| if sim.is_some() { 0 } else { free_port() }).collect();
         let dirs: Vec<tempfile::TempDir> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
-        let mut validators = vec![];
-        for (i, dir) in dirs.iter().enumerate() {
-            validators.push(start_node(i, &ports, dir.path(), Some(pair(i))).await);
-        }
-        let genesis = validators[0].chain.genesis_hash();
-        Testnet {
-            genesis,
+        let mut net = Testnet {
+            genesis: [0; 32],
             ports,
             dirs,
-            validators,
+            validators: vec![],
+            sim,
+        };
+        for i in 0..n {
+            let v = net.start_validator(i).await;
+            net.validators.push(v);
         }
+        net.genesis = net.validators[0].chain.genesis_hash();
+        net
+    }
+
+    /// Starts validator `i` on its data directory, identity and port (or simulated link).
+    async fn start_validator(&self, i: usize) -> Validator {
+        let dir = self.dirs[i].path();
+        match &self.sim {
+            None => start_node(i, &self.ports, dir, Some(pair(i))).await,
+            Some(sim) => {
+                let chain = open_chain(dir).await;
+                let (network, events) = sim.add_node(&NetworkConfig {
+                    secret_seed: seed(i),
+                    genesis_hash: chain.genesis_hash(),
+                    ..NetworkConfig::default()
+                });
+                spawn_engine(i, chain, Some(pair(i)), network, events)
+            }
+        }
+    }
+
+    /// Whether the nodes are joined by a simulated network (then time is virtual).
+    pub fn is_simulated(&self) -> bool {
+        self.sim.is_some()
+    }
+
+    /// An outsider with identity `seed`, connected to the validators, answering by `policy`.
+    pub async fn outsider(&self, seed: [u8; 32], policy: Policy) -> Outsider {
+        match &self.sim {
+            None => Outsider::start(seed, self.genesis, self.bootnodes(), policy).await,
+            Some(sim) => {
+                let (network, events) = sim.add_node(&NetworkConfig {
+                    secret_seed: seed,
+                    genesis_hash: self.genesis,
+                    ..NetworkConfig::default()
+                });
+                Outsider::attach(network, events, policy)
+            }
+        }
+    }
+
+    /// A monitor of every validator's finality.
+    pub fn monitor(&self) -> FinalityMonitor {
+        FinalityMonitor::start(self.chains(), self.is_simulated())
+    }
+
+    /// A transfer every `period` through the validators.
+    pub fn trickle(&self, period: Duration) -> Trickle {
+        Trickle::start(self.chains(), period, self.is_simulated())
     }
 
     pub fn chains(&self) -> Vec<Arc<Chain>> {
@@ -288,8 +366,8 @@ impl Testnet {
     /// Starts every validator again on its data directory, identity and port.
     pub async fn restart_all(&mut self) {
         assert!(self.validators.is_empty(), "stop_all first");
-        for (i, dir) in self.dirs.iter().enumerate() {
-            let v = start_node(i, &self.ports, dir.path(), Some(pair(i))).await;
+        for i in 0..self.dirs.len() {
+            let v = self.start_validator(i).await;
             self.validators.push(v);
         }
     }
@@ -365,12 +443,10 @@ impl Testnet {
 // Finality gaps
 // ---------------------------------------------------------------------------------------------
 
-/// Polls each chain's best number every 100 ms on a thread of its own and records when it
-/// changed.
+/// Polls each chain's best number every 100 ms and records when it changed.
 pub struct FinalityMonitor {
     log: Arc<Mutex<Vec<Vec<(Instant, u64)>>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    ticker: Ticker,
 }
 
 /// Finality of one validator over a window.
@@ -401,33 +477,27 @@ impl std::fmt::Debug for Finality {
 }
 
 impl FinalityMonitor {
-    pub fn start(chains: Vec<Arc<Chain>>) -> Self {
+    /// Polls on a thread of its own (so a busy runtime does not delay it), or in virtual time
+    /// as a task of the current runtime.
+    pub fn start(chains: Vec<Arc<Chain>>, virtual_time: bool) -> Self {
         let now = Instant::now();
         let log = Arc::new(Mutex::new(
             chains.iter().map(|c| vec![(now, c.best().0)]).collect::<Vec<_>>(),
         ));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (log, stop) = (log.clone(), stop.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Relaxed) {
-                    std::thread::sleep(Duration::from_millis(100));
-                    let now = Instant::now();
-                    let mut log = log.lock().unwrap();
-                    for (c, entries) in chains.iter().zip(log.iter_mut()) {
-                        let head = c.best().0;
-                        if entries.last().is_none_or(|(_, h)| *h != head) {
-                            entries.push((now, head));
-                        }
+        let ticker = {
+            let log = log.clone();
+            Ticker::every(Duration::from_millis(100), virtual_time, move || {
+                let now = Instant::now();
+                let mut log = log.lock().unwrap();
+                for (c, entries) in chains.iter().zip(log.iter_mut()) {
+                    let head = c.best().0;
+                    if entries.last().is_none_or(|(_, h)| *h != head) {
+                        entries.push((now, head));
                     }
                 }
             })
         };
-        FinalityMonitor {
-            log,
-            stop,
-            thread: Some(thread),
-        }
+        FinalityMonitor { log, ticker }
     }
 
     /// Each validator's finality over `[from, to]`.
@@ -463,17 +533,69 @@ impl FinalityMonitor {
     }
 
     /// Stops polling and lets go of the chains.
-    pub fn stop(mut self) {
+    pub async fn stop(self) {
+        self.ticker.stop().await;
+    }
+}
+
+/// Runs a step every period until stopped: on a thread of its own in real time, or as a task
+/// of the current runtime in virtual time (a thread would not see the paused clock).
+pub struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Ticker {
+    pub fn every(period: Duration, virtual_time: bool, mut step: impl FnMut() + Send + 'static) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        if virtual_time {
+            let task = tokio::spawn(async move {
+                while !flag.load(Relaxed) {
+                    tokio::time::sleep(period).await;
+                    step();
+                }
+            });
+            Ticker {
+                stop,
+                thread: None,
+                task: Some(task),
+            }
+        } else {
+            let thread = std::thread::spawn(move || {
+                while !flag.load(Relaxed) {
+                    std::thread::sleep(period);
+                    step();
+                }
+            });
+            Ticker {
+                stop,
+                thread: Some(thread),
+                task: None,
+            }
+        }
+    }
+
+    /// Stops and waits until the step no longer runs.
+    pub async fn stop(mut self) {
         self.stop.store(true, Relaxed);
         if let Some(t) = self.thread.take() {
-            t.join().unwrap();
+            tokio::task::spawn_blocking(move || t.join().unwrap()).await.unwrap();
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
         }
     }
 }
 
-impl Drop for FinalityMonitor {
+impl Drop for Ticker {
     fn drop(&mut self) {
         self.stop.store(true, Relaxed);
+        if let Some(t) = &self.task {
+            t.abort();
+        }
     }
 }
 
@@ -496,56 +618,50 @@ pub fn assert_finality(what: &str, window: &[Finality], max_gap: Duration, min_b
 // Honest load
 // ---------------------------------------------------------------------------------------------
 
-/// Submits a transfer every `period` on a thread of its own, rotating over the six dev
-/// accounts; each account always submits to the same validator, with the nonce that
-/// validator expects next (so a lost transaction is replaced instead of leaving a gap).
+/// Submits a transfer every `period` (see [`Ticker`]), rotating over the six dev accounts;
+/// each account always submits to the same validator, with the nonce that validator expects
+/// next (so a lost transaction is replaced instead of leaving a gap).
 pub struct Trickle {
     submitted: Arc<Mutex<Vec<(Instant, Hash)>>>,
     refused: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    ticker: Ticker,
 }
 
 impl Trickle {
-    pub fn start(chains: Vec<Arc<Chain>>, period: Duration) -> Self {
+    pub fn start(chains: Vec<Arc<Chain>>, period: Duration, virtual_time: bool) -> Self {
         let submitted = Arc::new(Mutex::new(vec![]));
         let refused = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (submitted, refused, stop) = (submitted.clone(), refused.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let keys = keyring();
-                let genesis = chains[0].genesis_hash();
-                let mut k = 0usize;
-                while !stop.load(Relaxed) {
-                    let sender = k % keys.len();
-                    let chain = &chains[sender % chains.len()];
-                    let to = keys[(sender + 1) % keys.len()].account();
-                    let result = chain
-                        .next_nonce(&keys[sender].account())
-                        .map_err(|e| e.to_string())
-                        .and_then(|nonce| {
-                            chain
-                                .submit(&transfer_bytes(genesis, &keys[sender], to, UNIT, nonce))
-                                .map_err(|e| e.to_string())
-                        });
-                    match result {
-                        Ok(h) => submitted.lock().unwrap().push((Instant::now(), h)),
-                        Err(e) => {
-                            tracing::debug!("trickle: transfer refused: {e}");
-                            refused.fetch_add(1, Relaxed);
-                        }
+        let ticker = {
+            let (submitted, refused) = (submitted.clone(), refused.clone());
+            let keys = keyring();
+            let genesis = chains[0].genesis_hash();
+            let mut k = 0usize;
+            Ticker::every(period, virtual_time, move || {
+                let sender = k % keys.len();
+                let chain = &chains[sender % chains.len()];
+                let to = keys[(sender + 1) % keys.len()].account();
+                let result = chain
+                    .next_nonce(&keys[sender].account())
+                    .map_err(|e| e.to_string())
+                    .and_then(|nonce| {
+                        chain
+                            .submit(&transfer_bytes(genesis, &keys[sender], to, UNIT, nonce))
+                            .map_err(|e| e.to_string())
+                    });
+                match result {
+                    Ok(h) => submitted.lock().unwrap().push((Instant::now(), h)),
+                    Err(e) => {
+                        tracing::debug!("trickle: transfer refused: {e}");
+                        refused.fetch_add(1, Relaxed);
                     }
-                    k += 1;
-                    std::thread::sleep(period);
                 }
+                k += 1;
             })
         };
         Trickle {
             submitted,
             refused,
-            stop,
-            thread: Some(thread),
+            ticker,
         }
     }
 
@@ -571,17 +687,8 @@ impl Trickle {
     }
 
     /// Stops submitting and lets go of the chains.
-    pub fn stop(mut self) {
-        self.stop.store(true, Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
-impl Drop for Trickle {
-    fn drop(&mut self) {
-        self.stop.store(true, Relaxed);
+    pub async fn stop(self) {
+        self.ticker.stop().await;
     }
 }
 
@@ -625,7 +732,7 @@ pub struct Outsider {
 
 impl Outsider {
     pub async fn start(seed: [u8; 32], genesis: Hash, bootnodes: Vec<Multiaddr>, policy: Policy) -> Self {
-        let (network, mut events) = start_network(NetworkConfig {
+        let (network, events) = start_network(NetworkConfig {
             secret_seed: seed,
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
             bootnodes,
@@ -636,6 +743,15 @@ impl Outsider {
             ..NetworkConfig::default()
         })
         .await;
+        Self::attach(network, events, policy)
+    }
+
+    /// An outsider on a network already started (e.g. a simulated one).
+    pub fn attach(
+        network: NetworkHandle,
+        mut events: tokio::sync::mpsc::Receiver<NetworkEvent>,
+        policy: Policy,
+    ) -> Self {
         let requests = Arc::new(Mutex::new(vec![]));
         let undecodable_requests = Arc::new(AtomicU64::new(0));
         let task = {
