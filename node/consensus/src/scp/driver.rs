@@ -17,8 +17,44 @@ use watt_scp::nomination::{NominationDriver, Validity, Value};
 use watt_scp::scp::ScpDriver;
 use watt_scp::QuorumSet;
 
-/// The local clock, milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
+/// Where the engine reads the time of day: close times it proposes, the check that a value
+/// does not close too far in the future, and the empty-block interval (counted from the head's
+/// close time, which all validators agree on).
+#[derive(Clone, Copy, Debug, Default)]
+pub enum WallClock {
+    /// The system clock (production).
+    #[default]
+    System,
+    /// `unix_ms` at `anchor`, advancing with tokio's clock: a simulation with the clock paused
+    /// runs in virtual time of day too. Validators of one simulation share one anchor, as real
+    /// validators share NTP.
+    Virtual {
+        /// Milliseconds since the Unix epoch at `anchor`.
+        unix_ms: u64,
+        /// The tokio instant `unix_ms` was read at.
+        anchor: tokio::time::Instant,
+    },
+}
+
+impl WallClock {
+    /// A virtual clock that reads the system's time of day now.
+    pub fn virtual_from_now() -> Self {
+        WallClock::Virtual {
+            unix_ms: system_ms(),
+            anchor: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        match self {
+            WallClock::System => system_ms(),
+            WallClock::Virtual { unix_ms, anchor } => unix_ms.saturating_add(anchor.elapsed().as_millis() as u64),
+        }
+    }
+}
+
+fn system_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -51,6 +87,7 @@ pub(crate) struct Driver<C> {
     pub(crate) head: Header,
     pub(crate) head_hash: Hash,
     pub(crate) max_drift_ms: u64,
+    pub(crate) clock: WallClock,
     pub(crate) qsets: HashMap<Hash, QuorumSet<AccountId>>,
     /// Every transaction set held, pinned or loose (see [`TxSetStore`]).
     pub(crate) sets: TxSetStore,
@@ -64,6 +101,7 @@ impl<C: AgreementChain> Driver<C> {
         key: Option<sr25519::Pair>,
         qset: &QuorumSet<AccountId>,
         max_drift_ms: u64,
+        clock: WallClock,
     ) -> Self {
         let (head, head_hash) = chain.head();
         let mut qsets = HashMap::new();
@@ -75,6 +113,7 @@ impl<C: AgreementChain> Driver<C> {
             head,
             head_hash,
             max_drift_ms,
+            clock,
             qsets,
             sets: TxSetStore::default(),
             proposers: qset.all_validators(),
@@ -97,7 +136,8 @@ impl<C: AgreementChain> Driver<C> {
         if v.parent_hash != self.head_hash {
             return Validity::Invalid;
         }
-        if v.close_time <= self.head.close_time || v.close_time > now_ms().saturating_add(self.max_drift_ms) {
+        if v.close_time <= self.head.close_time || v.close_time > self.clock.now_ms().saturating_add(self.max_drift_ms)
+        {
             return Validity::Invalid;
         }
         let Some(set) = self.sets.get(&v.tx_set_hash) else {
@@ -280,7 +320,7 @@ mod tests {
         let chain = open_dev_chain(dir.path());
         let (a, b, c) = (validator(0), validator(1), validator(2));
         let qset = QuorumSet::flat(2, vec![id(&a), id(&b), id(&c)]);
-        let mut driver = Driver::new(chain.clone(), None, &qset, 1_000);
+        let mut driver = Driver::new(chain.clone(), None, &qset, 1_000, WallClock::System);
         let (big, copy, small) = sets(&chain, &mut driver);
         let mut winners = vec![];
         for slot in 1..=40u64 {
@@ -316,7 +356,7 @@ mod tests {
         let chain = open_dev_chain(dir.path());
         let (a, stranger) = (validator(0), validator(9));
         let qset = QuorumSet::flat(1, vec![id(&a)]);
-        let mut driver = Driver::new(chain.clone(), None, &qset, 60_000);
+        let mut driver = Driver::new(chain.clone(), None, &qset, 60_000, WallClock::System);
         let (big, copy, _) = sets(&chain, &mut driver);
         let at = driver.head.close_time + 1;
         let good = value(&driver, &a, 1, big, at);

@@ -38,7 +38,7 @@ mod sync;
 mod txsets;
 pub mod wire;
 
-pub use driver::{envelope_signature_ok, quorum_set_hash};
+pub use driver::{envelope_signature_ok, quorum_set_hash, WallClock};
 pub use proposer::prove as proposer_proof;
 
 /// The envelopes and transaction sets a validator persisted (its own latest envelopes and the
@@ -49,7 +49,7 @@ pub fn decode_persisted_state(bytes: &[u8]) -> Option<(Vec<WattEnvelope>, Vec<wa
 
 use crate::{AgreementChain, ConsensusEngine, ConsensusError};
 use admission::QuorumScope;
-use driver::{now_ms, Driver};
+use driver::Driver;
 use fetch::{Fetcher, Missing};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -89,6 +89,8 @@ pub struct ScpEngineConfig {
     pub max_clock_drift: Duration,
     /// An open slot without progress for this long asks peers for their state of it.
     pub stuck_after: Duration,
+    /// The time of day (the system's, except in simulations).
+    pub clock: WallClock,
 }
 
 impl ScpEngineConfig {
@@ -100,6 +102,7 @@ impl ScpEngineConfig {
             empty_block_interval: Duration::from_secs(5),
             max_clock_drift: Duration::from_secs(10),
             stuck_after: Duration::from_millis(1500),
+            clock: WallClock::System,
         }
     }
 }
@@ -362,6 +365,7 @@ impl<C: AgreementChain> State<C> {
             config.key.clone(),
             &config.quorum_set,
             config.max_clock_drift.as_millis() as u64,
+            config.clock,
         );
         let first_slot = driver.head.number + 1;
         let scp = Scp::new(
@@ -646,7 +650,7 @@ impl<C: AgreementChain> State<C> {
             tx_set_hash,
             // The proposer's clock, and never before the parent closed (validators refuse such
             // values; this is the proposal, not a correction of an agreed time).
-            close_time: now_ms().max(self.driver.head.close_time + 1),
+            close_time: self.driver.clock.now_ms().max(self.driver.head.close_time + 1),
             proposer: self.local,
             proposer_proof: proposer::prove(key, &self.driver.genesis, slot, &self.driver.head_hash, &tx_set_hash),
         };
@@ -1161,7 +1165,7 @@ impl<C: AgreementChain> State<C> {
     fn on_tick(&mut self) {
         let slot = self.slot();
         if self.validator && !self.nominated {
-            let idle_ms = now_ms().saturating_sub(self.driver.head.close_time);
+            let idle_ms = self.driver.clock.now_ms().saturating_sub(self.driver.head.close_time);
             if self.chain.has_pending() {
                 self.maybe_nominate("transactions waiting");
             } else if idle_ms >= self.config.empty_block_interval.as_millis() as u64 {

@@ -23,8 +23,8 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use watt_chain::test_utils::{dev_spec, keyring, transfer_bytes};
 use watt_chain::{Chain, ChainConfig};
-use watt_consensus::scp::quorum_set_hash;
 use watt_consensus::scp::wire::{self, Request, Response, Status, WattEnvelope};
+use watt_consensus::scp::{quorum_set_hash, WallClock};
 use watt_consensus::{ConsensusEngine, ConsensusError, ScpEngine, ScpEngineConfig, ScpStats};
 use watt_network::sim::{SimConfig, SimNetwork};
 use watt_network::{Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, Topic, Validation};
@@ -208,19 +208,22 @@ pub async fn start_engine(i: usize, ports: &[u16], chain: Arc<Chain>, key: Optio
         ..NetworkConfig::default()
     })
     .await;
-    spawn_engine(i, chain, key, network, events)
+    spawn_engine(i, chain, key, network, events, WallClock::System)
 }
 
-/// Runs validator `i`'s engine (a follower without `key`) on `chain` over `network`.
+/// Runs validator `i`'s engine (a follower without `key`) on `chain` over `network`, reading
+/// the time of day from `clock`.
 pub fn spawn_engine(
     i: usize,
     chain: Arc<Chain>,
     key: Option<sr25519::Pair>,
     network: NetworkHandle,
     events: tokio::sync::mpsc::Receiver<NetworkEvent>,
+    clock: WallClock,
 ) -> Validator {
     let engine_config = ScpEngineConfig {
         empty_block_interval: Duration::from_secs(2),
+        clock,
         ..ScpEngineConfig::new(key, qset(4))
     };
     let engine = Box::new(ScpEngine::new(chain.clone(), network.clone(), events, engine_config));
@@ -253,6 +256,8 @@ pub struct Testnet {
     pub validators: Vec<Validator>,
     /// The simulated network the nodes are joined by, if not libp2p.
     pub sim: Option<SimNetwork>,
+    /// The validators' time of day: virtual on a simulated network.
+    clock: WallClock,
 }
 
 impl Testnet {
@@ -274,6 +279,11 @@ impl Testnet {
             genesis: [0; 32],
             ports,
             dirs,
+            clock: if sim.is_some() {
+                WallClock::virtual_from_now()
+            } else {
+                WallClock::System
+            },
             validators: vec![],
             sim,
         };
@@ -297,7 +307,7 @@ impl Testnet {
                     genesis_hash: chain.genesis_hash(),
                     ..NetworkConfig::default()
                 });
-                spawn_engine(i, chain, Some(pair(i)), network, events)
+                spawn_engine(i, chain, Some(pair(i)), network, events, self.clock)
             }
         }
     }
@@ -354,6 +364,28 @@ impl Testnet {
         let chains = self.chains();
         let what = format!("every validator to reach #{height}");
         wait_for(&what, timeout, || chains.iter().all(|c| c.best().0 >= height)).await;
+    }
+
+    /// Stops validator `i` (its data stays).
+    pub async fn stop_one(&mut self, i: usize) {
+        let pos = self
+            .validators
+            .iter()
+            .position(|v| v.index == i)
+            .expect("validator running");
+        self.validators.remove(pos).stop().await;
+    }
+
+    /// Starts validator `i` again on its data directory, identity and port.
+    pub async fn restart_one(&mut self, i: usize) {
+        assert!(self.validators.iter().all(|v| v.index != i), "stop_one({i}) first");
+        let v = self.start_validator(i).await;
+        let pos = self
+            .validators
+            .iter()
+            .position(|v| v.index > i)
+            .unwrap_or(self.validators.len());
+        self.validators.insert(pos, v);
     }
 
     /// Stops every validator (their data stays).
