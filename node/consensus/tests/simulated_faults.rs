@@ -231,3 +231,85 @@ async fn a_peer_sending_garbage_envelopes_is_banned_by_every_validator() {
     monitor.stop().await;
     outsider.leave().await;
 }
+
+/// Honest load, unpaced (issue 17: under it, 2 of 4 runs once never finished): 500 funded
+/// senders each submit 20 transfers at one virtual instant, spread over the four validators by
+/// sender, on links that lose 1 % of messages (so pools miss transactions and must heal their
+/// nonce gaps from peers). Every transfer must be final on every validator.
+#[tokio::test(start_paused = true)]
+async fn unpaced_load_from_many_senders_finalizes_completely_over_lossy_links() {
+    const SENDERS: usize = 500;
+    const PER_SENDER: u64 = 20;
+    let net = start(8, Link { loss: 0.01, ..wan(0.0) }).await;
+    let chains = net.chains();
+    let genesis = net.genesis;
+    let funders = watt_chain::test_utils::keyring();
+    let senders: Vec<watt_client::Keypair> = (0..SENDERS)
+        .map(|i| watt_client::Keypair::from_suri(&format!("//Load{i}")).unwrap())
+        .collect();
+
+    // Funding: each dev account pays its share of the senders, all through validator 0.
+    let mut funding = vec![];
+    for (i, sender) in senders.iter().enumerate() {
+        let funder = &funders[i % funders.len()];
+        let nonce = chains[0].next_nonce(&funder.account()).unwrap();
+        let bytes = watt_chain::test_utils::transfer_bytes(
+            genesis,
+            funder,
+            sender.account(),
+            1_000 * watt_primitives::UNIT,
+            nonce,
+        );
+        funding.push(chains[0].submit(&bytes).unwrap());
+    }
+    wait_for(
+        "the senders' funding to be final everywhere",
+        Duration::from_secs(120),
+        || {
+            funding
+                .iter()
+                .all(|h| chains.iter().all(|c| c.receipt(h).unwrap().is_some()))
+        },
+    )
+    .await;
+
+    let to = funders[0].account();
+    let t0 = Instant::now();
+    let head0 = max_head(&net);
+    let mut hashes = vec![];
+    let mut refused = 0;
+    for n in 0..PER_SENDER {
+        for (i, sender) in senders.iter().enumerate() {
+            let bytes = watt_chain::test_utils::transfer_bytes(genesis, sender, to, watt_primitives::UNIT, n);
+            match chains[i % chains.len()].submit(&bytes) {
+                Ok(h) => hashes.push(h),
+                Err(e) => {
+                    refused += 1;
+                    tracing::warn!("transfer refused: {e}");
+                }
+            }
+        }
+    }
+    assert_eq!(refused, 0, "transfers refused at submission");
+    let total = hashes.len();
+    wait_for(
+        &format!("all {total} transfers to be final everywhere"),
+        Duration::from_secs(180),
+        || {
+            hashes
+                .iter()
+                .all(|h| chains.iter().all(|c| c.receipt(h).unwrap().is_some()))
+        },
+    )
+    .await;
+    let took = t0.elapsed();
+    let blocks = max_head(&net) - head0;
+    eprintln!(
+        "unpaced: {total} transfers final on every validator {:.1} s (virtual) after submission, in {blocks} blocks; \
+         pools now {:?}\nnetwork: {}",
+        took.as_secs_f64(),
+        chains.iter().map(|c| c.pool_size().0).collect::<Vec<_>>(),
+        network_stats(&net)
+    );
+    net.assert_agreement();
+}
