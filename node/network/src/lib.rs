@@ -7,8 +7,9 @@
 //! [`Multiaddr`] are re-exported.
 //!
 //! The stack: TCP, noise (the peer's identity on the wire is its ed25519 key), yamux; identify and
-//! ping; Kademlia for discovery from bootnodes; gossipsub in strict signed mode with content-hash
-//! message ids and application validation before relaying; one request-response protocol of
+//! ping; Kademlia for discovery from bootnodes; gossipsub with content-hash message ids, our
+//! messages signed but others' author signatures unchecked (payloads authenticate themselves),
+//! and application validation before relaying; one request-response protocol of
 //! length-prefixed opaque bytes with size limits; connection limits; a block list for bans.
 //! Protocol and topic names carry the first eight bytes of the genesis hash, so nodes of different
 //! chains never exchange messages. `PROTOCOL.md` (beside this crate's `Cargo.toml`) is the
