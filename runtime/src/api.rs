@@ -11,7 +11,7 @@ use parity_scale_codec::{DecodeAll, Encode};
 use watt_primitives::abi::storage_keys;
 use watt_primitives::abi::{
     AccountInfo, ApplyBlockInput, ApplyBlockOutput, ApplyResult, ChainContext, ChainParams, GenesisConfig, Query,
-    QueryResult, RuntimeVersion, TxSetError, ValidTransaction, ValidateInput, ValidateTxSetInput,
+    QueryResult, RuntimeVersion, TxSetError, ValidTransaction, ValidateBatchInput, ValidateInput, ValidateTxSetInput,
 };
 use watt_primitives::economy::{EventPhase, EventRecord};
 use watt_primitives::{fee_pool_account, AccountId, Balance, Hash, Receipt, SignedTransaction, TxError, TxOutcome};
@@ -122,14 +122,17 @@ fn check(
 /// Checks a transaction for the pool against the current state. A nonce ahead of the state's is
 /// accepted here (the pool decides whether it follows pending ones).
 pub fn validate_transaction(input: ValidateInput) -> Result<ValidTransaction, TxError> {
-    let stx = SignedTransaction::decode_all(&mut &input.tx[..]).map_err(|_| TxError::BadEncoding)?;
-    let len = input.tx.len() as u32;
-    let params = params();
-    let checked = check(&stx, len, &input.chain, &params, || {
+    validate_with(&input.chain, &params(), &input.tx)
+}
+
+fn validate_with(chain: &ChainContext, params: &ChainParams, tx: &[u8]) -> Result<ValidTransaction, TxError> {
+    let stx = SignedTransaction::decode_all(&mut &tx[..]).map_err(|_| TxError::BadEncoding)?;
+    let len = tx.len() as u32;
+    let checked = check(&stx, len, chain, params, || {
         host::sr25519_verify(&stx.signature, &stx.tx.signing_payload(), stx.tx.signer.as_bytes())
     })?;
     Ok(ValidTransaction {
-        hash: host::blake2_256(&input.tx),
+        hash: host::blake2_256(tx),
         signer: stx.tx.signer,
         nonce: stx.tx.nonce,
         state_nonce: checked.state_nonce,
@@ -138,6 +141,15 @@ pub fn validate_transaction(input: ValidateInput) -> Result<ValidTransaction, Tx
         len,
         sender_free: checked.free,
     })
+}
+
+/// [`validate_transaction`] of each of `input.txs`, in one call: a node admitting a gossiped
+/// batch pays one runtime instance and one read of the parameters instead of one per
+/// transaction. Each is judged alone against the state, as separate calls would judge it.
+pub fn validate_transactions(input: ValidateBatchInput) -> Vec<Result<ValidTransaction, TxError>> {
+    let ValidateBatchInput { chain, txs } = input;
+    let params = params();
+    txs.into_iter().map(|tx| validate_with(&chain, &params, &tx)).collect()
 }
 
 /// Every transaction's signing payload, and whether all signatures verify as one batch (when

@@ -33,8 +33,9 @@ pub use pallet_system;
 /// Name of this chain logic.
 pub const SPEC_NAME: &str = "watt";
 /// Version of the chain rules; a runtime upgrade must increase it. 4: a block's fees are all
-/// charged before any of its calls runs (`api::apply_block`).
-pub const SPEC_VERSION: u32 = 4;
+/// charged before any of its calls runs (`api::apply_block`). 5: transactions validated in
+/// batches (`api::validate_transactions`).
+pub const SPEC_VERSION: u32 = 5;
 
 /// Deepest nesting a call may have when decoded (`sudo(sudo(...))`): bounds the decoder's
 /// recursion on hostile input.

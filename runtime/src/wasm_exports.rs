@@ -5,7 +5,9 @@ use crate::api;
 use alloc::vec::Vec;
 use core::alloc::Layout;
 use parity_scale_codec::{DecodeAll, Encode};
-use watt_primitives::abi::{pack_ptr_len, ApplyBlockInput, GenesisConfig, Query, ValidateInput, ValidateTxSetInput};
+use watt_primitives::abi::{
+    pack_ptr_len, ApplyBlockInput, GenesisConfig, Query, ValidateBatchInput, ValidateInput, ValidateTxSetInput,
+};
 
 #[global_allocator]
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
@@ -71,6 +73,11 @@ pub extern "C" fn watt_validate_tx_set(ptr: u32, len: u32) -> u64 {
 #[no_mangle]
 pub extern "C" fn watt_validate_transaction(ptr: u32, len: u32) -> u64 {
     output(api::validate_transaction(input::<ValidateInput>(ptr, len)))
+}
+
+#[no_mangle]
+pub extern "C" fn watt_validate_transactions(ptr: u32, len: u32) -> u64 {
+    output(api::validate_transactions(input::<ValidateBatchInput>(ptr, len)))
 }
 
 #[no_mangle]

@@ -78,3 +78,53 @@ fn a_batch_of_valid_transactions_is_pooled_whole() {
     assert_eq!(chain.pool_size().0, 20);
     assert!(chain.has_pending(), "the gap filled: the transfers are ready");
 }
+
+/// The runtime's batch check (`Chain::validate_batch`, one call for a gossiped batch) gives
+/// each transaction exactly the verdict `Chain::validate` gives it alone, for every kind of
+/// transaction a peer can send: valid, a nonce behind or far ahead, unfunded, forged,
+/// undecodable, for another chain.
+#[test]
+fn the_batch_check_gives_each_transaction_its_single_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open_dev_chain(dir.path());
+    let keys = keyring();
+    let g = chain.genesis_hash();
+    // Two blocks' worth of Alice's nonces used, so nonce 0 is stale.
+    for n in 0..2 {
+        chain
+            .submit(&transfer(g, &keys[0], keys[1].account(), UNIT, n, 0).encode())
+            .unwrap();
+    }
+    chain
+        .produce_block(1_000, true, false)
+        .unwrap()
+        .expect("a block of the two transfers");
+    let (unfunded, _) = watt_client::Keypair::generate();
+    let mut forged = transfer(g, &keys[2], keys[0].account(), UNIT, 0, 0);
+    forged.signature[0] ^= 0x80;
+    let batch: Vec<Vec<u8>> = vec![
+        transfer(g, &keys[0], keys[1].account(), UNIT, 2, 0).encode(),
+        transfer(g, &keys[0], keys[1].account(), UNIT, 0, 0).encode(),
+        transfer(g, &keys[1], keys[0].account(), UNIT, 500, 0).encode(),
+        transfer(g, &unfunded, keys[0].account(), UNIT, 0, 0).encode(),
+        forged.encode(),
+        vec![],
+        vec![0xff; 300],
+        transfer([7; 32], &keys[3], keys[0].account(), UNIT, 0, 0).encode(),
+        transfer(g, &keys[3], keys[0].account(), u128::MAX, 0, 0).encode(),
+    ];
+    let together = chain
+        .validate_batch(&batch)
+        .unwrap()
+        .expect("the dev runtime has the batch entry");
+    assert_eq!(together.len(), batch.len());
+    for (i, (tx, verdict)) in batch.iter().zip(&together).enumerate() {
+        assert_eq!(verdict, &chain.validate(tx).unwrap(), "transaction {i}");
+    }
+    // Not all alike: the batch holds valid and invalid transactions.
+    assert!(together[0].is_ok() && together[2].is_ok(), "{together:?}");
+    assert!(
+        together[1].is_err() && together[4].is_err() && together[5].is_err(),
+        "{together:?}"
+    );
+}

@@ -40,11 +40,16 @@ pub mod entry {
     pub const APPLY_BLOCK: &str = "watt_apply_block";
     /// [`super::ValidateInput`] -> `Result<ValidTransaction, TxError>`
     pub const VALIDATE_TRANSACTION: &str = "watt_validate_transaction";
+    /// [`super::ValidateBatchInput`] -> `Vec<Result<ValidTransaction, TxError>>`, one verdict
+    /// per transaction, each as [`VALIDATE_TRANSACTION`] gives it (since spec version 5).
+    pub const VALIDATE_TRANSACTIONS: &str = "watt_validate_transactions";
     /// [`super::Query`] -> [`super::QueryResult`]
     pub const QUERY: &str = "watt_query";
     /// [`super::ValidateTxSetInput`] -> `Result<(), TxSetError>` ; reads state, writes nothing.
     pub const VALIDATE_TX_SET: &str = "watt_validate_tx_set";
     /// Entry points a read-only caller (RPC `state_call`) may invoke.
+    /// Not [`VALIDATE_TRANSACTIONS`]: the node calls it for gossiped batches, whose size the
+    /// network bounds; over RPC it would be many signature checks for one request.
     pub const READ_ONLY: &[&str] = &[VERSION, VALIDATE_TRANSACTION, QUERY];
 }
 
@@ -237,6 +242,16 @@ pub struct ValidateInput {
     pub chain: ChainContext,
     /// The encoded `SignedTransaction` as received.
     pub tx: Vec<u8>,
+}
+
+/// Input of [`entry::VALIDATE_TRANSACTIONS`]: many transactions judged in one runtime call
+/// (a gossiped batch), each alone against the same state.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ValidateBatchInput {
+    /// Chain context.
+    pub chain: ChainContext,
+    /// The encoded `SignedTransaction`s as received.
+    pub txs: Vec<Vec<u8>>,
 }
 
 /// A transaction that may be included once its nonce comes up.
