@@ -14,6 +14,7 @@
 //!
 //! Hashes, keys and byte strings are `0x` hex; balances are decimal strings.
 
+mod batcher;
 mod json;
 mod methods;
 

@@ -1,5 +1,6 @@
 //! The RPC methods.
 
+use crate::batcher::SubmitBatcher;
 use crate::json;
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::core::SubscriptionResult;
@@ -20,6 +21,7 @@ pub struct RpcContext {
     chain: Arc<Chain>,
     node_name: String,
     network: Option<Arc<dyn NetworkStatus>>,
+    submitter: Arc<SubmitBatcher>,
 }
 
 /// What RPC shows of the node's networking (none on a single dev node).
@@ -112,9 +114,13 @@ fn header_at(chain: &Chain, at: Option<Hash>) -> Result<Option<watt_primitives::
     }
 }
 
-fn submit(chain: &Chain, tx_hex: &str) -> Result<Hash, ErrorObjectOwned> {
+/// Submits a hex transaction through the batcher (concurrent submissions are admitted together).
+async fn submit(ctx: &RpcContext, tx_hex: &str) -> Result<Hash, ErrorObjectOwned> {
     let tx = bytes(tx_hex, "transaction")?;
-    chain.submit(&tx).map_err(submit_err)
+    match ctx.submitter.submit(tx).await {
+        Ok(verdict) => verdict.map_err(submit_err),
+        Err(_) => Err(err(INTERNAL, "the node failed while admitting the transaction")),
+    }
 }
 
 /// Builds the module with every method.
@@ -123,10 +129,12 @@ pub fn rpc_module(
     node_name: String,
     network: Option<Arc<dyn NetworkStatus>>,
 ) -> Result<RpcModule<RpcContext>, RegisterMethodError> {
+    let submitter = SubmitBatcher::new(chain.clone());
     let mut m = RpcModule::new(RpcContext {
         chain,
         node_name,
         network,
+        submitter,
     });
     register_system(&mut m)?;
     register_chain(&mut m)?;
@@ -291,11 +299,11 @@ fn register_state(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodErr
 
 /// The `author_` family: submitting and watching transactions.
 fn register_author(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
-    m.register_blocking_method(
+    m.register_async_method(
         "author_submitExtrinsic",
-        |p: Params, ctx, _| -> Result<String, ErrorObjectOwned> {
+        |p: Params<'static>, ctx: Arc<RpcContext>, _| async move {
             let tx: String = p.one()?;
-            Ok(json::hex(&submit(&ctx.chain, &tx)?))
+            Ok::<String, ErrorObjectOwned>(json::hex(&submit(&ctx, &tx).await?))
         },
     )?;
     m.register_method("author_pendingExtrinsics", |_, ctx, _| {
@@ -690,9 +698,7 @@ async fn watch_extrinsic(
             return Ok(());
         }
     };
-    let chain = ctx.chain.clone();
-    let submitted = tokio::task::spawn_blocking(move || submit(&chain, &tx)).await?;
-    let hash = match submitted {
+    let hash = match submit(&ctx, &tx).await {
         Ok(h) => h,
         Err(e) => {
             pending.reject(e).await;

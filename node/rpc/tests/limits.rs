@@ -304,3 +304,40 @@ async fn a_transaction_pending_past_its_lifetime_is_dropped_at_the_next_block() 
         .unwrap_or_else(|| panic!("expected dropped, got {dropped}"));
     assert!(reason.starts_with("expired"), "{reason}");
 }
+
+/// Concurrent `author_submitExtrinsic` calls are admitted in batches (the RPC server's
+/// batcher); each caller still gets its own verdict: the valid transfers their hashes, a
+/// forged one and a stale nonce their own errors, whatever they were batched with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submissions_each_get_their_own_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open_dev_chain(dir.path());
+    let m = module(&chain);
+    let keys = keyring();
+    let g = chain.genesis_hash();
+    let good: Vec<SignedTransaction> = (0..5)
+        .map(|i| transfer(g, &keys[i], keys[(i + 1) % 6].account(), UNIT, 0, 0))
+        .collect();
+    let mut forged = transfer(g, &keys[5], keys[0].account(), UNIT, 0, 0);
+    forged.signature[3] ^= 1;
+    // Alice's nonce 0 twice: only one of the two can be pooled.
+    let mut all: Vec<SignedTransaction> = good.clone();
+    all.push(forged);
+    all.push(transfer(g, &keys[0], keys[2].account(), 2 * UNIT, 0, 0));
+    let calls = all.iter().map(|tx| {
+        let m = m.clone();
+        let hex = tx_hex(tx);
+        async move { request(&m, "author_submitExtrinsic", json!([hex]), 1).await.0 }
+    });
+    let answers: Vec<Value> = futures::future::join_all(calls).await;
+    for (tx, answer) in good.iter().zip(&answers) {
+        assert_eq!(answer["result"], json!(hex(&tx.hash())), "{answer}");
+    }
+    assert_eq!(answers[5]["error"]["code"], json!(1010), "forged: {}", answers[5]);
+    assert!(
+        answers[6]["error"].is_object(),
+        "a second nonce 0 for Alice: {}",
+        answers[6]
+    );
+    assert_eq!(chain.pool_size().0, 5, "exactly the five good transfers wait");
+}

@@ -120,6 +120,22 @@ impl Chain {
         self.admit(bytes, true)
     }
 
+    /// Validates and pools transactions submitted to this node together (concurrent RPC
+    /// submissions, batched by the RPC server): each gets the verdict [`Chain::submit`] would
+    /// give it, in order, and each pooled one is handed to the relay; checked as
+    /// [`Chain::submit_batch_from_peer`] checks a batch.
+    pub fn submit_batch(&self, batch: &[Vec<u8>]) -> Vec<Result<Hash, SubmitError>> {
+        let results = self.admit_batch(batch, false);
+        if let Some(relay) = self.tx_relay.lock().as_ref() {
+            for (bytes, result) in batch.iter().zip(&results) {
+                if result.is_ok() {
+                    let _ = relay.send(bytes.clone());
+                }
+            }
+        }
+        results
+    }
+
     /// Pools transactions that arrived from peers, as [`Chain::submit_from_peer`] does each,
     /// in order, with their signatures first verified natively as one batch
     /// ([`Executor::preverify_signatures`](watt_executor::Executor::preverify_signatures)):
@@ -131,6 +147,10 @@ impl Chain {
     /// tenth of a validator's time under load). The pool takes them in order, each against
     /// what the ones before it left, as separate submissions would.
     pub fn submit_batch_from_peer(&self, batch: &[Vec<u8>]) -> Vec<Result<Hash, SubmitError>> {
+        self.admit_batch(batch, true)
+    }
+
+    fn admit_batch(&self, batch: &[Vec<u8>], from_peer: bool) -> Vec<Result<Hash, SubmitError>> {
         if batch.len() > 1 {
             let items = batch
                 .iter()
@@ -145,16 +165,16 @@ impl Chain {
         let verdicts = match self.validate_batch(batch) {
             Ok(Some(verdicts)) => verdicts,
             // An older runtime, or a failure of this node: each alone says what it says alone.
-            Ok(None) => return batch.iter().map(|bytes| self.admit_locked(bytes, true)).collect(),
+            Ok(None) => return batch.iter().map(|bytes| self.admit_locked(bytes, from_peer)).collect(),
             Err(e) => {
                 tracing::debug!("batch validation failed ({e}); validating each transaction alone");
-                return batch.iter().map(|bytes| self.admit_locked(bytes, true)).collect();
+                return batch.iter().map(|bytes| self.admit_locked(bytes, from_peer)).collect();
             }
         };
         batch
             .iter()
             .zip(verdicts)
-            .map(|(bytes, verdict)| self.pool_valid(bytes, verdict.map_err(PoolError::Invalid)?, true))
+            .map(|(bytes, verdict)| self.pool_valid(bytes, verdict.map_err(PoolError::Invalid)?, from_peer))
             .collect()
     }
 
