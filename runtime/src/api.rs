@@ -144,8 +144,8 @@ fn validate_with(chain: &ChainContext, params: &ChainParams, tx: &[u8]) -> Resul
 }
 
 /// [`validate_transaction`] of each of `input.txs`, in one call: a node admitting a gossiped
-/// batch pays one runtime instance and one read of the parameters instead of one per
-/// transaction. Each is judged alone against the state, as separate calls would judge it.
+/// batch (or submissions that arrived together) pays one runtime instance and one read of the
+/// parameters instead of one per transaction. Each is judged alone against the state, as separate calls would judge it.
 pub fn validate_transactions(input: ValidateBatchInput) -> Vec<Result<ValidTransaction, TxError>> {
     let ValidateBatchInput { chain, txs } = input;
     let params = params();

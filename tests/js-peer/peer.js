@@ -41,7 +41,7 @@ function parseArgs (argv) {
 const { genesis, seconds, nodes } = parseArgs(process.argv.slice(2))
 const prefix = `/watt/${genesis}`
 // The transactions topic is at version 2 (batches of transactions), the others at 1.
-const topics = [['tx', 2], ['scp', 1], ['txset', 1]].map(([t, v]) => `${prefix}/${t}/${v}`)
+const topics = [['tx', 3], ['scp', 2], ['txset', 2]].map(([t, v]) => `${prefix}/${t}/${v}`)
 
 // Watt's message id: blake2b-256(u32_le(len(topic)) ++ topic ++ data). The same bytes on the same
 // topic are one message whoever publishes them; with gossipsub's default id (from ++ seqno) our
@@ -74,7 +74,7 @@ const node = await createLibp2p({
     // Nodes ping every 15 s and close a connection whose ping goes unanswered.
     ping: ping(),
     pubsub: gossipsub({
-      globalSignaturePolicy: 'StrictSign',
+      globalSignaturePolicy: 'StrictNoSign',
       msgIdFn: wattMessageId,
       maxInboundDataLength: MAX_FRAME
     })

@@ -7,9 +7,9 @@
 //! [`Multiaddr`] are re-exported.
 //!
 //! The stack: TCP, noise (the peer's identity on the wire is its ed25519 key), yamux; identify and
-//! ping; Kademlia for discovery from bootnodes; gossipsub with content-hash message ids, our
-//! messages signed but others' author signatures unchecked (payloads authenticate themselves),
-//! and application validation before relaying; one request-response protocol of
+//! ping; Kademlia for discovery from bootnodes; gossipsub without author signatures
+//! (StrictNoSign: payloads authenticate themselves) with content-hash message ids and
+//! application validation before relaying; one request-response protocol of
 //! length-prefixed opaque bytes with size limits; connection limits; a block list for bans.
 //! Protocol and topic names carry the first eight bytes of the genesis hash, so nodes of different
 //! chains never exchange messages. `PROTOCOL.md` (beside this crate's `Cargo.toml`) is the
@@ -169,7 +169,7 @@ impl NetworkConfig {
         format!("/watt/{}", hex::encode(&self.genesis_hash[..8]))
     }
 
-    /// The gossip topic name of `topic` on this chain, e.g. `/watt/0011223344556677/scp/1`.
+    /// The gossip topic name of `topic` on this chain, e.g. `/watt/0011223344556677/scp/2`.
     pub fn topic_name(&self, topic: Topic) -> String {
         format!("{}/{}/{}", self.protocol_prefix(), topic.short_name(), topic.version())
     }
@@ -208,13 +208,14 @@ impl Topic {
     /// Every topic, in a fixed order.
     pub const ALL: [Topic; 3] = [Topic::Transactions, Topic::ScpEnvelopes, Topic::TxSets];
 
-    /// The version in the topic's name: the transactions topic is at 2 since its messages
-    /// carry batches of transactions (the payload format is the application's, but a new
-    /// format gets a new name, so nodes of the old one never misread it).
+    /// The version in the topic's name: a new message format gets a new name, so nodes of the
+    /// old one never misread it. Transactions went to 2 with batches; every topic went up one
+    /// when messages stopped carrying author signatures (StrictNoSign), which a node of the
+    /// signed format refuses as invalid.
     fn version(self) -> u32 {
         match self {
-            Topic::Transactions => 2,
-            Topic::ScpEnvelopes | Topic::TxSets => 1,
+            Topic::Transactions => 3,
+            Topic::ScpEnvelopes | Topic::TxSets => 2,
         }
     }
 
@@ -608,9 +609,9 @@ mod tests {
             genesis_hash: genesis,
             ..Default::default()
         };
-        assert_eq!(cfg.topic_name(Topic::Transactions), "/watt/0123456789abcdef/tx/2");
-        assert_eq!(cfg.topic_name(Topic::ScpEnvelopes), "/watt/0123456789abcdef/scp/1");
-        assert_eq!(cfg.topic_name(Topic::TxSets), "/watt/0123456789abcdef/txset/1");
+        assert_eq!(cfg.topic_name(Topic::Transactions), "/watt/0123456789abcdef/tx/3");
+        assert_eq!(cfg.topic_name(Topic::ScpEnvelopes), "/watt/0123456789abcdef/scp/2");
+        assert_eq!(cfg.topic_name(Topic::TxSets), "/watt/0123456789abcdef/txset/2");
     }
 
     #[test]

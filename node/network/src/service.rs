@@ -132,28 +132,29 @@ fn split_peer_address(address: &Multiaddr) -> Option<(PeerId, Multiaddr)> {
 
 fn gossipsub_behaviour(
     config: &NetworkConfig,
-    keypair: &libp2p::identity::Keypair,
     topics: &HashMap<TopicHash, Topic>,
 ) -> Result<gossipsub::Behaviour, NetworkError> {
     let mut builder = gossipsub::ConfigBuilder::default();
     builder
-        // Messages are signed (StrictSign peers, js-libp2p's default, require it) but their
-        // author signatures are not checked: everything the application accepts authenticates
-        // itself (an envelope by its validator's key, a transaction by its sender's, a tx set
-        // by the hash a signed envelope names), message ids are content hashes, and the peer a
-        // message came from is authenticated by noise, which is whom scores and bans apply to.
-        // Checking them cost one ed25519 verification per copy received, duplicates included
-        // (the codec verifies before the duplicate check): 10 % of a validator's time under
-        // load. Ethereum's consensus layer goes further and sends none (StrictNoSign).
-        .validation_mode(gossipsub::ValidationMode::None)
+        // No author signatures (StrictNoSign, as Ethereum's consensus layer): everything the
+        // application accepts authenticates itself (an envelope by its validator's key, a
+        // transaction by its sender's, a tx set by the hash a signed envelope names), message
+        // ids are content hashes, and the peer a message came from is authenticated by noise,
+        // which is whom scores and bans apply to. Signed, each message cost an ed25519 signature
+        // and a verification per copy received, duplicates included (the codec verifies before
+        // the duplicate check): 10 % of a validator's time under load. (Checking no signatures
+        // while still signing does not work: gossipsub then drops `from` and `seqno` from what
+        // it relays, and signing peers refuse those copies.)
+        .validation_mode(gossipsub::ValidationMode::Anonymous)
         .validate_messages()
         // A message we published that comes back from another peer is an echo, not an attack:
         // js-libp2p relays a message to every mesh peer but the one it came from, so its author
-        // gets it back. Without this, rust-libp2p drops it as "self origin" *before* its
-        // duplicate check and counts it as an invalid message of the echoing peer (issue 17:
-        // honest js-libp2p peers scored down to -98). With it, an echo within the duplicate
-        // cache's minute is a plain duplicate (free); a later one reaches the application like
-        // any other copy of a validly signed message.
+        // gets it back. Signed messages named their author, and rust-libp2p dropped ours as
+        // "self origin" *before* its duplicate check, counting it as an invalid message of the
+        // echoing peer (issue 17: honest js-libp2p peers scored down to -98). Anonymous
+        // messages name no author, so an echo within the duplicate cache's minute is a plain
+        // duplicate (free) and a later one reaches the application like any other copy; the
+        // check stays off in case a future format names authors again.
         .allow_self_origin(true)
         .message_id_fn(|m: &gossipsub::Message| MessageId::new(GossipId::compute(m.topic.as_str(), &m.data).as_bytes()))
         // The whole frame may exceed one message a little; one message over the payload limit
@@ -185,13 +186,11 @@ fn gossipsub_behaviour(
     let gossip_config = builder
         .build()
         .map_err(|e| NetworkError::Setup(format!("gossipsub configuration: {e}")))?;
-    let mut gossipsub =
-        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(keypair.clone()), gossip_config)
-            .map_err(|e| NetworkError::Setup(format!("gossipsub: {e}")))?;
+    let mut gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
+        .map_err(|e| NetworkError::Setup(format!("gossipsub: {e}")))?;
 
     // Peer scoring, used only to count violations of the gossipsub protocol: messages that fail
-    // its own checks (over the size limit; signatures, sources and sequence numbers are not
-    // checked, see above) and protocol misbehaviour (grafting during a backoff, unkept IWANT promises).
+    // its own checks (author fields present, over the size limit) and protocol misbehaviour (grafting during a backoff, unkept IWANT promises).
     // Every positive and every circumstantial component is off (IP colocation would punish all
     // peers of a test on loopback; slowness is not misbehaviour), so the score is never positive
     // and is folded into the peer book's score.
@@ -307,7 +306,7 @@ pub(crate) async fn start(
         ),
         ping: ping::Behaviour::new(ping::Config::new()),
         kad: kad.into(),
-        gossipsub: gossipsub_behaviour(&config, &keypair, &topics)?,
+        gossipsub: gossipsub_behaviour(&config, &topics)?,
         request_response: request_response::Behaviour::with_codec(
             BytesCodec {
                 max_request_bytes: config.max_request_bytes,
@@ -1239,11 +1238,10 @@ mod tests {
     #[test]
     fn gossip_parameters_are_accepted_by_gossipsub() {
         let config = NetworkConfig::default();
-        let keypair = crate::keypair_from_seed(&[1; 32]);
         let topics: HashMap<TopicHash, Topic> = Topic::ALL
             .iter()
             .map(|t| (gossipsub::IdentTopic::new(config.topic_name(*t)).hash(), *t))
             .collect();
-        assert!(gossipsub_behaviour(&config, &keypair, &topics).is_ok());
+        assert!(gossipsub_behaviour(&config, &topics).is_ok());
     }
 }

@@ -23,12 +23,14 @@
 //! towards a banned peer, [`NetworkError::Timeout`] when lost or unanswered in
 //! `request_timeout`, and [`NetworkError::NoResponse`] when the responder is dropped or the
 //! answer is over `max_response_bytes`. A rejected gossip message and
-//! [`NetworkHandle::report_peer`] lower the receiver's score of the sender exactly as in the
-//! libp2p network; below `ban_threshold` the two are disconnected for the rest of the run.
+//! [`NetworkHandle::report_peer`] lower the receiver's score of the sender by what the libp2p
+//! network takes off; below `ban_threshold` the two are disconnected for the rest of the run.
 //! What it does not model: the libp2p network's own per-peer rate limits, fair queues and
 //! connection slots (tested against real sockets in this crate's `defences` tests), discovery,
-//! and bans expiring. A partition drops messages between its sides without closing connections,
-//! as a silent network failure does until keep-alives notice.
+//! scores recovering and rejections decaying over time, and bans expiring (a simulated run is
+//! short; a peer penalised in it stays penalised). A partition drops messages between its sides
+//! without closing connections, as a silent network failure does until keep-alives notice;
+//! healing it connects the pairs that never were (nodes added meanwhile).
 
 use crate::peers::PeerEntry;
 use crate::service::Command;
@@ -119,7 +121,7 @@ impl SimNetwork {
             queue: BTreeMap::new(),
             seq: 0,
             link_clock: HashMap::new(),
-            requests: HashMap::new(),
+            requests: BTreeMap::new(),
             next_request: 0,
             next_incarnation: 0,
             stats: SimStats::default(),
@@ -212,7 +214,19 @@ impl SimNetwork {
 
     /// Ends a partition.
     pub fn heal(&self) {
-        self.state.lock().groups = None;
+        let mut router = self.state.lock();
+        router.groups = None;
+        // Nodes added during the partition were linked only to their own side.
+        let ids: Vec<PeerId> = router.nodes.keys().copied().collect();
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                if router.linked(*a, *b) && !router.sees_connected(*a, *b) {
+                    router.connect(*a, *b);
+                }
+            }
+        }
+        drop(router);
+        let _ = self.wake.send(Msg::Wake);
     }
 
     /// Counters so far.
@@ -364,7 +378,7 @@ struct Router {
     seq: u64,
     /// When the last message on each directed link arrives, to keep links FIFO.
     link_clock: HashMap<(PeerId, PeerId), Instant>,
-    requests: HashMap<u64, PendingRequest>,
+    requests: BTreeMap<u64, PendingRequest>,
     next_request: u64,
     next_incarnation: u64,
     stats: SimStats,
@@ -382,6 +396,17 @@ impl Router {
             return false;
         };
         !na.banned(&b) && !nb.banned(&a) && self.same_side(a, b)
+    }
+
+    /// Whether `a` has seen `b` connect (or will: a connection on its way counts once it lands).
+    fn sees_connected(&self, a: PeerId, b: PeerId) -> bool {
+        self.nodes
+            .get(&a)
+            .is_some_and(|n| n.shared.read().peers.peers.get(&b).is_some_and(|e| e.connections > 0))
+            || self
+                .queue
+                .values()
+                .any(|d| d.to == a && matches!(d.delivery, Delivery::Connected(p) if p == b))
     }
 
     fn same_side(&self, a: PeerId, b: PeerId) -> bool {
@@ -648,16 +673,20 @@ impl Router {
                 }
                 self.record(peer, to, 0, &[]);
                 let node = &self.nodes[&to];
-                {
+                let was = {
                     let mut shared = node.shared.write();
                     let entry = shared.peers.entry(peer);
+                    let was = entry.connections > 0;
                     entry.connections = 1;
                     entry.last_seen = Some(std::time::Instant::now());
                     for t in Topic::ALL {
                         shared.topic_peers.entry(t).or_default().insert(peer);
                     }
+                    was
+                };
+                if !was {
+                    self.emit(to, NetworkEvent::PeerConnected(peer), true);
                 }
-                self.emit(to, NetworkEvent::PeerConnected(peer), true);
             }
             Delivery::Disconnected(peer) => {
                 self.record(peer, to, 1, &[]);

@@ -305,3 +305,49 @@ async fn a_node_that_leaves_is_seen_to_disconnect_and_can_come_back() {
     let _a2 = relaying(a2, a2_events);
     assert_eq!(b.request(a_id, b"back".to_vec()).await.unwrap(), b"kcab");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_node_added_during_a_partition_meets_the_other_side_when_it_heals() {
+    let (sim, mut nodes) = network(6, lan(), 2);
+    let (b, mut b_events) = nodes.pop().unwrap();
+    let (a, mut a_events) = nodes.pop().unwrap();
+    drain(&mut a_events).await;
+    drain(&mut b_events).await;
+    let c_id = watt_network::peer_id_from_seed(&[3; 32]);
+    sim.partition(&[vec![a.local_peer_id(), c_id], vec![b.local_peer_id()]]);
+    let (c, mut c_events) = sim.add_node(&config(3));
+    let connects = |events: &[(Instant, NetworkEvent)]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                NetworkEvent::PeerConnected(p) => Some(p.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        connects(&drain(&mut c_events).await),
+        vec![a.local_peer_id().to_string()]
+    );
+    assert_eq!(
+        connects(&drain(&mut a_events).await),
+        vec![c.local_peer_id().to_string()]
+    );
+    assert!(connects(&drain(&mut b_events).await).is_empty());
+    sim.heal();
+    assert_eq!(
+        connects(&drain(&mut c_events).await),
+        vec![b.local_peer_id().to_string()]
+    );
+    assert_eq!(
+        connects(&drain(&mut b_events).await),
+        vec![c.local_peer_id().to_string()]
+    );
+    // a and b were connected all along: healing tells them nothing new.
+    assert!(connects(&drain(&mut a_events).await).is_empty());
+    b.publish(Topic::ScpEnvelopes, b"after the heal".to_vec());
+    assert_eq!(
+        gossip_payloads(&drain(&mut c_events).await),
+        vec![b"after the heal".to_vec()]
+    );
+}

@@ -12,6 +12,9 @@ use watt_primitives::Hash;
 
 /// Most transactions admitted in one batch (one gossip message's worth).
 const MAX_BATCH: usize = 256;
+/// Most submissions waiting for a batch; past it a submission is refused at once as "busy"
+/// (the server's connection and request limits keep it far lower in practice).
+const MAX_WAITING: usize = 16_384;
 
 type Verdict = Result<Hash, SubmitError>;
 
@@ -27,10 +30,14 @@ pub(crate) struct SubmitBatcher {
     queue: Mutex<Queue>,
 }
 
-/// The node failed while admitting a batch (a panic in the chain); the caller reports an
-/// internal error.
+/// Why a submission got no verdict.
 #[derive(Debug)]
-pub(crate) struct Failed;
+pub(crate) enum Failed {
+    /// The node failed while admitting its batch (a panic in the chain).
+    Node,
+    /// [`MAX_WAITING`] submissions already wait.
+    Busy,
+}
 
 impl SubmitBatcher {
     pub(crate) fn new(chain: Arc<Chain>) -> Arc<Self> {
@@ -50,6 +57,9 @@ impl SubmitBatcher {
         let (send, verdict) = oneshot::channel();
         let start = {
             let mut q = self.lock();
+            if q.waiting.len() >= MAX_WAITING {
+                return Err(Failed::Busy);
+            }
             q.waiting.push((tx, send));
             !std::mem::replace(&mut q.draining, true)
         };
@@ -59,7 +69,7 @@ impl SubmitBatcher {
             let me = self.clone();
             tokio::spawn(async move { me.drain().await });
         }
-        verdict.await.map_err(|_| Failed)
+        verdict.await.map_err(|_| Failed::Node)
     }
 
     async fn drain(self: Arc<Self>) {

@@ -1,6 +1,6 @@
 //! The RPC methods.
 
-use crate::batcher::SubmitBatcher;
+use crate::batcher::{Failed, SubmitBatcher};
 use crate::json;
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::core::SubscriptionResult;
@@ -119,7 +119,11 @@ async fn submit(ctx: &RpcContext, tx_hex: &str) -> Result<Hash, ErrorObjectOwned
     let tx = bytes(tx_hex, "transaction")?;
     match ctx.submitter.submit(tx).await {
         Ok(verdict) => verdict.map_err(submit_err),
-        Err(_) => Err(err(INTERNAL, "the node failed while admitting the transaction")),
+        Err(Failed::Node) => Err(err(INTERNAL, "the node failed while admitting the transaction")),
+        Err(Failed::Busy) => Err(err(
+            POOL_FULL,
+            "too many transactions are waiting to be admitted; retry shortly",
+        )),
     }
 }
 

@@ -41,15 +41,17 @@ pub mod entry {
     /// [`super::ValidateInput`] -> `Result<ValidTransaction, TxError>`
     pub const VALIDATE_TRANSACTION: &str = "watt_validate_transaction";
     /// [`super::ValidateBatchInput`] -> `Vec<Result<ValidTransaction, TxError>>`, one verdict
-    /// per transaction, each as [`VALIDATE_TRANSACTION`] gives it (since spec version 5).
+    /// per transaction, each as [`VALIDATE_TRANSACTION`] gives it (since spec version 5; the
+    /// node's own admission of batches, not callable over RPC).
     pub const VALIDATE_TRANSACTIONS: &str = "watt_validate_transactions";
     /// [`super::Query`] -> [`super::QueryResult`]
     pub const QUERY: &str = "watt_query";
     /// [`super::ValidateTxSetInput`] -> `Result<(), TxSetError>` ; reads state, writes nothing.
     pub const VALIDATE_TX_SET: &str = "watt_validate_tx_set";
     /// Entry points a read-only caller (RPC `state_call`) may invoke.
-    /// Not [`VALIDATE_TRANSACTIONS`]: the node calls it for gossiped batches, whose size the
-    /// network bounds; over RPC it would be many signature checks for one request.
+    /// Not [`VALIDATE_TRANSACTIONS`]: the node calls it itself, for gossiped batches and for
+    /// concurrent submissions, in chunks it bounds; through `state_call` one request could make
+    /// it check any number of signatures.
     pub const READ_ONLY: &[&str] = &[VERSION, VALIDATE_TRANSACTION, QUERY];
 }
 
@@ -245,7 +247,7 @@ pub struct ValidateInput {
 }
 
 /// Input of [`entry::VALIDATE_TRANSACTIONS`]: many transactions judged in one runtime call
-/// (a gossiped batch), each alone against the same state.
+/// (a gossiped batch, or submissions that arrived together), each alone against the same state.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct ValidateBatchInput {
     /// Chain context.

@@ -11,6 +11,9 @@ use watt_primitives::abi::{entry, Query, QueryResult, ValidTransaction, Validate
 use watt_primitives::{AccountId, Hash, SignedTransaction, TxError};
 use watt_txpool::{DropReason, PendingTx, PoolError};
 
+/// Most transactions validated in one runtime call and pooled under one hold of the commit gate.
+const ADMISSION_CHUNK: usize = 128;
+
 impl Chain {
     /// Most transactions [`Chain::pooled_from`] serves per request.
     pub const MAX_POOLED_FROM: usize = 256;
@@ -151,6 +154,15 @@ impl Chain {
     }
 
     fn admit_batch(&self, batch: &[Vec<u8>], from_peer: bool) -> Vec<Result<Hash, SubmitError>> {
+        // The commit gate is held for a chunk at a time, so a block commit (and everything
+        // behind it) never waits for more than one chunk's validation.
+        batch
+            .chunks(ADMISSION_CHUNK)
+            .flat_map(|chunk| self.admit_chunk(chunk, from_peer))
+            .collect()
+    }
+
+    fn admit_chunk(&self, batch: &[Vec<u8>], from_peer: bool) -> Vec<Result<Hash, SubmitError>> {
         if batch.len() > 1 {
             let items = batch
                 .iter()
