@@ -155,7 +155,8 @@ async fn an_isolated_validator_catches_up_once_the_partition_heals() {
 }
 
 /// A validator crashes (its engine and network stop) for 15 s and restarts on its data: the
-/// others finalize without it, and it catches up and takes part again.
+/// others finalize without it, and it catches up and takes part again (externalizes slots
+/// through SCP, not only by sync).
 #[tokio::test(start_paused = true)]
 async fn a_crashed_validator_restarts_on_its_data_and_catches_up() {
     let mut net = start(6, wan(0.01)).await;
@@ -176,6 +177,18 @@ async fn a_crashed_validator_restarts_on_its_data_and_catches_up() {
     net.restart_one(3).await;
     let target = max_head(&net) + 2;
     wait_for_all(&net, target, RECOVER, "the restarted validator to catch up").await;
+    // Not only synced: it takes part again, externalizing slots through SCP itself.
+    let v3 = net
+        .validators
+        .iter()
+        .find(|v| v.index == 3)
+        .expect("validator 3 runs")
+        .stats
+        .clone();
+    wait_for("the restarted validator to externalize slots itself", RECOVER, || {
+        v3.slots_externalized.load(std::sync::atomic::Ordering::Relaxed) >= 2
+    })
+    .await;
     eprintln!(
         "crash: #{before} → {window:?}; after the restart #{target} everywhere\nnetwork: {}",
         network_stats(&net)
