@@ -538,3 +538,68 @@ async fn loopback_is_not_banned_by_default() {
     let neighbour = fresh_peers(172, 1, &a).await;
     a.connected_to(neighbour[0].id()).await;
 }
+
+/// Messages carry no author (StrictNoSign, `PROTOCOL.md`): a peer that signs its messages, as a
+/// node of the old format or a client left on js-libp2p's default does, has them refused, not
+/// delivered, and counted against it like any message breaking gossipsub.
+#[tokio::test]
+async fn signed_gossip_is_refused_and_counts_against_its_sender() {
+    init_logs();
+    let mut a = Node::start(config(120)).await;
+    let key = identity::Keypair::generate_ed25519();
+    let signer_id = key.public().to_peer_id();
+    let cfg = config(0);
+    let gossip = gossipsub::Behaviour::new(
+        gossipsub::MessageAuthenticity::Signed(key.clone()),
+        gossipsub::ConfigBuilder::default()
+            .heartbeat_interval(Duration::from_millis(300))
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key.clone())
+        .with_tokio()
+        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .unwrap()
+        .with_behaviour(|_| EchoBehaviour {
+            identify: identify::Behaviour::new(identify::Config::new(
+                format!("{}/1", cfg.protocol_prefix()),
+                key.public(),
+            )),
+            gossipsub: gossip,
+        })
+        .unwrap()
+        .build();
+    let topic = gossipsub::IdentTopic::new(cfg.topic_name(Topic::Transactions));
+    swarm.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
+    swarm.dial(a.address()).unwrap();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut n = 0u32;
+        loop {
+            tokio::select! {
+                _ = swarm.select_next_some() => {}
+                _ = tick.tick() => {
+                    // Fails until the subscription is known; the next tick tries again.
+                    let _ = swarm.behaviour_mut().gossipsub.publish(topic.clone(), format!("signed {n}").into_bytes());
+                    n += 1;
+                }
+            }
+        }
+    });
+    a.connected_to(signer_id).await;
+    let ha = a.handle.clone();
+    // Gossipsub's penalties are folded into the peer book every second.
+    eventually("the signer's score to fall", || {
+        ha.peers()
+            .iter()
+            .any(|p| p.peer_id == signer_id.to_string() && p.score < 0)
+    })
+    .await;
+    // None of its messages reached the application.
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(200), a.events.recv()).await {
+        if let NetworkEvent::Gossip { data, .. } = ev {
+            assert!(!data.starts_with(b"signed "), "a signed message was delivered");
+        }
+    }
+}
