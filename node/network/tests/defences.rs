@@ -51,6 +51,22 @@ struct EchoBehaviour {
     gossipsub: gossipsub::Behaviour,
 }
 
+/// A bare libp2p peer with identity `key` speaking identify (with this chain's protocol
+/// version) and `gossip` only, as a minimal third-party client does.
+fn raw_gossip_swarm(key: identity::Keypair, gossip: gossipsub::Behaviour) -> libp2p::Swarm<EchoBehaviour> {
+    let protocol = format!("{}/1", config(0).protocol_prefix());
+    libp2p::SwarmBuilder::with_existing_identity(key.clone())
+        .with_tokio()
+        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .unwrap()
+        .with_behaviour(|_| EchoBehaviour {
+            identify: identify::Behaviour::new(identify::Config::new(protocol, key.public())),
+            gossipsub: gossip,
+        })
+        .unwrap()
+        .build()
+}
+
 /// A peer behaving as js-libp2p does with a message it relays: it sends it on to every mesh peer
 /// but the one it came from, so the author gets its own message back. Here every message of
 /// `author` is sent back to it: received from the author, re-sent unchanged (messages carry no
@@ -74,19 +90,7 @@ async fn start_echo_peer(author: Multiaddr, echoes: usize, marker: Vec<u8>) -> (
             .unwrap(),
     )
     .unwrap();
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(own_key.clone())
-        .with_tokio()
-        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
-        .unwrap()
-        .with_behaviour(|_| EchoBehaviour {
-            identify: identify::Behaviour::new(identify::Config::new(
-                format!("{}/1", cfg.protocol_prefix()),
-                own_key.public(),
-            )),
-            gossipsub: gossip,
-        })
-        .unwrap()
-        .build();
+    let mut swarm = raw_gossip_swarm(own_key, gossip);
     let mut topics = Vec::new();
     for topic in Topic::ALL {
         let t = gossipsub::IdentTopic::new(cfg.topic_name(topic));
@@ -557,19 +561,7 @@ async fn signed_gossip_is_refused_and_counts_against_its_sender() {
             .unwrap(),
     )
     .unwrap();
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key.clone())
-        .with_tokio()
-        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
-        .unwrap()
-        .with_behaviour(|_| EchoBehaviour {
-            identify: identify::Behaviour::new(identify::Config::new(
-                format!("{}/1", cfg.protocol_prefix()),
-                key.public(),
-            )),
-            gossipsub: gossip,
-        })
-        .unwrap()
-        .build();
+    let mut swarm = raw_gossip_swarm(key, gossip);
     let topic = gossipsub::IdentTopic::new(cfg.topic_name(Topic::Transactions));
     swarm.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
     swarm.dial(a.address()).unwrap();
