@@ -35,7 +35,7 @@ pub const SPEC_NAME: &str = "watt";
 /// Version of the chain rules; a runtime upgrade must increase it. 4: a block's fees are all
 /// charged before any of its calls runs (`api::apply_block`). 5: transactions validated in
 /// batches (`api::validate_transactions`).
-pub const SPEC_VERSION: u32 = 5;
+pub const SPEC_VERSION: u32 = 6;
 
 /// Deepest nesting a call may have when decoded (`sudo(sudo(...))`): bounds the decoder's
 /// recursion on hostile input.

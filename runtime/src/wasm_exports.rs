@@ -93,7 +93,7 @@ unsafe impl Sync for LastReply {}
 static LAST_REPLY: LastReply = LastReply(core::cell::RefCell::new(Vec::new()));
 
 /// The contract sandbox's environment calls (`watt_primitives::sandbox::ENTRY_SANDBOX_ENV`),
-/// made by the host while a contract runs inside a `sandbox_execute_v1` call.
+/// made by the host while a contract runs inside a `sandbox_execute_v2` call.
 #[no_mangle]
 pub extern "C" fn watt_sandbox_env(ptr: u32, len: u32) -> u64 {
     // SAFETY: the host wrote exactly `len` bytes at `ptr`, a buffer it got from `watt_alloc`;

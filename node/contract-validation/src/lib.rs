@@ -5,17 +5,56 @@
 //!   extension, multi-value and bulk memory; no threads, SIMD, memory64, multiple memories,
 //!   reference types, exceptions or GC (ARCHITECTURE §4), and no floating point at all unless
 //!   [`Limits::allow_floats`] (the engine must then canonicalize NaNs);
-//! - imports only what the host's contract environment offers (the caller's `allowed_import`
-//!   says which module/name pairs), and no table, global or tag;
-//! - has at most one memory, imported or defined, whose declared maximum is within
-//!   `max_memory_pages` (a memory without a maximum is refused: it could grow without bound);
+//! - imports only functions, only what the host's contract environment offers (the caller's
+//!   `allowed_import` says which module/name pairs), each at most once: no memory, table,
+//!   global or tag;
+//! - defines exactly one memory (not imported), exports it as `memory`, and declares its
+//!   maximum within `max_memory_pages` (a memory without a maximum is refused: it could grow
+//!   without bound);
 //! - stays within the function, locals-per-function, parameter, table, global, data-segment and
 //!   export limits, so compiling it is bounded by its size;
+//! - has no active data or element segment that reaches past the initial memory or table;
 //! - has no start section (code runs only when a message is called, with gas);
-//! - exports the functions the environment calls (`required_exports`).
+//! - exports the functions the environment calls (`required_exports`), each a function of type
+//!   `() -> ()`.
 //!
 //! Pure: bytes in, a summary or the first reason out. Every reason is a [`ValidationError`]
 //! variant a developer can act on. No input panics (property-tested and fuzzed).
+//!
+//! # Validation and linking agree
+//!
+//! The contract ABI (`pallets/contracts/ABI.md`) is what the node's contract engine links and
+//! runs (`node/executor`: `contract_engine.rs`, `sandbox.rs`). Every way an accepted module
+//! could still fail to link, instantiate or call a required export is refused here, or cannot
+//! occur, as follows:
+//! - *Linking* defines one host function per import, under the import's own module and name:
+//!   an import that is not a function ([`ValidationError::ImportedMemory`],
+//!   [`ValidationError::ForbiddenImportKind`]), a name the environment lacks
+//!   ([`ValidationError::ForbiddenImport`]) or the same name imported twice (the linker refuses
+//!   to define a name twice: [`ValidationError::DuplicateImport`]) are refused. An import's
+//!   *type* is checked against the ABI's signatures by the caller that knows them (the
+//!   executor's sandbox, at upload); `allowed_import` sees names only.
+//! - *Compiling* for the instance pool (memory and table slots, instance size) cannot fail on
+//!   shape: a memory's minimum is at most its maximum (wasm validity), which is at most
+//!   `max_memory_pages`; likewise a table's minimum is at most its bounded maximum; there is at
+//!   most one memory and one table (multiple memories and tables need features not enabled);
+//!   and an instance's size is bounded by the function, global and (distinct) import counts.
+//! - *Instantiating* runs no contract code (no start section) and allocates within the same
+//!   limits; the one remaining failure, an active data or element segment past the initial
+//!   memory or table (a trap, deterministic but at every instantiation), is refused
+//!   ([`ValidationError::DataOutOfBounds`], [`ValidationError::ElementsOutOfBounds`]).
+//!   Offsets are always constants: a constant expression may read only imported globals, and
+//!   none can be imported.
+//! - *Calling* looks up `memory` (the environment reads and writes the contract through it:
+//!   [`ValidationError::NoMemory`], [`ValidationError::MemoryNotExported`]) and the export to
+//!   call as a `() -> ()` function ([`ValidationError::MissingExport`],
+//!   [`ValidationError::ExportNotAFunction`], [`ValidationError::ExportWrongType`]).
+//! - Export names are unique (wasm validity); other exports, of any kind and type, and the
+//!   memory exported under further names besides `memory`, are never looked at by the host and
+//!   are allowed.
+//!
+//! What validation does not decide: traps while a call runs (gas, memory bounds, native stack
+//! depth, which depends on the compiler's frame sizes and is charged as the ABI says).
 
 use thiserror::Error;
 use wasmparser::{ExternalKind, FuncType, Imports, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures};
@@ -100,8 +139,8 @@ pub enum ValidationError {
         /// Import name.
         name: String,
     },
-    /// An import of a table, global or tag (only functions and the memory may be imported).
-    #[error("import `{module}`.`{name}` is a {kind}; contracts may import only functions and their memory")]
+    /// An import of a table, global or tag (only functions may be imported).
+    #[error("import `{module}`.`{name}` is a {kind}; contracts may import only functions")]
     ForbiddenImportKind {
         /// Import module.
         module: String,
@@ -110,10 +149,41 @@ pub enum ValidationError {
         /// What it is.
         kind: &'static str,
     },
+    /// An imported memory: the environment offers none, the contract defines its own.
+    #[error(
+        "the memory is imported as `{module}`.`{name}`; a contract must define its own memory and export it as `memory`"
+    )]
+    ImportedMemory {
+        /// Import module.
+        module: String,
+        /// Import name.
+        name: String,
+    },
+    /// The same function imported twice (the environment defines each name once, so such code
+    /// would fail to link).
+    #[error("import `{module}`.`{name}` appears more than once; import each environment function once")]
+    DuplicateImport {
+        /// Import module.
+        module: String,
+        /// Import name.
+        name: String,
+    },
     /// A start section.
     #[error("contract code has a start function: code may run only when called, with gas")]
     StartFunction,
-    /// More than one memory.
+    /// No memory at all.
+    #[error(
+        "contract code defines no memory; define one with a maximum of at most {max} pages and export it as `memory`"
+    )]
+    NoMemory {
+        /// The limit, pages.
+        max: u64,
+    },
+    /// The memory is not exported under the name `memory`.
+    #[error("the memory is not exported as `memory`; the environment reads and writes the contract's memory through that export")]
+    MemoryNotExported,
+    /// More than one memory (the spec validator refuses this first, as multiple memories are
+    /// not enabled; kept for callers that match on it).
     #[error("contract code has {count} memories, at most one is allowed")]
     TooManyMemories {
         /// Memories declared or imported.
@@ -185,6 +255,44 @@ pub enum ValidationError {
     /// A function the environment calls is not exported.
     #[error("contract code does not export the function `{0}`")]
     MissingExport(String),
+    /// An export the environment calls is not a function.
+    #[error("export `{name}` is a {kind}; the environment calls it, so it must be a function of type () -> ()")]
+    ExportNotAFunction {
+        /// The export's name.
+        name: String,
+        /// What it is: "table", "memory", "global" or "tag".
+        kind: &'static str,
+    },
+    /// An export the environment calls is a function of another type than `() -> ()`.
+    #[error("export `{name}` is a function of type {found}; the environment calls it as () -> ()")]
+    ExportWrongType {
+        /// The export's name.
+        name: String,
+        /// Its type, e.g. `(i32) -> ()`.
+        found: String,
+    },
+    /// An active data segment reaches past the memory's initial size (instantiation would trap,
+    /// every time).
+    #[error("data segment {segment} ends at byte {end}, past the memory's initial {size} bytes")]
+    DataOutOfBounds {
+        /// Index of the segment in the data section.
+        segment: u32,
+        /// Offset plus length, bytes.
+        end: u64,
+        /// The memory's initial size, bytes.
+        size: u64,
+    },
+    /// An active element segment reaches past its table's initial size (instantiation would
+    /// trap, every time).
+    #[error("element segment {segment} ends at element {end}, past the table's initial {size} elements")]
+    ElementsOutOfBounds {
+        /// Index of the segment in the element section.
+        segment: u32,
+        /// Offset plus count, elements.
+        end: u64,
+        /// The table's initial size, elements.
+        size: u64,
+    },
 }
 
 /// What validation learned about accepted code.
@@ -196,7 +304,8 @@ pub struct CodeSummary {
     pub imported_functions: u32,
     /// The memory's declared maximum, pages (0 without a memory).
     pub memory_pages: u64,
-    /// Whether the memory is imported (else defined and exported by the module).
+    /// Whether the memory is imported: always false, as an imported memory is refused (kept
+    /// for existing callers).
     pub memory_imported: bool,
     /// Exported function names.
     pub exported_functions: Vec<String>,
@@ -266,9 +375,28 @@ fn check_nesting(body: &wasmparser::FunctionBody<'_>, function: u32, limits: &Li
     Ok(())
 }
 
+/// The offset of an active segment, when it is a constant (always, for code that passed the
+/// spec validator without global imports; `None` otherwise, and instantiation decides).
+fn constant_offset(expr: &wasmparser::ConstExpr<'_>) -> Option<u64> {
+    let mut ops = expr.get_operators_reader();
+    match (ops.read().ok()?, ops.read().ok()?) {
+        (wasmparser::Operator::I32Const { value }, wasmparser::Operator::End) if ops.eof() => Some(value as u32 as u64),
+        _ => None,
+    }
+}
+
+/// `(i32, i64) -> (i32)`, as error messages write a function type.
+fn type_text(ty: &FuncType) -> String {
+    let list = |types: &[ValType]| types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+    format!("({}) -> ({})", list(ty.params()), list(ty.results()))
+}
+
+/// Bytes in a wasm page.
+const PAGE: u64 = 65_536;
+
 /// Validates contract `code` under `limits`; `allowed_import(module, name)` says which function
 /// imports the environment offers, and every name in `required_exports` must be an exported
-/// function.
+/// function of type `() -> ()`. See the crate docs for every rule.
 pub fn validate(
     code: &[u8],
     limits: &Limits,
@@ -281,7 +409,8 @@ pub fn validate(
             max: limits.max_code_len,
         });
     }
-    // The spec validator first: after it, every section below is well formed.
+    // The spec validator first: after it, every section below is well formed and every index
+    // in range.
     Validator::new_with_features(features(limits))
         .validate_all(code)
         .map_err(|e| ValidationError::Invalid(e.to_string()))?;
@@ -310,6 +439,14 @@ pub fn validate(
         }
         Ok(max)
     };
+    // Function types by type index, and each function's type index (imports first).
+    let mut types: Vec<FuncType> = Vec::new();
+    let mut function_types: Vec<u32> = Vec::new();
+    let mut imported: std::collections::BTreeSet<(&str, &str)> = std::collections::BTreeSet::new();
+    // The memory's initial size, bytes, and each table's initial size, elements.
+    let mut memory_bytes: Option<u64> = None;
+    let mut table_sizes: Vec<u64> = Vec::new();
+    let mut exports: Vec<(&str, ExternalKind, u32)> = Vec::new();
     let mut function_index = 0u32;
     for payload in Parser::new(0).parse_all(code) {
         match payload.map_err(invalid)? {
@@ -323,6 +460,7 @@ pub fn validate(
                             max: limits.max_params,
                         });
                     }
+                    types.push(ty);
                 }
             }
             Payload::ImportSection(reader) => {
@@ -341,24 +479,28 @@ pub fn validate(
                             .map_err(invalid)?,
                     };
                     for (module, name, ty) in imports {
+                        let named = |module: &str, name: &str| (module.to_string(), name.to_string());
                         let forbidden_kind = |kind| ValidationError::ForbiddenImportKind {
                             module: module.to_string(),
                             name: name.to_string(),
                             kind,
                         };
                         match ty {
-                            TypeRef::Func(_) | TypeRef::FuncExact(_) => {
+                            TypeRef::Func(type_index) | TypeRef::FuncExact(type_index) => {
                                 if !allowed_import(module, name) {
-                                    return Err(ValidationError::ForbiddenImport {
-                                        module: module.to_string(),
-                                        name: name.to_string(),
-                                    });
+                                    let (module, name) = named(module, name);
+                                    return Err(ValidationError::ForbiddenImport { module, name });
                                 }
+                                if !imported.insert((module, name)) {
+                                    let (module, name) = named(module, name);
+                                    return Err(ValidationError::DuplicateImport { module, name });
+                                }
+                                function_types.push(type_index);
                                 summary.imported_functions += 1;
                             }
-                            TypeRef::Memory(m) => {
-                                summary.memory_pages = check_memory(&m)?;
-                                summary.memory_imported = true;
+                            TypeRef::Memory(_) => {
+                                let (module, name) = named(module, name);
+                                return Err(ValidationError::ImportedMemory { module, name });
                             }
                             TypeRef::Table(_) => return Err(forbidden_kind("table")),
                             TypeRef::Global(_) => return Err(forbidden_kind("global")),
@@ -370,6 +512,9 @@ pub fn validate(
             Payload::FunctionSection(reader) => {
                 at_most("functions", reader.count(), limits.max_functions)?;
                 summary.functions = reader.count();
+                for type_index in reader {
+                    function_types.push(type_index.map_err(invalid)?);
+                }
             }
             Payload::TableSection(reader) => {
                 for table in reader {
@@ -381,29 +526,68 @@ pub fn validate(
                             max: limits.max_table_elements,
                         });
                     }
+                    table_sizes.push(table.ty.initial);
                 }
             }
             Payload::MemorySection(reader) => {
                 for memory in reader {
-                    summary.memory_pages = check_memory(&memory.map_err(invalid)?)?;
+                    let memory = memory.map_err(invalid)?;
+                    summary.memory_pages = check_memory(&memory)?;
+                    memory_bytes = Some(memory.initial.saturating_mul(PAGE));
                 }
             }
             Payload::GlobalSection(reader) => {
                 at_most("globals", reader.count(), limits.max_globals)?;
             }
-            Payload::DataSection(reader) => {
-                at_most("data segments", reader.count(), limits.max_data_segments)?;
-            }
             Payload::ExportSection(reader) => {
                 at_most("exports", reader.count(), limits.max_exports)?;
                 for export in reader {
                     let export = export.map_err(invalid)?;
-                    if export.kind == ExternalKind::Func {
+                    if matches!(export.kind, ExternalKind::Func | ExternalKind::FuncExact) {
                         summary.exported_functions.push(export.name.to_string());
                     }
+                    exports.push((export.name, export.kind, export.index));
                 }
             }
             Payload::StartSection { .. } => return Err(ValidationError::StartFunction),
+            Payload::ElementSection(reader) => {
+                for (segment, element) in (0u32..).zip(reader) {
+                    let element = element.map_err(invalid)?;
+                    let wasmparser::ElementKind::Active {
+                        table_index,
+                        offset_expr,
+                    } = element.kind
+                    else {
+                        continue;
+                    };
+                    let count = match &element.items {
+                        wasmparser::ElementItems::Functions(r) => r.count(),
+                        wasmparser::ElementItems::Expressions(_, r) => r.count(),
+                    };
+                    let size = table_sizes.get(table_index.unwrap_or(0) as usize).copied();
+                    if let (Some(offset), Some(size)) = (constant_offset(&offset_expr), size) {
+                        let end = offset + count as u64;
+                        if end > size {
+                            return Err(ValidationError::ElementsOutOfBounds { segment, end, size });
+                        }
+                    }
+                }
+            }
+            Payload::DataSection(reader) => {
+                at_most("data segments", reader.count(), limits.max_data_segments)?;
+                for (segment, data) in (0u32..).zip(reader) {
+                    let data = data.map_err(invalid)?;
+                    let wasmparser::DataKind::Active { offset_expr, .. } = data.kind else {
+                        continue;
+                    };
+                    if let (Some(offset), Some(size)) = (constant_offset(&offset_expr), memory_bytes) {
+                        let end = offset + data.data.len() as u64;
+                        if end > size {
+                            return Err(ValidationError::DataOutOfBounds { segment, end, size });
+                        }
+                    }
+                }
+            }
             Payload::CodeSectionEntry(body) => {
                 let mut locals: u64 = 0;
                 for group in body.get_locals_reader().map_err(invalid)? {
@@ -423,9 +607,43 @@ pub fn validate(
             _ => {}
         }
     }
-    for name in required_exports {
-        if !summary.exported_functions.iter().any(|e| e == name) {
-            return Err(ValidationError::MissingExport(name.to_string()));
+    // The memory: defined (imports were refused above) and exported as `memory`.
+    if memory_bytes.is_none() {
+        return Err(ValidationError::NoMemory {
+            max: limits.max_memory_pages,
+        });
+    }
+    if !exports
+        .iter()
+        .any(|&(name, kind, _)| name == "memory" && kind == ExternalKind::Memory)
+    {
+        return Err(ValidationError::MemoryNotExported);
+    }
+    for &required in required_exports {
+        let Some(&(name, kind, index)) = exports.iter().find(|(name, ..)| *name == required) else {
+            return Err(ValidationError::MissingExport(required.to_string()));
+        };
+        let not_a_function = |kind| ValidationError::ExportNotAFunction {
+            name: name.to_string(),
+            kind,
+        };
+        match kind {
+            ExternalKind::Func | ExternalKind::FuncExact => {}
+            ExternalKind::Table => return Err(not_a_function("table")),
+            ExternalKind::Memory => return Err(not_a_function("memory")),
+            ExternalKind::Global => return Err(not_a_function("global")),
+            ExternalKind::Tag => return Err(not_a_function("tag")),
+        }
+        // In range: the spec validator checked every function and type index.
+        let ty = function_types
+            .get(index as usize)
+            .and_then(|&t| types.get(t as usize))
+            .ok_or_else(|| ValidationError::Invalid(format!("export `{name}` names no function")))?;
+        if !ty.params().is_empty() || !ty.results().is_empty() {
+            return Err(ValidationError::ExportWrongType {
+                name: name.to_string(),
+                found: type_text(ty),
+            });
         }
     }
     Ok(summary)

@@ -110,6 +110,7 @@ fn prepare(host: &NativeSandbox, wat: &str) -> [u8; 32] {
         limits: Default::default(),
         validate: true,
         persist: false,
+        vm: Default::default(),
     })
     .expect("bench contract is valid");
     watt_primitives::blake2_256(&code)
@@ -130,6 +131,7 @@ fn calls(c: &mut Criterion) {
                 code_hash,
                 export,
                 gas_limit: 2_000_000,
+                vm: watt_primitives::sandbox::ContractVm::default().id(),
             },
             env,
         )

@@ -26,9 +26,10 @@ pub mod sandbox;
 pub mod signature_cache;
 
 pub use contract_engine::{
-    CallOutcome, ContractEngine, ContractEngineConfig, ContractError, ContractState, PreparedContract,
+    CallOutcome, ContractEngine, ContractEngineConfig, ContractError, ContractState, PreparedContract, StackMeter,
+    ENGINE_VERSION,
 };
 pub use engine::{Deadline, ExecError, Executor, ExecutorConfig, RuntimeCode};
 pub use host_functions::{Extensions, GuestMemory, HostFunctions, HostState};
 pub use overlay::{BackendError, Changes, MemoryBackend, StateBackend, StateSession};
-pub use sandbox::{ContractSandbox, NativeSandbox, SandboxFunctions};
+pub use sandbox::{ContractSandbox, NativeSandbox, PrepareError, SandboxFunctions};

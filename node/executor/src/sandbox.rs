@@ -12,7 +12,7 @@
 //! (the runtime validated the names at upload) as relays, so the rules, costs and the function
 //! list all live in the runtime and change with it.
 
-use crate::contract_engine::{ContractEngine, ContractError, ContractState};
+use crate::contract_engine::{ContractEngine, ContractError, ContractState, PreparedContract, StackMeter};
 use crate::host_functions::{GuestMemory, HostFunctions, HostState};
 use parity_scale_codec::{DecodeAll, Encode};
 use parking_lot::Mutex;
@@ -59,12 +59,24 @@ struct Frame {
 // `ContractSandbox::execute` call; it is never sent anywhere.
 unsafe impl Send for Frame {}
 
-type Linked = InstancePre<ContractState<Frame>>;
+/// A contract linked to the relays, with its stack meter.
+type Linked = (InstancePre<ContractState<Frame>>, StackMeter);
+
+/// Why code could not be prepared.
+#[derive(Debug)]
+pub enum PrepareError {
+    /// The code is refused or does not compile: an answer for the runtime.
+    Refused(String),
+    /// This node cannot prepare contracts of this chain at all (another engine): the runtime
+    /// call must fail, not answer.
+    Node(String),
+}
 
 /// Validates, compiles, links and runs contracts (see the module docs).
 pub struct ContractSandbox {
     engine: Arc<ContractEngine>,
-    linked: Mutex<HashMap<Hash, Linked>>,
+    /// By (code hash, [`watt_primitives::sandbox::ContractVm::id`]).
+    linked: Mutex<HashMap<(Hash, Hash), Linked>>,
     /// Outermost executions that may run at once, so that each can nest to the deepest call
     /// stack without the instance pool running out (`None`: unpooled, no bound).
     outermost: Option<OutermostSlots>,
@@ -83,7 +95,7 @@ thread_local! {
     /// The module this thread prepared last: the execution that follows finds it even if
     /// other threads pushed it out of the shared cache meanwhile, so whether a call runs never
     /// depends on what else the node is doing.
-    static JUST_PREPARED: std::cell::RefCell<Option<(Hash, wasmtime::Module)>> =
+    static JUST_PREPARED: std::cell::RefCell<Option<PreparedContract>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -136,18 +148,30 @@ impl ContractSandbox {
     }
 
     /// Validates `input.code` against the ABI and limits the runtime describes (unless
-    /// `input.validate` is false: code already on chain) and compiles it.
-    pub fn prepare(&self, input: &SandboxPrepare) -> Result<CodeSummary, String> {
+    /// `input.validate` is false: code already on chain) and compiles it under `input.vm`.
+    pub fn prepare(&self, input: &SandboxPrepare) -> Result<CodeSummary, PrepareError> {
         let allowed =
             |module: &str, name: &str| module == CONTRACT_ENV_MODULE && input.functions.iter().any(|f| f.name == name);
         let exports: Vec<&str> = input.exports.iter().map(String::as_str).collect();
         let limits = watt_contract_validation::Limits::from(&input.limits);
         let prepared = self
             .engine
-            .prepare_with(&input.code, &limits, allowed, &exports, input.validate, input.persist)
-            .map_err(|e| e.to_string())?;
+            .prepare_with(
+                &input.code,
+                &limits,
+                &input.vm,
+                allowed,
+                &exports,
+                input.validate,
+                input.persist,
+            )
+            .map_err(|e| match e {
+                // Not the code's fault: this node cannot follow the chain's contracts.
+                ContractError::EngineMismatch { .. } => PrepareError::Node(e.to_string()),
+                e => PrepareError::Refused(e.to_string()),
+            })?;
         if input.validate {
-            check_import_types(&prepared.module, &input.functions)?;
+            check_import_types(&prepared.module, &input.functions).map_err(PrepareError::Refused)?;
         }
         let functions = prepared
             .module
@@ -162,25 +186,26 @@ impl ContractSandbox {
                 _ => None,
             })
             .unwrap_or(0);
-        JUST_PREPARED.with(|p| *p.borrow_mut() = Some((prepared.code_hash, prepared.module)));
+        JUST_PREPARED.with(|p| *p.borrow_mut() = Some(prepared));
         Ok(CodeSummary {
             functions: u32::try_from(functions).unwrap_or(u32::MAX),
             max_memory_pages: u32::try_from(max_memory_pages).unwrap_or(u32::MAX),
         })
     }
 
-    fn linked(&self, code_hash: &Hash) -> Result<Option<Linked>, ContractError> {
-        if let Some(pre) = self.linked.lock().get(code_hash) {
-            return Ok(Some(pre.clone()));
+    fn linked(&self, code_hash: &Hash, vm: &Hash) -> Result<Option<Linked>, ContractError> {
+        if let Some(linked) = self.linked.lock().get(&(*code_hash, *vm)) {
+            return Ok(Some(linked.clone()));
         }
-        let module = match self.engine.cached(code_hash) {
-            Some(prepared) => prepared.module,
+        let prepared = match self.engine.cached(code_hash, vm) {
+            Some(prepared) => prepared,
             None => match JUST_PREPARED.with(|p| p.borrow().clone()) {
-                Some((hash, module)) if hash == *code_hash => module,
+                Some(p) if p.code_hash == *code_hash && p.vm == *vm => p,
                 _ => return Ok(None),
             },
         };
-        let mut linker: Linker<ContractState<Frame>> = self.engine.linker();
+        let module = &prepared.module;
+        let mut linker: Linker<ContractState<Frame>> = self.engine.linker_for(&prepared);
         for import in module.imports() {
             let ExternType::Func(ty) = import.ty() else {
                 return Err(ContractError::Link(format!(
@@ -197,14 +222,15 @@ impl ContractSandbox {
                 .map_err(|e| ContractError::Link(format!("{e:#}")))?;
         }
         let pre = linker
-            .instantiate_pre(&module)
+            .instantiate_pre(module)
             .map_err(|e| ContractError::Link(format!("{e:#}")))?;
+        let entry = (pre, prepared.meter.clone());
         let mut linked = self.linked.lock();
         if linked.len() >= LINKED_CACHE {
             linked.clear();
         }
-        linked.insert(*code_hash, pre.clone());
-        Ok(Some(pre))
+        linked.insert((*code_hash, *vm), entry.clone());
+        Ok(Some(entry))
     }
 
     /// Runs `input`, relaying environment calls to `relay`. `Err` only when the relay failed
@@ -231,8 +257,8 @@ impl ContractSandbox {
         };
         DEPTH.with(|d| d.set(depth + 1));
         let _nested = Nested;
-        let pre = match self.linked(&input.code_hash) {
-            Ok(Some(pre)) => pre,
+        let (pre, meter) = match self.linked(&input.code_hash, &input.vm) {
+            Ok(Some(linked)) => linked,
             Ok(None) => return Ok(SandboxOutcome::NotPrepared),
             Err(e) => {
                 return Ok(SandboxOutcome::Trapped {
@@ -247,7 +273,9 @@ impl ContractSandbox {
         // lets the store be `'static`.
         let relay: *mut (dyn Relay + 'static) = unsafe { std::mem::transmute(relay) };
         let frame = Frame { relay, stop: None };
-        let outcome = self.engine.call_pre(&pre, frame, input.export.name(), input.gas_limit);
+        let outcome = self
+            .engine
+            .call_pre(&pre, &meter, frame, input.export.name(), input.gas_limit);
         let gas_used = outcome.gas_used;
         Ok(match (outcome.data.stop, outcome.result) {
             (Some(Stop::Runtime(e)), _) => return Err(e),
@@ -257,13 +285,17 @@ impl ContractSandbox {
             // The wall-clock watchdog is not part of the chain's rules: its firing depends on
             // the machine, so it must not become a result other nodes could disagree with. The
             // whole runtime call fails instead, as a runtime past its deadline does.
-            // Likewise a full instance pool: load, not a rule, so no result.
-            // How deep recursion gets before the native stack runs out depends on the
-            // machine's frame sizes: charge the whole limit, so gas never does.
-            (None, Err(ContractError::StackOverflow)) => SandboxOutcome::Trapped {
-                gas_used: input.gas_limit,
-                message: ContractError::StackOverflow.to_string(),
-            },
+            // Likewise a full instance pool (load, not a rule) and the native stack (the
+            // deterministic limit must stop every contract first; where the native one falls
+            // depends on the machine's frame sizes).
+            (None, Err(ContractError::StackOverflow)) => {
+                return Err(wasmtime::format_err!(
+                    "{} (limit {} wasm values, {} native bytes): this node cannot execute this block",
+                    ContractError::StackOverflow,
+                    meter.limit,
+                    self.engine.max_wasm_stack()
+                ))
+            }
             (None, Err(ContractError::PoolExhausted(why))) => {
                 return Err(wasmtime::format_err!("contract instance pool exhausted: {why}"))
             }
@@ -272,6 +304,11 @@ impl ContractSandbox {
                     "contract execution outlived the {limit:?} watchdog (gas should have stopped it first)"
                 ))
             }
+            // A trap of the contract's own code: all of the limit (see `ContractError::uses_all_gas`).
+            (None, Err(e)) if e.uses_all_gas() => SandboxOutcome::Trapped {
+                gas_used: input.gas_limit,
+                message: e.to_string(),
+            },
             (None, Ok(())) => SandboxOutcome::Finished { gas_used },
             (None, Err(e)) => SandboxOutcome::Trapped {
                 gas_used,
@@ -505,9 +542,14 @@ impl HostFunctions for SandboxFunctions {
                 let answer = GuestMemory::with_slice(&mut c, ip, il, |input, _| {
                     match SandboxPrepare::decode_all(&mut &input[..]) {
                         Ok(req) => sandbox.prepare(&req),
-                        Err(_) => Err("malformed sandbox_prepare input".to_string()),
+                        Err(_) => Err(PrepareError::Refused("malformed sandbox_prepare input".to_string())),
                     }
                 })?;
+                let answer: Result<CodeSummary, String> = match answer {
+                    Ok(summary) => Ok(summary),
+                    Err(PrepareError::Refused(why)) => Err(why),
+                    Err(PrepareError::Node(why)) => return Err(wasmtime::format_err!("{why}")),
+                };
                 GuestMemory::give(&mut c, &answer.encode())
             },
         )?;
@@ -597,7 +639,12 @@ impl Relay for NativeRelay<'_> {
 
 impl SandboxHost for NativeSandbox {
     fn prepare(&self, input: &SandboxPrepare) -> Result<CodeSummary, String> {
-        self.sandbox.prepare(input)
+        match self.sandbox.prepare(input) {
+            Ok(summary) => Ok(summary),
+            Err(PrepareError::Refused(why)) => Err(why),
+            // As the wasm runtime's call fails: abandon the native runtime call.
+            Err(PrepareError::Node(why)) => panic!("{why}"),
+        }
     }
 
     fn execute(&self, input: &SandboxExecute, env: &mut dyn SandboxEnv) -> SandboxOutcome {

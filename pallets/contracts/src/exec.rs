@@ -152,14 +152,18 @@ struct Stack {
     now: u64,
     /// Event data emitted so far, reverted frames' included (bounded per transaction).
     event_bytes: u32,
+    /// `schedule.vm.id()`: which compiled code the sandbox must run.
+    vm: watt_primitives::Hash,
 }
 
 impl Stack {
     fn new(origin: &AccountId, deposit_limit: Option<Balance>, dry_run: bool) -> Self {
         let number = pallet_system::block_number();
+        let schedule = schedule();
         Stack {
             origin: *origin,
-            schedule: alloc::rc::Rc::new(schedule()),
+            vm: schedule.vm.id(),
+            schedule: alloc::rc::Rc::new(schedule),
             deposit_limit,
             deposit: 0,
             frames: Vec::new(),
@@ -409,6 +413,7 @@ fn execute_code(frame: &mut Frame<'_>, export: SandboxExport, gas_limit: u64) ->
         code_hash: frame.info.code_hash,
         export,
         gas_limit,
+        vm: frame.stack.vm,
     };
     match sandbox::execute(&req, frame) {
         SandboxOutcome::NotPrepared => {
@@ -418,7 +423,7 @@ fn execute_code(frame: &mut Frame<'_>, export: SandboxExport, gas_limit: u64) ->
             // Validated at upload, perhaps under other limits: compile only, so code on chain
             // keeps working whatever the schedule became.
             let persist = frame.stack.debug.is_none();
-            if let Err(why) = prepare_code(&code, false, persist) {
+            if let Err(why) = prepare_code(&frame.stack.schedule, &code, false, persist) {
                 return SandboxOutcome::Trapped {
                     gas_used: 0,
                     message: why,
@@ -574,6 +579,18 @@ impl Meter {
     }
     fn remaining(&self) -> u64 {
         self.left - self.used
+    }
+
+    /// The gas a nested call may have when it asks for `requested` (0: as much as it can): at
+    /// most all but a 64th of what is left (EIP-150's rule), so a caller always keeps gas to
+    /// handle a callee that used all of its own (a trap of the callee's own code does).
+    fn forwardable(&self, requested: u64) -> u64 {
+        let left = self.remaining();
+        let cap = left - left / 64;
+        match requested {
+            0 => cap,
+            g => g.min(cap),
+        }
     }
 }
 
@@ -836,10 +853,7 @@ impl Frame<'_> {
                 let dest = AccountId(self.read_array::<32>(m, mem, arg32(a, 0)?)?);
                 let value = Balance::from_le_bytes(self.read_array::<16>(m, mem, arg32(a, 1)?)?);
                 let input = self.read(m, mem, arg32(a, 2)?, arg32(a, 3)?)?;
-                let limit = match arg(a, 4)? {
-                    0 => m.remaining(),
-                    g => g.min(m.remaining()),
-                };
+                let limit = m.forwardable(arg(a, 4)?);
                 let r = run_frame(self.stack, FrameKind::Call { dest }, self.address, value, input, limit);
                 self.nested_result(m, mem, r, arg32(a, 5)?, arg32(a, 6)?, None)
             }
@@ -849,10 +863,7 @@ impl Frame<'_> {
                 let value = Balance::from_le_bytes(self.read_array::<16>(m, mem, arg32(a, 1)?)?);
                 let input = self.read(m, mem, arg32(a, 2)?, arg32(a, 3)?)?;
                 let salt = self.read(m, mem, arg32(a, 4)?, arg32(a, 5)?)?;
-                let limit = match arg(a, 6)? {
-                    0 => m.remaining(),
-                    g => g.min(m.remaining()),
-                };
+                let limit = m.forwardable(arg(a, 6)?);
                 let r = run_frame(
                     self.stack,
                     FrameKind::Deploy { code_hash, salt },

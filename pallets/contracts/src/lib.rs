@@ -384,7 +384,7 @@ pub fn contract_address(deployer: &AccountId, code_hash: &Hash, salt: &[u8]) -> 
 
 /// Validates (an upload) or only compiles (code on chain, validated when uploaded) through the
 /// node's sandbox; a dry-run's code is not kept on the node's disk.
-fn prepare_code(code: &[u8], validate: bool, persist: bool) -> Result<(), alloc::string::String> {
+fn prepare_code(schedule: &Schedule, code: &[u8], validate: bool, persist: bool) -> Result<(), alloc::string::String> {
     watt_support::sandbox::prepare(&SandboxPrepare {
         code: code.to_vec(),
         functions: ABI_FUNCTIONS
@@ -399,9 +399,10 @@ fn prepare_code(code: &[u8], validate: bool, persist: bool) -> Result<(), alloc:
             alloc::string::String::from("deploy"),
             alloc::string::String::from("call")
         ],
-        limits: schedule().code_limits,
+        limits: schedule.code_limits.clone(),
         validate,
         persist,
+        vm: schedule.vm.clone(),
     })
     .map(|_| ())
 }
@@ -439,7 +440,7 @@ pub(crate) fn store_code_explained(
     if CodeInfoOf::contains(&code_hash) {
         return Err(Error::CodeExists);
     }
-    if let Err(why) = prepare_code(&code, true, persist) {
+    if let Err(why) = prepare_code(&schedule, &code, true, persist) {
         host::log(host::LogLevel::Debug, &why);
         *why_invalid = Some(why);
         return Err(Error::InvalidCode);
@@ -515,7 +516,7 @@ fn upload_chunk(
     if host::blake2_256(&upload.received) != code_hash {
         return Err(Error::CodeHashMismatch);
     }
-    if let Err(why) = prepare_code(&upload.received, true, true) {
+    if let Err(why) = prepare_code(&schedule, &upload.received, true, true) {
         host::log(host::LogLevel::Debug, &why);
         return Err(Error::InvalidCode);
     }

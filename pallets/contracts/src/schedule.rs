@@ -61,6 +61,8 @@ pub struct Schedule {
     pub max_code_len: u32,
     /// What uploaded code is validated against.
     pub code_limits: watt_primitives::sandbox::CodeLimits,
+    /// The engine, stack limit and instruction costs compiled code is shaped by.
+    pub vm: watt_primitives::sandbox::ContractVm,
 }
 
 impl Default for Schedule {
@@ -91,6 +93,7 @@ impl Default for Schedule {
             max_call_depth: 8,
             max_code_len: 512 * 1024,
             code_limits: Default::default(),
+            vm: Default::default(),
         }
     }
 }
@@ -110,6 +113,13 @@ pub mod bounds {
     pub const MAX_CODE_LEN: u32 = 512 * 1024;
     /// Largest contract memory, pages (the node's instance pool is sized for it).
     pub const MAX_MEMORY_PAGES: u32 = 16;
+    /// Deepest stack, wasm values: the node's native stack for contracts is sized for it
+    /// (`ContractEngineConfig::max_wasm_stack`).
+    pub const MAX_STACK_HEIGHT: u32 = 4_096;
+    /// Shallowest stack a schedule may set: room for an SDK contract's dispatch.
+    pub const MIN_STACK_HEIGHT: u32 = 256;
+    /// Longest engine name.
+    pub const MAX_ENGINE_NAME: usize = 64;
 }
 
 impl Schedule {
@@ -150,6 +160,33 @@ impl Schedule {
         }
         if self.code_limits.max_memory_pages > bounds::MAX_MEMORY_PAGES {
             return Err("code_limits.max_memory_pages above the node's bound");
+        }
+        let vm = &self.vm;
+        if !(bounds::MIN_STACK_HEIGHT..=bounds::MAX_STACK_HEIGHT).contains(&vm.max_stack_height) {
+            return Err("vm.max_stack_height must be 256..=4096");
+        }
+        if vm.engine.is_empty() || vm.engine.len() > bounds::MAX_ENGINE_NAME {
+            return Err("vm.engine must name an engine (at most 64 bytes)");
+        }
+        let c = &vm.costs;
+        let instruction_costs = [
+            c.simple,
+            c.branch,
+            c.load,
+            c.store,
+            c.mul,
+            c.div,
+            c.call,
+            c.call_indirect,
+            c.memory_size,
+            c.memory_grow,
+            c.memory_grow_per_page,
+            c.bulk_memory,
+            c.bulk_memory_per_byte,
+            c.float,
+        ];
+        if instruction_costs.contains(&0) {
+            return Err("every instruction cost must be at least 1");
         }
         Ok(())
     }

@@ -67,9 +67,9 @@ mod imp {
 
     #[link(wasm_import_module = "watt")]
     extern "C" {
-        #[link_name = "sandbox_prepare_v1"]
+        #[link_name = "sandbox_prepare_v2"]
         fn ext_sandbox_prepare(input_ptr: u32, input_len: u32) -> u64;
-        #[link_name = "sandbox_execute_v1"]
+        #[link_name = "sandbox_execute_v2"]
         fn ext_sandbox_execute(input_ptr: u32, input_len: u32) -> u64;
         #[link_name = "sandbox_memory_read_v1"]
         fn ext_sandbox_memory_read(contract_ptr: u32, len: u32, out_ptr: u32) -> u32;

@@ -35,10 +35,10 @@ pub const ENTRY_SANDBOX_ENV: &str = "watt_sandbox_env";
 pub mod host {
     /// (input_ptr, input_len) -> packed SCALE `Result<CodeSummary, String>`; input is SCALE
     /// [`super::SandboxPrepare`]. Validates and compiles; the module stays cached by hash.
-    pub const SANDBOX_PREPARE: &str = "sandbox_prepare_v1";
+    pub const SANDBOX_PREPARE: &str = "sandbox_prepare_v2";
     /// (input_ptr, input_len) -> packed SCALE [`super::SandboxOutcome`]; input is SCALE
     /// [`super::SandboxExecute`].
-    pub const SANDBOX_EXECUTE: &str = "sandbox_execute_v1";
+    pub const SANDBOX_EXECUTE: &str = "sandbox_execute_v2";
     /// (contract_ptr, len, out_ptr) -> 0 ok / 1 out of the contract's memory. Only during an
     /// [`super::ENTRY_SANDBOX_ENV`] call: reads the calling contract's memory.
     pub const SANDBOX_MEMORY_READ: &str = "sandbox_memory_read_v1";
@@ -63,6 +63,107 @@ pub struct SandboxPrepare {
     pub validate: bool,
     /// Keep the compiled module on disk (not for dry-runs: their code may never be on chain).
     pub persist: bool,
+    /// How the code is to be metered and compiled (part of the compiled module's identity).
+    pub vm: ContractVm,
+}
+
+/// The chain's rules of contract execution that shape compiled code: the engine it must run
+/// on, the deterministic stack limit and the cost of each instruction. The runtime owns them
+/// (in the contracts pallet's schedule); a node compiles a module once per distinct `ContractVm`
+/// and keys its caches by [`ContractVm::id`].
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ContractVm {
+    /// The engine (and its version) this chain's contracts run on. A node whose engine is
+    /// another refuses to execute contracts (it fails, not the transaction): another engine
+    /// could meter or limit the same code differently.
+    pub engine: String,
+    /// Deepest stack, in wasm values (each function's frame counts its parameters, locals,
+    /// deepest operand stack and a fixed overhead); the same on every machine.
+    pub max_stack_height: u32,
+    /// Gas of each instruction class.
+    pub costs: InstructionCosts,
+}
+
+/// What wasm instructions cost, in gas, by class. Each class was timed on the reference machine
+/// (BENCHMARKS.md, "Gas per instruction class"), so that gas tracks time within 2x for every
+/// class; the node maps each wasm operator to its class (the mapping is part of the engine
+/// version).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct InstructionCosts {
+    /// Constants, locals, globals, integer add/sub/logic/compare/shift, select, conversions.
+    pub simple: u8,
+    /// Branches (`br`, `br_if`, `br_table`, `if`).
+    pub branch: u8,
+    /// A load from linear memory.
+    pub load: u8,
+    /// A store to linear memory.
+    pub store: u8,
+    /// Integer multiplication.
+    pub mul: u8,
+    /// Integer division and remainder.
+    pub div: u8,
+    /// A direct call.
+    pub call: u8,
+    /// An indirect call (table lookup and signature check).
+    pub call_indirect: u8,
+    /// `memory.size`.
+    pub memory_size: u8,
+    /// `memory.grow`, plus `memory_grow_per_page`.
+    pub memory_grow: u8,
+    /// Per page `memory.grow` asks for.
+    pub memory_grow_per_page: u8,
+    /// `memory.copy`, `memory.fill`, `memory.init`, `data.drop`, plus per byte.
+    pub bulk_memory: u8,
+    /// Per byte `memory.copy`, `memory.fill` or `memory.init` moves.
+    pub bulk_memory_per_byte: u8,
+    /// Floating point (refused at upload on chain; here so that no operator is free).
+    pub float: u8,
+}
+
+/// The engine contracts run on by default (`watt_executor::contract_engine::ENGINE_VERSION` of
+/// nodes that can run them).
+pub const DEFAULT_CONTRACT_ENGINE: &str = "wasmtime-48.0.8/watt-vm-1";
+
+impl Default for ContractVm {
+    /// wasmtime 48.0.8; 4,096 wasm values of stack (a Rust contract's frames are tens of
+    /// values; recursion a few hundred deep fits); the default instruction costs.
+    fn default() -> Self {
+        ContractVm {
+            engine: DEFAULT_CONTRACT_ENGINE.into(),
+            max_stack_height: 4_096,
+            costs: InstructionCosts::default(),
+        }
+    }
+}
+
+impl Default for InstructionCosts {
+    /// Measured on the reference machine (BENCHMARKS.md, "Gas per instruction class"): one gas
+    /// is about a nanosecond, like weight.
+    fn default() -> Self {
+        InstructionCosts {
+            simple: 1,
+            branch: 1,
+            load: 1,
+            store: 1,
+            mul: 2,
+            div: 12,
+            call: 4,
+            call_indirect: 6,
+            memory_size: 1,
+            memory_grow: 255,
+            memory_grow_per_page: 255,
+            bulk_memory: 20,
+            bulk_memory_per_byte: 1,
+            float: 4,
+        }
+    }
+}
+
+impl ContractVm {
+    /// The identity of compiled code under these rules: blake2b-256 of their SCALE encoding.
+    pub fn id(&self) -> Hash {
+        crate::blake2_256(&self.encode())
+    }
 }
 
 /// A wasm value type of the contract ABI.
@@ -172,6 +273,8 @@ pub struct SandboxExecute {
     pub export: SandboxExport,
     /// Fuel it may use, host-function charges included.
     pub gas_limit: u64,
+    /// [`ContractVm::id`] of the rules the code must have been prepared under.
+    pub vm: Hash,
 }
 
 /// How an execution ended. `gas_used` counts fuel and host-function charges.
