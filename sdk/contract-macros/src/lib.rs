@@ -9,8 +9,21 @@
 //!   fields given their own 4-byte prefix (`blake2b-256("<Struct>::<field>")[..4]`);
 //! - for each event: SCALE derives and `watt_contract::Event` (index, topics, data);
 //! - `__watt_deploy` / `__watt_call`: selector dispatch over the SCALE-decoded input (pure
-//!   functions, callable natively in tests), and on wasm32 the exported `deploy` / `call`;
+//!   functions, callable natively in tests), and on wasm32 the exported `deploy` / `call`. A
+//!   message reverts when its return value says so through `watt_contract::dispatch::Reverts`
+//!   (an `Err` of any `Result`, however the type is spelled or aliased), decided by the type
+//!   system, not by the type's name;
+//! - natively (not on wasm32), each message wrapped as a unit of the off-chain environment, so
+//!   that a test calling it directly sees a revert undo its storage writes, events and
+//!   transfers, and its storage deposit settled (`watt_contract::test::MessageUnit`); the
+//!   wasm32 build compiles the message exactly as written;
 //! - the ABI metadata JSON: `__watt_metadata()`, and on wasm32 a custom section `watt_metadata`.
+//!   Besides ABI.md's fields it has `types`, the definitions of the module's custom types the
+//!   interface uses (structs and enums deriving the SCALE codec, with fields, variant indices,
+//!   `compact` / `encoded_as`, skipped fields and variants left out; type aliases), and
+//!   `storage`, the layout: the root key with the plain fields in encoding order, and each
+//!   Mapping's name, 4-byte prefix, key and value type. Types defined outside the contract
+//!   module appear by name only.
 //!
 //! Selectors and topics are computed here, at compile time (blake2b-256 of the name).
 
@@ -197,15 +210,6 @@ struct Callable {
     payable: bool,
 }
 
-impl Callable {
-    fn returns_result(&self) -> bool {
-        self.output
-            .as_ref()
-            .and_then(last_ident)
-            .is_some_and(|s| s.ident == "Result")
-    }
-}
-
 fn parse_callable(f: &syn::ImplItemFn, payable: bool, constructor: bool, storage: &Ident) -> syn::Result<Callable> {
     let sig = &f.sig;
     if !sig.generics.params.is_empty() || sig.asyncness.is_some() || sig.unsafety.is_some() {
@@ -274,20 +278,29 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream2> {
         ));
     };
 
-    // Pass 1: the storage struct and events.
+    // Pass 1: the storage struct, events and the custom types (for the metadata).
     let mut storage: Option<Ident> = None;
-    let mut storage_fields: Vec<(Ident, Type, Option<u32>)> = Vec::new();
+    let mut storage_fields: Vec<StorageField> = Vec::new();
     let mut events: Vec<EventDef> = Vec::new();
+    let mut types: Vec<TypeDef> = Vec::new();
     for item in items.iter_mut() {
-        let Item::Struct(s) = item else { continue };
-        if take_attr(&mut s.attrs, "storage")?.is_some() {
-            if storage.is_some() {
-                return Err(Error::new(s.span(), "a contract has exactly one #[storage] struct"));
+        match item {
+            Item::Struct(s) => {
+                if take_attr(&mut s.attrs, "storage")?.is_some() {
+                    if storage.is_some() {
+                        return Err(Error::new(s.span(), "a contract has exactly one #[storage] struct"));
+                    }
+                    storage_fields = storage_layout(s)?;
+                    storage = Some(s.ident.clone());
+                } else if take_attr(&mut s.attrs, "event")?.is_some() {
+                    events.push(event_def(s)?);
+                } else if derives_codec(&s.attrs) {
+                    types.push(struct_type_def(s));
+                }
             }
-            storage_fields = storage_layout(s)?;
-            storage = Some(s.ident.clone());
-        } else if take_attr(&mut s.attrs, "event")?.is_some() {
-            events.push(event_def(s)?);
+            Item::Enum(e) if derives_codec(&e.attrs) => types.push(enum_type_def(e)),
+            Item::Type(t) => types.push(alias_type_def(t)),
+            _ => {}
         }
     }
     let Some(storage) = storage else {
@@ -303,7 +316,8 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream2> {
         ));
     }
 
-    // Pass 2: constructors and messages.
+    // Pass 2: constructors and messages. Natively each message is wrapped so that a direct
+    // call from a test behaves like a call on chain (see `native_wrapped`).
     let mut constructors = Vec::new();
     let mut messages = Vec::new();
     for item in items.iter_mut() {
@@ -312,10 +326,17 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream2> {
         if !is_storage {
             continue;
         }
-        for ii in imp.items.iter_mut() {
-            let ImplItem::Fn(f) = ii else { continue };
+        let mut rewritten = Vec::with_capacity(imp.items.len());
+        for mut ii in core::mem::take(&mut imp.items) {
+            let ImplItem::Fn(f) = &mut ii else {
+                rewritten.push(ii);
+                continue;
+            };
             let ctor = take_attr(&mut f.attrs, "constructor")?;
             let msg = take_attr(&mut f.attrs, "message")?;
+            if (ctor.is_some() || msg.is_some()) && !matches!(f.vis, syn::Visibility::Public(_)) {
+                return Err(Error::new(f.sig.span(), "constructors and messages must be `pub`"));
+            }
             match (ctor, msg) {
                 (Some(_), Some(_)) => {
                     return Err(Error::new(
@@ -324,17 +345,18 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream2> {
                     ))
                 }
                 (Some(args), None) => {
-                    constructors.push(parse_callable(f, payable_flag(&args, "constructor")?, true, &storage)?)
+                    constructors.push(parse_callable(f, payable_flag(&args, "constructor")?, true, &storage)?);
+                    rewritten.push(ii);
                 }
                 (None, Some(args)) => {
-                    messages.push(parse_callable(f, payable_flag(&args, "message")?, false, &storage)?)
+                    let c = parse_callable(f, payable_flag(&args, "message")?, false, &storage)?;
+                    rewritten.extend(native_wrapped(f, &c));
+                    messages.push(c);
                 }
-                (None, None) => continue,
-            }
-            if !matches!(f.vis, syn::Visibility::Public(_)) {
-                return Err(Error::new(f.sig.span(), "constructors and messages must be `pub`"));
+                (None, None) => rewritten.push(ii),
             }
         }
+        imp.items = rewritten;
     }
     if constructors.is_empty() {
         return Err(Error::new(
@@ -349,7 +371,16 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream2> {
     let event_impls = events.iter().enumerate().map(|(i, e)| event_impl(i as u8, e));
     let deploy_fn = dispatch_fn(&storage, &constructors, true);
     let call_fn = dispatch_fn(&storage, &messages, false);
-    let json = metadata_json(&mod_name, &constructors, &messages, &events);
+    let used = used_types(&types, &constructors, &messages, &events, &storage_fields);
+    let json = metadata_json(
+        &mod_name,
+        &constructors,
+        &messages,
+        &events,
+        &used,
+        &storage,
+        &storage_fields,
+    );
     let json_lit = LitStr::new(&json, Span::call_site());
     let json_bytes = LitByteStr::new(json.as_bytes(), Span::call_site());
     let json_len = json.len();
@@ -363,7 +394,8 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream2> {
             #call_fn
         }
 
-        /// The ABI metadata of this contract (ABI.md "Metadata").
+        /// The ABI metadata of this contract (ABI.md "Metadata"), with the definitions of the
+        /// custom types it uses and its storage layout.
         pub fn __watt_metadata() -> &'static str {
             #json_lit
         }
@@ -394,6 +426,83 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream2> {
     Ok(module.into_token_stream())
 }
 
+/// Whether the value `value` (an expression of a message's return type) asks for a revert:
+/// resolved by its type through `watt_contract::dispatch::RevertProbe`, never by how the type
+/// is spelled.
+fn revert_probe(value: &TokenStream2) -> TokenStream2 {
+    quote!({
+        #[allow(unused_imports)]
+        use ::watt_contract::dispatch::{NeverReverts as _, RevertsByType as _};
+        (&::watt_contract::dispatch::RevertProbe(&#value)).__watt_reverts()
+    })
+}
+
+/// A message as three functions: on wasm32 the message exactly as written; natively a wrapper
+/// of the same signature around the body (moved to a hidden `__watt_native_<name>`). The
+/// wrapper runs the message as one unit of the off-chain environment
+/// (`watt_contract::test::MessageUnit`): when a test calls it directly and it asks for a revert
+/// (returns `Err`), the storage writes, events and transfers it made are undone and, for a
+/// `&mut self` message, the struct's plain fields are restored, as on chain; its storage
+/// deposit is settled when it succeeds.
+fn native_wrapped(f: &syn::ImplItemFn, c: &Callable) -> Vec<ImplItem> {
+    let mut onchain = f.clone();
+    onchain.attrs.push(syn::parse_quote!(#[cfg(target_arch = "wasm32")]));
+
+    let inner_ident = format_ident!("__watt_native_{}", f.sig.ident);
+    let mut inner = f.clone();
+    inner.sig.ident = inner_ident.clone();
+    inner.vis = syn::Visibility::Inherited;
+    inner.attrs.retain(|a| !a.path().is_ident("doc"));
+    inner.attrs.push(syn::parse_quote!(#[cfg(not(target_arch = "wasm32"))]));
+    inner.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+    inner
+        .attrs
+        .push(syn::parse_quote!(#[allow(clippy::too_many_arguments)]));
+
+    let mut wrapper = f.clone();
+    for input in wrapper.sig.inputs.iter_mut() {
+        if let FnArg::Typed(pt) = input {
+            if let Pat::Ident(pi) = &mut *pt.pat {
+                pi.mutability = None;
+            }
+        }
+    }
+    wrapper
+        .attrs
+        .push(syn::parse_quote!(#[cfg(not(target_arch = "wasm32"))]));
+    let args: Vec<&Ident> = c.args.iter().map(|a| &a.0).collect();
+    let probe = revert_probe(&quote!(__watt_result));
+    let (save, restore) = if c.receiver_mut == Some(true) {
+        (
+            quote! {
+                let __watt_root = __watt_unit
+                    .is_outermost()
+                    .then(|| ::watt_contract::storage::ContractStorage::encode_root(&*self));
+            },
+            quote! {
+                if let ::core::option::Option::Some(__watt_root) = __watt_root {
+                    *self = <Self as ::watt_contract::storage::ContractStorage>::decode_root(&mut &__watt_root[..])
+                        .expect("the plain fields decode from their own encoding");
+                }
+            },
+        )
+    } else {
+        (quote!(), quote!())
+    };
+    wrapper.block = syn::parse_quote!({
+        let __watt_unit = ::watt_contract::test::MessageUnit::begin();
+        #save
+        #[allow(clippy::let_unit_value)]
+        let __watt_result = Self::#inner_ident(self, #(#args),*);
+        let __watt_revert: bool = #probe;
+        if __watt_unit.end(__watt_revert) {
+            #restore
+        }
+        __watt_result
+    });
+    std::vec![ImplItem::Fn(onchain), ImplItem::Fn(wrapper), ImplItem::Fn(inner),]
+}
+
 fn check_unique(list: &[Callable], what: &str) -> syn::Result<()> {
     for (i, a) in list.iter().enumerate() {
         for b in &list[..i] {
@@ -408,9 +517,17 @@ fn check_unique(list: &[Callable], what: &str) -> syn::Result<()> {
     Ok(())
 }
 
-/// Gives each `Mapping` field its prefix (as a const generic argument) and returns the fields:
-/// (name, type, Some(prefix) for a Mapping).
-fn storage_layout(s: &mut ItemStruct) -> syn::Result<Vec<(Ident, Type, Option<u32>)>> {
+/// A field of the `#[storage]` struct.
+struct StorageField {
+    ident: Ident,
+    /// Its type (for a Mapping, with the prefix argument the macro added).
+    ty: Type,
+    /// For a `Mapping<K, V>`: its prefix bytes, `K` and `V`.
+    mapping: Option<([u8; 4], Type, Type)>,
+}
+
+/// Gives each `Mapping` field its prefix (as a const generic argument) and returns the fields.
+fn storage_layout(s: &mut ItemStruct) -> syn::Result<Vec<StorageField>> {
     if !s.generics.params.is_empty() {
         return Err(Error::new(
             s.generics.span(),
@@ -428,21 +545,25 @@ fn storage_layout(s: &mut ItemStruct) -> syn::Result<Vec<(Ident, Type, Option<u3
     let mut prefixes: Vec<(u32, Ident)> = Vec::new();
     for f in named.named.iter_mut() {
         let ident = f.ident.clone().expect("named fields have names");
-        let mut prefix = None;
+        let mut mapping = None;
         if let Type::Path(tp) = &mut f.ty {
             if let Some(seg) = tp.path.segments.last_mut() {
                 if seg.ident == "Mapping" {
                     let PathArguments::AngleBracketed(args) = &mut seg.arguments else {
                         return Err(Error::new(seg.span(), "write `Mapping<K, V>`"));
                     };
-                    if args.args.len() != 2 {
-                        return Err(Error::new(
-                            args.span(),
-                            "write `Mapping<K, V>`; the macro adds the storage prefix itself",
-                        ));
-                    }
+                    let (key, value) = match (args.args.len(), args.args.first(), args.args.last()) {
+                        (2, Some(GenericArgument::Type(k)), Some(GenericArgument::Type(v))) => (k.clone(), v.clone()),
+                        _ => {
+                            return Err(Error::new(
+                                args.span(),
+                                "write `Mapping<K, V>`; the macro adds the storage prefix itself",
+                            ))
+                        }
+                    };
                     let h = blake2_256(format!("{struct_name}::{ident}").as_bytes());
-                    let p = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+                    let bytes = [h[0], h[1], h[2], h[3]];
+                    let p = u32::from_le_bytes(bytes);
                     if p == 0 {
                         return Err(Error::new(
                             ident.span(),
@@ -458,22 +579,27 @@ fn storage_layout(s: &mut ItemStruct) -> syn::Result<Vec<(Ident, Type, Option<u3
                     prefixes.push((p, ident.clone()));
                     let lit = syn::LitInt::new(&format!("{p}u32"), ident.span());
                     args.args.push(syn::parse_quote!({ #lit }));
-                    prefix = Some(p);
+                    mapping = Some((bytes, key, value));
                 }
             }
         }
-        out.push((ident, f.ty.clone(), prefix));
+        out.push(StorageField {
+            ident,
+            ty: f.ty.clone(),
+            mapping,
+        });
     }
     Ok(out)
 }
 
-fn storage_impl(storage: &Ident, fields: &[(Ident, Type, Option<u32>)]) -> TokenStream2 {
-    let encodes = fields
-        .iter()
-        .filter(|f| f.2.is_none())
-        .map(|(name, _, _)| quote!(::watt_contract::scale::Encode::encode_to(&self.#name, &mut __out);));
-    let decodes = fields.iter().map(|(name, ty, prefix)| {
-        if prefix.is_some() {
+fn storage_impl(storage: &Ident, fields: &[StorageField]) -> TokenStream2 {
+    let encodes = fields.iter().filter(|f| f.mapping.is_none()).map(|f| {
+        let name = &f.ident;
+        quote!(::watt_contract::scale::Encode::encode_to(&self.#name, &mut __out);)
+    });
+    let decodes = fields.iter().map(|f| {
+        let (name, ty) = (&f.ident, &f.ty);
+        if f.mapping.is_some() {
             quote!(#name: ::watt_contract::Mapping::new(),)
         } else {
             quote!(#name: <#ty as ::watt_contract::scale::Decode>::decode(__input)?,)
@@ -588,11 +714,11 @@ fn dispatch_fn(storage: &Ident, list: &[Callable], deploy: bool) -> TokenStream2
             } else {
                 quote!(&__instance)
             };
-            let revert = if c.returns_result() {
-                quote!(__result.is_err())
-            } else {
-                quote!(false)
-            };
+            // Whether the value asks for a revert is decided by its type, not its spelling: an
+            // `Err` of any `Result<T, E>` (however it is written: `core::result::Result`, an
+            // alias ...) or any type implementing `dispatch::Reverts`; every other type never
+            // reverts (autoref dispatch, see `dispatch::RevertProbe`).
+            let revert = revert_probe(&quote!(__result));
             let store = if mutates {
                 quote!(if !__revert {
                     ::watt_contract::storage::ContractStorage::store_if_changed(&__instance, &__root);
@@ -640,7 +766,303 @@ fn dispatch_fn(storage: &Ident, list: &[Callable], deploy: bool) -> TokenStream2
     }
 }
 
-fn metadata_json(name: &str, constructors: &[Callable], messages: &[Callable], events: &[EventDef]) -> String {
+/// A custom type of the contract module, for the metadata: a struct or enum deriving the SCALE
+/// codec (`Encode`/`Decode`), or a type alias.
+struct TypeDef {
+    name: String,
+    /// Its JSON object.
+    json: String,
+    /// The names of the types its definition mentions.
+    refs: Vec<String>,
+}
+
+/// Whether `attrs` derive `Encode` or `Decode` (any path ending so, e.g.
+/// `parity_scale_codec::Encode`, `watt_contract::scale::Decode`).
+fn derives_codec(attrs: &[Attribute]) -> bool {
+    attrs.iter().filter(|a| a.path().is_ident("derive")).any(|a| {
+        a.parse_args_with(Punctuated::<syn::Path, Token![,]>::parse_terminated)
+            .map(|list| {
+                list.iter().any(|p| {
+                    p.segments
+                        .last()
+                        .is_some_and(|s| s.ident == "Encode" || s.ident == "Decode")
+                })
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// The `#[codec(..)]` attributes that change an encoding.
+#[derive(Default)]
+struct CodecAttrs {
+    skip: bool,
+    compact: bool,
+    index: Option<String>,
+    encoded_as: Option<String>,
+}
+
+fn codec_attrs(attrs: &[Attribute]) -> CodecAttrs {
+    let mut out = CodecAttrs::default();
+    for a in attrs.iter().filter(|a| a.path().is_ident("codec")) {
+        let Ok(list) = a.parse_args_with(Punctuated::<syn::Meta, Token![,]>::parse_terminated) else {
+            continue;
+        };
+        for m in list {
+            match &m {
+                syn::Meta::Path(p) if p.is_ident("skip") => out.skip = true,
+                syn::Meta::Path(p) if p.is_ident("compact") => out.compact = true,
+                syn::Meta::NameValue(nv) if nv.path.is_ident("index") => {
+                    out.index = Some(nv.value.to_token_stream().to_string().replace(' ', ""))
+                }
+                syn::Meta::NameValue(nv) if nv.path.is_ident("encoded_as") => {
+                    if let syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(l), ..
+                    }) = &nv.value
+                    {
+                        out.encoded_as = Some(l.value().replace(' ', ""));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Every type name a type mentions (each path segment's ident, generic arguments included).
+fn type_refs(ty: &Type, out: &mut Vec<String>) {
+    match ty {
+        Type::Path(p) => {
+            if let Some(q) = &p.qself {
+                type_refs(&q.ty, out);
+            }
+            for seg in &p.path.segments {
+                out.push(seg.ident.to_string());
+                if let PathArguments::AngleBracketed(args) = &seg.arguments {
+                    for a in &args.args {
+                        if let GenericArgument::Type(t) = a {
+                            type_refs(t, out);
+                        }
+                    }
+                }
+            }
+        }
+        Type::Tuple(t) => t.elems.iter().for_each(|e| type_refs(e, out)),
+        Type::Array(a) => type_refs(&a.elem, out),
+        Type::Slice(s) => type_refs(&s.elem, out),
+        Type::Reference(r) => type_refs(&r.elem, out),
+        Type::Group(g) => type_refs(&g.elem, out),
+        Type::Paren(p) => type_refs(&p.elem, out),
+        _ => {}
+    }
+}
+
+/// The names of a definition's type and const parameters, as a JSON array.
+fn params_json(g: &syn::Generics) -> String {
+    let names: Vec<String> = g
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            syn::GenericParam::Type(t) => Some(json_str(&t.ident.to_string())),
+            syn::GenericParam::Const(c) => Some(json_str(&c.ident.to_string())),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    format!("[{}]", names.join(","))
+}
+
+/// The encoded fields (those not `#[codec(skip)]`) as a JSON array: `name` (named fields only),
+/// `type`, and `compact` / `encoded_as` when the field carries them.
+fn fields_json(fields: &Fields, refs: &mut Vec<String>) -> String {
+    let list: Vec<String> = fields
+        .iter()
+        .filter_map(|f| {
+            let attrs = codec_attrs(&f.attrs);
+            if attrs.skip {
+                return None;
+            }
+            type_refs(&f.ty, refs);
+            let mut o = String::from("{");
+            if let Some(n) = &f.ident {
+                o.push_str(&format!("\"name\":{},", json_str(&n.to_string())));
+            }
+            o.push_str(&format!("\"type\":{}", json_str(&type_name(&f.ty))));
+            if attrs.compact {
+                o.push_str(",\"compact\":true");
+            }
+            if let Some(t) = &attrs.encoded_as {
+                o.push_str(&format!(",\"encoded_as\":{}", json_str(t)));
+            }
+            o.push('}');
+            Some(o)
+        })
+        .collect();
+    format!("[{}]", list.join(","))
+}
+
+fn struct_type_def(s: &ItemStruct) -> TypeDef {
+    let name = s.ident.to_string();
+    let mut refs = Vec::new();
+    let fields = fields_json(&s.fields, &mut refs);
+    TypeDef {
+        json: format!(
+            "{{\"name\":{},\"kind\":\"struct\",\"params\":{},\"fields\":{}}}",
+            json_str(&name),
+            params_json(&s.generics),
+            fields
+        ),
+        name,
+        refs,
+    }
+}
+
+/// An enum: its variants (those not `#[codec(skip)]`) with their SCALE index, which is
+/// `#[codec(index = N)]`, else the explicit discriminant, else the position among the encoded
+/// variants (as the codec's derive decides). An index that is not an integer literal is given
+/// as its expression text.
+fn enum_type_def(e: &syn::ItemEnum) -> TypeDef {
+    let name = e.ident.to_string();
+    let mut refs = Vec::new();
+    let variants: Vec<String> = e
+        .variants
+        .iter()
+        .filter(|v| !codec_attrs(&v.attrs).skip)
+        .enumerate()
+        .map(|(i, v)| {
+            let attrs = codec_attrs(&v.attrs);
+            let index = attrs
+                .index
+                .or_else(|| {
+                    v.discriminant
+                        .as_ref()
+                        .map(|(_, d)| d.to_token_stream().to_string().replace(' ', ""))
+                })
+                .unwrap_or_else(|| i.to_string());
+            let index = match index.parse::<u8>() {
+                Ok(n) => n.to_string(),
+                Err(_) => json_str(&index),
+            };
+            format!(
+                "{{\"name\":{},\"index\":{},\"fields\":{}}}",
+                json_str(&v.ident.to_string()),
+                index,
+                fields_json(&v.fields, &mut refs)
+            )
+        })
+        .collect();
+    TypeDef {
+        json: format!(
+            "{{\"name\":{},\"kind\":\"enum\",\"params\":{},\"variants\":[{}]}}",
+            json_str(&name),
+            params_json(&e.generics),
+            variants.join(",")
+        ),
+        name,
+        refs,
+    }
+}
+
+fn alias_type_def(t: &syn::ItemType) -> TypeDef {
+    let name = t.ident.to_string();
+    let mut refs = Vec::new();
+    type_refs(&t.ty, &mut refs);
+    TypeDef {
+        json: format!(
+            "{{\"name\":{},\"kind\":\"alias\",\"params\":{},\"type\":{}}}",
+            json_str(&name),
+            params_json(&t.generics),
+            json_str(&type_name(&t.ty))
+        ),
+        name,
+        refs,
+    }
+}
+
+/// The custom types the contract's interface uses: those named by a constructor's or message's
+/// arguments or return type, an event's fields or a storage field, and the types their
+/// definitions name in turn; in declaration order.
+fn used_types<'a>(
+    types: &'a [TypeDef],
+    constructors: &[Callable],
+    messages: &[Callable],
+    events: &[EventDef],
+    storage: &[StorageField],
+) -> Vec<&'a TypeDef> {
+    let mut pending = Vec::new();
+    for c in constructors.iter().chain(messages) {
+        c.args.iter().for_each(|(_, t)| type_refs(t, &mut pending));
+        if let Some(t) = &c.output {
+            type_refs(t, &mut pending);
+        }
+    }
+    for e in events {
+        e.fields.iter().for_each(|(_, t, _)| type_refs(t, &mut pending));
+    }
+    for f in storage {
+        match &f.mapping {
+            Some((_, k, v)) => {
+                type_refs(k, &mut pending);
+                type_refs(v, &mut pending);
+            }
+            None => type_refs(&f.ty, &mut pending),
+        }
+    }
+    let mut used = vec![false; types.len()];
+    while let Some(name) = pending.pop() {
+        for (i, t) in types.iter().enumerate() {
+            if !used[i] && t.name == name {
+                used[i] = true;
+                pending.extend(t.refs.iter().cloned());
+            }
+        }
+    }
+    types.iter().zip(used).filter(|(_, u)| *u).map(|(t, _)| t).collect()
+}
+
+/// The storage layout as JSON: the root value (its key and the plain fields SCALE-encoded in
+/// this order) and each Mapping (entries at `prefix ++ SCALE(key)`).
+fn storage_json(storage: &Ident, fields: &[StorageField]) -> String {
+    let root: Vec<String> = fields
+        .iter()
+        .filter(|f| f.mapping.is_none())
+        .map(|f| {
+            format!(
+                "{{\"name\":{},\"type\":{}}}",
+                json_str(&f.ident.to_string()),
+                json_str(&type_name(&f.ty))
+            )
+        })
+        .collect();
+    let mappings: Vec<String> = fields
+        .iter()
+        .filter_map(|f| {
+            let (prefix, k, v) = f.mapping.as_ref()?;
+            Some(format!(
+                "{{\"name\":{},\"prefix\":\"{}\",\"key\":{},\"value\":{}}}",
+                json_str(&f.ident.to_string()),
+                hex(prefix),
+                json_str(&type_name(k)),
+                json_str(&type_name(v))
+            ))
+        })
+        .collect();
+    format!(
+        "{{\"struct\":{},\"root\":{{\"key\":\"0x00000000\",\"fields\":[{}]}},\"mappings\":[{}]}}",
+        json_str(&storage.to_string()),
+        root.join(","),
+        mappings.join(",")
+    )
+}
+
+fn metadata_json(
+    name: &str,
+    constructors: &[Callable],
+    messages: &[Callable],
+    events: &[EventDef],
+    types: &[&TypeDef],
+    storage: &Ident,
+    storage_fields: &[StorageField],
+) -> String {
     fn args(c: &Callable) -> String {
         let list: Vec<String> = c
             .args
@@ -708,11 +1130,14 @@ fn metadata_json(name: &str, constructors: &[Callable], messages: &[Callable], e
             )
         })
         .collect();
+    let types: Vec<&str> = types.iter().map(|t| t.json.as_str()).collect();
     format!(
-        "{{\"abi\":\"watt_v1\",\"name\":{},\"constructors\":[{}],\"messages\":[{}],\"events\":[{}]}}",
+        "{{\"abi\":\"watt_v1\",\"name\":{},\"constructors\":[{}],\"messages\":[{}],\"events\":[{}],\"types\":[{}],\"storage\":{}}}",
         json_str(name),
         ctors.join(","),
         msgs.join(","),
-        evs.join(",")
+        evs.join(","),
+        types.join(","),
+        storage_json(storage, storage_fields)
     )
 }

@@ -36,9 +36,23 @@ pub enum CallError {
     CodeNotFound,
     /// `instantiate`: the address already holds a contract.
     DuplicateContract,
-    /// The callee succeeded or reverted, but its output (`needed` bytes) did not fit the
-    /// buffer. The callee is not run again (it has run); raise `output_capacity` instead.
+    /// The callee's output (`needed` bytes) did not fit the buffer and the callee did not
+    /// revert as far as this contract can tell: its changes stand. The callee is not run again
+    /// (it has run); raise `output_capacity` instead.
+    ///
+    /// For `call` the host's `BUFFER_TOO_SMALL` does not say whether the callee reverted (see
+    /// ABI.md "call"), so on chain this may also be a callee that reverted; a host that reports
+    /// such a revert as `CALLEE_REVERTED` with the needed length gives
+    /// [`CallError::RevertedOutputTooLarge`] instead. For `instantiate` the SDK tells them apart
+    /// (a reverted constructor leaves no contract at the new address).
     OutputTooLarge {
+        /// The output's length.
+        needed: u32,
+    },
+    /// The callee reverted (its changes are undone), but its output (`needed` bytes, by
+    /// convention SCALE(Err(e))) did not fit the buffer, so it was not read. Raise
+    /// `output_capacity` to read it next time.
+    RevertedOutputTooLarge {
         /// The output's length.
         needed: u32,
     },
@@ -63,6 +77,12 @@ impl CallError {
             Err(Error::DuplicateContract) => CallError::DuplicateContract,
             Err(other) => CallError::Unknown(other.code()),
         }
+    }
+
+    /// Whether the callee reverted: [`CallError::Reverted`] or
+    /// [`CallError::RevertedOutputTooLarge`].
+    pub fn is_revert(&self) -> bool {
+        matches!(self, CallError::Reverted(_) | CallError::RevertedOutputTooLarge { .. })
     }
 
     /// Decodes a reverted callee's output as `E` (by convention a revert carries
@@ -90,6 +110,9 @@ impl fmt::Display for CallError {
             CallError::CodeNotFound => f.write_str("no code was uploaded under that hash"),
             CallError::DuplicateContract => f.write_str("that address already holds a contract"),
             CallError::OutputTooLarge { needed } => write!(f, "the callee's output ({needed} bytes) did not fit"),
+            CallError::RevertedOutputTooLarge { needed } => {
+                write!(f, "the callee reverted; its output ({needed} bytes) did not fit")
+            }
             CallError::Decode => f.write_str("the callee's output does not decode"),
             CallError::Unknown(c) => write!(f, "unknown return code {c}"),
         }
@@ -145,7 +168,8 @@ impl CallBuilder {
     }
 
     /// The most output bytes read back (default [`DEFAULT_OUTPUT_CAPACITY`]). A larger output
-    /// fails with [`CallError::OutputTooLarge`]: the call is not retried, since the callee has
+    /// fails with [`CallError::OutputTooLarge`], or [`CallError::RevertedOutputTooLarge`] when
+    /// the callee is known to have reverted: the call is not retried, since the callee has
     /// already run.
     pub fn output_capacity(mut self, bytes: usize) -> Self {
         self.output_capacity = bytes;
@@ -257,5 +281,114 @@ impl InstantiateBuilder {
             self.gas_limit,
             self.output_capacity,
         )
+    }
+}
+
+/// What a `call` / `instantiate` return code means, given the length word the host left and the
+/// buffer's capacity (ABI.md "Calling other contracts" and "Values in memory").
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) enum CallCode {
+    /// The output (`len` bytes, at most the capacity) was written at the buffer: `SUCCESS`, or
+    /// `CALLEE_REVERTED` when `reverted`.
+    Written {
+        /// The revert flag.
+        reverted: bool,
+        /// The output's length.
+        len: u32,
+    },
+    /// Nothing usable was written.
+    Failed(CallError),
+}
+
+/// Classifies a `call` / `instantiate` return `code`. `len` is the length word after the call.
+/// `succeeded` answers, only when the host said `BUFFER_TOO_SMALL`, whether the callee is known
+/// to have succeeded (`Some(true)`), known to have reverted (`Some(false)`) or not known
+/// (`None`, the case of `call`).
+///
+/// A `CALLEE_REVERTED` whose length word exceeds the capacity (a host that reports a revert
+/// whose output does not fit as a revert, writing only the needed length) is
+/// [`CallError::RevertedOutputTooLarge`]; the buffer is never read past what fits.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn classify_call_code(
+    code: i32,
+    len: u32,
+    capacity: usize,
+    succeeded: impl FnOnce() -> Option<bool>,
+) -> CallCode {
+    const SUCCESS: i32 = 0;
+    const CALLEE_REVERTED: i32 = 2;
+    const BUFFER_TOO_SMALL: i32 = 4;
+    let fits = len as usize <= capacity;
+    match code {
+        SUCCESS if fits => CallCode::Written { reverted: false, len },
+        // A faulty host: success with more than the buffer holds. Nothing is read.
+        SUCCESS => CallCode::Failed(CallError::OutputTooLarge { needed: len }),
+        CALLEE_REVERTED if fits => CallCode::Written { reverted: true, len },
+        CALLEE_REVERTED => CallCode::Failed(CallError::RevertedOutputTooLarge { needed: len }),
+        BUFFER_TOO_SMALL => match succeeded() {
+            Some(false) => CallCode::Failed(CallError::RevertedOutputTooLarge { needed: len }),
+            _ => CallCode::Failed(CallError::OutputTooLarge { needed: len }),
+        },
+        other => CallCode::Failed(CallError::from_code(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NEVER: fn() -> Option<bool> = || panic!("asked only after BUFFER_TOO_SMALL");
+
+    #[test]
+    fn success_and_revert_that_fit_are_written() {
+        assert_eq!(
+            classify_call_code(0, 3, 8, NEVER),
+            CallCode::Written {
+                reverted: false,
+                len: 3
+            }
+        );
+        assert_eq!(
+            classify_call_code(2, 8, 8, NEVER),
+            CallCode::Written { reverted: true, len: 8 }
+        );
+    }
+
+    #[test]
+    fn a_revert_reported_with_a_larger_length_is_a_revert_not_read() {
+        assert_eq!(
+            classify_call_code(2, 9, 8, NEVER),
+            CallCode::Failed(CallError::RevertedOutputTooLarge { needed: 9 })
+        );
+    }
+
+    #[test]
+    fn buffer_too_small_is_a_revert_when_the_callee_is_known_to_have_reverted() {
+        assert_eq!(
+            classify_call_code(4, 100, 8, || Some(false)),
+            CallCode::Failed(CallError::RevertedOutputTooLarge { needed: 100 })
+        );
+        assert_eq!(
+            classify_call_code(4, 100, 8, || Some(true)),
+            CallCode::Failed(CallError::OutputTooLarge { needed: 100 })
+        );
+        assert_eq!(
+            classify_call_code(4, 100, 8, || None),
+            CallCode::Failed(CallError::OutputTooLarge { needed: 100 })
+        );
+    }
+
+    #[test]
+    fn other_codes_are_their_errors() {
+        assert_eq!(classify_call_code(1, 0, 8, NEVER), CallCode::Failed(CallError::Trapped));
+        assert_eq!(
+            classify_call_code(10, 0, 8, NEVER),
+            CallCode::Failed(CallError::ReentranceDenied)
+        );
+        assert_eq!(
+            classify_call_code(0, 9, 8, NEVER),
+            CallCode::Failed(CallError::OutputTooLarge { needed: 9 })
+        );
     }
 }

@@ -13,7 +13,8 @@ use parity_scale_codec::Decode;
 /// What a dispatched constructor or message produced.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Outcome {
-    /// Whether the call ends with the revert flag (a message returned `Err`).
+    /// Whether the call ends with the revert flag (a message returned a value that
+    /// [`Reverts`], e.g. an `Err`).
     pub revert: bool,
     /// SCALE(return value).
     pub output: Vec<u8>,
@@ -100,6 +101,58 @@ fn push_hex(s: &mut String, b: u8) {
 impl fmt::Display for DispatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message())
+    }
+}
+
+/// A message return type that can ask for a revert: when [`Reverts::reverts`] says so, the call
+/// ends with the revert flag (every change it made is undone) and the SCALE-encoded value as
+/// its output.
+///
+/// Implemented for `Result<T, E>` (reverts on `Err`), whatever the type is called in the
+/// message's signature: `Result`, `core::result::Result`, `std::result::Result` or an alias
+/// such as `type MyResult<T> = Result<T, MyError>`. Implement it for your own return type to
+/// make it revert. A return type that does not implement it never reverts.
+pub trait Reverts {
+    /// Whether this value ends the call with the revert flag.
+    fn reverts(&self) -> bool;
+}
+
+impl<T, E> Reverts for Result<T, E> {
+    fn reverts(&self) -> bool {
+        self.is_err()
+    }
+}
+
+/// How `#[contract]` asks whether a message's return value reverts, decided by its type at
+/// compile time (autoref dispatch): for `(&RevertProbe(&value)).__watt_reverts()`, method
+/// lookup first tries [`RevertsByType`], implemented for `RevertProbe<T>` where
+/// `T: `[`Reverts`]; only when `T` does not implement it does lookup go on to the autoref
+/// step, where [`NeverReverts`] (implemented for every `&RevertProbe<T>`) answers `false`.
+/// Needs a concrete type, which a message's return type always is.
+#[doc(hidden)]
+pub struct RevertProbe<'a, T>(pub &'a T);
+
+/// The first choice of [`RevertProbe`]: the value's own [`Reverts`].
+#[doc(hidden)]
+pub trait RevertsByType {
+    fn __watt_reverts(&self) -> bool;
+}
+
+impl<T: Reverts> RevertsByType for RevertProbe<'_, T> {
+    fn __watt_reverts(&self) -> bool {
+        self.0.reverts()
+    }
+}
+
+/// The fallback of [`RevertProbe`]: a type without [`Reverts`] never reverts.
+#[doc(hidden)]
+pub trait NeverReverts {
+    fn __watt_reverts(&self) -> bool;
+}
+
+impl<T> NeverReverts for &RevertProbe<'_, T> {
+    fn __watt_reverts(&self) -> bool {
+        false
     }
 }
 

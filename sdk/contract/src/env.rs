@@ -4,7 +4,9 @@
 //! On wasm32 each function calls the host import; natively (tests) the same functions are served
 //! by the thread-local off-chain environment of [`crate::test`]. Output buffers that turn out too
 //! small (`BUFFER_TOO_SMALL`) are retried at the needed length, except for `call` and
-//! `instantiate`, whose callee has already run (see [`crate::CallBuilder::output_capacity`]).
+//! `instantiate`, whose callee has already run (see [`crate::CallBuilder::output_capacity`]);
+//! there a callee known to have reverted is reported as a revert
+//! ([`CallError::RevertedOutputTooLarge`]), never hidden behind the buffer's size.
 
 use crate::call::CallError;
 use crate::types::{AccountId, Balance, Error, Hash};
@@ -156,6 +158,17 @@ pub fn instantiate(
     backend::instantiate(code_hash, value, input, salt, gas_limit, output_capacity)
 }
 
+/// The address `instantiate` gives a contract of `code_hash` created by `deployer` with `salt`:
+/// `blake2b-256("watt:contract" ++ deployer ++ code_hash ++ salt)` (ABI.md "Addresses").
+pub fn contract_address(deployer: &AccountId, code_hash: &Hash, salt: &[u8]) -> AccountId {
+    let mut preimage = Vec::with_capacity(13 + 64 + salt.len());
+    preimage.extend_from_slice(b"watt:contract");
+    preimage.extend_from_slice(&deployer.0);
+    preimage.extend_from_slice(&code_hash.0);
+    preimage.extend_from_slice(salt);
+    AccountId(hash_blake2_256(&preimage))
+}
+
 /// Removes this contract and its storage, sends its balance and deposit to `beneficiary`, and
 /// ends the call successfully. Natively this unwinds with a [`crate::test::ContractExit`].
 pub fn terminate(beneficiary: &AccountId) -> ! {
@@ -186,6 +199,7 @@ pub fn debug_message(message: &str) {
 #[cfg(target_arch = "wasm32")]
 mod onchain {
     use super::*;
+    use crate::call::{classify_call_code, CallCode};
 
     /// The first capacity tried for variable-length outputs; larger outputs cost one retry.
     const FIRST_CAPACITY: usize = 256;
@@ -398,28 +412,30 @@ mod onchain {
         }
     }
 
-    /// Maps a call's code and the output read back to the result.
-    fn call_result(code: i32, buf: Vec<u8>, len: u32) -> Result<Vec<u8>, CallError> {
-        match code {
-            0 => Ok(buf),
-            // Reverted: the output was written like on success.
-            2 => Err(CallError::Reverted(buf)),
-            BUFFER_TOO_SMALL => Err(CallError::OutputTooLarge { needed: len }),
-            other => Err(CallError::from_code(other)),
-        }
-    }
-
-    /// Like [`read_once`], but a reverted callee's output is kept too.
-    fn read_call(capacity: usize, mut f: impl FnMut(*mut u8, *mut u32) -> i32) -> (i32, Vec<u8>, u32) {
+    /// Runs a `call` / `instantiate` import `f(out_ptr, out_len_ptr)` with a buffer of
+    /// `capacity` and classifies its code (see [`crate::call::classify_call_code`]); the output
+    /// is read only when the host wrote it.
+    fn run_call(
+        capacity: usize,
+        f: impl FnOnce(*mut u8, *mut u32) -> i32,
+        succeeded: impl FnOnce() -> Option<bool>,
+    ) -> Result<Vec<u8>, CallError> {
         let mut buf: Vec<u8> = Vec::with_capacity(capacity);
-        let mut len: u32 = capacity as u32;
+        let mut len: u32 = u32::try_from(capacity).unwrap_or(u32::MAX);
         let code = f(buf.as_mut_ptr(), &mut len);
-        if code == 0 || code == 2 {
-            // SAFETY: on SUCCESS or CALLEE_REVERTED the host wrote `len` (at most the capacity)
-            // bytes at the buffer's start.
-            unsafe { buf.set_len((len as usize).min(capacity)) };
+        match classify_call_code(code, len, capacity, succeeded) {
+            CallCode::Written { reverted, len } => {
+                // SAFETY: on SUCCESS or CALLEE_REVERTED with a length within the capacity the
+                // host wrote `len` bytes at the buffer's start.
+                unsafe { buf.set_len(len as usize) };
+                if reverted {
+                    Err(CallError::Reverted(buf))
+                } else {
+                    Ok(buf)
+                }
+            }
+            CallCode::Failed(e) => Err(e),
         }
-        (code, buf, len)
     }
 
     pub fn call(
@@ -430,7 +446,8 @@ mod onchain {
         output_capacity: usize,
     ) -> Result<Vec<u8>, CallError> {
         let v = value.to_le_bytes();
-        let (code, buf, len) = read_call(output_capacity, |ptr, len| {
+        // `BUFFER_TOO_SMALL` from `call` does not say whether the callee reverted: unknown.
+        let run = |ptr: *mut u8, len: *mut u32| {
             // SAFETY: callee (32 bytes), value (16), input are live and only read; the host
             // writes at most `*len` bytes at `ptr`.
             unsafe {
@@ -444,8 +461,8 @@ mod onchain {
                     len,
                 )
             }
-        });
-        call_result(code, buf, len)
+        };
+        run_call(output_capacity, run, || None)
     }
 
     pub fn instantiate(
@@ -458,7 +475,7 @@ mod onchain {
     ) -> Result<(AccountId, Vec<u8>), CallError> {
         let v = value.to_le_bytes();
         let mut address = [0u8; 32];
-        let (code, buf, len) = read_call(output_capacity, |ptr, len| {
+        let run = |ptr: *mut u8, len: *mut u32| {
             // SAFETY: code hash (32 bytes), value (16), input and salt are live and only read;
             // the host writes 32 bytes at `address` and at most `*len` bytes at `ptr`.
             unsafe {
@@ -475,8 +492,12 @@ mod onchain {
                     len,
                 )
             }
-        });
-        call_result(code, buf, len).map(|out| (AccountId(address), out))
+        };
+        // After `BUFFER_TOO_SMALL` the new contract exists exactly when its constructor
+        // succeeded (a reverted constructor's contract is undone with it; an existing address
+        // would have been `DUPLICATE_CONTRACT`). Asked only then: it costs two host calls.
+        let succeeded = || Some(is_contract(&super::contract_address(&self::address(), code_hash, salt)));
+        run_call(output_capacity, run, succeeded).map(|out| (AccountId(address), out))
     }
 
     pub fn terminate(beneficiary: &AccountId) -> ! {

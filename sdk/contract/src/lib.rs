@@ -23,12 +23,15 @@
 //! }
 //! ```
 //!
-//! - [`contract`] generates the dispatch (`deploy`/`call` exports on wasm32), the storage layout
-//!   and the metadata (custom section `watt_metadata`); see `watt-contract-macros`.
+//! - [`contract`] generates the dispatch (`deploy`/`call` exports on wasm32; a message whose
+//!   value [`dispatch::Reverts`], e.g. any `Err`, reverts), the storage layout and the metadata
+//!   (custom section `watt_metadata`, with custom type definitions and the storage layout); see
+//!   `watt-contract-macros`.
 //! - [`env`]: every `watt_v1` function as a safe function.
 //! - [`Mapping`]: a lazy key-value field of the storage struct ([`storage`] documents the layout).
 //! - [`CallBuilder`] / [`InstantiateBuilder`]: cross-contract calls by selector.
-//! - [`test`] (native only): the off-chain environment contract unit tests run in.
+//! - [`test`] (native only): the off-chain environment contract unit tests run in (reverts,
+//!   existential deposit and storage deposits modelled as on chain).
 //!
 //! On wasm32 the crate (feature `panic-handler`, on by default) supplies the panic handler
 //! (message to `debug_message`, then trap) and a bump allocator (each call runs in a fresh

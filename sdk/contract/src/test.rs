@@ -2,16 +2,45 @@
 //! every [`crate::env`] function, so contract unit tests call message methods directly on the
 //! storage struct, or run the generated dispatch (`Contract::__watt_call`) through [`execute`].
 //!
-//! What it models: the caller, own address and value of the current frame; balances (transfers
-//! move them, no existential deposit); block number, time and gas left (set by the test, not
-//! metered); storage per contract address; events with their topics and data; debug messages;
-//! cross-contract `call` / `instantiate` to contracts registered natively (a closure, or a real
-//! contract's generated dispatch), with value transfer, reentrancy denial, the depth limit (8)
-//! and the callee's changes rolled back when it reverts, fails to dispatch or panics (a trap);
-//! `terminate`; sr25519 verification (schnorrkel, context `watt`).
+//! What it models, following the contracts pallet (`pallets/contracts/src/exec.rs`):
+//! - the caller, own address and value of the current frame; the transaction's signer (the
+//!   *origin*: the caller of the test's own frame, or of [`execute_as`] run from test code);
+//!   block number, time and gas left (set by the test, not metered); storage per contract;
+//!   events with their topics and data; debug messages;
+//! - **reverts**: a call that reverts (a message returning `Err`, or any value that
+//!   [`crate::dispatch::Reverts`]), fails to dispatch or panics (a trap) leaves no trace: its
+//!   storage writes, events, balance transfers and storage deposits are undone. This holds for
+//!   [`execute`] / [`execute_as`], for cross-contract calls, and for a message a test calls
+//!   directly (`token.transfer(..)`): `#[contract]` runs each message natively as a
+//!   [`MessageUnit`], which also restores a `&mut self` message's plain fields on a revert;
+//! - **balances** under the chain's existential deposit (ED) rules: a transfer may not create an
+//!   account holding less than the ED; a contract's `transfer` and the value of its `call` /
+//!   `instantiate` may not leave it below the ED (`TransferFailed`); the origin may spend below
+//!   it, and is then reaped (its balance drops to 0, as the dust goes to the fee pool); a
+//!   contract created by `instantiate` is endowed with the ED by the origin;
+//! - **storage deposits**: each storage change costs `deposit_per_item` per new key and
+//!   `deposit_per_byte` per byte of key and value (negative when storage shrinks). What a call
+//!   frame owes is settled with the origin when the frame succeeds: a charge the origin cannot
+//!   pay fails the call (a trap), a refund is paid back (at most what the contract holds, and
+//!   not when the origin is empty and the refund is below the ED). The deposit a contract holds
+//!   is [`storage_deposit_of`]; `terminate` sends it to the beneficiary. Outside any call a
+//!   test makes (say, `Mapping::insert` in a constructor called directly) each write settles
+//!   at once;
+//! - cross-contract `call` / `instantiate` to contracts registered natively (a closure, or a
+//!   real contract's generated dispatch), with value transfer, reentrancy denial and the depth
+//!   limit (8); an output larger than the caller's buffer is [`CallError::OutputTooLarge`], or
+//!   [`CallError::RevertedOutputTooLarge`] when the callee reverted (on chain `instantiate`
+//!   tells these apart as well; `call` needs the host to report such a revert as
+//!   `CALLEE_REVERTED`, see [`CallError::OutputTooLarge`]);
+//! - `terminate`; sr25519 verification (schnorrkel, context `watt`).
 //!
-//! Not modelled: gas metering and storage deposits; `return_value` / `terminate` called outside
-//! [`execute`] or a cross-contract call unwind the test (with a [`ContractExit`] payload).
+//! The ED and the deposit prices are [`Economics`]: a fresh environment has none
+//! ([`Economics::NONE`], so tests need not fund anyone), and [`set_economics`]`(`[`Economics::CHAIN`]`)`
+//! switches to the chain's defaults.
+//!
+//! Not modelled: gas metering; the transaction's storage deposit limit; `return_value` /
+//! `terminate` called outside [`execute`] or a cross-contract call unwind the test (with a
+//! [`ContractExit`] payload).
 //!
 //! Each test thread starts with a fresh environment: [`default_accounts`]`().alice` calling the
 //! contract at [`CONTRACT`], nothing transferred, no balances, block 1 at time 0.
@@ -110,12 +139,70 @@ pub fn default_accounts() -> DefaultAccounts {
 /// The deepest call stack, as on chain (`MAX_CALL_DEPTH`).
 const MAX_CALL_DEPTH: usize = 8;
 
+/// One unit of the native token (`watt_primitives::UNIT`): 10^12 of the smallest unit.
+pub const UNIT: Balance = 1_000_000_000_000;
+
+/// The existential deposit and the storage deposit prices of the off-chain environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Economics {
+    /// The least an account may hold (0: no existential deposit).
+    pub existential_deposit: Balance,
+    /// The deposit for each storage key a contract adds (refunded when it is removed).
+    pub deposit_per_item: Balance,
+    /// The deposit for each byte of key and value a contract adds (refunded when freed).
+    pub deposit_per_byte: Balance,
+}
+
+impl Economics {
+    /// No existential deposit, free storage: what a fresh environment starts with.
+    pub const NONE: Economics = Economics {
+        existential_deposit: 0,
+        deposit_per_item: 0,
+        deposit_per_byte: 0,
+    };
+
+    /// The chain's defaults: the existential deposit of the default chain spec
+    /// (`node/chain-spec`, `UNIT / 100`) and the deposit prices of the contracts pallet's
+    /// `Schedule::default()` (`pallets/contracts/src/schedule.rs`: `deposit_per_item: UNIT /
+    /// 100`, `deposit_per_byte: UNIT / 10_000`).
+    pub const CHAIN: Economics = Economics {
+        existential_deposit: UNIT / 100,
+        deposit_per_item: UNIT / 100,
+        deposit_per_byte: UNIT / 10_000,
+    };
+}
+
+impl Default for Economics {
+    fn default() -> Self {
+        Economics::NONE
+    }
+}
+
 #[derive(Clone)]
 struct Frame {
     caller: AccountId,
     address: AccountId,
     value: Balance,
     input: Vec<u8>,
+    /// Units of work running in this frame (a call run by the environment, a message called
+    /// directly); only the outermost one snapshots, rolls back and settles.
+    units: u32,
+    /// The storage deposit the frame's writes owe so far (negative: are owed), settled with
+    /// the origin when its outermost unit succeeds.
+    deposit_delta: i128,
+}
+
+impl Frame {
+    fn new(caller: AccountId, address: AccountId, value: Balance, input: Vec<u8>) -> Self {
+        Frame {
+            caller,
+            address,
+            value,
+            input,
+            units: 0,
+            deposit_delta: 0,
+        }
+    }
 }
 
 /// What a revert undoes.
@@ -126,6 +213,8 @@ struct State {
     events: Vec<EmittedEvent>,
     /// Contracts: code hash and call handler.
     contracts: BTreeMap<AccountId, (Hash, Handler)>,
+    /// The storage deposit each contract holds.
+    deposits: BTreeMap<AccountId, Balance>,
 }
 
 struct Engine {
@@ -138,23 +227,27 @@ struct Engine {
     debug: Vec<String>,
     /// Uploaded code: deploy and call handlers.
     codes: BTreeMap<Hash, (Handler, Handler)>,
+    economics: Economics,
+    /// The transaction's signer while [`execute_as`] runs one from test code.
+    origin: Option<AccountId>,
+    /// Set by `return_value` / `terminate` before they unwind: whether the call ended
+    /// successfully (read by a [`MessageUnit`] the unwind passes through).
+    exit_success: Option<bool>,
 }
 
 impl Engine {
     fn new() -> Self {
         Engine {
             state: State::default(),
-            frames: std::vec![Frame {
-                caller: default_accounts().alice,
-                address: CONTRACT,
-                value: 0,
-                input: Vec::new()
-            }],
+            frames: std::vec![Frame::new(default_accounts().alice, CONTRACT, 0, Vec::new())],
             block_number: 1,
             now: 0,
             gas_left: 1_000_000_000,
             debug: Vec::new(),
             codes: BTreeMap::new(),
+            economics: Economics::NONE,
+            origin: None,
+            exit_success: None,
         }
     }
 
@@ -166,27 +259,112 @@ impl Engine {
         self.frames.last_mut().expect("the test frame is never popped")
     }
 
+    /// The transaction's signer: it pays storage deposits and endowments.
+    fn origin(&self) -> AccountId {
+        self.origin.unwrap_or(self.frames[0].caller)
+    }
+
     fn balance(&self, who: &AccountId) -> Balance {
         self.state.balances.get(who).copied().unwrap_or(0)
     }
 
-    fn move_value(&mut self, from: &AccountId, to: &AccountId, value: Balance) -> Result<(), Error> {
+    /// Sets a balance as the chain does after a debit: below the ED the account is reaped
+    /// (its balance record removed; the dust goes to the fee pool, not modelled).
+    fn set_free(&mut self, who: &AccountId, amount: Balance) {
+        if amount == 0 || amount < self.economics.existential_deposit {
+            self.state.balances.remove(who);
+        } else {
+            self.state.balances.insert(*who, amount);
+        }
+    }
+
+    /// Moves `value` under the ED rules of the balances pallet's `transfer`: the payer must
+    /// hold it, and keep the ED when `keep_alive` (else it is reaped below the ED); the payee
+    /// may not be created with less than the ED.
+    fn transfer(&mut self, from: &AccountId, to: &AccountId, value: Balance, keep_alive: bool) -> Result<(), Error> {
+        let ed = self.economics.existential_deposit;
+        let remaining = self.balance(from).checked_sub(value).ok_or(Error::TransferFailed)?;
+        if keep_alive && remaining < ed {
+            return Err(Error::TransferFailed);
+        }
+        if from == to {
+            return Ok(());
+        }
+        let to_free = self.balance(to);
+        let to_new = to_free.checked_add(value).ok_or(Error::TransferFailed)?;
+        if to_free == 0 && to_new < ed {
+            return Err(Error::TransferFailed);
+        }
+        self.set_free(from, remaining);
+        self.state.balances.insert(*to, to_new);
+        Ok(())
+    }
+
+    /// The value sent with a call from `from`, as the pallet moves it: none when zero; a
+    /// contract paying keeps its ED, the origin may spend down to nothing.
+    fn pay_value(&mut self, from: &AccountId, to: &AccountId, value: Balance) -> Result<(), Error> {
         if value == 0 {
             return Ok(());
         }
-        let have = self.balance(from);
-        if have < value {
-            return Err(Error::TransferFailed);
-        }
-        self.state.balances.insert(*from, have - value);
-        let to_have = self.balance(to);
-        self.state.balances.insert(*to, to_have.saturating_add(value));
-        Ok(())
+        let keep_alive = *from != self.origin();
+        self.transfer(from, to, value, keep_alive)
     }
 
     fn own_storage(&mut self) -> &mut BTreeMap<Vec<u8>, Vec<u8>> {
         let me = self.frame().address;
         self.state.storage.entry(me).or_default()
+    }
+
+    /// The deposit a storage change owes (the pallet's `account_storage`): `old` / `new` are
+    /// the value's lengths before and after, `key_len` the contract's key length.
+    fn storage_delta(&self, key_len: usize, old: Option<usize>, new: Option<usize>) -> i128 {
+        let size = |v: Option<usize>| v.map_or(0i128, |l| (key_len + l) as i128);
+        let items = new.is_some() as i128 - old.is_some() as i128;
+        let bytes = size(new) - size(old);
+        items * self.economics.deposit_per_item as i128 + bytes * self.economics.deposit_per_byte as i128
+    }
+
+    /// Takes (positive `delta`) or refunds (negative) `contract`'s storage deposit from / to the
+    /// origin, as the pallet's `settle_deposit` does. `Err` (with the reason) when the origin
+    /// cannot pay; nothing changed then.
+    fn settle(&mut self, contract: &AccountId, delta: i128) -> Result<(), String> {
+        let origin = self.origin();
+        if delta > 0 {
+            let charge = delta as Balance;
+            let have = self.balance(&origin);
+            let Some(remaining) = have.checked_sub(charge) else {
+                return Err(std::format!(
+                    "storage deposit not paid: {origin:?} owes {charge} and holds {have} (fund it with test::set_balance)"
+                ));
+            };
+            self.set_free(&origin, remaining);
+            *self.state.deposits.entry(*contract).or_default() += charge;
+        } else if delta < 0 {
+            let held = self.state.deposits.get(contract).copied().unwrap_or(0);
+            let refund = delta.unsigned_abs().min(held);
+            let have = self.balance(&origin);
+            // A refund that would create the origin's account below the ED stays held.
+            if refund > 0 && !(have == 0 && refund < self.economics.existential_deposit) {
+                self.state.balances.insert(origin, have + refund);
+                self.state.deposits.insert(*contract, held - refund);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a storage change's deposit in the current frame; outside any unit it is
+    /// settled at once (`Err` when it cannot be paid: nothing changed then).
+    fn record_storage(&mut self, delta: i128) -> Result<(), String> {
+        if delta == 0 {
+            return Ok(());
+        }
+        if self.frame().units == 0 {
+            let me = self.frame().address;
+            self.settle(&me, delta)
+        } else {
+            self.frame_mut().deposit_delta += delta;
+            Ok(())
+        }
     }
 }
 
@@ -238,17 +416,46 @@ pub fn set_value_transferred(value: Balance) {
 }
 
 /// Sends `value` from the caller to the contract with the current call, as a payable call does:
-/// moves the balance and sets the value transferred. Panics if the caller cannot pay.
+/// moves the balance (under the ED rules) and sets the value transferred. Panics if the caller
+/// cannot pay it, or the contract's account would be created below the existential deposit.
 pub fn pay(value: Balance) {
     with(|e| {
         let (from, to) = (e.frame().caller, e.frame().address);
-        e.move_value(&from, &to, value)
-            .expect("test caller cannot pay this value");
+        if e.pay_value(&from, &to, value).is_err() {
+            panic!(
+                "test caller cannot pay {value}: it holds {}, or the contract's account would hold less than the existential deposit {}",
+                e.balance(&from),
+                e.economics.existential_deposit
+            );
+        }
         e.frame_mut().value = value;
     });
 }
 
-/// Sets an account's free balance.
+/// Sets the existential deposit and the storage deposit prices (see [`Economics`]).
+pub fn set_economics(economics: Economics) {
+    with(|e| e.economics = economics);
+}
+
+/// The existential deposit and the storage deposit prices in force.
+pub fn economics() -> Economics {
+    with(|e| e.economics)
+}
+
+/// The storage deposit `contract` holds (paid by the origins of the calls that grew its
+/// storage).
+pub fn storage_deposit_of(contract: &AccountId) -> Balance {
+    with(|e| e.state.deposits.get(contract).copied().unwrap_or(0))
+}
+
+/// The transaction's signer: the account that pays storage deposits and the endowment of
+/// contracts `instantiate` creates (the test frame's caller, or the caller of an
+/// [`execute_as`] run from test code).
+pub fn origin() -> AccountId {
+    with(|e| e.origin())
+}
+
+/// Sets an account's free balance (no existential deposit check).
 pub fn set_balance(account: &AccountId, balance: Balance) {
     with(|e| {
         e.state.balances.insert(*account, balance);
@@ -342,13 +549,14 @@ pub fn register_code(
 /// Runs a dispatch function (e.g. `Token::__watt_call`) as one contract call with `input`, in
 /// the current frame: the result as a caller would see it. On a revert, a dispatch error or a
 /// panic (a trap) every change the call made is rolled back; a dispatch error's or panic's text
-/// is added to [`debug_messages`].
+/// is added to [`debug_messages`]. When it succeeds, its storage deposit is settled with the
+/// origin; a deposit the origin cannot pay fails the call like a trap.
 pub fn execute(handler: impl Fn(&[u8]) -> DispatchResult, input: &[u8]) -> Result<Vec<u8>, CallError> {
     let snapshot = with(|e| {
         e.frame_mut().input = input.to_vec();
         e.state.clone()
     });
-    let result = run_guarded(&handler, input);
+    let result = run_unit(&handler, input);
     if result.is_err() {
         with(|e| e.state = snapshot);
     }
@@ -356,7 +564,9 @@ pub fn execute(handler: impl Fn(&[u8]) -> DispatchResult, input: &[u8]) -> Resul
 }
 
 /// [`execute`] as a call from `caller` to `address` with `value` (moved from the caller first):
-/// a new frame, like a transaction or a contract's call.
+/// a new frame, like a transaction or a contract's call. Run from test code (no contract code
+/// running), it is a transaction signed by `caller`: `caller` is the origin that pays the
+/// value without keeping the existential deposit, and pays the storage deposit.
 pub fn execute_as(
     caller: AccountId,
     address: AccountId,
@@ -364,23 +574,66 @@ pub fn execute_as(
     handler: impl Fn(&[u8]) -> DispatchResult,
     input: &[u8],
 ) -> Result<Vec<u8>, CallError> {
-    let snapshot = with(|e| e.state.clone());
-    if with(|e| e.move_value(&caller, &address, value)).is_err() {
-        return Err(CallError::TransferFailed);
-    }
-    with(|e| {
-        e.frames.push(Frame {
-            caller,
-            address,
-            value,
-            input: input.to_vec(),
-        })
+    let (snapshot, saved_origin) = with(|e| {
+        let saved = e.origin;
+        if e.frames.len() == 1 && e.frames[0].units == 0 {
+            e.origin = Some(caller);
+        }
+        (e.state.clone(), saved)
     });
-    let result = run_guarded(&handler, input);
+    let result = if with(|e| e.pay_value(&caller, &address, value)).is_err() {
+        Err(CallError::TransferFailed)
+    } else {
+        run_in_new_frame(Frame::new(caller, address, value, input.to_vec()), &handler, input)
+    };
     with(|e| {
-        e.frames.pop();
         if result.is_err() {
             e.state = snapshot;
+        }
+        e.origin = saved_origin;
+    });
+    result
+}
+
+/// Runs `handler` as the outermost unit of a new frame on top of the stack: pushes the frame,
+/// runs, pops it, settles its deposit when it succeeded. No rollback here.
+fn run_in_new_frame(
+    frame: Frame,
+    handler: &dyn Fn(&[u8]) -> DispatchResult,
+    input: &[u8],
+) -> Result<Vec<u8>, CallError> {
+    let depth = with(|e| {
+        e.frames.push(frame);
+        e.frames.len()
+    });
+    let result = run_unit(handler, input);
+    with(|e| {
+        debug_assert_eq!(e.frames.len(), depth, "frames are balanced");
+        e.frames.pop();
+    });
+    result
+}
+
+/// Runs `handler` in the current frame as one unit: catches unwinds, and when it succeeds
+/// settles the storage deposit its writes owe (a deposit the origin cannot pay turns the
+/// outcome into a trap, with the reason in the debug buffer). No rollback here.
+fn run_unit(handler: &dyn Fn(&[u8]) -> DispatchResult, input: &[u8]) -> Result<Vec<u8>, CallError> {
+    let saved_delta = with(|e| {
+        let f = e.frame_mut();
+        f.units += 1;
+        core::mem::take(&mut f.deposit_delta)
+    });
+    let mut result = run_guarded(handler, input);
+    with(|e| {
+        let f = e.frame_mut();
+        f.units -= 1;
+        let delta = core::mem::replace(&mut f.deposit_delta, saved_delta);
+        let me = f.address;
+        if result.is_ok() {
+            if let Err(why) = e.settle(&me, delta) {
+                e.debug.push(why);
+                result = Err(CallError::Trapped);
+            }
         }
     });
     result
@@ -389,7 +642,9 @@ pub fn execute_as(
 /// Runs `handler` catching unwinds: the outcome as a caller sees it (no rollback here).
 fn run_guarded(handler: &dyn Fn(&[u8]) -> DispatchResult, input: &[u8]) -> Result<Vec<u8>, CallError> {
     install_quiet_exit_hook();
-    match catch_unwind(AssertUnwindSafe(|| handler(input))) {
+    let caught = catch_unwind(AssertUnwindSafe(|| handler(input)));
+    with(|e| e.exit_success = None);
+    match caught {
         Ok(Ok(Outcome { revert: false, output })) => Ok(output),
         Ok(Ok(Outcome { revert: true, output })) => Err(CallError::Reverted(output)),
         Ok(Err(dispatch)) => {
@@ -415,6 +670,99 @@ fn run_guarded(handler: &dyn Fn(&[u8]) -> DispatchResult, input: &[u8]) -> Resul
     }
 }
 
+/// A message running natively: `#[contract]` wraps each message's body in one, so that a
+/// message a test calls directly (not through [`execute`]) behaves as on chain. The outermost
+/// unit of a frame snapshots the environment when it begins; when it ends with a revert (the
+/// message returned a value that [`crate::dispatch::Reverts`], e.g. an `Err`) or unwinds with
+/// a panic, the snapshot is restored (storage, events, balances, deposits); when it succeeds,
+/// the storage deposit its writes owe is settled with the origin (panicking, like a trap,
+/// when the origin cannot pay). A unit inside another one (a message calling a message, or a
+/// message run by [`execute`] or a cross-contract call, which roll back themselves) does
+/// nothing.
+#[doc(hidden)]
+pub struct MessageUnit {
+    /// The environment before the outermost unit began; `None` for an inner one.
+    snapshot: Option<State>,
+    ended: bool,
+}
+
+impl MessageUnit {
+    /// Begins a unit in the current frame.
+    pub fn begin() -> Self {
+        with(|e| {
+            let f = e.frame_mut();
+            f.units += 1;
+            let outermost = f.units == 1;
+            if outermost {
+                f.deposit_delta = 0;
+                e.exit_success = None;
+            }
+            MessageUnit {
+                snapshot: outermost.then(|| e.state.clone()),
+                ended: false,
+            }
+        })
+    }
+
+    /// Whether this is the frame's outermost unit (the one that rolls back and settles).
+    pub fn is_outermost(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    /// Ends the unit: rolls back when `revert`, else settles the deposit. Returns whether
+    /// the environment was rolled back (always `false` for an inner unit).
+    pub fn end(mut self, revert: bool) -> bool {
+        self.ended = true;
+        let snapshot = self.snapshot.take();
+        let outermost = snapshot.is_some();
+        let failure = with(|e| {
+            let f = e.frame_mut();
+            f.units -= 1;
+            let snapshot = snapshot?;
+            let delta = core::mem::take(&mut f.deposit_delta);
+            let me = f.address;
+            if revert {
+                e.state = snapshot;
+                return None;
+            }
+            match e.settle(&me, delta) {
+                Ok(()) => None,
+                Err(why) => {
+                    e.state = snapshot;
+                    Some(why)
+                }
+            }
+        });
+        if let Some(why) = failure {
+            panic!("{why}");
+        }
+        revert && outermost
+    }
+}
+
+impl Drop for MessageUnit {
+    /// A unit dropped without [`MessageUnit::end`] is unwinding: a trap, unless the message
+    /// ended the call successfully with `return_value` / `terminate`.
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let snapshot = self.snapshot.take();
+        with(|e| {
+            let success = e.exit_success == Some(true);
+            let f = e.frame_mut();
+            f.units = f.units.saturating_sub(1);
+            if let Some(snapshot) = snapshot {
+                let delta = core::mem::take(&mut f.deposit_delta);
+                let me = f.address;
+                if !success || e.settle(&me, delta).is_err() {
+                    e.state = snapshot;
+                }
+            }
+        });
+    }
+}
+
 fn dispatch_text(e: &DispatchError) -> String {
     e.to_string()
 }
@@ -429,6 +777,7 @@ pub(crate) mod host {
 
     pub fn return_value(revert: bool, data: &[u8]) -> ! {
         install_quiet_exit_hook();
+        with(|e| e.exit_success = Some(!revert));
         std::panic::panic_any(ContractExit::Return {
             revert,
             data: data.to_vec(),
@@ -449,11 +798,15 @@ pub(crate) mod host {
             value.len() <= 16 * 1024,
             "storage value over 16 KiB (this traps on chain)"
         );
-        with(|e| {
-            e.own_storage()
+        let done = with(|e| {
+            let old = e.own_storage().get(key).map(Vec::len);
+            let delta = e.storage_delta(key.len(), old, Some(value.len()));
+            e.record_storage(delta)?;
+            Ok(e.own_storage()
                 .insert(key.to_vec(), value.to_vec())
-                .map(|v| v.len() as u32)
-        })
+                .map(|v| v.len() as u32))
+        });
+        done.unwrap_or_else(|why: String| panic!("{why}"))
     }
 
     pub fn get_storage(key: &[u8]) -> Option<Vec<u8>> {
@@ -463,7 +816,15 @@ pub(crate) mod host {
 
     pub fn clear_storage(key: &[u8]) -> Option<u32> {
         check_key(key);
-        with(|e| e.own_storage().remove(key).map(|v| v.len() as u32))
+        let done = with(|e| {
+            let Some(old) = e.own_storage().get(key).map(Vec::len) else {
+                return Ok(None);
+            };
+            let delta = e.storage_delta(key.len(), Some(old), None);
+            e.record_storage(delta)?;
+            Ok(e.own_storage().remove(key).map(|v| v.len() as u32))
+        });
+        done.unwrap_or_else(|why: String| panic!("{why}"))
     }
 
     pub fn contains_storage(key: &[u8]) -> Option<u32> {
@@ -513,8 +874,9 @@ pub(crate) mod host {
 
     pub fn transfer(to: &AccountId, value: Balance) -> Result<(), Error> {
         with(|e| {
+            // A contract paying keeps its existential deposit.
             let from = e.frame().address;
-            e.move_value(&from, to, value)
+            e.transfer(&from, to, value, true)
         })
     }
 
@@ -535,7 +897,9 @@ pub(crate) mod host {
         });
     }
 
-    /// Pushes a frame for `callee`, runs `handler`, pops it; rolls back on failure.
+    /// Runs `handler` in a new frame for `callee` after `value` is paid (by the current
+    /// contract); rolls back to `snapshot` on any failure; maps an output larger than
+    /// `output_capacity` to the error a caller sees.
     fn nested(
         callee: AccountId,
         value: Balance,
@@ -544,32 +908,20 @@ pub(crate) mod host {
         snapshot: State,
         output_capacity: usize,
     ) -> Result<Vec<u8>, CallError> {
-        let moved = with(|e| {
-            let me = e.frame().address;
-            if e.move_value(&me, &callee, value).is_err() {
-                return false;
-            }
-            e.frames.push(Frame {
-                caller: me,
-                address: callee,
-                value,
-                input: input.to_vec(),
-            });
-            true
-        });
-        if !moved {
+        let me = with(|e| e.frame().address);
+        let result = if with(|e| e.pay_value(&me, &callee, value)).is_err() {
+            Err(CallError::TransferFailed)
+        } else {
+            run_in_new_frame(Frame::new(me, callee, value, input.to_vec()), handler, input)
+        };
+        if result.is_err() {
             with(|e| e.state = snapshot);
-            return Err(CallError::TransferFailed);
         }
-        let result = run_guarded(handler, input);
-        with(|e| {
-            e.frames.pop();
-            if matches!(result, Err(CallError::Trapped | CallError::Reverted(_))) {
-                e.state = snapshot;
-            }
-        });
         match result {
-            Ok(out) | Err(CallError::Reverted(out)) if out.len() > output_capacity => Err(CallError::OutputTooLarge {
+            Ok(out) if out.len() > output_capacity => Err(CallError::OutputTooLarge {
+                needed: out.len() as u32,
+            }),
+            Err(CallError::Reverted(out)) if out.len() > output_capacity => Err(CallError::RevertedOutputTooLarge {
                 needed: out.len() as u32,
             }),
             other => other,
@@ -611,33 +963,54 @@ pub(crate) mod host {
         output_capacity: usize,
     ) -> Result<(AccountId, Vec<u8>), CallError> {
         let (deploy, call) = with(|e| e.codes.get(code_hash).cloned()).ok_or(CallError::CodeNotFound)?;
-        let deployer = address();
-        let mut preimage = Vec::with_capacity(13 + 64 + salt.len());
-        preimage.extend_from_slice(b"watt:contract");
-        preimage.extend_from_slice(&deployer.0);
-        preimage.extend_from_slice(&code_hash.0);
-        preimage.extend_from_slice(salt);
-        let new = AccountId(hash_blake2_256(&preimage));
+        let new = crate::env::contract_address(&address(), code_hash, salt);
         if is_contract(&new) {
             return Err(CallError::DuplicateContract);
         }
         check_stack(&new)?;
-        let snapshot = with(|e| {
+        let endowed = with(|e| {
             let snapshot = e.state.clone();
             e.state.contracts.insert(new, (*code_hash, call));
-            snapshot
+            // The origin endows the new account with the existential deposit.
+            let ed = e.economics.existential_deposit;
+            let origin = e.origin();
+            if ed > 0 && e.transfer(&origin, &new, ed, false).is_err() {
+                e.state = snapshot;
+                e.debug.push(std::format!(
+                    "storage deposit not paid: the origin {origin:?} cannot endow the new contract with the existential deposit {ed}"
+                ));
+                return Err(CallError::Trapped);
+            }
+            Ok(snapshot)
         });
-        nested(new, value, input, &*deploy, snapshot, output_capacity).map(|out| (new, out))
+        nested(new, value, input, &*deploy, endowed?, output_capacity).map(|out| (new, out))
     }
 
     pub fn terminate(beneficiary: &AccountId) -> ! {
-        with(|e| {
+        let refused = with(|e| {
             let me = e.frame().address;
             let all = e.balance(&me);
-            let _ = e.move_value(&me, beneficiary, all);
+            if all > 0 && e.transfer(&me, beneficiary, all, false).is_err() {
+                return true;
+            }
             e.state.storage.remove(&me);
             e.state.contracts.remove(&me);
+            // The deposit held goes to the beneficiary (kept by the chain's deposit account
+            // when the beneficiary cannot be created with it); what this frame's writes owed
+            // is moot.
+            let held = e.state.deposits.remove(&me).unwrap_or(0);
+            let have = e.balance(beneficiary);
+            if held > 0 && !(have == 0 && held < e.economics.existential_deposit) {
+                e.state.balances.insert(*beneficiary, have + held);
+            }
+            e.frame_mut().deposit_delta = 0;
+            e.exit_success = Some(true);
+            false
         });
+        assert!(
+            !refused,
+            "terminate: the beneficiary cannot receive the balance (this traps on chain)"
+        );
         install_quiet_exit_hook();
         std::panic::panic_any(ContractExit::Terminated {
             beneficiary: *beneficiary,
