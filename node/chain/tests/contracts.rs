@@ -134,53 +134,63 @@ fn contracts_run_identically_through_the_wasm_and_the_native_runtime() {
     let r = dry_call(&chain, alice.account(), a, call_b(vec![8, 6]));
     assert_eq!(r.result.unwrap().data, 1u32.to_le_bytes().to_vec(), "CALLEE_TRAPPED");
 
-    // The same blocks natively, with the node's sandbox as the native twin.
-    let engine = ContractEngine::new(ContractEngineConfig::default()).unwrap();
-    watt_support::sandbox::set_host(Some(Arc::new(NativeSandbox::new(Arc::new(ContractSandbox::new(
-        Arc::new(engine),
-    ))))));
-    let config = dev_spec().genesis_config().unwrap();
-    let session = StateSession::new(Arc::new(MemoryBackend::default()));
-    let (session, ()) = watt_support::externalities::execute_with(session, || watt_runtime::api::build_genesis(config));
+    // The same blocks natively, with the node's sandbox as the native twin, under two native
+    // stacks 12x apart: the stack limit is counted in wasm values, so the recursion traps at the
+    // same depth with the same gas whatever the machine gives it.
     let mut state = MemoryBackend::default();
-    state.apply(&session.into_changes().unwrap());
-    let ctx = ChainContext {
-        genesis_hash: chain.genesis_hash(),
-    };
-    for number in 1..=2 {
-        let hash = chain.hash_at(number).unwrap().unwrap();
-        let block = chain.block(&hash).unwrap().unwrap();
-        let input = ApplyBlockInput {
-            chain: ctx.clone(),
-            number,
-            parent_hash: block.header.parent_hash,
-            close_time: block.header.close_time,
-            author: block.header.author,
-            transactions: block.transactions.clone(),
-        };
-        let session = StateSession::new(Arc::new(state.clone()));
-        let (session, out) =
-            watt_support::externalities::execute_with(session, || watt_runtime::api::apply_block(input));
-        let out = out.expect("a committed block is within the chain's size limits");
+    for native_stack in [128 * 1024, 1536 * 1024] {
+        let engine = ContractEngine::new(ContractEngineConfig {
+            max_wasm_stack: native_stack,
+            ..ContractEngineConfig::default()
+        })
+        .unwrap();
+        watt_support::sandbox::set_host(Some(Arc::new(NativeSandbox::new(Arc::new(ContractSandbox::new(
+            Arc::new(engine),
+        ))))));
+        let config = dev_spec().genesis_config().unwrap();
+        let session = StateSession::new(Arc::new(MemoryBackend::default()));
+        let (session, ()) =
+            watt_support::externalities::execute_with(session, || watt_runtime::api::build_genesis(config));
+        state = MemoryBackend::default();
         state.apply(&session.into_changes().unwrap());
-        let native: Vec<Receipt> = out
-            .results
-            .into_iter()
-            .map(|r| match r {
-                watt_primitives::abi::ApplyResult::Included(r) => r,
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(
-            native,
-            receipts(&chain, number),
-            "block {number}: receipts (gas refunds included) agree"
-        );
-        assert_eq!(
-            watt_primitives::events_root(&out.events),
-            block.header.events_root,
-            "block {number}: events agree"
-        );
+        let ctx = ChainContext {
+            genesis_hash: chain.genesis_hash(),
+        };
+        for number in 1..=2 {
+            let hash = chain.hash_at(number).unwrap().unwrap();
+            let block = chain.block(&hash).unwrap().unwrap();
+            let input = ApplyBlockInput {
+                chain: ctx.clone(),
+                number,
+                parent_hash: block.header.parent_hash,
+                close_time: block.header.close_time,
+                author: block.header.author,
+                transactions: block.transactions.clone(),
+            };
+            let session = StateSession::new(Arc::new(state.clone()));
+            let (session, out) =
+                watt_support::externalities::execute_with(session, || watt_runtime::api::apply_block(input));
+            let out = out.expect("a committed block is within the chain's size limits");
+            state.apply(&session.into_changes().unwrap());
+            let native: Vec<Receipt> = out
+                .results
+                .into_iter()
+                .map(|r| match r {
+                    watt_primitives::abi::ApplyResult::Included(r) => r,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(
+                native,
+                receipts(&chain, number),
+                "block {number} under a {native_stack}-byte native stack: receipts (gas refunds included) agree"
+            );
+            assert_eq!(
+                watt_primitives::events_root(&out.events),
+                block.header.events_root,
+                "block {number}: events agree"
+            );
+        }
     }
     // Same state: every key the native run wrote reads the same through the chain.
     let head = chain.hash_at(2).unwrap().unwrap();
@@ -194,11 +204,11 @@ fn contracts_run_identically_through_the_wasm_and_the_native_runtime() {
 }
 
 /// Eight nested contracts (the deepest call stack), each calling the next from the bottom of a
-/// recursion as deep as its own stack allows: the runtime's stack budget holds all of them and
-/// their relays, so the block applies and every level succeeds (a runtime trap here would fail
-/// the whole block on every node).
+/// recursion as deep as the deterministic stack limit allows: the runtime's stack budget holds
+/// all of them and their relays, so the block applies and every level succeeds (a runtime trap
+/// here would fail the whole block on every node).
 #[test]
-fn the_deepest_call_stack_with_every_contract_stack_nearly_full_fits_the_runtime() {
+fn the_deepest_call_stack_with_every_contract_stack_full_fits_the_runtime() {
     let dir = tempfile::tempdir().unwrap();
     let chain = open_dev_chain(dir.path());
     let keys = keyring();
@@ -216,26 +226,20 @@ fn the_deepest_call_stack_with_every_contract_stack_nearly_full_fits_the_runtime
         }
         v
     };
-    // The deepest recursion one contract survives (bisection over dry-runs).
+    // The deepest recursion, by hand from deep.wat and the rule (a frame is 8 + parameters +
+    // locals + the deepest operand stack, in wasm values): `call` 8 + 0 + 0 + 3 = 11, each `$r`
+    // 8 + 1 + 8 + 2 = 19, `$next` at the bottom 8 + 0 + 2 + 7 = 17. Recursion R holds R + 1
+    // frames of `$r`: 11 + 19 * 214 + 17 = 4,094 fits the 4,096 limit, R = 214 does not.
+    let limit = watt_primitives::sandbox::ContractVm::default().max_stack_height;
+    assert_eq!(limit, 4_096, "the figures above are for the default limit");
+    let r = 213u32;
     let survives = |r: u32| {
         dry_call(&chain, alice.account(), addrs[0], input(r, &[]))
             .result
             .is_ok()
     };
-    let (mut lo, mut hi) = (1u32, 100_000u32);
-    assert!(survives(lo) && !survives(hi));
-    while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        if survives(mid) {
-            lo = mid
-        } else {
-            hi = mid
-        }
-    }
-    // Leave room for the frames of the nested call itself at the bottom.
-    let r = lo.saturating_sub(lo / 8);
-    eprintln!("one contract survives {lo} levels of recursion; each of {levels} nests {r}");
-    assert!(r > 100, "the recursion fills a real stack");
+    assert!(survives(r), "{r} levels fit the limit");
+    assert!(!survives(r + 1), "{} levels pass it", r + 1);
     let outcome = dry_call(&chain, alice.account(), addrs[0], input(r, &addrs[1..]));
     assert_eq!(
         outcome.result.unwrap().data,
