@@ -544,6 +544,60 @@ fn hostile_code_is_refused_at_upload() {
             && why.contains("(i32, i32, i32, i32) -> (i32)"),
         "{why}"
     );
+    // Shapes the ABI rules out that would be stored and then fail at every call: each is
+    // refused at upload, and a dry-run names the rule.
+    let ends = r#"(func (export "deploy")) (func (export "call"))"#;
+    for (shape, rule) in [
+        (
+            format!(r#"(module (import "env" "memory" (memory 1 1)) (export "memory" (memory 0)) {ends})"#),
+            "define its own memory",
+        ),
+        (format!("(module {ends})"), "defines no memory"),
+        (
+            format!(r#"(module (memory (export "mem") 1 1) {ends})"#),
+            "not exported as `memory`",
+        ),
+        (
+            r#"(module (memory (export "memory") 1 1) (global (export "deploy") i32 (i32.const 0)) (func (export "call")))"#
+                .to_string(),
+            "export `deploy` is a global",
+        ),
+        (
+            r#"(module (memory (export "memory") 1 1) (func (export "deploy")) (func (export "call") (param i32)))"#
+                .to_string(),
+            "export `call` is a function of type",
+        ),
+        (
+            format!(
+                r#"(module (import "watt_v1" "caller" (func (param i32))) (import "watt_v1" "caller" (func (param i32)))
+                   (memory (export "memory") 1 1) {ends})"#
+            ),
+            "appears more than once",
+        ),
+        (
+            format!(r#"(module (memory (export "memory") 1 1) (data (i32.const 65535) "ab") {ends})"#),
+            "past the memory's initial",
+        ),
+    ] {
+        let code = wat::parse_str(&shape).unwrap();
+        refused(&mut env, code.clone(), "InvalidCode");
+        let r = env.chain.with(|| {
+            api::query(Query::ContractInstantiate(InstantiateRequest {
+                origin,
+                value: 0,
+                gas_limit: None,
+                storage_deposit_limit: None,
+                code: CodeSource::Upload(code),
+                input: vec![],
+                salt: vec![],
+            }))
+        });
+        let QueryResult::ContractExec(r) = r else {
+            panic!("{r:?}")
+        };
+        let why = String::from_utf8_lossy(&r.debug_message).into_owned();
+        assert!(why.contains(rule), "{shape}: {why}");
+    }
     // A dry-run says why.
     let r = env.chain.with(|| {
         api::query(Query::ContractInstantiate(InstantiateRequest {
@@ -564,6 +618,23 @@ fn hostile_code_is_refused_at_upload() {
     assert!(why.starts_with("invalid code: "), "{why}");
     // Nothing was stored.
     assert!(!env.chain.state().keys().any(|k| k.starts_with(b"contracts/code/")));
+    // A contract with a table, an indirect call, data and many functions is not refused.
+    let rich = wat::parse_str(
+        r#"(module (import "watt_v1" "input" (func $input (param i32 i32) (result i32)))
+           (memory (export "memory") 2 2) (table 4 4 funcref) (elem (i32.const 0) $a $b)
+           (data (i32.const 0) "hello") (data (i32.const 65536) "world")
+           (type $t (func (result i32)))
+           (func $a (result i32) (i32.const 1)) (func $b (result i32) (i32.const 2))
+           (func (export "deploy"))
+           (func (export "call") (drop (call_indirect (type $t) (i32.const 1)))))"#,
+    )
+    .unwrap();
+    let tx = env.chain.sign(&env.alice, contracts(Call::UploadCode { code: rich }));
+    let out = env.chain.block(vec![tx]);
+    let ApplyResult::Included(r) = &out.results[0] else {
+        panic!()
+    };
+    assert_eq!(r.outcome, TxOutcome::Success, "a rich, valid contract is stored");
 }
 
 /// A valid contract of about `kib` KiB (a data segment).

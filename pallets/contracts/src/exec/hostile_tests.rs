@@ -1,8 +1,8 @@
 //! A hostile contract at the ABI boundary: arbitrary sequences of environment calls, with
 //! arbitrary arguments over arbitrary memory, served by a real frame. Whatever the contract
-//! does, the runtime must not panic, must never charge more gas than the contract has, must
-//! neither create nor destroy tokens, and must keep the contract's storage accounting equal to
-//! what is really stored.
+//! does, the runtime must not panic, must never charge more gas than the contract has nor less
+//! than the schedule's price of what a call did, must neither create nor destroy tokens, and must
+//! keep the contract's storage accounting equal to what is really stored.
 
 use super::*;
 use crate::{ContractInfo, Contracts};
@@ -29,6 +29,27 @@ fn env_call() -> impl Strategy<Value = (Vec<u8>, Vec<u64>)> {
         1 => prop::collection::vec(any::<u8>(), 0..12),
     ];
     (name, prop::collection::vec(arg_value(), 0..11))
+}
+
+/// The least a call that succeeded must have been charged, written from the schedule's table
+/// (not from the code under test): the relay's base cost, the function's own cost and the bytes
+/// it copied out of the contract's memory.
+fn least_charge(s: &Schedule, name: &[u8], a: &[u64]) -> u64 {
+    let arg = |i: usize| a.get(i).copied().unwrap_or(0) as u32 as u64;
+    let own = match name {
+        b"set_storage" => s.storage_write + s.storage_per_byte * arg(3) + s.per_byte * (arg(1) + arg(3)),
+        b"clear_storage" => s.storage_write + s.per_byte * arg(1),
+        b"get_storage" | b"contains_storage" => s.storage_read + s.per_byte * arg(1),
+        b"transfer" => s.transfer + s.per_byte * 48,
+        b"deposit_event" => {
+            s.event + s.event_topic * arg(1) + s.event_per_byte * arg(3) + s.per_byte * (32 * arg(1) + arg(3))
+        }
+        b"balance_of" | b"is_contract" => s.storage_read + s.per_byte * 32,
+        b"caller" | b"address" => s.per_byte * 32,
+        b"value_transferred" => s.per_byte * 16,
+        _ => 0,
+    };
+    s.host_call + own
 }
 
 fn sum_of_balances(state: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>) -> u128 {
@@ -88,6 +109,13 @@ proptest! {
                 let mut meter = Meter { left, used: 0 };
                 let r = frame.serve(&name, &args, &mut meter, &mut mem);
                 prop_assert!(meter.used <= meter.left, "charged {} of {}", meter.used, meter.left);
+                if r.is_ok() {
+                    let least = least_charge(&frame.stack.schedule, &name, &args);
+                    prop_assert!(
+                        meter.used >= least,
+                        "{} charged {} for what costs at least {}", String::from_utf8_lossy(&name), meter.used, least
+                    );
+                }
                 left -= meter.used;
                 if frame.terminated || matches!(r, Err(Stop::Halt) | Err(Stop::OutOfGas)) {
                     break;
