@@ -116,6 +116,11 @@ impl From<&CodeLimits> for Limits {
     }
 }
 
+/// Most targets of one `br_table`: the compiler's own limit lies between 10,000 and 60,000
+/// (past it, valid code fails to compile), so validation names a rule below it; a Rust `match`
+/// needs one target per arm.
+pub const MAX_BR_TABLE_TARGETS: u32 = 16_384;
+
 /// Why contract code is refused.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum ValidationError {
@@ -236,6 +241,16 @@ pub enum ValidationError {
     TooManyParams {
         /// Parameters plus results.
         count: usize,
+        /// The limit.
+        max: u32,
+    },
+    /// A `br_table` with more targets than the compiler handles.
+    #[error("function {function} has a br_table of {targets} targets, the limit is {max}")]
+    BrTableTooLarge {
+        /// Function index.
+        function: u32,
+        /// Its targets.
+        targets: u32,
         /// The limit.
         max: u32,
     },
@@ -363,6 +378,13 @@ fn check_nesting(body: &wasmparser::FunctionBody<'_>, function: u32, limits: &Li
                 if frames.pop() == Some(true) {
                     loops -= 1;
                 }
+            }
+            Operator::BrTable { targets } if targets.len() > MAX_BR_TABLE_TARGETS => {
+                return Err(ValidationError::BrTableTooLarge {
+                    function,
+                    targets: targets.len(),
+                    max: MAX_BR_TABLE_TARGETS,
+                });
             }
             _ => {}
         }
