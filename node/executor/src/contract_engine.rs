@@ -472,7 +472,10 @@ impl ContractEngine {
         let vm_id = vm.id();
         if validate {
             let mut limits = limits.clone();
+            // The engine's pool is sized for its own limits; the chain's never exceed them
+            // (`Schedule::check` bounds them by the same defaults).
             limits.max_memory_pages = limits.max_memory_pages.min(self.config.limits.max_memory_pages);
+            limits.max_table_elements = limits.max_table_elements.min(self.config.limits.max_table_elements);
             watt_contract_validation::validate(code, &limits, allowed_import, required_exports)?;
         }
         if let Some(p) = self.cached(&code_hash, &vm_id) {

@@ -15,8 +15,12 @@ pub struct Schedule {
     pub host_call: u64,
     /// Per byte copied between the contract's memory and the runtime.
     pub per_byte: u64,
-    /// Reading a storage value (plus per byte).
+    /// Reading a storage value (plus `storage_read_per_byte`).
     pub storage_read: u64,
+    /// Per byte of a stored value the host reads: the value `get_storage` and
+    /// `contains_storage` look at, and the old value `set_storage` and `clear_storage` read to
+    /// settle the deposit (on top of copying anything into the contract's memory).
+    pub storage_read_per_byte: u64,
     /// Writing or clearing a storage value (plus per byte).
     pub storage_write: u64,
     /// A value transfer.
@@ -41,10 +45,15 @@ pub struct Schedule {
     pub hash: u64,
     /// An sr25519 signature check.
     pub sr25519_verify: u64,
-    /// Terminating, plus per storage item removed.
+    /// Terminating (queueing the contract's storage for deletion), plus per storage item.
     pub terminate: u64,
-    /// Per storage item removed at termination.
+    /// Per storage item of a terminated contract: its deletion by the deletion queue in a later
+    /// block (an in-order seek and a delete), paid by the terminating transaction.
     pub terminate_per_item: u64,
+    /// Most work the deletion queue does in one block, in units of one storage item deleted
+    /// or one depositor's share refunded (plus one per queue entry visited). Block hooks sit
+    /// outside the block weight limit, so this bounds what terminations cost later blocks.
+    pub max_deletions_per_block: u32,
     /// Deposit per storage item (a contract's key, or an uploaded code).
     pub deposit_per_item: Balance,
     /// Deposit per byte (of key and value, or of code).
@@ -71,6 +80,9 @@ impl Default for Schedule {
             host_call: 400,
             per_byte: 1,
             storage_read: 3_000,
+            // Reading the bytes out of the state's cache (decompression) and across the host
+            // boundary into the runtime.
+            storage_read_per_byte: 2,
             storage_write: 8_000,
             transfer: 10_000,
             event: 2_000,
@@ -84,7 +96,11 @@ impl Default for Schedule {
             hash: 300,
             sr25519_verify: 60_000,
             terminate: 20_000,
-            terminate_per_item: 2_000,
+            // A delete is a write (`storage_write`); the seek that finds the next key walks
+            // keys in order, within a database block already read.
+            terminate_per_item: 8_000,
+            // About 32 ms a block at `terminate_per_item`'s 8 µs per item: 3% of a full block.
+            max_deletions_per_block: 4_000,
             deposit_per_item: UNIT / 100,
             deposit_per_byte: UNIT / 10_000,
             max_gas_per_call: 1_000_000_000,
@@ -120,6 +136,27 @@ pub mod bounds {
     pub const MIN_STACK_HEIGHT: u32 = 256;
     /// Longest engine name.
     pub const MAX_ENGINE_NAME: usize = 64;
+    /// Most deletion work per block a schedule may allow (see `max_deletions_per_block`).
+    pub const MAX_DELETIONS_PER_BLOCK: u32 = 100_000;
+    /// Largest gas limit of one transaction: 10 s of execution at a nanosecond per gas, a third
+    /// of the node's 30 s contract watchdog.
+    pub const MAX_GAS_PER_CALL: u64 = 10_000_000_000;
+    /// The upload limits the node's compiler was tested against (`node/executor/tests/
+    /// compile_bound.rs`: the worst shapes within them compile within what the upload weight
+    /// pays) and its instance pool is sized for (table elements, memory pages).
+    pub const CODE_LIMITS: watt_primitives::sandbox::CodeLimits = watt_primitives::sandbox::CodeLimits {
+        max_code_len: MAX_CODE_LEN,
+        max_functions: 4_096,
+        max_locals: 1_024,
+        max_params: 128,
+        max_memory_pages: MAX_MEMORY_PAGES,
+        max_table_elements: 4_096,
+        max_globals: 256,
+        max_data_segments: 1_024,
+        max_exports: 256,
+        max_nesting: 256,
+        max_loop_nesting: 32,
+    };
 }
 
 impl Schedule {
@@ -130,6 +167,7 @@ impl Schedule {
             self.host_call,
             self.per_byte,
             self.storage_read,
+            self.storage_read_per_byte,
             self.storage_write,
             self.transfer,
             self.event,
@@ -146,6 +184,9 @@ impl Schedule {
         if costs.contains(&0) {
             return Err("every gas cost must be at least 1");
         }
+        if self.max_deletions_per_block == 0 || self.max_deletions_per_block > bounds::MAX_DELETIONS_PER_BLOCK {
+            return Err("max_deletions_per_block must be 1..=100,000");
+        }
         if self.max_call_depth == 0 || self.max_call_depth > bounds::MAX_CALL_DEPTH {
             return Err("max_call_depth must be 1..=8");
         }
@@ -158,8 +199,31 @@ impl Schedule {
         if self.max_code_len > bounds::MAX_CODE_LEN || self.code_limits.max_code_len > bounds::MAX_CODE_LEN {
             return Err("max_code_len above the node's bound");
         }
-        if self.code_limits.max_memory_pages > bounds::MAX_MEMORY_PAGES {
-            return Err("code_limits.max_memory_pages above the node's bound");
+        let (l, b) = (&self.code_limits, &bounds::CODE_LIMITS);
+        let within = [
+            (l.max_code_len, b.max_code_len),
+            (l.max_functions, b.max_functions),
+            (l.max_locals, b.max_locals),
+            (l.max_params, b.max_params),
+            (l.max_memory_pages, b.max_memory_pages),
+            (l.max_table_elements, b.max_table_elements),
+            (l.max_globals, b.max_globals),
+            (l.max_data_segments, b.max_data_segments),
+            (l.max_exports, b.max_exports),
+            (l.max_nesting, b.max_nesting),
+            (l.max_loop_nesting, b.max_loop_nesting),
+        ];
+        if within.iter().any(|(limit, bound)| limit > bound) {
+            return Err("a code limit is above what the node's compiler was tested against");
+        }
+        if l.max_memory_pages == 0 || l.max_functions == 0 || l.max_nesting == 0 {
+            return Err("code limits must admit a contract (memory, functions, a body)");
+        }
+        if self.max_gas_per_call == 0 || self.max_gas_per_call > bounds::MAX_GAS_PER_CALL {
+            return Err("max_gas_per_call must be 1..=10^10");
+        }
+        if self.deposit_per_item == 0 || self.deposit_per_byte == 0 {
+            return Err("storage deposits must be at least 1 (storage is never free)");
         }
         let vm = &self.vm;
         if !(bounds::MIN_STACK_HEIGHT..=bounds::MAX_STACK_HEIGHT).contains(&vm.max_stack_height) {

@@ -101,7 +101,50 @@ fn a_schedule_with_a_free_operation_or_limits_past_the_nodes_bounds_is_refused()
             max_code_len: schedule::bounds::MAX_CODE_LEN + 1,
             ..Schedule::default()
         },
+        Schedule {
+            max_gas_per_call: 10_000_000_001,
+            ..Schedule::default()
+        },
+        Schedule {
+            deposit_per_byte: 0,
+            ..Schedule::default()
+        },
     ] {
         assert!(bad.check().is_err(), "{bad:?}");
     }
+    // Every code limit is bounded by what the compiler was tested against (the defaults), and
+    // each one past it is refused on its own.
+    let tested = watt_primitives::sandbox::CodeLimits::default();
+    let fields: [fn(&mut watt_primitives::sandbox::CodeLimits) -> &mut u32; 11] = [
+        |l| &mut l.max_code_len,
+        |l| &mut l.max_functions,
+        |l| &mut l.max_locals,
+        |l| &mut l.max_params,
+        |l| &mut l.max_memory_pages,
+        |l| &mut l.max_table_elements,
+        |l| &mut l.max_globals,
+        |l| &mut l.max_data_segments,
+        |l| &mut l.max_exports,
+        |l| &mut l.max_nesting,
+        |l| &mut l.max_loop_nesting,
+    ];
+    for (i, field) in fields.iter().enumerate() {
+        let mut limits = tested.clone();
+        *field(&mut limits) += 1;
+        let bad = Schedule {
+            code_limits: limits,
+            ..Schedule::default()
+        };
+        assert!(bad.check().is_err(), "code limit {i} past the tested bound");
+    }
+    // The VM rules: a stack limit past the native stack's sizing, a free instruction, no engine.
+    let mut vm = Schedule::default();
+    vm.vm.max_stack_height = 4_097;
+    assert!(vm.check().is_err());
+    let mut vm = Schedule::default();
+    vm.vm.costs.div = 0;
+    assert!(vm.check().is_err());
+    let mut vm = Schedule::default();
+    vm.vm.engine.clear();
+    assert!(vm.check().is_err());
 }
