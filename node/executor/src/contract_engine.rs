@@ -136,6 +136,9 @@ pub struct ContractEngineConfig {
     /// Where compiled modules are kept across restarts (`<code hash>.cwasm`); `None` for
     /// memory only.
     pub cache_dir: Option<PathBuf>,
+    /// Most bytes of compiled modules kept in `cache_dir`: past it the least recently used are
+    /// deleted (a deleted module is compiled again when next needed).
+    pub cache_max_bytes: u64,
     /// Contract instances kept ready in wasmtime's pooling allocator (0: allocate each on
     /// demand). It must cover every execution that can run at once: runtime instances times
     /// the deepest call stack. Each slot reserves address space (not memory) for one linear
@@ -158,6 +161,8 @@ impl Default for ContractEngineConfig {
             // bugs, never a rule of execution (see `sandbox`).
             call_deadline: Duration::from_secs(30),
             cache_dir: None,
+            // A compiled module is 2-6x its wasm: thousands of large contracts.
+            cache_max_bytes: 4 << 30,
             // 64 runtime instances (the executor's default) × 8 frames (the default call
             // depth), rounded up.
             pooled_instances: 544,
@@ -231,6 +236,8 @@ pub struct ContractEngine {
     engines: Mutex<HashMap<Hash, (Arc<Engine>, u64)>>,
     config: ContractEngineConfig,
     cache: Mutex<ModuleCache>,
+    /// Bytes of compiled modules in `cache_dir` (counted at start, kept up to date).
+    disk_bytes: Mutex<u64>,
 }
 
 #[derive(Default)]
@@ -274,6 +281,57 @@ fn operator_class_cost(c: &InstructionCosts, op: &str) -> u8 {
         _ if op.contains("Store") => c.store,
         _ => c.simple,
     }
+}
+
+/// Removes what a crash left half written in the disk cache; the bytes of the modules in it.
+fn sweep_disk_cache(dir: &std::path::Path) -> u64 {
+    let mut total = 0u64;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("tmp") => {
+                let _ = std::fs::remove_file(&path);
+            }
+            Some("cwasm") => total += entry.metadata().map_or(0, |m| m.len()),
+            _ => {}
+        }
+    }
+    total
+}
+
+/// Deletes the least recently used compiled modules in `dir` (never `keep`, just written) until
+/// at most `target` bytes remain; the bytes left.
+fn evict_disk_cache(dir: &std::path::Path, target: u64, keep: &std::path::Path) -> u64 {
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().and_then(|x| x.to_str()) == Some("cwasm"))
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            Some((m.modified().ok()?, m.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    files.sort();
+    let mut evicted = 0usize;
+    for (_, len, path) in files {
+        if total <= target {
+            break;
+        }
+        if path == keep {
+            continue;
+        }
+        if std::fs::remove_file(&path).is_ok() {
+            total -= len;
+            evicted += 1;
+        }
+    }
+    tracing::info!(
+        "contract cache over its size: {evicted} compiled modules deleted, {} MiB left",
+        total >> 20
+    );
+    total
 }
 
 /// CPU features contract code may not use, whatever the host has: x86-64 code is compiled
@@ -347,11 +405,13 @@ impl ContractEngine {
     /// A new engine (its [`ContractVm::default`] engine built, with its epoch watchdog).
     pub fn new(config: ContractEngineConfig) -> Result<Self, ContractError> {
         let vm = ContractVm::default();
+        let disk_bytes = config.cache_dir.as_deref().map_or(0, sweep_disk_cache);
         let engine = ContractEngine {
             default_vm: vm.id(),
             engines: Mutex::new(HashMap::new()),
             config,
             cache: Mutex::new(ModuleCache::default()),
+            disk_bytes: Mutex::new(disk_bytes),
         };
         engine.engine_for(&vm)?;
         Ok(engine)
@@ -545,7 +605,13 @@ impl ContractEngine {
         // artifact's header against this engine's version and configuration and refuses a
         // mismatch or a truncated file; the contract is then compiled again and the file replaced.
         match unsafe { Module::deserialize(engine, &bytes) } {
-            Ok(m) => Some(m),
+            Ok(m) => {
+                // Used now: the last to go when the cache is over its size.
+                if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+                    let _ = f.set_modified(std::time::SystemTime::now());
+                }
+                Some(m)
+            }
             Err(e) => {
                 tracing::warn!("compiled contract {} unusable ({e:#}); compiling again", path.display());
                 None
@@ -560,13 +626,27 @@ impl ContractEngine {
             return;
         };
         let tmp = path.with_extension("cwasm.tmp");
+        let replaced = std::fs::metadata(&path).map_or(0, |m| m.len());
         let written = module
             .serialize()
             .map_err(|e| e.to_string())
-            .and_then(|bytes| std::fs::write(&tmp, bytes).map_err(|e| e.to_string()))
-            .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            tracing::warn!("cannot keep compiled contract at {}: {e}", path.display());
+            .and_then(|bytes| {
+                std::fs::write(&tmp, &bytes)
+                    .map(|()| bytes.len() as u64)
+                    .map_err(|e| e.to_string())
+            })
+            .and_then(|len| std::fs::rename(&tmp, &path).map(|()| len).map_err(|e| e.to_string()));
+        match written {
+            Ok(len) => {
+                let mut used = self.disk_bytes.lock();
+                *used = used.saturating_sub(replaced).saturating_add(len);
+                if *used > self.config.cache_max_bytes {
+                    if let Some(dir) = &self.config.cache_dir {
+                        *used = evict_disk_cache(dir, self.config.cache_max_bytes / 10 * 9, &path);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cannot keep compiled contract at {}: {e}", path.display()),
         }
     }
 

@@ -194,6 +194,76 @@ fn gas_of(e: &ContractEngine, n: i32) -> u64 {
 }
 
 #[test]
+fn the_disk_cache_is_bounded_and_drops_the_least_recently_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = |dir: &std::path::Path| -> Vec<(String, u64)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    e.metadata().unwrap().len(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    // One module's size, to size the cache for about three.
+    let probe = ContractEngine::new(ContractEngineConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..ContractEngineConfig::default()
+    })
+    .unwrap();
+    probe
+        .prepare(&wat::parse_str(counted(1)).unwrap(), env, &["call"])
+        .unwrap();
+    let one = files(dir.path())[0].1;
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    std::fs::create_dir(dir.path()).unwrap();
+    // A crash left a half-written file: it is swept at start.
+    std::fs::write(dir.path().join("x.cwasm.tmp"), b"half").unwrap();
+    let config = ContractEngineConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        cache_max_bytes: one * 3 + one / 2,
+        ..ContractEngineConfig::default()
+    };
+    let e = ContractEngine::new(config.clone()).unwrap();
+    assert!(files(dir.path()).is_empty(), "the half-written file is gone");
+    let codes: Vec<Vec<u8>> = (1..=6).map(|n| wat::parse_str(counted(n)).unwrap()).collect();
+    for code in &codes {
+        e.prepare(code, env, &["call"]).unwrap();
+        // Distinct modification times, so "least recently used" is well defined.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kept = files(dir.path());
+    let total: u64 = kept.iter().map(|f| f.1).sum();
+    assert!(
+        total <= config.cache_max_bytes,
+        "{total} bytes kept, bound {}",
+        config.cache_max_bytes
+    );
+    assert!(kept.len() >= 2, "{kept:?}");
+    let name = |code: &[u8]| {
+        let h: String = blake2_256(code).iter().map(|b| format!("{b:02x}")).collect();
+        kept.iter().any(|(f, _)| f.starts_with(&h))
+    };
+    assert!(name(&codes[5]), "the newest stays");
+    assert!(!name(&codes[0]), "the oldest went");
+    // A restarted node finds the newest on disk, and compiles an evicted one again.
+    let restarted = ContractEngine::new(config).unwrap();
+    assert_eq!(
+        restarted.prepare(&codes[5], env, &["call"]).unwrap().from,
+        PreparedFrom::Disk
+    );
+    assert_eq!(
+        restarted.prepare(&codes[0], env, &["call"]).unwrap().from,
+        PreparedFrom::Compiler
+    );
+}
+
+#[test]
 fn gas_is_the_cost_table_sum_and_the_same_across_engines_and_processes() {
     let costs = InstructionCosts::default();
     // Engines of different native stacks and allocators meter alike.
