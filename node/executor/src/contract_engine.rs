@@ -30,7 +30,7 @@
 //! pallet's environment; they are registered on a [`wasmtime::Linker`] over the caller's store
 //! data `T`, so this module knows nothing of them.
 
-use crate::engine::{deterministic_wasm, spawn_epoch_ticker, EPOCH_TICK};
+use crate::wasm_config::{deterministic_wasm, spawn_epoch_ticker, EPOCH_TICK};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,15 +1,16 @@
 //! The deterministic wasmtime engine, the compiled-module cache and the call path.
 
-use crate::host_functions::{default_host_functions, HostFunctions, HostState, ALLOC_EXPORT, MEMORY_EXPORT};
+use crate::host_functions::{HostFunctions, HostState, ALLOC_EXPORT, MEMORY_EXPORT};
 use crate::overlay::{BackendError, StateSession};
 use crate::signature_cache::VerifiedSignatures;
+use crate::wasm_config::{deterministic_wasm, spawn_epoch_ticker, EPOCH_TICK};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig, Store,
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig, Store,
     StoreLimitsBuilder,
 };
 use watt_primitives::abi::{entry as entries, unpack_ptr_len};
@@ -84,7 +85,8 @@ pub struct ExecutorConfig {
     /// gossiped or submitted transactions) wait rather than take the last ones, so SCP's
     /// validity check and the block apply always get an instance however busy the RPC is.
     pub reserved_for_consensus: u32,
-    /// The contract engine behind the runtime's sandbox host functions.
+    /// The contract engine [`crate::assembly`] builds beside this one (carried here so one
+    /// config describes the node's executor; the runtime engine never reads it).
     pub contracts: crate::contract_engine::ContractEngineConfig,
 }
 
@@ -137,9 +139,6 @@ impl std::fmt::Debug for RuntimeCode {
 fn hex_prefix(h: &Hash) -> String {
     h[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
-
-/// How often the engine's epoch advances: the granularity of call deadlines.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// The runtime entry points consensus calls: they may take the instances reserved by
 /// [`ExecutorConfig::reserved_for_consensus`]. Everything an outsider can trigger (RPC queries
@@ -197,43 +196,6 @@ pub struct Executor {
     ticker: Arc<Engine>,
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] while the engine lives; this is what
-/// interrupts a runtime call past its deadline (wasmtime checks the epoch at function entries
-/// and loop back-edges).
-pub(crate) fn spawn_epoch_ticker(engine: Weak<Engine>) {
-    let spawned = std::thread::Builder::new()
-        .name("watt-epoch".into())
-        .spawn(move || loop {
-            std::thread::sleep(EPOCH_TICK);
-            match engine.upgrade() {
-                Some(e) => e.increment_epoch(),
-                None => return,
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the runtime deadline ticker ({e}); runtime calls will not time out");
-    }
-}
-
-/// The wasm features a runtime may use. Everything whose result could differ between machines
-/// (SIMD, relaxed SIMD; threads are compiled out of this wasmtime build) is off and NaNs are canonicalized (ARCHITECTURE §4).
-/// The settings every Watt engine shares (the runtime's and the contracts'): optimized code,
-/// canonical NaNs, and none of the proposals whose results could differ between machines or
-/// that the chain does not use.
-pub(crate) fn deterministic_wasm(c: &mut Config) -> &mut Config {
-    c.cranelift_opt_level(OptLevel::Speed)
-        .cranelift_nan_canonicalization(true)
-        .wasm_simd(false)
-        .wasm_relaxed_simd(false)
-        .wasm_memory64(false)
-        .wasm_multi_memory(false)
-        .wasm_gc(false)
-        .wasm_function_references(false)
-        .wasm_tail_call(false)
-        .wasm_wide_arithmetic(false)
-        .wasm_custom_page_sizes(false)
-}
-
 fn deterministic_config(cfg: &ExecutorConfig) -> Config {
     let mut c = Config::new();
     deterministic_wasm(&mut c)
@@ -257,20 +219,11 @@ fn deterministic_config(cfg: &ExecutorConfig) -> Config {
 }
 
 impl Executor {
-    /// An executor with the default host functions and a contract sandbox of its own.
-    pub fn new(config: ExecutorConfig) -> Result<Self, ExecError> {
-        let engine = crate::contract_engine::ContractEngine::new(config.contracts.clone())
-            .map_err(|e| ExecError::Instantiate(e.to_string()))?;
-        let sandbox = Arc::new(crate::sandbox::ContractSandbox::new(Arc::new(engine)));
-        let verified = Arc::new(VerifiedSignatures::default());
-        Self::build(config, default_host_functions(sandbox, verified.clone()), verified)
-    }
-
     /// An executor with the given host-function sets (the defaults plus extensions, usually).
     /// Its [`Executor::preverify_signatures`] fills a cache of its own, which the sets' crypto
     /// functions consult only if they were built with it.
     pub fn with_host_functions(config: ExecutorConfig, sets: Vec<Box<dyn HostFunctions>>) -> Result<Self, ExecError> {
-        Self::build(config, sets, Arc::new(VerifiedSignatures::default()))
+        Self::with_host_functions_verified(config, sets, Arc::new(VerifiedSignatures::default()))
     }
 
     /// Verifies the signatures of `items` as one batch (schnorrkel's batch verification costs
@@ -283,7 +236,9 @@ impl Executor {
         self.verified.verify_batch(&watt_support::crypto::BatchItems(items))
     }
 
-    fn build(
+    /// As [`Executor::with_host_functions`], with the signature cache the sets' crypto
+    /// functions were built with (so [`Executor::preverify_signatures`] fills theirs).
+    pub(crate) fn with_host_functions_verified(
         config: ExecutorConfig,
         sets: Vec<Box<dyn HostFunctions>>,
         verified: Arc<VerifiedSignatures>,

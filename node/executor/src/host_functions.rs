@@ -310,17 +310,15 @@ impl HostFunctions for LoggingFunctions {
     }
 }
 
-/// The host functions every Watt runtime links against, the contract sandbox over `sandbox`
-/// included.
-pub fn default_host_functions(
-    sandbox: std::sync::Arc<crate::sandbox::ContractSandbox>,
+/// The host functions every Watt runtime links against besides the contract sandbox (which
+/// `crate::assembly` adds): storage, crypto over the signature cache `verified`, logging.
+pub fn core_host_functions(
     verified: std::sync::Arc<crate::signature_cache::VerifiedSignatures>,
 ) -> Vec<Box<dyn HostFunctions>> {
     vec![
         Box::new(StorageFunctions),
         Box::new(CryptoFunctions::new(verified)),
         Box::new(LoggingFunctions),
-        Box::new(crate::sandbox::SandboxFunctions::new(sandbox)),
     ]
 }
 

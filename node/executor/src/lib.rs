@@ -1,8 +1,15 @@
 //! Runs the Watt runtime blob in wasmtime.
 //!
-//! - [`engine`]: the deterministic wasmtime configuration, the module cache (by code hash) and
-//!   the call path: a fresh `Store` per call from a cached `InstancePre` on the pooling
-//!   allocator, so a call costs microseconds.
+//! The layers read one way, bottom up:
+//! - [`wasm_config`]: the deterministic wasm configuration every engine shares and the epoch
+//!   ticker behind their watchdogs;
+//! - beside each other on it, [`engine`] (the runtime's) and [`contract_engine`] (contracts');
+//! - [`host_functions`] sets over the runtime engine, [`sandbox`] among them, relaying contract
+//!   calls through the narrow [`HostFunctions`] trait (the runtime engine never names contracts);
+//! - [`assembly`]: the node's executor, the runtime engine with the sandbox registered.
+//!
+//! - [`engine`]: the module cache (by code hash) and the call path: a fresh `Store` per call
+//!   from a cached `InstancePre` on the pooling allocator, so a call costs microseconds.
 //! - [`host_functions`]: the registry of host functions (`watt` import module): storage with
 //!   nested transactions, blake2, sr25519 (single and batch), logging. Later host-function sets
 //!   (proof precompiles, the contract sandbox) register through the same [`HostFunctions`] trait;
@@ -18,12 +25,14 @@
 //!   transactions; it is the [`watt_support::externalities::Externalities`] of both the wasm
 //!   and the native execution.
 
+pub mod assembly;
 pub mod contract_engine;
 pub mod engine;
 pub mod host_functions;
 pub mod overlay;
 pub mod sandbox;
 pub mod signature_cache;
+pub mod wasm_config;
 
 pub use contract_engine::{
     CallOutcome, ContractEngine, ContractEngineConfig, ContractError, ContractState, PreparedContract, StackMeter,
