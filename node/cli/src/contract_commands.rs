@@ -8,6 +8,12 @@
 //! - `deploy WASM`, `call ADDR`, `query ADDR`: JSON arguments are SCALE-encoded through the
 //!   metadata's types ([`abi`]); every command dry-runs first (`watt_contractInstantiate` /
 //!   `watt_contractCall`); `--execute` then submits the transaction and waits for its receipt.
+//!   `deploy` refuses code over the chain's size limit (the contracts schedule's
+//!   `max_code_len`) before sending anything. Code too large to dry-run in one request (512 KiB
+//!   of code is 1 MiB of hex, the node's default request limit) is uploaded first with
+//!   `--execute` (`UploadCodeChunk`s, resuming an upload in progress), after the chain's upload
+//!   validation passed locally; the instantiation is then dry-run by code hash and submitted
+//!   as an `Instantiate` by hash. Code already on chain is always instantiated by hash.
 //!
 //! Metadata of deployed contracts is remembered by address in
 //! `$XDG_CACHE_HOME/watt/contracts/<address>.json` (else `~/.cache/...`, else
@@ -274,10 +280,9 @@ async fn submit(
     Ok(receipt)
 }
 
-/// The contract events (`Contracts::ContractEmitted`) and instantiations of a receipt.
-fn receipt_events(receipt: &ReceiptView) -> Vec<RuntimeEvent> {
-    receipt
-        .events
+/// The runtime events of a receipt's (hex) events that decode.
+fn receipt_events(events: &[String]) -> Vec<RuntimeEvent> {
+    events
         .iter()
         .filter_map(|h| {
             from_hex(h)
@@ -335,6 +340,109 @@ fn deposit_json(d: &c::DepositView) -> Value {
     serde_json::to_value(d).unwrap_or(Value::Null)
 }
 
+/// The node's default `--rpc-max-request-size`: a node with default settings refuses a larger
+/// request (HTTP 413).
+const DEFAULT_MAX_REQUEST: usize = 1 << 20;
+
+/// Bytes of a `watt_contractInstantiate` request carrying the code itself: hex doubles each
+/// byte of code, input and salt; the rest (method, origin, limits) is well under 512 bytes.
+fn dry_run_request_len(code: usize, input: usize, salt: usize) -> usize {
+    2 * (code + input + salt) + 512
+}
+
+/// Whether the node refused a request for its size (HTTP 413: over `--rpc-max-request-size`).
+fn refused_as_too_large(e: &RpcError) -> bool {
+    matches!(e, RpcError::Transport { reason, .. } if reason.contains("413"))
+}
+
+/// The refusal of code larger than the chain takes, naming the rule and the limit.
+fn code_too_large(path: &Path, len: usize, max: usize) -> anyhow::Error {
+    anyhow!(
+        "{} is {len} bytes of contract code, over the chain's limit of {max} bytes per contract \
+         (the contracts schedule's max_code_len; 524288 bytes, 512 KiB, by default); nothing was \
+         sent. Make the contract smaller: `watt contract build` optimises for size and strips \
+         custom sections",
+        path.display()
+    )
+}
+
+/// The contracts schedule in force, or the default one (with a note) when this client cannot
+/// decode the node's.
+async fn schedule(client: &WattRpc) -> Result<pallet_contracts::Schedule> {
+    match client.contract_schedule().await {
+        Ok(s) => Ok(s),
+        Err(e @ RpcError::BadAnswer { .. }) => {
+            eprintln!("note: {e}; checking the code against the default schedule's limits");
+            Ok(pallet_contracts::Schedule::default())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every event of a receipt: its first page and, when the transaction emitted more than one
+/// response carries, the rest (`watt_receipt` pages).
+async fn all_events(client: &WattRpc, receipt: &ReceiptView) -> Result<Vec<String>> {
+    if receipt.events_next.is_none() {
+        return Ok(receipt.events.clone());
+    }
+    let hash = watt_client::rpc::hash_from_hex(&receipt.tx_hash).map_err(|e| anyhow!("receipt hash: {e}"))?;
+    Ok(client.receipt_events(&hash).await?.unwrap_or_default())
+}
+
+/// Uploads `code` alone, signed by `signer` from `nonce` on: one `UploadCode`, or chunks that
+/// resume an upload of the same code in progress. Returns the receipts.
+#[allow(clippy::too_many_arguments)]
+async fn upload(
+    client: &WattRpc,
+    tx: &TxArgs,
+    signer: &Keypair,
+    nonce: u64,
+    code: &[u8],
+    code_hash: &watt_primitives::Hash,
+    max_tx_len: usize,
+    text: bool,
+) -> Result<Vec<ReceiptView>> {
+    let from = match client.upload_in_progress(&signer.account(), code_hash).await? {
+        Some(u) if u.total_len as usize == code.len() && code.starts_with(&u.received) => u.received.len(),
+        Some(u) => bail!(
+            "an upload of {} by {} is in progress with other bytes ({} of {}); cancel it \
+             (contracts.cancel_upload) and deploy again",
+            to_hex(code_hash),
+            signer.account(),
+            u.received.len(),
+            u.total_len
+        ),
+        None => 0,
+    };
+    let calls = c::upload_calls(code, from, max_tx_len);
+    if text {
+        say!(
+            "uploading the code first ({} transaction{}{}), then dry-running the instantiation by its hash",
+            calls.len(),
+            if calls.len() == 1 { "" } else { "s" },
+            if from > 0 {
+                format!(", resuming after the {from} bytes already on chain")
+            } else {
+                String::new()
+            }
+        );
+    }
+    let mut receipts = Vec::new();
+    for (i, call) in calls.iter().enumerate() {
+        let what = match call {
+            RuntimeCall::Contracts(pallet_contracts::Call::UploadCodeChunk { offset, chunk, .. }) => {
+                format!("code chunk at {offset} ({} bytes)", chunk.len())
+            }
+            _ => "code upload".to_string(),
+        };
+        if text {
+            say!("submitting {what} ({}/{})", i + 1, calls.len());
+        }
+        receipts.push(submit(client, tx, signer, nonce + i as u64, &what, call).await?);
+    }
+    Ok(receipts)
+}
+
 async fn deploy(a: DeployArgs) -> Result<()> {
     let code = std::fs::read(&a.wasm).with_context(|| format!("read {}", a.wasm.display()))?;
     let meta_path = a.metadata.clone().unwrap_or_else(|| a.wasm.with_extension("json"));
@@ -354,6 +462,12 @@ async fn deploy(a: DeployArgs) -> Result<()> {
     }
     let origin = a.tx.origin(signer.as_ref())?;
     let client = WattRpc::new(&a.tx.rpc.rpc)?;
+    // Refused before anything is sent: the chain would refuse it at upload, fee paid.
+    let schedule = schedule(&client).await?;
+    let max_code = c::max_code_len(&schedule);
+    if code.len() > max_code {
+        return Err(code_too_large(&a.wasm, code.len(), max_code));
+    }
     let nonce = match &signer {
         Some(k) => client.next_nonce(&k.account()).await?,
         None => 0,
@@ -368,9 +482,6 @@ async fn deploy(a: DeployArgs) -> Result<()> {
         gas_limit: limits.gas_limit,
         ..limits.clone()
     };
-    let dry = client
-        .contract_instantiate(&origin, Code::Wasm(&code), &dry_limits, &input, &salt)
-        .await?;
     let text = a.tx.output == Output::Text;
     if text {
         say!(
@@ -380,20 +491,82 @@ async fn deploy(a: DeployArgs) -> Result<()> {
             ctor.name,
             ctor.signature()
         );
+    }
+    // The dry-run sends the code itself when it fits one request; code already on chain, or
+    // too large for a request (512 KiB of code is 1 MiB of hex), is dry-run by its hash, after
+    // uploading it when it is not on chain yet.
+    let on_chain = client.code_info(&code_hash).await?.is_some();
+    let mut dry = None;
+    if !on_chain && dry_run_request_len(code.len(), input.len(), salt.len()) <= DEFAULT_MAX_REQUEST {
+        match client
+            .contract_instantiate(&origin, Code::Wasm(&code), &dry_limits, &input, &salt)
+            .await
+        {
+            Ok(view) => dry = Some(view),
+            // A node with a smaller --rpc-max-request-size: go by hash as for larger code.
+            Err(e) if refused_as_too_large(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let by_hash = dry.is_none();
+    let max_tx_len = client.chain_params().await?.max_tx_len as usize;
+    let mut receipts = Vec::new();
+    if by_hash && !on_chain {
+        if !a.tx.execute {
+            bail!(
+                "{} is {} bytes: its dry-run would send about {} bytes, more than a node takes in one \
+                 request (1 MiB by default, `watt node --rpc-max-request-size`), and the code is not on \
+                 chain yet; nothing was sent. Deploy it with --execute --from SURI: the code is uploaded \
+                 first and the instantiation dry-run by its code hash before it is submitted",
+                a.wasm.display(),
+                code.len(),
+                dry_run_request_len(code.len(), input.len(), salt.len())
+            );
+        }
+        // Checked here as the chain checks it, so that code it would refuse costs nothing.
+        build::check_upload(&code, &watt_contract_validation::Limits::from(&schedule.code_limits))
+            .map_err(|e| anyhow!("{} would be refused at upload: {e}; nothing was sent", a.wasm.display()))?;
+        let signer = signer.as_ref().expect("checked above");
+        receipts = upload(&client, &a.tx, signer, nonce, &code, &code_hash, max_tx_len, text).await?;
+    }
+    let uploaded = !receipts.is_empty();
+    let dry = match dry {
+        Some(view) => view,
+        None => {
+            client
+                .contract_instantiate(&origin, Code::Hash(code_hash), &dry_limits, &input, &salt)
+                .await?
+        }
+    };
+    // When the code was uploaded first, it stays on chain (with its deposit) whatever follows.
+    let kept = |e: anyhow::Error| {
+        if uploaded {
+            e.context(format!(
+                "the code {} was uploaded and stays on chain (its deposit is held until \
+                 contracts.remove_code)",
+                to_hex(&code_hash)
+            ))
+        } else {
+            e
+        }
+    };
+    if text {
         print_dry_run(&dry);
     }
-    let (reverted, data) = returned(&dry, "instantiation")?;
+    let (reverted, data) = returned(&dry, "instantiation").map_err(kept)?;
     if reverted {
-        bail!(
+        return Err(kept(anyhow!(
             "the constructor reverted (output {}); nothing was deployed{}",
             to_hex(&data),
             debug_suffix(&dry)
-        );
+        )));
     }
     let gas = gas_limit(limits.gas_limit, dry.gas_used);
     let mut out = json!({
         "address": expected.to_ss58(),
         "code_hash": to_hex(&code_hash),
+        "code_len": code.len(),
+        "dry_run_by": if by_hash { "code_hash" } else { "code" },
         "gas_used": dry.gas_used,
         "gas_limit": gas,
         "storage_deposit": deposit_json(&dry.storage_deposit),
@@ -413,9 +586,14 @@ async fn deploy(a: DeployArgs) -> Result<()> {
         storage_deposit_limit: deposit_limit(limits.storage_deposit_limit, &dry.storage_deposit)?,
         ..limits
     };
-    let max_tx_len = client.chain_params().await?.max_tx_len as usize;
-    let calls = c::deploy_calls(&code, &limits, gas, input, salt, max_tx_len);
-    let mut receipts = Vec::new();
+    // Code on chain (uploaded just now or before) is instantiated by hash: uploading it again
+    // would be refused as existing code.
+    let calls = if by_hash {
+        vec![c::instantiate_call(code_hash, &limits, gas, input, salt)]
+    } else {
+        c::deploy_calls(&code, &limits, gas, input, salt, max_tx_len)
+    };
+    let first = nonce + receipts.len() as u64;
     for (i, call) in calls.iter().enumerate() {
         let what = match call {
             RuntimeCall::Contracts(pallet_contracts::Call::UploadCodeChunk { offset, chunk, .. }) => {
@@ -426,10 +604,10 @@ async fn deploy(a: DeployArgs) -> Result<()> {
         if text {
             say!("submitting {what} ({}/{})", i + 1, calls.len());
         }
-        receipts.push(submit(&client, &a.tx, &signer, nonce + i as u64, &what, call).await?);
+        receipts.push(submit(&client, &a.tx, &signer, first + i as u64, &what, call).await?);
     }
     let last = receipts.last().expect("at least one transaction");
-    let address = receipt_events(last)
+    let address = receipt_events(&all_events(&client, last).await?)
         .into_iter()
         .find_map(|e| match e {
             RuntimeEvent::Contracts(pallet_contracts::Event::Instantiated { deployer, contract })
@@ -618,7 +796,7 @@ async fn call(a: CallArgs) -> Result<()> {
         &c::call_call(dest, &limits, gas, input),
     )
     .await?;
-    let emitted: Vec<Value> = receipt_events(&receipt)
+    let emitted: Vec<Value> = receipt_events(&all_events(&client, &receipt).await?)
         .into_iter()
         .filter_map(|e| match e {
             RuntimeEvent::Contracts(pallet_contracts::Event::ContractEmitted { contract, data, .. }) => Some(

@@ -36,7 +36,7 @@ const INSTANTIATE_FIELDS: &[&str] = &[
 ];
 
 /// The object, with only `known` fields.
-fn object<'a>(v: &'a Value, known: &[&'static str]) -> Result<&'a Map<String, Value>, ParamError> {
+pub(crate) fn object<'a>(v: &'a Value, known: &[&'static str]) -> Result<&'a Map<String, Value>, ParamError> {
     let Value::Object(map) = v else {
         return Err(ParamError::NotAnObject(echo(&v.to_string())));
     };
@@ -50,7 +50,7 @@ fn object<'a>(v: &'a Value, known: &[&'static str]) -> Result<&'a Map<String, Va
 }
 
 /// A present, non-null field.
-fn field<'a>(map: &'a Map<String, Value>, name: &'static str) -> Option<&'a Value> {
+pub(crate) fn field<'a>(map: &'a Map<String, Value>, name: &'static str) -> Option<&'a Value> {
     map.get(name).filter(|v| !v.is_null())
 }
 

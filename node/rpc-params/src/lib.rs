@@ -204,6 +204,44 @@ pub fn storage_keys(keys: &[String]) -> Result<Vec<Vec<u8>>, ParamError> {
     keys.iter().map(|k| bytes(k, "storage key")).collect()
 }
 
+/// Where a page of a long list starts and how many entries it may hold at most: the `page`
+/// parameter of `watt_events` and `watt_receipt`, `{"offset"?: n, "limit"?: m}` (JSON integers
+/// or decimal strings; `offset` absent means 0, `limit` absent means as many as fit the page's
+/// byte budget). The server bounds every page by bytes as well, so `limit` only shrinks it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Index of the first entry.
+    pub offset: u64,
+    /// Most entries (`None`: as many as the byte budget allows).
+    pub limit: Option<u64>,
+}
+
+/// The fields of a page object.
+const PAGE_FIELDS: &[&str] = &["offset", "limit"];
+
+/// A page parameter: absent or `null` (`None`: the method's unpaged form), else an object as
+/// [`PageRequest`] describes. `limit` must be at least 1.
+pub fn page(v: Option<&Value>) -> Result<Option<PageRequest>, ParamError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let map = contracts::object(v, PAGE_FIELDS)?;
+    let int = |name: &'static str| {
+        contracts::field(map, name)
+            .map(|v| contracts::amount(v, name, u64::MAX as u128).map(|n| n as u64))
+            .transpose()
+    };
+    let offset = int("offset")?.unwrap_or(0);
+    let limit = int("limit")?;
+    if limit == Some(0) {
+        return Err(ParamError::BadField {
+            field: "limit",
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(Some(PageRequest { offset, limit }))
+}
+
 pub mod contracts;
 
 #[cfg(test)]

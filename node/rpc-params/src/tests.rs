@@ -239,3 +239,23 @@ proptest! {
         prop_assert!(block_number(Some(&as_json)).is_err());
     }
 }
+
+#[test]
+fn a_page_is_an_offset_and_a_limit_of_at_least_one() {
+    assert_eq!(page(None), Ok(None));
+    assert_eq!(page(Some(&Value::Null)), Ok(None));
+    assert_eq!(page(Some(&json!({}))), Ok(Some(PageRequest::default())));
+    assert_eq!(
+        page(Some(&json!({"offset": 7, "limit": "3"}))),
+        Ok(Some(PageRequest {
+            offset: 7,
+            limit: Some(3)
+        }))
+    );
+    let refused = |v: Value| page(Some(&v)).unwrap_err().to_string();
+    assert_eq!(refused(json!({"limit": 0})), "limit must be at least 1");
+    assert!(refused(json!({"offset": -1})).starts_with("offset must be a non-negative integer"));
+    assert!(refused(json!({"ofset": 1})).starts_with("unknown field `ofset`"));
+    assert!(refused(json!([0, 1])).starts_with("parameters must be a JSON object"));
+    assert!(refused(json!({"limit": "18446744073709551616"})).contains("larger than"));
+}

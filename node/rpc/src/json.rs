@@ -35,7 +35,9 @@ pub fn block(b: &Block) -> Value {
     })
 }
 
-pub fn receipt(r: &Receipt, block_hash: Option<Hash>) -> Value {
+/// A receipt with one page of its events (`eventsTotal` of them in all; `eventsNext`: the
+/// offset of the next page, null after the last).
+pub fn receipt(r: &Receipt, block_hash: Option<Hash>, events: &crate::paging::Page) -> Value {
     let (success, error) = match &r.outcome {
         TxOutcome::Success => (true, Value::Null),
         TxOutcome::Failed(e) => (false, Value::String(e.to_string())),
@@ -49,7 +51,9 @@ pub fn receipt(r: &Receipt, block_hash: Option<Hash>) -> Value {
         "success": success,
         "error": error,
         "feePaid": r.fee_paid.to_string(),
-        "events": r.events.iter().map(|e| hex(e)).collect::<Vec<_>>(),
+        "events": events.items,
+        "eventsTotal": events.total,
+        "eventsNext": events.next,
     })
 }
 

@@ -6,7 +6,12 @@
 //! reason, including "the sender's pending fees would exceed its balance"); 1012 too many pending
 //! transactions for this sender; 1013 already imported; 1014 replacement tip too low; 1016 pool
 //! full (nothing cheaper to evict); 4003 unknown block; 4004 state pruned; 4005 no finality
-//! certificate for that block (genesis, or a dev-engine block).
+//! certificate for that block (genesis, or a dev-engine block); 4006 the answer is larger than
+//! one response carries: ask for it in pages (`watt_events(number, {"offset": 0})`).
+//!
+//! Long lists are paged by bytes as well as count ([`PAGE_BYTES`]): a block's events
+//! (`watt_events`) and a receipt's (`watt_receipt`) are readable in full however many megabytes
+//! a block holds.
 //!
 //! Subscriptions never skip events silently: a subscriber too slow to keep up is closed with a
 //! subscription error ("subscriber too slow: N events missed; resubscribe"); a transaction
@@ -17,6 +22,7 @@
 mod batcher;
 mod json;
 mod methods;
+mod paging;
 
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use std::net::SocketAddr;
@@ -24,6 +30,7 @@ use std::sync::Arc;
 use watt_chain::Chain;
 
 pub use methods::{rpc_module, NetworkStatus};
+pub use paging::PAGE_BYTES;
 
 /// Server settings.
 #[derive(Clone, Debug)]

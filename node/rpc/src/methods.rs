@@ -2,6 +2,7 @@
 
 use crate::batcher::{Failed, SubmitBatcher};
 use crate::json;
+use crate::paging::{self, PAGE_BYTES};
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Params};
@@ -48,6 +49,7 @@ const POOL_FULL: i32 = 1016;
 const UNKNOWN_BLOCK: i32 = 4003;
 const STATE_PRUNED: i32 = 4004;
 const NO_CERTIFICATE: i32 = 4005;
+const RESPONSE_TOO_LARGE: i32 = 4006;
 
 fn err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
     ErrorObject::owned(code, msg.into(), None::<()>)
@@ -422,7 +424,10 @@ fn event_json(e: &EventRecord) -> Value {
 
 /// The `watt_` economy methods: rewards, the day, supply and pledges at the head (the runtime's
 /// economy queries iterate storage keys, which the store serves at the head only), and a
-/// block's events list (`watt_events([number])`, default the head).
+/// block's events list: `watt_events([number])` (default the head) answers the whole list when
+/// it fits one page ([`PAGE_BYTES`] of JSON), else error 4006; `watt_events(number, {offset?,
+/// limit?})` answers `{number, blockHash, events, offset, next, total}`, a page bounded by bytes
+/// and `limit`, `next` being the offset to ask for next (null after the last page).
 fn register_economy(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     register_account_query(m, "watt_rewards", Query::Rewards, |who, r| match r {
         QueryResult::Rewards(r) => Some(rewards_json(who, &r)),
@@ -445,7 +450,10 @@ fn register_economy(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodE
         })
     })?;
     m.register_blocking_method("watt_events", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
-        let n: Option<Value> = p.sequence().optional_next()?;
+        let mut seq = p.sequence();
+        let n: Option<Value> = seq.optional_next()?;
+        let page: Option<Value> = seq.optional_next()?;
+        let page = watt_rpc_params::page(page.as_ref()).map_err(param_err)?;
         let number = match watt_rpc_params::block_number(n.as_ref()).map_err(param_err)? {
             None => ctx.chain.best().0,
             Some(n) => n,
@@ -457,7 +465,33 @@ fn register_economy(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodE
                 format!("no events stored for block #{number}: {why}"),
             ));
         };
-        Ok(Value::Array(events.iter().map(event_json).collect()))
+        let Some(req) = page else {
+            // The unpaged form: the whole list, as before paging existed, when it fits a page.
+            let whole = paging::page(&events, 0, None, PAGE_BYTES, event_json).map_err(bad_params)?;
+            if whole.next.is_some() {
+                return Err(err(
+                    RESPONSE_TOO_LARGE,
+                    format!(
+                        "block #{number} has {} events, more than one response carries ({} MiB of JSON); \
+                         read them in pages: watt_events({number}, {{\"offset\": 0}}) answers \
+                         {{events, offset, next, total}}, then ask again from `next` until it is null",
+                        whole.total,
+                        PAGE_BYTES >> 20
+                    ),
+                ));
+            }
+            return Ok(Value::Array(whole.items));
+        };
+        let page = paging::page(&events, req.offset, req.limit, PAGE_BYTES, event_json).map_err(bad_params)?;
+        let hash = ctx.chain.hash_at(number).map_err(chain_err)?;
+        Ok(json!({
+            "number": number,
+            "blockHash": hash.map(|h| json::hex(&h)),
+            "events": page.items,
+            "offset": page.offset,
+            "next": page.next,
+            "total": page.total,
+        }))
     })?;
     Ok(())
 }
@@ -560,6 +594,11 @@ fn ask(chain: &Chain, q: Query, shape: impl FnOnce(QueryResult) -> Option<Value>
 }
 
 /// The `watt_` family: accounts, the fee pool, receipts, finality proofs, the economy.
+///
+/// `watt_receipt(txHash, [{offset?, limit?}])` pages the receipt's events as `watt_events`
+/// does: `events` holds at most [`PAGE_BYTES`] of JSON from `offset` (default 0),
+/// `eventsTotal` counts them all and `eventsNext` is the offset of the next page (null when
+/// none remain), so a receipt is readable whatever its transaction emitted.
 fn register_watt(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     register_economy(m)?;
     register_contracts(m)?;
@@ -606,14 +645,23 @@ fn register_watt(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodErro
         };
         json::finality_proof(number, &header, &bytes).map_err(|e| err(INTERNAL, e))
     })?;
-    m.register_method("watt_receipt", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
-        let h: String = p.one()?;
+    m.register_blocking_method("watt_receipt", |p: Params, ctx, _| -> Result<Value, ErrorObjectOwned> {
+        let mut seq = p.sequence();
+        let h: String = seq.next()?;
+        let page: Option<Value> = seq.optional_next()?;
+        let page = watt_rpc_params::page(page.as_ref()).map_err(param_err)?;
         let tx_hash = watt_rpc_params::hash(&h, "transaction hash").map_err(param_err)?;
         let Some(r) = ctx.chain.receipt(&tx_hash).map_err(chain_err)? else {
             return Ok(Value::Null);
         };
         let block_hash = ctx.chain.hash_at(r.block_number).map_err(chain_err)?;
-        Ok(json::receipt(&r, block_hash))
+        // Unpaged: the first page, with `eventsNext` when more remain.
+        let req = page.unwrap_or_default();
+        let events = paging::page(&r.events, req.offset, req.limit, PAGE_BYTES, |e| {
+            Value::String(json::hex(e))
+        })
+        .map_err(bad_params)?;
+        Ok(json::receipt(&r, block_hash, &events))
     })?;
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! Contracts from the client side: the dry-run requests and answers of `watt_contractCall` /
 //! `watt_contractInstantiate` as typed views, `watt_contractInfo`, `watt_codeInfo` and
 //! `watt_chainParams`, the pallet calls that upload, instantiate and call (with code split into
-//! `UploadCodeChunk` transactions when it does not fit one), and a contract's address.
+//! `UploadCodeChunk` transactions when it does not fit one), the chain's contract schedule (its
+//! code size limit) and uploads in progress read from state, and a contract's address.
 
 use crate::rpc::{to_hex, RpcError, WattRpc};
-use parity_scale_codec::Encode;
+use parity_scale_codec::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use watt_primitives::{AccountId, Balance, Hash};
@@ -201,6 +202,53 @@ impl WattRpc {
     pub async fn chain_params(&self) -> Result<ChainParamsView, RpcError> {
         self.call("watt_chainParams", vec![]).await
     }
+
+    /// The raw value at a storage key of the head state (`state_getStorage`).
+    pub async fn storage(&self, key: &[u8]) -> Result<Option<Vec<u8>>, RpcError> {
+        let v: Option<String> = self.call("state_getStorage", vec![to_hex(key).into()]).await?;
+        v.map(|h| crate::rpc::from_hex(&h))
+            .transpose()
+            .map_err(|reason| RpcError::BadAnswer {
+                method: "state_getStorage".into(),
+                reason,
+            })
+    }
+
+    /// The contracts schedule in force (what Root set, else the default): its code limits
+    /// are what an upload is checked against.
+    pub async fn contract_schedule(&self) -> Result<pallet_contracts::Schedule, RpcError> {
+        match self.storage(pallet_contracts::ScheduleOf::key()).await? {
+            None => Ok(pallet_contracts::Schedule::default()),
+            Some(bytes) => pallet_contracts::Schedule::decode(&mut &bytes[..]).map_err(|e| RpcError::BadAnswer {
+                method: "state_getStorage".into(),
+                reason: format!("the contracts schedule does not decode ({e}): is this client older than the node?"),
+            }),
+        }
+    }
+
+    /// `uploader`'s chunked upload of `code_hash` in progress, if any.
+    pub async fn upload_in_progress(
+        &self,
+        uploader: &AccountId,
+        code_hash: &Hash,
+    ) -> Result<Option<pallet_contracts::PartialUpload>, RpcError> {
+        let key = pallet_contracts::Uploads::key(uploader, code_hash);
+        self.storage(&key)
+            .await?
+            .map(|bytes| {
+                pallet_contracts::PartialUpload::decode(&mut &bytes[..]).map_err(|e| RpcError::BadAnswer {
+                    method: "state_getStorage".into(),
+                    reason: format!("an upload in progress does not decode: {e}"),
+                })
+            })
+            .transpose()
+    }
+}
+
+/// The largest contract code the chain accepts under `schedule`: its `max_code_len`, and its
+/// validation limits' (the smaller of the two counts).
+pub fn max_code_len(schedule: &pallet_contracts::Schedule) -> usize {
+    schedule.max_code_len.min(schedule.code_limits.max_code_len) as usize
 }
 
 /// A contract's address: `blake2b-256("watt:contract" ++ deployer ++ code_hash ++ salt)`
@@ -254,31 +302,61 @@ pub fn deploy_calls(
     if whole.encoded_size() + TX_OVERHEAD <= max_tx_len {
         return vec![whole];
     }
+    let mut calls = chunk_calls(code, 0, max_tx_len);
+    calls.push(instantiate_call(code_hash(code), limits, gas_limit, data, salt));
+    calls
+}
+
+/// `Instantiate { value, gas_limit, storage_deposit_limit, code_hash, data, salt }`: a contract
+/// from code already on chain.
+pub fn instantiate_call(
+    code_hash: Hash,
+    limits: &ExecLimits,
+    gas_limit: u64,
+    data: Vec<u8>,
+    salt: Vec<u8>,
+) -> RuntimeCall {
+    RuntimeCall::Contracts(pallet_contracts::Call::Instantiate {
+        value: limits.value,
+        gas_limit,
+        storage_deposit_limit: limits.storage_deposit_limit,
+        code_hash,
+        data,
+        salt,
+    })
+}
+
+/// The chunk transactions that upload `code[from..]` (`from`: what an upload in progress has
+/// received already; 0 for a new one), in order, each as large as fits `max_tx_len`.
+pub fn chunk_calls(code: &[u8], from: usize, max_tx_len: usize) -> Vec<RuntimeCall> {
     let hash = code_hash(code);
     let total_len = code.len() as u32;
     // A chunk call is its bytes plus hash, two u32s and the compact length (at most 5 bytes).
     let per_chunk = max_tx_len.saturating_sub(TX_OVERHEAD + 2 + 32 + 8 + 5).max(1);
-    let mut calls: Vec<RuntimeCall> = code
+    let from = from.min(code.len());
+    code[from..]
         .chunks(per_chunk)
         .enumerate()
         .map(|(i, chunk)| {
             RuntimeCall::Contracts(pallet_contracts::Call::UploadCodeChunk {
                 code_hash: hash,
                 total_len,
-                offset: (i * per_chunk) as u32,
+                offset: (from + i * per_chunk) as u32,
                 chunk: chunk.to_vec(),
             })
         })
-        .collect();
-    calls.push(RuntimeCall::Contracts(pallet_contracts::Call::Instantiate {
-        value: limits.value,
-        gas_limit,
-        storage_deposit_limit: limits.storage_deposit_limit,
-        code_hash: hash,
-        data,
-        salt,
-    }));
-    calls
+        .collect()
+}
+
+/// The transactions that upload `code` alone: one `UploadCode` when it fits a transaction of
+/// `max_tx_len` bytes, else `UploadCodeChunk`s from `from` (what an upload in progress has
+/// received; 0 for a new one).
+pub fn upload_calls(code: &[u8], from: usize, max_tx_len: usize) -> Vec<RuntimeCall> {
+    let whole = RuntimeCall::Contracts(pallet_contracts::Call::UploadCode { code: code.to_vec() });
+    if from == 0 && whole.encoded_size() + TX_OVERHEAD <= max_tx_len {
+        return vec![whole];
+    }
+    chunk_calls(code, from, max_tx_len)
 }
 
 #[cfg(test)]
@@ -344,5 +422,37 @@ mod tests {
             }
             other => panic!("an Instantiate last, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_upload_resumes_where_the_chain_left_it() {
+        let code: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+        assert!(matches!(
+            &upload_calls(&code[..1000], 0, 4096)[..],
+            [RuntimeCall::Contracts(pallet_contracts::Call::UploadCode { code: c })] if c.len() == 1000
+        ));
+        let all = upload_calls(&code, 0, 4096);
+        let rest = upload_calls(&code, 5_000, 4096);
+        let mut joined = code[..5_000].to_vec();
+        for call in &rest {
+            match call {
+                RuntimeCall::Contracts(pallet_contracts::Call::UploadCodeChunk {
+                    offset,
+                    chunk,
+                    code_hash: h,
+                    total_len,
+                }) => {
+                    assert_eq!(
+                        (*offset as usize, *h, *total_len),
+                        (joined.len(), code_hash(&code), 10_000)
+                    );
+                    assert!(call.encoded_size() + TX_OVERHEAD <= 4096);
+                    joined.extend_from_slice(chunk);
+                }
+                other => panic!("a chunk, got {other:?}"),
+            }
+        }
+        assert_eq!(joined, code);
+        assert!(rest.len() < all.len(), "resuming sends fewer chunks");
     }
 }

@@ -73,8 +73,15 @@ pub struct ReceiptView {
     pub error: Option<String>,
     /// Fee and tip paid, decimal string.
     pub fee_paid: String,
-    /// SCALE-encoded runtime events, hex.
+    /// SCALE-encoded runtime events, hex: the first page of them (all of them unless
+    /// `events_next` is set; [`WattRpc::receipt_events`] reads every page).
     pub events: Vec<String>,
+    /// How many events the transaction emitted (absent from nodes older than paging).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_total: Option<u64>,
+    /// Where the next page of events starts, when `events` is not all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_next: Option<u64>,
 }
 
 /// A read proof as `state_getReadProof` returns it.
@@ -236,6 +243,31 @@ impl WattRpc {
     /// The receipt of a transaction, once included.
     pub async fn receipt(&self, tx_hash: &Hash) -> Result<Option<ReceiptView>, RpcError> {
         self.call("watt_receipt", vec![to_hex(tx_hash).into()]).await
+    }
+
+    /// Every event of a transaction's receipt, reading page after page when it emitted more
+    /// than one response carries (`watt_receipt(hash, {offset})`); `None` without a receipt.
+    pub async fn receipt_events(&self, tx_hash: &Hash) -> Result<Option<Vec<String>>, RpcError> {
+        let Some(first) = self.receipt(tx_hash).await? else {
+            return Ok(None);
+        };
+        let mut events = first.events;
+        let mut next = first.events_next;
+        while let Some(offset) = next {
+            let page: Option<ReceiptView> = self
+                .call(
+                    "watt_receipt",
+                    vec![to_hex(tx_hash).into(), serde_json::json!({ "offset": offset })],
+                )
+                .await?;
+            let page = page.ok_or_else(|| Self::bad("watt_receipt", "the receipt vanished between pages"))?;
+            if page.events.is_empty() && page.events_next.is_some() {
+                return Err(Self::bad("watt_receipt", "an empty page that is not the last"));
+            }
+            events.extend(page.events);
+            next = page.events_next;
+        }
+        Ok(Some(events))
     }
 
     /// Number of the highest finalized block.

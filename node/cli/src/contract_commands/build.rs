@@ -207,18 +207,8 @@ pub fn build(a: BuildArgs) -> Result<()> {
     let code = watt_contract::build::canonicalize_call_indirect(&stripped).map_err(|e| anyhow!("{e}"))?;
     progress(format!("validating {} bytes as the chain does on upload", code.len()));
     let limits = watt_contract_validation::Limits::default();
-    let summary = watt_contract_validation::validate(
-        &code,
-        &limits,
-        |m, n| {
-            m == "watt_v1"
-                && watt_runtime::pallet_contracts::ABI_FUNCTIONS
-                    .iter()
-                    .any(|(f, _, _)| *f == n)
-        },
-        &["deploy", "call"],
-    )
-    .map_err(|e| anyhow!("the built contract would be refused at upload: {e}"))?;
+    let summary =
+        check_upload(&code, &limits).map_err(|e| anyhow!("the built contract would be refused at upload: {e}"))?;
     let wasm_out = target_dir.join(format!("{name}.wasm"));
     let json_out = target_dir.join(format!("{name}.json"));
     std::fs::write(&wasm_out, &code).with_context(|| format!("write {}", wasm_out.display()))?;
@@ -248,6 +238,25 @@ pub fn build(a: BuildArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The chain's upload validation of contract `code` under `limits`: imports only from the
+/// `watt_v1` environment, `deploy` and `call` exported, and every limit.
+pub(super) fn check_upload(
+    code: &[u8],
+    limits: &watt_contract_validation::Limits,
+) -> Result<watt_contract_validation::CodeSummary, watt_contract_validation::ValidationError> {
+    watt_contract_validation::validate(
+        code,
+        limits,
+        |m, n| {
+            m == "watt_v1"
+                && watt_runtime::pallet_contracts::ABI_FUNCTIONS
+                    .iter()
+                    .any(|(f, _, _)| *f == n)
+        },
+        &["deploy", "call"],
+    )
 }
 
 #[cfg(test)]
