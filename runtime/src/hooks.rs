@@ -15,7 +15,9 @@ use watt_support::{host, BlockContext, DispatchResult, Hooks};
 type Hook = fn(&BlockContext, &mut Vec<RuntimeEvent>) -> DispatchResult;
 
 /// (pallet, on_initialize, on_finalize) in the order they run. Rewards closes the day before
-/// anything of the new day happens; pledge credits the author after the block's transactions.
+/// anything of the new day happens; pledge credits the author after the block's transactions;
+/// contracts works off its deletion queue (bounded by `Schedule::max_deletions_per_block`)
+/// after them, so a contract terminated in a block starts being deleted in the same block.
 pub const HOOK_ORDER: &[(&str, Hook, Hook)] = &[
     (
         <pallet_rewards::Pallet as Hooks<RuntimeEvent>>::NAME,
@@ -26,6 +28,11 @@ pub const HOOK_ORDER: &[(&str, Hook, Hook)] = &[
         <pallet_pledge::Pallet as Hooks<RuntimeEvent>>::NAME,
         <pallet_pledge::Pallet as Hooks<RuntimeEvent>>::on_initialize,
         <pallet_pledge::Pallet as Hooks<RuntimeEvent>>::on_finalize,
+    ),
+    (
+        <pallet_contracts::Pallet as Hooks<RuntimeEvent>>::NAME,
+        <pallet_contracts::Pallet as Hooks<RuntimeEvent>>::on_initialize,
+        <pallet_contracts::Pallet as Hooks<RuntimeEvent>>::on_finalize,
     ),
 ];
 

@@ -126,6 +126,26 @@ impl Env {
         }
     }
 
+    /// Submits a call signed by Bob (or Alice) with a gas limit; returns the receipt's outcome.
+    fn call_by(&mut self, bob: bool, dest: AccountId, input: Vec<u8>, gas_limit: u64) -> TxOutcome {
+        let key = if bob { &self.bob } else { &self.alice };
+        let tx = self.chain.sign(
+            key,
+            contracts(Call::Call {
+                dest,
+                value: 0,
+                gas_limit,
+                storage_deposit_limit: None,
+                data: input,
+            }),
+        );
+        let out = self.chain.block(vec![tx]);
+        match &out.results[0] {
+            ApplyResult::Included(r) => r.outcome.clone(),
+            ApplyResult::Invalid(e) => panic!("invalid: {e}"),
+        }
+    }
+
     /// Submits a call; returns the receipt's outcome.
     fn call(&mut self, dest: AccountId, value: Balance, input: Vec<u8>) -> TxOutcome {
         let tx = self.chain.sign(
@@ -404,7 +424,7 @@ fn reentrancy_is_denied_and_the_stack_depth_is_bounded() {
 }
 
 #[test]
-fn value_moves_with_calls_and_terminate_pays_out_balance_and_deposit() {
+fn value_moves_with_calls_and_terminate_pays_out_the_balance_and_refunds_the_deposit() {
     let mut env = setup();
     let addr = env.deploy(wasm("probe.wat"), b"");
     let bob = env.bob.account();
@@ -425,13 +445,19 @@ fn value_moves_with_calls_and_terminate_pays_out_balance_and_deposit() {
     assert!(info.storage_deposit > 0);
     let mut input = vec![10];
     input.extend_from_slice(&bob.0);
+    let alice_before = env.chain.free(&env.alice.account());
     assert_eq!(env.call(addr, 0, input), TxOutcome::Success);
-    assert_eq!(env.chain.free(&bob), START + 2_500 + 7_500 + ed + info.storage_deposit);
+    // Bob gets the balance; the deposit goes back to Alice, who paid it.
+    assert_eq!(env.chain.free(&bob), START + 2_500 + 7_500 + ed);
+    assert_eq!(
+        env.chain.free(&env.alice.account()),
+        alice_before - common::FEE + info.storage_deposit
+    );
     assert!(env.chain.with(|| pallet_contracts::contract_info(&addr)).is_none());
     let prefix = [pallet_contracts::CONTRACT_STORAGE_PREFIX, &addr.0[..]].concat();
     assert!(
         !env.chain.state().keys().any(|k| k.starts_with(&prefix)),
-        "storage removed"
+        "storage removed by the end of the block"
     );
     failed_with(&env.call(addr, 0, vec![9]), "NotAContract");
 }
@@ -805,4 +831,374 @@ fn a_contract_being_deployed_is_a_contract_and_cannot_be_reentered() {
         &10u32.to_le_bytes(),
         "the probe's call back: REENTRANCE_DENIED"
     );
+}
+
+/// Emits `n` events of four topics and `len` bytes of data (input: `n`, `len` as u32 LE).
+const EMITTER: &str = r#"(module
+  (import "watt_v1" "input" (func $input (param i32 i32) (result i32)))
+  (import "watt_v1" "deposit_event" (func $event (param i32 i32 i32 i32)))
+  (memory (export "memory") 1 1)
+  (func (export "deploy"))
+  (func (export "call") (local $i i32)
+    (i32.store (i32.const 0) (i32.const 64))
+    (drop (call $input (i32.const 16) (i32.const 0)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $i) (i32.load (i32.const 16))))
+      (call $event (i32.const 1024) (i32.const 4) (i32.const 2048) (i32.load (i32.const 20)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))))"#;
+
+#[test]
+fn events_are_capped_per_transaction_by_count_and_by_bytes_with_their_topics() {
+    let mut env = setup();
+    let addr = env.deploy(wat::parse_str(EMITTER).unwrap(), b"");
+    let s = test_schedule();
+    assert_eq!((s.max_events_per_call, s.max_event_bytes_per_call), (1_024, 256 * 1024));
+    let input = |n: u32, len: u32| [n.to_le_bytes(), len.to_le_bytes()].concat();
+    // 1,024 events of four topics and no data: 128 KiB of topics, at the count limit.
+    let r = env.dry_call(addr, input(1_024, 0), None);
+    assert!(r.result.is_ok(), "{}", String::from_utf8_lossy(&r.debug_message));
+    assert_eq!(r.events.len(), 1_024);
+    // One more event is over the count.
+    let r = env.dry_call(addr, input(1_025, 0), None);
+    assert_eq!(r.result.unwrap_err().error, "ContractTrapped");
+    assert!(String::from_utf8_lossy(&r.debug_message).contains("most events"));
+    // 600 events of 320 bytes: 187.5 KiB of data (under 256 KiB on its own) but 262.5 KiB with
+    // the 128 bytes of topics each.
+    let r = env.dry_call(addr, input(600, 320), None);
+    assert_eq!(r.result.unwrap_err().error, "ContractTrapped");
+    assert!(
+        String::from_utf8_lossy(&r.debug_message).contains("event data is over its limit"),
+        "{}",
+        String::from_utf8_lossy(&r.debug_message)
+    );
+    // 500 of them (218.75 KiB with topics) fit.
+    assert!(env.dry_call(addr, input(500, 320), None).result.is_ok());
+}
+
+// ---- Bounded deletion and deposits (`store.wat`) ----
+
+/// Gas limit of a transaction storing 20,000 items (each about 8,630 gas: `set_storage`'s
+/// 400 + 8,000 + 4 × 50 and 8 bytes copied, plus the loop).
+const FILL_GAS: u64 = 250_000_000;
+
+fn fill_input(start: u32, count: u32) -> Vec<u8> {
+    [vec![0], start.to_le_bytes().to_vec(), count.to_le_bytes().to_vec()].concat()
+}
+
+fn set_input(key: &[u8], value: &[u8]) -> Vec<u8> {
+    [vec![1, key.len() as u8], key.to_vec(), value.to_vec()].concat()
+}
+
+fn op_input(op: u8, bytes: &[u8]) -> Vec<u8> {
+    [vec![op], bytes.to_vec()].concat()
+}
+
+fn keys_under(env: &Env, contract: &AccountId) -> usize {
+    let prefix = [pallet_contracts::CONTRACT_STORAGE_PREFIX, &contract.0[..]].concat();
+    env.chain
+        .state()
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .count()
+}
+
+fn share(env: &mut Env, contract: &AccountId, who: &AccountId) -> Balance {
+    env.chain.with(|| pallet_contracts::deposit_share(contract, who))
+}
+
+#[test]
+fn terminating_a_100k_item_contract_deletes_its_storage_over_blocks_paid_by_the_terminator() {
+    let mut env = setup();
+    // 30,000 units a block: one per queue entry visited, one per share refunded, one per item.
+    let budget = 30_000;
+    env.chain.with(|| {
+        pallet_contracts::ScheduleOf::put(&Schedule {
+            max_deletions_per_block: budget,
+            ..test_schedule()
+        })
+    });
+    let code = wasm("store.wat");
+    let code_hash = blake2(&code);
+    let full = env.deploy(code.clone(), b"full");
+    let empty = env.deploy(code, b"empty");
+    let bob = env.bob.account();
+    let alice = env.alice.account();
+    // Bob stores 100,000 items (keys and values of 4 bytes), three transactions a block.
+    for batch in [[0u32, 1, 2].as_slice(), &[3, 4]] {
+        let calls = batch
+            .iter()
+            .map(|i| {
+                let call = contracts(Call::Call {
+                    dest: full,
+                    value: 0,
+                    gas_limit: FILL_GAS,
+                    storage_deposit_limit: None,
+                    data: fill_input(i * 20_000, 20_000),
+                });
+                (&env.bob, call)
+            })
+            .collect();
+        env.chain.run(calls);
+    }
+    let info = env.chain.with(|| pallet_contracts::contract_info(&full)).unwrap();
+    assert_eq!((info.storage_items, info.storage_bytes), (100_000, 800_000));
+    assert_eq!(keys_under(&env, &full), 100_000);
+    // 100,000 × (1,000 per item + 8 bytes × 10).
+    let bobs_share: Balance = 108_000_000;
+    assert_eq!(info.storage_deposit, bobs_share);
+    assert_eq!(share(&mut env, &full, &bob), bobs_share);
+
+    // Terminating costs 8,000 gas per item more than terminating an empty contract: the
+    // deletion the queue will do is paid now.
+    let beneficiary = AccountId([7; 32]);
+    let terminate = op_input(3, &beneficiary.0);
+    let full_gas = env.dry_call(full, terminate.clone(), Some(900_000_000));
+    let empty_gas = env.dry_call(empty, terminate.clone(), Some(900_000_000));
+    ok_data(&full_gas);
+    ok_data(&empty_gas);
+    assert_eq!(full_gas.gas_used - empty_gas.gas_used, 100_000 * 8_000);
+    // So a terminating transaction that cannot pay for it fails and changes nothing.
+    failed_with(&env.call_by(false, full, terminate.clone(), 100_000_000), "OutOfGas");
+    assert!(env.chain.with(|| pallet_contracts::contract_info(&full)).is_some());
+
+    let (alice_before, bob_before) = (env.chain.free(&alice), env.chain.free(&bob));
+    let tx = env.chain.sign(
+        &env.alice,
+        contracts(Call::Call {
+            dest: full,
+            value: 0,
+            gas_limit: 900_000_000,
+            storage_deposit_limit: None,
+            data: terminate,
+        }),
+    );
+    let out = env.chain.block(vec![tx]);
+    let ApplyResult::Included(r) = &out.results[0] else {
+        panic!()
+    };
+    assert_eq!(r.outcome, TxOutcome::Success);
+    let evs = events(&out);
+    assert!(
+        evs.contains(&RuntimeEvent::Contracts(pallet_contracts::Event::Terminated {
+            contract: full,
+            beneficiary,
+        }))
+    );
+    // The record is gone at once; the beneficiary has the balance (the endowment), Bob his
+    // whole deposit (the first unit of the block's work), Alice paid her fee only.
+    assert!(env.chain.with(|| pallet_contracts::contract_info(&full)).is_none());
+    assert_eq!(env.chain.free(&beneficiary), env.chain.params.existential_deposit);
+    assert_eq!(env.chain.free(&bob), bob_before + bobs_share);
+    assert_eq!(env.chain.free(&alice), alice_before - common::FEE);
+    assert_eq!(share(&mut env, &full, &bob), 0);
+
+    // Each block deletes at most the budget: the terminating block 30,000 − 2 (the entry and
+    // Bob's share), later ones 30,000 − 1 (the entry), the last what is left.
+    let mut left = 100_000 - (budget as usize - 2);
+    assert_eq!(keys_under(&env, &full), left);
+    let pending = env.chain.with(|| pallet_contracts::pending_deletion(&full)).unwrap();
+    assert_eq!(pending.items_left as usize, left);
+    assert_eq!(pending.deposit_left, 0);
+    assert!(!evs.iter().any(|e| matches!(
+        e,
+        RuntimeEvent::Contracts(pallet_contracts::Event::StorageDeleted { .. })
+    )));
+
+    // Meanwhile the address is no contract, and cannot hold a new one.
+    failed_with(&env.call(full, 0, op_input(4, &0u32.to_le_bytes())), "NotAContract");
+    left -= budget as usize - 1;
+    assert_eq!(keys_under(&env, &full), left);
+    let redeploy = contracts(Call::Instantiate {
+        value: 0,
+        gas_limit: GAS,
+        storage_deposit_limit: None,
+        code_hash,
+        data: vec![],
+        salt: b"full".to_vec(),
+    });
+    let tx = env.chain.sign(&env.alice, redeploy.clone());
+    let out = env.chain.block(vec![tx]);
+    let ApplyResult::Included(r) = &out.results[0] else {
+        panic!()
+    };
+    failed_with(&r.outcome, "DuplicateContract");
+    left -= budget as usize - 1;
+    assert_eq!(left, 10_004);
+    assert_eq!(keys_under(&env, &full), left);
+
+    // The last block deletes the rest and says so.
+    let out = env.chain.block(vec![]);
+    assert_eq!(keys_under(&env, &full), 0);
+    assert!(
+        events(&out).contains(&RuntimeEvent::Contracts(pallet_contracts::Event::StorageDeleted {
+            contract: full
+        }))
+    );
+    assert!(env.chain.with(|| pallet_contracts::pending_deletion(&full)).is_none());
+    // Now the address may hold a contract again, with none of the old storage.
+    env.chain.run(vec![(&env.alice, redeploy)]);
+    assert_eq!(
+        ok_data(&env.dry_call(full, op_input(4, &0u32.to_le_bytes()), None)),
+        Vec::<u8>::new()
+    );
+    let info = env.chain.with(|| pallet_contracts::contract_info(&full)).unwrap();
+    assert_eq!((info.storage_items, info.storage_deposit), (0, 0));
+}
+
+#[test]
+fn freed_storage_refunds_only_its_payer_of_record() {
+    let mut env = setup();
+    let c = env.deploy(wasm("store.wat"), b"");
+    let (alice, bob) = (env.alice.account(), env.bob.account());
+    // Alice stores "a" with 100 bytes: 1,000 + 10 × 101 = 2,010.
+    let before = env.chain.free(&alice);
+    assert_eq!(env.call(c, 0, set_input(b"a", &[1; 100])), TxOutcome::Success);
+    assert_eq!(before - env.chain.free(&alice), common::FEE + 2_010);
+    assert_eq!(share(&mut env, &c, &alice), 2_010);
+    // Bob shrinks Alice's value to 10 bytes, freeing 900: he paid nothing, he gets nothing;
+    // the 900 stay held for Alice.
+    let (alice_before, bob_before) = (env.chain.free(&alice), env.chain.free(&bob));
+    assert_eq!(env.call_by(true, c, set_input(b"a", &[2; 10]), GAS), TxOutcome::Success);
+    assert_eq!(env.chain.free(&bob), bob_before - common::FEE);
+    assert_eq!(env.chain.free(&alice), alice_before);
+    assert_eq!(share(&mut env, &c, &alice), 2_010);
+    let info = env.chain.with(|| pallet_contracts::contract_info(&c)).unwrap();
+    assert_eq!(info.storage_deposit, 2_010);
+    // Bob stores "b" with 10 bytes (1,000 + 10 × 11 = 1,110) and clears it: his own 1,110
+    // come back.
+    let bob_before = env.chain.free(&bob);
+    assert_eq!(env.call_by(true, c, set_input(b"b", &[3; 10]), GAS), TxOutcome::Success);
+    assert_eq!(share(&mut env, &c, &bob), 1_110);
+    assert_eq!(env.call_by(true, c, op_input(2, b"b"), GAS), TxOutcome::Success);
+    assert_eq!(env.chain.free(&bob), bob_before - 2 * common::FEE);
+    assert_eq!(share(&mut env, &c, &bob), 0);
+    // Bob clears Alice's "a" (1,000 + 10 × 11 freed): nothing for him, still nothing lost by
+    // Alice.
+    let bob_before = env.chain.free(&bob);
+    assert_eq!(env.call_by(true, c, op_input(2, b"a"), GAS), TxOutcome::Success);
+    assert_eq!(env.chain.free(&bob), bob_before - common::FEE);
+    assert_eq!(share(&mut env, &c, &alice), 2_010);
+    // Alice stores "a" again (1,000 + 10 × 11 = 1,110) and clears it: out of her share, she
+    // gets back what this storage freed, 1,110, and 900 stay hers for termination.
+    let alice_before = env.chain.free(&alice);
+    assert_eq!(env.call(c, 0, set_input(b"a", &[4; 10])), TxOutcome::Success);
+    assert_eq!(share(&mut env, &c, &alice), 3_120);
+    assert_eq!(env.call(c, 0, op_input(2, b"a")), TxOutcome::Success);
+    assert_eq!(env.chain.free(&alice), alice_before - 2 * common::FEE);
+    assert_eq!(share(&mut env, &c, &alice), 2_010);
+    // Dry-runs of a clear of Alice's "z" (1,110): a refund for Alice, none for Bob.
+    assert_eq!(env.call(c, 0, set_input(b"z", &[5; 10])), TxOutcome::Success);
+    let mut clear_z = |origin: AccountId| {
+        let r = env.chain.with(|| {
+            api::query(Query::ContractCall(CallRequest {
+                origin,
+                dest: c,
+                value: 0,
+                gas_limit: None,
+                storage_deposit_limit: None,
+                input: op_input(2, b"z"),
+            }))
+        });
+        let QueryResult::ContractExec(r) = r else {
+            panic!("{r:?}")
+        };
+        r.storage_deposit
+    };
+    assert_eq!(clear_z(alice), StorageDeposit::Refund(1_110));
+    assert_eq!(clear_z(bob), StorageDeposit::Charge(0));
+}
+
+#[test]
+fn terminate_refunds_each_depositor_their_share_not_the_beneficiary() {
+    let mut env = setup();
+    let c = env.deploy(wasm("store.wat"), b"");
+    let (alice, bob) = (env.alice.account(), env.bob.account());
+    // Alice: "a" with 100 bytes, 1,000 + 10 × 101 = 2,010. Bob: "bb" with 50 bytes,
+    // 1,000 + 10 × 52 = 1,520.
+    assert_eq!(env.call(c, 0, set_input(b"a", &[1; 100])), TxOutcome::Success);
+    assert_eq!(
+        env.call_by(true, c, set_input(b"bb", &[2; 50]), GAS),
+        TxOutcome::Success
+    );
+    let info = env.chain.with(|| pallet_contracts::contract_info(&c)).unwrap();
+    assert_eq!(info.storage_deposit, 3_530);
+    let beneficiary = AccountId([8; 32]);
+    let deposits = watt_primitives::contract_deposit_account();
+    let held_before = env.chain.free(&deposits);
+    let (alice_before, bob_before) = (env.chain.free(&alice), env.chain.free(&bob));
+    assert_eq!(
+        env.call_by(true, c, op_input(3, &beneficiary.0), GAS),
+        TxOutcome::Success
+    );
+    // Refunded in the terminating block: each their own share; the beneficiary gets only the
+    // contract's balance (its endowment).
+    assert_eq!(env.chain.free(&alice), alice_before + 2_010);
+    assert_eq!(env.chain.free(&bob), bob_before - common::FEE + 1_520);
+    assert_eq!(env.chain.free(&beneficiary), env.chain.params.existential_deposit);
+    assert_eq!(
+        held_before - env.chain.free(&deposits),
+        3_530,
+        "the whole deposit went back; the code's deposit stays"
+    );
+}
+
+#[test]
+fn reading_a_stored_value_is_charged_per_byte() {
+    let mut env = setup();
+    let c = env.deploy(wasm("store.wat"), b"");
+    // "a" holds 1,000 bytes, "b" 10: the same operation on either differs by the 990 bytes
+    // read, at `storage_read_per_byte` (2).
+    assert_eq!(test_schedule().storage_read_per_byte, 2);
+    assert_eq!(env.call(c, 0, set_input(b"a", &[1; 1_000])), TxOutcome::Success);
+    assert_eq!(env.call(c, 0, set_input(b"b", &[1; 10])), TxOutcome::Success);
+    let mut gas = |input_a: Vec<u8>, input_b: Vec<u8>| {
+        let a = env.dry_call(c, input_a, None);
+        let b = env.dry_call(c, input_b, None);
+        ok_data(&a);
+        ok_data(&b);
+        a.gas_used - b.gas_used
+    };
+    // Overwriting (both with 5 bytes) and clearing read the old value.
+    assert_eq!(gas(set_input(b"a", &[9; 5]), set_input(b"b", &[9; 5])), 990 * 2);
+    assert_eq!(gas(op_input(2, b"a"), op_input(2, b"b")), 990 * 2);
+    assert_eq!(gas(op_input(5, b"a"), op_input(5, b"b")), 990 * 2);
+    // Getting it also copies the bytes into the contract's memory and back out as the return
+    // value (`per_byte`, 1, each way).
+    assert_eq!(gas(op_input(4, b"a"), op_input(4, b"b")), 990 * (2 + 1 + 1));
+}
+
+#[test]
+fn cancel_upload_pays_for_the_bytes_it_reads() {
+    let mut params = chain_params();
+    params.weight_fee = 1;
+    let mut env = setup_with(params);
+    let alice = env.alice.account();
+    let upload = |offset: u32, chunk: Vec<u8>| {
+        contracts(Call::UploadCodeChunk {
+            code_hash: [5; 32],
+            total_len: 20_000,
+            offset,
+            chunk,
+        })
+    };
+    env.chain.run(vec![(&env.alice, upload(0, vec![0; 10_000]))]);
+    let before = env.chain.free(&alice);
+    env.chain
+        .run(vec![(&env.alice, contracts(Call::CancelUpload { code_hash: [5; 32] }))]);
+    // The deposit for 20,000 bytes comes back (1,000 + 10 × 20,000 = 201,000); the fee is the
+    // base plus weight 100,000 + 20 per byte read (10,000 bytes), not the declared maximum.
+    let fee = common::FEE + 100_000 + 20 * 10_000;
+    assert_eq!(env.chain.free(&alice), before + 201_000 - fee);
+    // Nothing to read: the base weight only.
+    let before = env.chain.free(&alice);
+    let tx = env
+        .chain
+        .sign(&env.alice, contracts(Call::CancelUpload { code_hash: [5; 32] }));
+    let out = env.chain.block(vec![tx]);
+    let ApplyResult::Included(r) = &out.results[0] else {
+        panic!()
+    };
+    failed_with(&r.outcome, "NoUpload");
+    assert_eq!(env.chain.free(&alice), before - common::FEE - 100_000);
 }

@@ -4,12 +4,14 @@
 //! Each frame (a call or an instantiation) runs in its own storage transaction: a frame that
 //! traps, runs out of gas or reverts undoes its own writes, value transfer and events, and
 //! only those; its caller goes on. Storage deposits are counted per frame and settled with the
-//! transaction's signer when the frame succeeds. A contract already on the stack cannot be
-//! entered again (ABI.md "Reentrancy"), and the stack is at most `max_call_depth` deep.
+//! transaction's signer when the frame succeeds: a charge adds to the signer's share of the
+//! contract's deposit (`Deposits`), a refund comes only out of that share. A contract already
+//! on the stack cannot be entered again (ABI.md "Reentrancy"), and the stack is at most
+//! `max_call_depth` deep.
 
 use crate::{
-    contract_address, prepare_code, schedule, CodeInfoOf, CodeStore, ContractInfo, Contracts, Error, Event, Schedule,
-    CONTRACT_STORAGE_PREFIX,
+    contract_address, contract_storage_prefix, prepare_code, schedule, CodeInfoOf, CodeStore, ContractInfo, Contracts,
+    Deposits, Dying, Error, Event, Schedule, CONTRACT_STORAGE_PREFIX,
 };
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -150,8 +152,11 @@ struct Stack {
     debug: Option<Vec<u8>>,
     block_number: u64,
     now: u64,
-    /// Event data emitted so far, reverted frames' included (bounded per transaction).
+    /// Event data and topics emitted so far, reverted frames' included (bounded per
+    /// transaction).
     event_bytes: u32,
+    /// Events emitted so far, reverted frames' included (bounded per transaction).
+    events_emitted: u32,
     /// `schedule.vm.id()`: which compiled code the sandbox must run.
     vm: watt_primitives::Hash,
 }
@@ -172,6 +177,7 @@ impl Stack {
             block_number: if dry_run { number + 1 } else { number },
             now: pallet_system::CloseTime::get().unwrap_or(0),
             event_bytes: 0,
+            events_emitted: 0,
         }
     }
 
@@ -228,7 +234,9 @@ fn run_frame(
             }
             FrameKind::Deploy { code_hash, salt } => {
                 let dest = contract_address(&caller, &code_hash, &salt);
-                if Contracts::contains(&dest) {
+                // A terminated contract's address stays taken until its storage is deleted, so
+                // a new contract never sees the old one's keys.
+                if Contracts::contains(&dest) || Dying::contains(&dest) {
                     return Err(Rollback::Failed(Error::DuplicateContract));
                 }
                 let mut code = CodeInfoOf::get(&code_hash).ok_or(Rollback::Failed(Error::CodeNotFound))?;
@@ -392,14 +400,25 @@ fn settle_deposit(
         balances::transfer(&stack.origin, &contract_deposit_account(), charge, false, bev)
             .map_err(|_| Error::StorageDepositNotPaid)?;
         info.deposit = info.deposit.saturating_add(charge);
+        let share = Deposits::get(dest, &stack.origin).unwrap_or(0);
+        Deposits::insert(dest, &stack.origin, &share.saturating_add(charge));
         stack.deposit = total;
     } else if delta < 0 {
-        // Never more than the contract holds (deposits can change with the schedule).
-        let refund = delta.unsigned_abs().min(info.deposit);
+        // The payer of record is refunded, not whoever frees the storage: the signer gets back
+        // at most its own share (and never more than the contract holds; deposits can change
+        // with the schedule). Freed deposit beyond it stays held for the other payers, who get
+        // it back when the contract terminates.
+        let share = Deposits::get(dest, &stack.origin).unwrap_or(0);
+        let refund = delta.unsigned_abs().min(info.deposit).min(share);
         // A refund the signer cannot take (it would stay below the existential deposit) stays
         // with the contract's deposit.
         if refund > 0 && balances::transfer(&contract_deposit_account(), &stack.origin, refund, false, bev).is_ok() {
             info.deposit -= refund;
+            if share == refund {
+                Deposits::remove(dest, &stack.origin);
+            } else {
+                Deposits::insert(dest, &stack.origin, &(share - refund));
+            }
             stack.deposit = stack.deposit.saturating_sub(refund as i128);
         }
     }
@@ -611,8 +630,7 @@ fn arg32(args: &[u64], i: usize) -> Result<u32, Stop> {
 impl Frame<'_> {
     fn storage_key(&self, key: &[u8]) -> Vec<u8> {
         let mut k = Vec::with_capacity(CONTRACT_STORAGE_PREFIX.len() + 32 + key.len());
-        k.extend_from_slice(CONTRACT_STORAGE_PREFIX);
-        k.extend_from_slice(self.address.as_bytes());
+        k.extend_from_slice(&contract_storage_prefix(&self.address));
         k.extend_from_slice(key);
         k
     }
@@ -680,6 +698,19 @@ impl Frame<'_> {
         Ok(self.storage_key(&key))
     }
 
+    /// The length of the value stored at `key` (a storage key), charging
+    /// `storage_read_per_byte` for every byte the host read to learn it.
+    fn read_stored(&self, m: &mut Meter, key: &[u8]) -> Result<Option<usize>, Stop> {
+        let len = host::storage_get(key).map(|v| v.len());
+        m.charge(
+            self.stack
+                .schedule
+                .storage_read_per_byte
+                .saturating_mul(len.unwrap_or(0) as u64),
+        )?;
+        Ok(len)
+    }
+
     /// Records a storage change for the deposit: `old`/`new` are the value lengths.
     fn account_storage(&mut self, key_len: usize, old: Option<usize>, new: Option<usize>) {
         let s = &self.stack.schedule;
@@ -742,7 +773,7 @@ impl Frame<'_> {
                 )?;
                 let key = self.key(m, mem, arg32(a, 0)?, kl)?;
                 let value = self.read(m, mem, arg32(a, 2)?, vl)?;
-                let old = host::storage_get(&key).map(|v| v.len());
+                let old = self.read_stored(m, &key)?;
                 host::storage_set(&key, &value);
                 self.account_storage(kl as usize, old, Some(value.len()));
                 Ok(old.map_or(codes::NONE, |l| l as u64))
@@ -751,7 +782,10 @@ impl Frame<'_> {
                 m.charge(s.storage_read)?;
                 let key = self.key(m, mem, arg32(a, 0)?, arg32(a, 1)?)?;
                 match host::storage_get(&key) {
-                    Some(v) => self.write_output(m, mem, arg32(a, 2)?, arg32(a, 3)?, &v),
+                    Some(v) => {
+                        m.charge(s.storage_read_per_byte.saturating_mul(v.len() as u64))?;
+                        self.write_output(m, mem, arg32(a, 2)?, arg32(a, 3)?, &v)
+                    }
                     None => Ok(codes::KEY_NOT_FOUND),
                 }
             }
@@ -759,7 +793,7 @@ impl Frame<'_> {
                 m.charge(s.storage_write)?;
                 let kl = arg32(a, 1)?;
                 let key = self.key(m, mem, arg32(a, 0)?, kl)?;
-                let old = host::storage_get(&key).map(|v| v.len());
+                let old = self.read_stored(m, &key)?;
                 if old.is_some() {
                     host::storage_clear(&key);
                     self.account_storage(kl as usize, old, None);
@@ -769,7 +803,7 @@ impl Frame<'_> {
             b"contains_storage" => {
                 m.charge(s.storage_read)?;
                 let key = self.key(m, mem, arg32(a, 0)?, arg32(a, 1)?)?;
-                Ok(host::storage_get(&key).map_or(codes::NONE, |v| v.len() as u64))
+                Ok(self.read_stored(m, &key)?.map_or(codes::NONE, |l| l as u64))
             }
             b"caller" => self.write(m, mem, arg32(a, 0)?, &self.caller.0).map(|_| 0),
             b"address" => self.write(m, mem, arg32(a, 0)?, &self.address.0).map(|_| 0),
@@ -826,11 +860,16 @@ impl Frame<'_> {
                         .saturating_add(s.event_topic.saturating_mul(count as u64))
                         .saturating_add(s.event_per_byte.saturating_mul(len as u64)),
                 )?;
-                let total = self.stack.event_bytes.saturating_add(len);
+                // Topics count with the data: both stay in the block's events and receipts.
+                let total = self.stack.event_bytes.saturating_add(len).saturating_add(count * 32);
                 if total > s.max_event_bytes_per_call {
                     return Err(trap("deposit_event: the transaction's event data is over its limit"));
                 }
+                if self.stack.events_emitted >= s.max_events_per_call {
+                    return Err(trap("deposit_event: the transaction emitted its most events"));
+                }
                 self.stack.event_bytes = total;
+                self.stack.events_emitted += 1;
                 let raw = self.read(m, mem, arg32(a, 0)?, count * 32)?;
                 let topics = raw
                     .chunks_exact(32)
@@ -875,6 +914,8 @@ impl Frame<'_> {
                 self.nested_result(m, mem, r, arg32(a, 8)?, arg32(a, 9)?, Some(arg32(a, 7)?))
             }
             b"terminate" => {
+                // The deletion of every item, done by the deletion queue after the block's
+                // transactions (over as many blocks as it takes), is paid here.
                 let items = self.info.storage_items as u64;
                 m.charge(s.terminate.saturating_add(s.terminate_per_item.saturating_mul(items)))?;
                 let beneficiary = AccountId(self.read_array::<32>(m, mem, arg32(a, 0)?)?);
@@ -950,21 +991,13 @@ impl Frame<'_> {
         if all > 0 && balances::transfer(&self.address, &beneficiary, all, false, self.bev).is_err() {
             return Err(trap("terminate: the beneficiary cannot receive the balance"));
         }
-        let mut prefix = Vec::with_capacity(CONTRACT_STORAGE_PREFIX.len() + 32);
-        prefix.extend_from_slice(CONTRACT_STORAGE_PREFIX);
-        prefix.extend_from_slice(self.address.as_bytes());
-        host::storage_clear_prefix(&prefix);
-        // The deposit held so far goes to the beneficiary; what this frame's writes would have
-        // owed is moot, the storage is gone.
-        if self.info.deposit > 0 {
-            let _ = balances::transfer(
-                &contract_deposit_account(),
-                &beneficiary,
-                self.info.deposit,
-                false,
-                self.bev,
-            );
-        }
+        // O(1) here: the storage and the deposit go to the deletion queue, which refunds each
+        // depositor's share and deletes the items after the block's transactions, a bounded
+        // amount per block. The deposit is not the beneficiary's: it goes back to whoever paid it. What
+        // this frame's own writes would have owed or freed is not settled: the items are
+        // counted in `storage_items` (and their deletion paid above), and every share is
+        // refunded in full anyway.
+        crate::queue_deletion(&self.address, &self.info);
         self.deposit_delta = 0;
         if let Some(mut code) = CodeInfoOf::get(&self.info.code_hash) {
             code.refcount = code.refcount.saturating_sub(1);

@@ -13,8 +13,16 @@
 //!   transaction's weight is a base plus its gas limit, so the block weight limit bounds gas
 //!   per block; the unused part of the limit is refunded after execution.
 //! - **Storage deposits**: each contract storage item and byte is paid for by the transaction's
-//!   signer and refunded to whoever frees it; the deposit sits in a keyless account
+//!   signer, who becomes its payer of record ([`Deposits`]: each depositor's share of a
+//!   contract's deposit). Freed storage refunds the signer of the freeing transaction only out
+//!   of that signer's own share; the rest stays held for its payers, and when the contract
+//!   terminates every depositor gets their share back. The deposit sits in a keyless account
 //!   (`watt_primitives::contract_deposit_account`) and is tracked per contract.
+//! - **Termination** is O(1): the contract's record goes at once and its storage joins the
+//!   deletion queue ([`process_deletions`]), which the block hook works off with at most
+//!   `Schedule::max_deletions_per_block` units of work per block; the terminating transaction
+//!   paid `Schedule::terminate_per_item` gas per item for it. Until its storage is gone, no
+//!   contract can be instantiated at the address.
 //! - **Dry-runs** ([`dry_run_call`], [`dry_run_instantiate`]) run the same code read-only and
 //!   return gas used, deposit, return data, events and debug messages.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -62,6 +70,26 @@ storage_instance!(
     SchedulePrefix,
     b"contracts/schedule"
 );
+storage_instance!(
+    /// Each depositor's share of a contract's storage deposit.
+    DepositPrefix,
+    b"contracts/deposits/"
+);
+storage_instance!(
+    /// Terminated contracts whose storage is still being deleted.
+    DyingPrefix,
+    b"contracts/dying/"
+);
+storage_instance!(
+    /// The deletion queue's entries, by position.
+    DeletionQueuePrefix,
+    b"contracts/deletion/queue/"
+);
+storage_instance!(
+    /// The deletion queue's (head, tail) positions.
+    DeletionBoundsPrefix,
+    b"contracts/deletion/bounds"
+);
 
 /// Every storage prefix of this pallet. Contract storage lives under [`CONTRACT_STORAGE_PREFIX`].
 pub const STORAGE_PREFIXES: &[&[u8]] = &[
@@ -70,6 +98,10 @@ pub const STORAGE_PREFIXES: &[&[u8]] = &[
     b"contracts/upload/",
     b"contracts/info/",
     b"contracts/schedule",
+    b"contracts/deposits/",
+    b"contracts/dying/",
+    b"contracts/deletion/queue/",
+    b"contracts/deletion/bounds",
     CONTRACT_STORAGE_PREFIX,
 ];
 
@@ -87,6 +119,36 @@ pub type Uploads = StorageDoubleMap<UploadPrefix, AccountId, Hash, PartialUpload
 pub type Contracts = StorageMap<ContractPrefix, AccountId, ContractInfo>;
 /// The schedule Root set (the default otherwise).
 pub type ScheduleOf = StorageValue<SchedulePrefix, Schedule>;
+/// (contract, depositor) -> the part of the contract's deposit that depositor paid and has
+/// not been refunded: the payer of record. A contract's shares add up to its `deposit`.
+pub type Deposits = StorageDoubleMap<DepositPrefix, AccountId, AccountId, Balance>;
+/// Terminated contract -> what is left of its deletion. While an entry exists the address
+/// cannot hold a new contract.
+pub type Dying = StorageMap<DyingPrefix, AccountId, Deletion>;
+/// Position -> terminated contract, first in first out, between the bounds.
+pub type DeletionQueue = StorageMap<DeletionQueuePrefix, u64, AccountId>;
+/// (head, tail): the queue holds positions `head..tail`.
+pub type DeletionBounds = StorageValue<DeletionBoundsPrefix, (u64, u64)>;
+
+/// The storage of a contract at `address`: every one of its keys starts with this.
+pub fn contract_storage_prefix(address: &AccountId) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(CONTRACT_STORAGE_PREFIX.len() + 32);
+    prefix.extend_from_slice(CONTRACT_STORAGE_PREFIX);
+    prefix.extend_from_slice(address.as_bytes());
+    prefix
+}
+
+/// What is left to do for a terminated contract.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Deletion {
+    /// Storage items not deleted yet.
+    pub items_left: u32,
+    /// Deposit still held for it (its depositors' shares not refunded yet, plus any part no
+    /// share accounts for, which goes to the deployer).
+    pub deposit_left: Balance,
+    /// Who instantiated it.
+    pub deployer: AccountId,
+}
 
 /// A chunked upload in progress.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -256,6 +318,13 @@ pub enum Event {
     /// Root replaced the schedule.
     #[codec(index = 6)]
     ScheduleSet,
+    /// The deletion queue removed the last of a terminated contract's storage and refunded
+    /// its deposit; the address may hold a contract again.
+    #[codec(index = 7)]
+    StorageDeleted {
+        /// The terminated contract.
+        contract: AccountId,
+    },
 }
 
 impl watt_support::EventTopics for Event {
@@ -263,6 +332,7 @@ impl watt_support::EventTopics for Event {
         match self {
             Event::CodeStored { code_hash, uploader } => alloc::vec![*code_hash, uploader.0],
             Event::CodeRemoved { code_hash } | Event::UploadCancelled { code_hash } => alloc::vec![*code_hash],
+            Event::StorageDeleted { contract } => alloc::vec![contract.0],
             Event::Instantiated { deployer, contract } => alloc::vec![deployer.0, contract.0],
             Event::Terminated { contract, beneficiary } => alloc::vec![contract.0, beneficiary.0],
             Event::ContractEmitted { topics, .. } => topics.clone(),
@@ -295,7 +365,8 @@ pallet_error!(
         CodeHashMismatch,
         /// The account is not a contract.
         NotAContract,
-        /// A contract already lives at the address (same deployer, code and salt).
+        /// A contract already lives at the address (same deployer, code and salt), or the
+        /// storage of one terminated there is still being deleted.
         DuplicateContract,
         /// The contract trapped (its debug message, in a dry-run, says why).
         ContractTrapped,
@@ -330,6 +401,15 @@ pub const UPLOAD_BASE_WEIGHT: Weight = 150_000;
 pub const UPLOAD_WEIGHT_PER_BYTE: Weight = 3_000;
 /// Weight per byte of the upload so far, carried (read and written back) by each chunk.
 pub const CHUNK_WEIGHT_PER_BYTE: Weight = 20;
+/// Weight of `cancel_upload`, `remove_code` and `set_schedule` besides the bytes they read.
+pub const ADMIN_BASE_WEIGHT: Weight = 100_000;
+
+/// Weight of a `cancel_upload` that reads (decodes) an upload of `received` bytes so far.
+/// The call declares it for the largest upload any schedule allows and reports the rest as
+/// unused once it has read the upload.
+pub fn cancel_upload_weight(received: usize) -> Weight {
+    ADMIN_BASE_WEIGHT.saturating_add((received as Weight).saturating_mul(CHUNK_WEIGHT_PER_BYTE))
+}
 
 /// Weight of a call (see `watt_support::Weight`): known before execution, so it bounds the
 /// block. Gas limits count in full; what a call leaves unused is refunded afterwards.
@@ -353,7 +433,9 @@ pub fn weight(call: &Call) -> Weight {
                 carry
             }
         }
-        Call::CancelUpload { .. } | Call::RemoveCode { .. } | Call::SetSchedule { .. } => 100_000,
+        // An upload in progress is shorter than its code, at most `bounds::MAX_CODE_LEN`.
+        Call::CancelUpload { .. } => cancel_upload_weight(schedule::bounds::MAX_CODE_LEN as usize),
+        Call::RemoveCode { .. } | Call::SetSchedule { .. } => ADMIN_BASE_WEIGHT,
         Call::Instantiate { gas_limit, .. } | Call::Call { gas_limit, .. } => {
             CALL_BASE_WEIGHT.saturating_add(*gas_limit)
         }
@@ -550,7 +632,11 @@ pub fn dispatch<E: From<Event> + From<balances::Event>>(
             } => upload_chunk(&signer?, code_hash, total_len, offset, chunk, events, bev),
             Call::CancelUpload { code_hash } => {
                 let who = signer?;
-                match Uploads::get(&who, &code_hash) {
+                let upload = Uploads::get(&who, &code_hash);
+                let read = upload.as_ref().map_or(0, |u| u.received.len());
+                let declared = cancel_upload_weight(schedule::bounds::MAX_CODE_LEN as usize);
+                watt_support::dispatch::set_unused_weight(declared.saturating_sub(cancel_upload_weight(read)));
+                match upload {
                     Some(u) => {
                         Uploads::remove(&who, &code_hash);
                         refund_deposit(&who, u.deposit, bev);
@@ -728,5 +814,129 @@ pub fn code_info(code_hash: &Hash) -> Option<CodeInfo> {
     CodeInfoOf::get(code_hash)
 }
 
+/// `who`'s share of `contract`'s storage deposit (what `who` paid and may get back).
+pub fn deposit_share(contract: &AccountId, who: &AccountId) -> Balance {
+    Deposits::get(contract, who).unwrap_or(0)
+}
+
+/// What is left of a terminated contract's deletion, while it is queued.
+pub fn pending_deletion(contract: &AccountId) -> Option<Deletion> {
+    Dying::get(contract)
+}
+
+/// Queues a terminated contract's storage and deposit for [`process_deletions`]. O(1).
+pub(crate) fn queue_deletion(address: &AccountId, info: &ContractInfo) {
+    let (head, tail) = DeletionBounds::get().unwrap_or((0, 0));
+    DeletionQueue::insert(&tail, address);
+    DeletionBounds::put(&(head, tail + 1));
+    Dying::insert(
+        address,
+        &Deletion {
+            items_left: info.storage_items,
+            deposit_left: info.deposit,
+            deployer: info.deployer,
+        },
+    );
+}
+
+/// Works off the deletion queue, first in first out, doing at most `budget` units of work:
+/// one per queue entry visited, one per depositor's share refunded, one per storage item
+/// deleted. For each terminated contract it first refunds every depositor's share (then any
+/// deposit no share accounts for to its deployer), then deletes its storage in key order;
+/// when nothing is left it drops the entry and emits [`Event::StorageDeleted`]. Returns the
+/// work done. Each block's hook calls it with `Schedule::max_deletions_per_block`.
+pub fn process_deletions(budget: u32, events: &mut Vec<Event>, bev: &mut Vec<balances::Event>) -> u32 {
+    let mut left = budget;
+    while left > 0 {
+        let (head, tail) = DeletionBounds::get().unwrap_or((0, 0));
+        if head >= tail {
+            break;
+        }
+        left -= 1;
+        let Some(address) = DeletionQueue::get(&head) else {
+            // Cannot happen short of corrupted state: skip the hole.
+            DeletionBounds::put(&(head + 1, tail));
+            continue;
+        };
+        let mut d = Dying::get(&address).unwrap_or(Deletion {
+            items_left: 0,
+            deposit_left: 0,
+            deployer: address,
+        });
+        if !delete_some(&address, &mut d, &mut left, bev) {
+            Dying::insert(&address, &d);
+            break;
+        }
+        Dying::remove(&address);
+        DeletionQueue::remove(&head);
+        DeletionBounds::put(&(head + 1, tail));
+        events.push(Event::StorageDeleted { contract: address });
+    }
+    budget - left
+}
+
+/// Refunds shares, then deletes storage items, of one terminated contract within `left` units.
+/// True when nothing is left of it.
+fn delete_some(address: &AccountId, d: &mut Deletion, left: &mut u32, bev: &mut Vec<balances::Event>) -> bool {
+    let room = *left as usize;
+    let shares = Deposits::iter_prefix_limited(address, room);
+    *left -= shares.len() as u32;
+    let more_shares = shares.len() == room;
+    for (who, share) in shares {
+        Deposits::remove(address, &who);
+        let pay = share.min(d.deposit_left);
+        d.deposit_left -= pay;
+        refund_deposit(&who, pay, bev);
+    }
+    if more_shares {
+        return false;
+    }
+    // No share accounts for it (held before payers were recorded): the deployer's.
+    if d.deposit_left > 0 {
+        refund_deposit(&d.deployer, d.deposit_left, bev);
+        d.deposit_left = 0;
+    }
+    let prefix = contract_storage_prefix(address);
+    // The contract's empty key is the prefix itself, which `next_key` never returns.
+    if host::storage_get(&prefix).is_some() {
+        if *left == 0 {
+            return false;
+        }
+        host::storage_clear(&prefix);
+        *left -= 1;
+        d.items_left = d.items_left.saturating_sub(1);
+    }
+    let mut cursor = prefix.clone();
+    loop {
+        if *left == 0 {
+            return false;
+        }
+        match host::storage_next_key(&cursor) {
+            Some(key) if key.starts_with(&prefix) => {
+                host::storage_clear(&key);
+                *left -= 1;
+                d.items_left = d.items_left.saturating_sub(1);
+                cursor = key;
+            }
+            _ => return true,
+        }
+    }
+}
+
+/// The pallet's hooks: `on_finalize` works off the deletion queue.
+pub struct Pallet;
+
+impl<E: From<Event> + From<balances::Event>> watt_support::Hooks<E> for Pallet {
+    const NAME: &'static str = "contracts";
+    fn on_finalize(_block: &watt_support::BlockContext, events: &mut Vec<E>) -> DispatchResult {
+        watt_support::dispatch::collect_events(events, |ev: &mut Vec<Event>, bev: &mut Vec<balances::Event>| {
+            process_deletions(schedule().max_deletions_per_block, ev, bev);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod deletion_tests;
 #[cfg(test)]
 mod tests;

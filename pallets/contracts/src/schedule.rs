@@ -35,8 +35,11 @@ pub struct Schedule {
     /// Per byte of a storage value written, on top of copying it: the bytes stay in the
     /// node's state overlay until the block commits.
     pub storage_per_byte: u64,
-    /// Most event data one transaction may emit, bytes (what is reverted counts too).
+    /// Most event data one transaction may emit, bytes, 32 per topic included (what is
+    /// reverted counts too).
     pub max_event_bytes_per_call: u32,
+    /// Most events one transaction may emit (what is reverted counts too).
+    pub max_events_per_call: u32,
     /// Starting a nested call or instantiation (the callee's own gas comes on top).
     pub call: u64,
     /// Loading code for a frame, per byte of code (whether or not the node has it compiled).
@@ -47,12 +50,12 @@ pub struct Schedule {
     pub sr25519_verify: u64,
     /// Terminating (queueing the contract's storage for deletion), plus per storage item.
     pub terminate: u64,
-    /// Per storage item of a terminated contract: its deletion by the deletion queue in a later
-    /// block (an in-order seek and a delete), paid by the terminating transaction.
+    /// Per storage item of a terminated contract: its deletion by the deletion queue after the
+    /// block's transactions (an in-order seek and a delete), paid by the terminating call.
     pub terminate_per_item: u64,
     /// Most work the deletion queue does in one block, in units of one storage item deleted
     /// or one depositor's share refunded (plus one per queue entry visited). Block hooks sit
-    /// outside the block weight limit, so this bounds what terminations cost later blocks.
+    /// outside the block weight limit, so this bounds what terminations cost any block.
     pub max_deletions_per_block: u32,
     /// Deposit per storage item (a contract's key, or an uploaded code).
     pub deposit_per_item: Balance,
@@ -90,6 +93,7 @@ impl Default for Schedule {
             event_per_byte: 100,
             storage_per_byte: 50,
             max_event_bytes_per_call: 256 * 1024,
+            max_events_per_call: 1_024,
             call: 20_000,
             // Loading compiled code from the node's memory or disk cache and linking it.
             code_load_per_byte: 20,
@@ -125,6 +129,8 @@ pub mod bounds {
     pub const MAX_KEY_LEN: u32 = 1024;
     /// Most event data per transaction.
     pub const MAX_EVENT_BYTES_PER_CALL: u32 = 4 << 20;
+    /// Most events per transaction.
+    pub const MAX_EVENTS_PER_CALL: u32 = 16_384;
     /// Largest code.
     pub const MAX_CODE_LEN: u32 = 512 * 1024;
     /// Largest contract memory, pages (the node's instance pool is sized for it).
@@ -195,6 +201,9 @@ impl Schedule {
         }
         if self.max_event_bytes_per_call > bounds::MAX_EVENT_BYTES_PER_CALL {
             return Err("max_event_bytes_per_call above the node's bound");
+        }
+        if self.max_events_per_call == 0 || self.max_events_per_call > bounds::MAX_EVENTS_PER_CALL {
+            return Err("max_events_per_call must be 1..=16384");
         }
         if self.max_code_len > bounds::MAX_CODE_LEN || self.code_limits.max_code_len > bounds::MAX_CODE_LEN {
             return Err("max_code_len above the node's bound");
