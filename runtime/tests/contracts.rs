@@ -1202,3 +1202,26 @@ fn cancel_upload_pays_for_the_bytes_it_reads() {
     failed_with(&r.outcome, "NoUpload");
     assert_eq!(env.chain.free(&alice), before - common::FEE - 100_000);
 }
+
+#[test]
+fn the_first_call_after_the_contract_rules_change_pays_the_compile() {
+    let mut env = setup();
+    let code = wasm("counter.wat");
+    let len = code.len() as u64;
+    let addr = env.deploy(code, b"");
+    // Uploaded (and so compiled) under today's rules: calls cost the same every time.
+    let before = env.dry_call(addr, vec![], None).gas_used;
+    assert_eq!(env.call(addr, 0, vec![]), TxOutcome::Success);
+    assert_eq!(env.dry_call(addr, vec![], None).gas_used, before);
+    // New rules (an instruction costs more): every node compiles the code again.
+    let mut s = test_schedule();
+    s.vm.costs.store = 2;
+    env.chain.with(|| pallet_contracts::ScheduleOf::put(&s));
+    let first = env.dry_call(addr, vec![], None).gas_used;
+    assert_eq!(env.call(addr, 0, vec![]), TxOutcome::Success);
+    let second = env.dry_call(addr, vec![], None).gas_used;
+    // The dry-run before the call paid the compile (a dry-run records nothing); the call did,
+    // and recorded it; from then on only the execution counts.
+    assert_eq!(first - second, len * s.compile_per_byte, "the compile, by the byte");
+    assert!(second >= before, "the store costs no less under the new rules");
+}

@@ -290,10 +290,21 @@ fn run_frame(
             balances::transfer(&caller, &dest, value, keep_alive, &mut bev)
                 .map_err(|_| Rollback::Failed(Error::TransferFailed))?;
         }
-        let load = (info.code_len as u64).saturating_mul(stack.schedule.code_load_per_byte);
+        let mut load = (info.code_len as u64).saturating_mul(stack.schedule.code_load_per_byte);
+        // The first call after the contract rules changed (an engine upgrade, new costs, a new
+        // stack limit) pays for compiling the code under them: every node compiles it then, and
+        // what a call costs must not depend on a node's cache. Recorded with the frame, so a
+        // frame that fails pays again next time.
+        let compiled = crate::CompiledUnder::get(&info.code_hash) == Some(stack.vm);
+        if !compiled {
+            load = load.saturating_add((info.code_len as u64).saturating_mul(stack.schedule.compile_per_byte));
+        }
         if load > gas_limit {
             gas_used = gas_limit;
             return Err(Rollback::Failed(Error::OutOfGas));
+        }
+        if !compiled {
+            crate::CompiledUnder::insert(&info.code_hash, &stack.vm);
         }
         gas_used = load;
         stack.frames.push(dest);

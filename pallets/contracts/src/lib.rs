@@ -90,6 +90,11 @@ storage_instance!(
     DeletionBoundsPrefix,
     b"contracts/deletion/bounds"
 );
+storage_instance!(
+    /// The contract rules each code was last compiled under, as the chain paid for it.
+    CompiledPrefix,
+    b"contracts/compiled/"
+);
 
 /// Every storage prefix of this pallet. Contract storage lives under [`CONTRACT_STORAGE_PREFIX`].
 pub const STORAGE_PREFIXES: &[&[u8]] = &[
@@ -102,6 +107,7 @@ pub const STORAGE_PREFIXES: &[&[u8]] = &[
     b"contracts/dying/",
     b"contracts/deletion/queue/",
     b"contracts/deletion/bounds",
+    b"contracts/compiled/",
     CONTRACT_STORAGE_PREFIX,
 ];
 
@@ -129,6 +135,9 @@ pub type Dying = StorageMap<DyingPrefix, AccountId, Deletion>;
 pub type DeletionQueue = StorageMap<DeletionQueuePrefix, u64, AccountId>;
 /// (head, tail): the queue holds positions `head..tail`.
 pub type DeletionBounds = StorageValue<DeletionBoundsPrefix, (u64, u64)>;
+/// Code hash -> [`watt_primitives::sandbox::ContractVm::id`] of the rules the chain last paid
+/// its compile under (at upload, or at the first call after the rules changed).
+pub type CompiledUnder = StorageMap<CompiledPrefix, Hash, Hash>;
 
 /// The storage of a contract at `address`: every one of its keys starts with this.
 pub fn contract_storage_prefix(address: &AccountId) -> Vec<u8> {
@@ -545,6 +554,8 @@ fn finish_store(uploader: &AccountId, code_hash: Hash, code: Vec<u8>, deposit: B
         },
     );
     CodeStore::insert(&code_hash, &code);
+    // The upload's weight paid for compiling it under the rules of the day.
+    CompiledUnder::insert(&code_hash, &schedule().vm.id());
     events.push(Event::CodeStored {
         code_hash,
         uploader: *uploader,
@@ -655,6 +666,7 @@ pub fn dispatch<E: From<Event> + From<balances::Event>>(
                     Some(info) => {
                         CodeInfoOf::remove(&code_hash);
                         CodeStore::remove(&code_hash);
+                        CompiledUnder::remove(&code_hash);
                         refund_deposit(&who, info.deposit, bev);
                         events.push(Event::CodeRemoved { code_hash });
                         Ok(())
