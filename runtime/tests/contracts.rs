@@ -1225,3 +1225,42 @@ fn the_first_call_after_the_contract_rules_change_pays_the_compile() {
     assert_eq!(first - second, len * s.compile_per_byte, "the compile, by the byte");
     assert!(second >= before, "the store costs no less under the new rules");
 }
+
+#[test]
+fn a_callee_that_reverts_with_more_output_than_fits_is_reported_as_reverted() {
+    let mut env = setup();
+    // The callee reverts with 8 bytes; the caller offers a 2-byte buffer and returns the code
+    // and the length word the host left.
+    let callee = env.deploy(
+        wat::parse_str(
+            r#"(module (import "watt_v1" "return_value" (func $ret (param i32 i32 i32)))
+               (memory (export "memory") 1 1) (data (i32.const 0) "revert!!")
+               (func (export "deploy")) (func (export "call") (call $ret (i32.const 1) (i32.const 0) (i32.const 8))))"#,
+        )
+        .unwrap(),
+        b"callee",
+    );
+    let caller = env.deploy(
+        wat::parse_str(
+            r#"(module (import "watt_v1" "input" (func $input (param i32 i32) (result i32)))
+               (import "watt_v1" "call" (func $call (param i32 i32 i32 i32 i64 i32 i32) (result i32)))
+               (import "watt_v1" "return_value" (func $ret (param i32 i32 i32)))
+               (memory (export "memory") 1 1)
+               (func (export "deploy"))
+               (func (export "call")
+                 (i32.store (i32.const 0) (i32.const 32))
+                 (drop (call $input (i32.const 64) (i32.const 0)))
+                 (i32.store (i32.const 200) (i32.const 2))
+                 (i32.store (i32.const 300)
+                   (call $call (i32.const 64) (i32.const 128) (i32.const 0) (i32.const 0) (i64.const 0)
+                     (i32.const 208) (i32.const 200)))
+                 (i32.store (i32.const 304) (i32.load (i32.const 200)))
+                 (call $ret (i32.const 0) (i32.const 300) (i32.const 8))))"#,
+        )
+        .unwrap(),
+        b"caller",
+    );
+    let data = ok_data(&env.dry_call(caller, callee.0.to_vec(), None));
+    // CALLEE_REVERTED (2), not BUFFER_TOO_SMALL (4); the 8 bytes it needed.
+    assert_eq!(data, [2u32.to_le_bytes(), 8u32.to_le_bytes()].concat());
+}

@@ -988,8 +988,11 @@ impl Frame<'_> {
                     }
                 }
                 let code = self.write_output(m, mem, out_ptr, len_ptr, &ret.data)?;
+                // A revert is reported as one even when its output does not fit (the needed
+                // length is written, the output is not): the caller must never mistake it for
+                // a success whose output was too long.
                 Ok(match (code, ret.reverted) {
-                    (codes::SUCCESS, true) => codes::CALLEE_REVERTED,
+                    (codes::SUCCESS | codes::BUFFER_TOO_SMALL, true) => codes::CALLEE_REVERTED,
                     (c, _) => c,
                 })
             }
