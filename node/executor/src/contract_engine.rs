@@ -196,14 +196,17 @@ pub struct PreparedContract {
     pub from: PreparedFrom,
 }
 
-/// Where an instrumented module keeps its stack height, and its limit: after an `unreachable`
-/// trap, a height above the limit says it was the stack limit.
+/// Where an instrumented module keeps its stack height, and its limit (after an `unreachable`
+/// trap, a height above the limit says it was the stack limit); and what its memory costs.
 #[derive(Clone, Debug)]
 pub struct StackMeter {
     /// The exported global.
     pub export: Arc<str>,
     /// The limit, wasm values.
     pub limit: u32,
+    /// Gas per page of memory beyond the first, charged at the end of a call
+    /// ([`ContractVm::memory_page`]).
+    pub memory_page: u64,
 }
 
 /// What a call left: its result, the gas it used, and the store data back.
@@ -394,7 +397,10 @@ fn contract_config(cfg: &ContractEngineConfig, vm: &ContractVm) -> Config {
             .max_tables_per_module(1)
             .max_memory_size(cfg.limits.max_memory_pages as usize * 65_536)
             .table_elements(cfg.limits.max_table_elements as usize)
-            .linear_memory_keep_resident(64 * 1024)
+            // A contract's whole memory stays resident in its slot: reusing the slot resets the
+            // pages the last call used with a memset, instead of returning them to the kernel
+            // and faulting every one in again (27 us a page measured, BENCHMARKS.md).
+            .linear_memory_keep_resident(max_memory as usize)
             .table_keep_resident(16 * 1024);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
@@ -547,6 +553,7 @@ impl ContractEngine {
         let meter = StackMeter {
             export: Arc::from(instrumented.height_export.as_str()),
             limit: vm.max_stack_height,
+            memory_page: vm.memory_page as u64,
         };
         let (module, from) = match self.load_compiled(&engine, &code_hash, &vm_id) {
             Some(m) => (m, PreparedFrom::Disk),
@@ -715,10 +722,23 @@ impl ContractEngine {
             Ok(()) => Self::run(&mut store, pre, meter, export, gas_limit, deadline),
             Err(e) => Err(ContractError::Trap(e.to_string())),
         };
-        let gas_used = match &result {
+        let mut result = result;
+        let mut gas_used = match &result {
             Err(e) if e.uses_all_gas() => gas_limit,
             _ => gas_limit.saturating_sub(store.get_fuel().unwrap_or(0)),
         };
+        if !matches!(&result, Err(e) if e.uses_all_gas()) {
+            // Memory is paid by the page at the end, beyond the first: the pages the call
+            // touched cost page faults, and returning them to the pool costs a reset, however
+            // few instructions touched them. Deterministic: the memory's size is.
+            let pages = store.data().memory.map_or(0, |m| m.size(&store));
+            let charge = pages.saturating_sub(1).saturating_mul(meter.memory_page);
+            gas_used = gas_used.saturating_add(charge);
+            if gas_used > gas_limit {
+                result = Err(ContractError::OutOfGas { limit: gas_limit });
+                gas_used = gas_limit;
+            }
+        }
         CallOutcome {
             result,
             gas_used,

@@ -279,8 +279,10 @@ impl ContractSandbox {
         let gas_used = outcome.gas_used;
         Ok(match (outcome.data.stop, outcome.result) {
             (Some(Stop::Runtime(e)), _) => return Err(e),
+            // Out of gas first: the memory charge at the end can run out after the environment
+            // halted the contract.
+            (Some(Stop::OutOfGas), _) | (_, Err(ContractError::OutOfGas { .. })) => SandboxOutcome::OutOfGas,
             (Some(Stop::Halt), _) => SandboxOutcome::Halted { gas_used },
-            (Some(Stop::OutOfGas), _) | (None, Err(ContractError::OutOfGas { .. })) => SandboxOutcome::OutOfGas,
             (Some(Stop::Trap(message)), _) => SandboxOutcome::Trapped { gas_used, message },
             // The wall-clock watchdog is not part of the chain's rules: its firing depends on
             // the machine, so it must not become a result other nodes could disagree with. The

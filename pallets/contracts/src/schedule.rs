@@ -246,6 +246,9 @@ impl Schedule {
         if !(bounds::MIN_STACK_HEIGHT..=bounds::MAX_STACK_HEIGHT).contains(&vm.max_stack_height) {
             return Err("vm.max_stack_height must be 256..=4096");
         }
+        if vm.memory_page == 0 {
+            return Err("vm.memory_page must be at least 1 (memory is never free)");
+        }
         if vm.engine.is_empty() || vm.engine.len() > bounds::MAX_ENGINE_NAME {
             return Err("vm.engine must name an engine (at most 64 bytes)");
         }
