@@ -262,3 +262,55 @@ fn the_deepest_call_stack_with_every_contract_stack_full_fits_the_runtime() {
     chain.produce_block(2_000, true, false).unwrap().unwrap();
     assert_eq!(receipts(&chain, 2)[0].outcome, TxOutcome::Success);
 }
+
+/// Governance moves contracts to an engine this node does not have: the node does not execute
+/// the next contract call with its own engine (that could give another result than the chain's);
+/// the block fails on this node with an error that says what to do, and nothing is committed.
+#[test]
+fn a_chain_on_another_contract_engine_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open_dev_chain(dir.path());
+    let keys = keyring();
+    let alice = &keys[0];
+    let addrs = instantiate_each(&chain, alice, &wat::parse_str(PROBE).unwrap(), &[b"p".to_vec()]);
+    chain.produce_block(1_000, true, false).unwrap().unwrap();
+    let mut schedule = watt_runtime::pallet_contracts::Schedule::default();
+    schedule.vm.engine = "wasmtime-99.0.0/watt-vm-9".into();
+    let set = RuntimeCall::Contracts(Call::SetSchedule { schedule });
+    let sudo = RuntimeCall::Sudo(watt_runtime::pallet_sudo::Call::Sudo { call: Box::new(set) });
+    chain
+        .submit(&sign(alice, 1, 0, chain.genesis_hash(), &sudo).encode())
+        .unwrap();
+    chain.produce_block(2_000, true, false).unwrap().unwrap();
+    assert_eq!(
+        receipts(&chain, 2)[0].outcome,
+        TxOutcome::Success,
+        "Root set the schedule"
+    );
+    let head = chain.best().0;
+    submit(
+        &chain,
+        alice,
+        2,
+        Call::Call {
+            dest: addrs[0],
+            value: 0,
+            gas_limit: GAS,
+            storage_deposit_limit: None,
+            data: vec![9],
+        },
+    );
+    let produced = chain.produce_block(3_000, true, false);
+    let why = match produced {
+        Err(e) => format!("{e:#}"),
+        Ok(b) => panic!(
+            "the block was built with a call run on another engine than the chain's: {:?}",
+            b.map(|b| b.hash)
+        ),
+    };
+    assert!(
+        why.contains("wasmtime-99.0.0/watt-vm-9") && why.contains("upgrade the node"),
+        "{why}"
+    );
+    assert_eq!(chain.best().0, head, "nothing committed");
+}
