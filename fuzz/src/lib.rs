@@ -227,5 +227,12 @@ pub fn contract_code(data: &[u8]) {
         for required in ["deploy", "call"] {
             assert!(summary.exported_functions.iter().any(|e| e == required), "no `{required}` export");
         }
+        // Whatever validation accepts, the stack-limit instrumentation takes, and its output is
+        // valid wasm: a node never fails to compile code the chain stored.
+        let instrumented = watt_contract_instrument::inject_stack_limit(data, 4_096)
+            .unwrap_or_else(|e| panic!("validated code could not be instrumented: {e}"));
+        wasmparser::Validator::new_with_features(watt_contract_instrument::features())
+            .validate_all(&instrumented.code)
+            .unwrap_or_else(|e| panic!("instrumented code is invalid: {e}"));
     }
 }
