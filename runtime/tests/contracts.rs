@@ -484,6 +484,26 @@ fn the_storage_deposit_limit_is_enforced() {
     assert_eq!(ok_data(&env.dry_call(addr, vec![9], None)), Vec::<u8>::new());
 }
 
+/// A dry-run instantiation of `code` as Alice would upload it.
+fn dry_upload(env: &mut Env, code: Vec<u8>) -> ExecResult {
+    let origin = env.alice.account();
+    let r = env.chain.with(|| {
+        api::query(Query::ContractInstantiate(InstantiateRequest {
+            origin,
+            value: 0,
+            gas_limit: None,
+            storage_deposit_limit: None,
+            code: CodeSource::Upload(code),
+            input: vec![],
+            salt: vec![],
+        }))
+    });
+    match r {
+        QueryResult::ContractExec(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn hostile_code_is_refused_at_upload() {
     let mut env = setup();
@@ -549,21 +569,7 @@ fn hostile_code_is_refused_at_upload() {
     )
     .unwrap();
     refused(&mut env, mistyped.clone(), "InvalidCode");
-    let origin = env.alice.account();
-    let r = env.chain.with(|| {
-        api::query(Query::ContractInstantiate(InstantiateRequest {
-            origin,
-            value: 0,
-            gas_limit: None,
-            storage_deposit_limit: None,
-            code: CodeSource::Upload(mistyped),
-            input: vec![],
-            salt: vec![],
-        }))
-    });
-    let QueryResult::ContractExec(r) = r else {
-        panic!("{r:?}")
-    };
+    let r = dry_upload(&mut env, mistyped);
     let why = String::from_utf8_lossy(&r.debug_message).into_owned();
     assert!(
         why.contains("`watt_v1`.`set_storage` has type (i32, i32) -> ()")
@@ -607,38 +613,12 @@ fn hostile_code_is_refused_at_upload() {
     ] {
         let code = wat::parse_str(&shape).unwrap();
         refused(&mut env, code.clone(), "InvalidCode");
-        let r = env.chain.with(|| {
-            api::query(Query::ContractInstantiate(InstantiateRequest {
-                origin,
-                value: 0,
-                gas_limit: None,
-                storage_deposit_limit: None,
-                code: CodeSource::Upload(code),
-                input: vec![],
-                salt: vec![],
-            }))
-        });
-        let QueryResult::ContractExec(r) = r else {
-            panic!("{r:?}")
-        };
+        let r = dry_upload(&mut env, code);
         let why = String::from_utf8_lossy(&r.debug_message).into_owned();
         assert!(why.contains(rule), "{shape}: {why}");
     }
     // A dry-run says why.
-    let r = env.chain.with(|| {
-        api::query(Query::ContractInstantiate(InstantiateRequest {
-            origin,
-            value: 0,
-            gas_limit: None,
-            storage_deposit_limit: None,
-            code: CodeSource::Upload(b"not wasm at all".to_vec()),
-            input: vec![],
-            salt: vec![],
-        }))
-    });
-    let QueryResult::ContractExec(r) = r else {
-        panic!("{r:?}")
-    };
+    let r = dry_upload(&mut env, b"not wasm at all".to_vec());
     assert_eq!(r.result.unwrap_err().error, "InvalidCode");
     let why = String::from_utf8_lossy(&r.debug_message).into_owned();
     assert!(why.starts_with("invalid code: "), "{why}");

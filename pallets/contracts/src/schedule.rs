@@ -154,22 +154,6 @@ pub mod bounds {
     /// Largest gas limit of one transaction: 10 s of execution at a nanosecond per gas, a third
     /// of the node's 30 s contract watchdog.
     pub const MAX_GAS_PER_CALL: u64 = 10_000_000_000;
-    /// The upload limits the node's compiler was tested against (`node/executor/tests/
-    /// compile_bound.rs`: the worst shapes within them compile within what the upload weight
-    /// pays) and its instance pool is sized for (table elements, memory pages).
-    pub const CODE_LIMITS: watt_primitives::sandbox::CodeLimits = watt_primitives::sandbox::CodeLimits {
-        max_code_len: MAX_CODE_LEN,
-        max_functions: 4_096,
-        max_locals: 1_024,
-        max_params: 128,
-        max_memory_pages: MAX_MEMORY_PAGES,
-        max_table_elements: 4_096,
-        max_globals: 256,
-        max_data_segments: 1_024,
-        max_exports: 256,
-        max_nesting: 256,
-        max_loop_nesting: 32,
-    };
 }
 
 impl Schedule {
@@ -216,7 +200,10 @@ impl Schedule {
         if self.max_code_len > bounds::MAX_CODE_LEN || self.code_limits.max_code_len > bounds::MAX_CODE_LEN {
             return Err("max_code_len above the node's bound");
         }
-        let (l, b) = (&self.code_limits, &bounds::CODE_LIMITS);
+        // The upload limits the node's compiler was tested against are the defaults
+        // (`node/executor/tests/compile_bound.rs`: the worst shapes within them compile within
+        // what the upload weight pays) and its instance pool is sized for them.
+        let (l, b) = (&self.code_limits, &watt_primitives::sandbox::CodeLimits::default());
         let within = [
             (l.max_code_len, b.max_code_len),
             (l.max_functions, b.max_functions),

@@ -169,8 +169,9 @@ pub fn contract_address(deployer: &AccountId, code_hash: &Hash, salt: &[u8]) -> 
     AccountId(hash_blake2_256(&preimage))
 }
 
-/// Removes this contract and its storage, sends its balance and deposit to `beneficiary`, and
-/// ends the call successfully. Natively this unwinds with a [`crate::test::ContractExit`].
+/// Removes this contract (its storage is deleted over the next blocks), sends its balance to
+/// `beneficiary` and each storage deposit back to whoever paid it, and ends the call
+/// successfully. Natively this unwinds with a [`crate::test::ContractExit`].
 pub fn terminate(beneficiary: &AccountId) -> ! {
     backend::terminate(beneficiary)
 }

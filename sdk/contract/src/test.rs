@@ -18,29 +18,47 @@
 //!   `instantiate` may not leave it below the ED (`TransferFailed`); the origin may spend below
 //!   it, and is then reaped (its balance drops to 0, as the dust goes to the fee pool); a
 //!   contract created by `instantiate` is endowed with the ED by the origin;
-//! - **storage deposits**: each storage change costs `deposit_per_item` per new key and
-//!   `deposit_per_byte` per byte of key and value (negative when storage shrinks). What a call
-//!   frame owes is settled with the origin when the frame succeeds: a charge the origin cannot
-//!   pay fails the call (a trap), a refund is paid back (at most what the contract holds, and
-//!   not when the origin is empty and the refund is below the ED). The deposit a contract holds
-//!   is [`storage_deposit_of`]; `terminate` sends it to the beneficiary. Outside any call a
-//!   test makes (say, `Mapping::insert` in a constructor called directly) each write settles
-//!   at once;
+//! - **storage deposits**, kept per payer of record as on chain (ABI.md "Storage"): each
+//!   storage change costs `deposit_per_item` per new key and `deposit_per_byte` per byte of key
+//!   and value (negative when storage shrinks). What a call frame owes is settled with the
+//!   origin when the frame succeeds (the pallet's `settle_deposit`):
+//!   - a charge the origin cannot pay fails the call (a trap); a charge paid adds to the
+//!     origin's *share* of the contract's deposit ([`deposit_share`]);
+//!   - a refund for freed storage is paid to the origin only out of its own share, whoever
+//!     paid for the freed items: an origin that paid nothing into the contract gets nothing
+//!     back, and freed deposit beyond its share stays held for the accounts that paid it. A
+//!     refund that would create the origin's account below the ED is not paid either (it stays
+//!     held, and in the origin's share);
+//!
+//!   The deposit a contract holds, [`storage_deposit_of`], is the sum of its shares. Outside
+//!   any call a test makes (say, `Mapping::insert` in a constructor called directly) each
+//!   write settles at once;
 //! - cross-contract `call` / `instantiate` to contracts registered natively (a closure, or a
 //!   real contract's generated dispatch), with value transfer, reentrancy denial and the depth
 //!   limit (8); an output larger than the caller's buffer is [`CallError::OutputTooLarge`], or
 //!   [`CallError::RevertedOutputTooLarge`] when the callee reverted (on chain `instantiate`
 //!   tells these apart as well; `call` needs the host to report such a revert as
 //!   `CALLEE_REVERTED`, see [`CallError::OutputTooLarge`]);
-//! - `terminate`; sr25519 verification (schnorrkel, context `watt`).
+//! - `terminate`: the contract's whole balance goes to the beneficiary, **not** its storage
+//!   deposit: each depositor is refunded its share (a share below the ED owed to an empty
+//!   account is not paid; on chain it stays in the deposit account). On chain the deletion
+//!   queue does this after the block's transactions (`process_deletions`); here the storage is
+//!   deleted and the shares refunded at once, within the terminating call (undone with it if a
+//!   caller reverts). The chain gives deposit that no share accounts for (held before shares
+//!   were recorded) to the contract's deployer; every deposit here has a payer of record, so
+//!   there never is any;
+//! - sr25519 verification (schnorrkel, context `watt`).
 //!
 //! The ED and the deposit prices are [`Economics`]: a fresh environment has none
 //! ([`Economics::NONE`], so tests need not fund anyone), and [`set_economics`]`(`[`Economics::CHAIN`]`)`
 //! switches to the chain's defaults.
 //!
-//! Not modelled: gas metering; the transaction's storage deposit limit; `return_value` /
-//! `terminate` called outside [`execute`] or a cross-contract call unwind the test (with a
-//! [`ContractExit`] payload).
+//! Not modelled: gas metering (so neither the per-byte charge of storage reads nor what
+//! `terminate` pays per item); the transaction's storage deposit limit; the deletion queue's
+//! delay (on chain a terminated contract's address cannot hold a new contract,
+//! `DUPLICATE_CONTRACT`, until the queue has deleted its storage; here it is free at once);
+//! `return_value` / `terminate` called outside [`execute`] or a cross-contract call unwind the
+//! test (with a [`ContractExit`] payload).
 //!
 //! Each test thread starts with a fresh environment: [`default_accounts`]`().alice` calling the
 //! contract at [`CONTRACT`], nothing transferred, no balances, block 1 at time 0.
@@ -147,9 +165,10 @@ pub const UNIT: Balance = 1_000_000_000_000;
 pub struct Economics {
     /// The least an account may hold (0: no existential deposit).
     pub existential_deposit: Balance,
-    /// The deposit for each storage key a contract adds (refunded when it is removed).
+    /// The deposit for each storage key a contract adds (refunded when it is removed, out of
+    /// the share of the signer who removes it, or to its payers when the contract terminates).
     pub deposit_per_item: Balance,
-    /// The deposit for each byte of key and value a contract adds (refunded when freed).
+    /// The deposit for each byte of key and value a contract adds (refunded as items are).
     pub deposit_per_byte: Balance,
 }
 
@@ -213,8 +232,10 @@ struct State {
     events: Vec<EmittedEvent>,
     /// Contracts: code hash and call handler.
     contracts: BTreeMap<AccountId, (Hash, Handler)>,
-    /// The storage deposit each contract holds.
-    deposits: BTreeMap<AccountId, Balance>,
+    /// contract -> depositor -> its share of the contract's storage deposit (the pallet's
+    /// `Deposits`: what it paid and has not been refunded; never 0). A contract's shares add up
+    /// to the deposit it holds.
+    deposits: BTreeMap<AccountId, BTreeMap<AccountId, Balance>>,
 }
 
 struct Engine {
@@ -324,9 +345,39 @@ impl Engine {
         items * self.economics.deposit_per_item as i128 + bytes * self.economics.deposit_per_byte as i128
     }
 
+    /// The storage deposit `contract` holds: the sum of its depositors' shares.
+    fn deposit_held(&self, contract: &AccountId) -> Balance {
+        self.state
+            .deposits
+            .get(contract)
+            .map_or(0, |shares| shares.values().sum())
+    }
+
+    /// `who`'s share of `contract`'s storage deposit.
+    fn share(&self, contract: &AccountId, who: &AccountId) -> Balance {
+        self.state
+            .deposits
+            .get(contract)
+            .and_then(|shares| shares.get(who))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Pays a refund of storage deposit to `to` as the pallet's `refund_deposit` does: not
+    /// when it would create `to`'s account below the ED (false then).
+    fn credit_refund(&mut self, to: &AccountId, amount: Balance) -> bool {
+        let have = self.balance(to);
+        if amount == 0 || (have == 0 && amount < self.economics.existential_deposit) {
+            return false;
+        }
+        self.state.balances.insert(*to, have + amount);
+        true
+    }
+
     /// Takes (positive `delta`) or refunds (negative) `contract`'s storage deposit from / to the
-    /// origin, as the pallet's `settle_deposit` does. `Err` (with the reason) when the origin
-    /// cannot pay; nothing changed then.
+    /// origin, as the pallet's `settle_deposit` does: a charge adds to the origin's share, a
+    /// refund comes only out of it. `Err` (with the reason) when the origin cannot pay;
+    /// nothing changed then.
     fn settle(&mut self, contract: &AccountId, delta: i128) -> Result<(), String> {
         let origin = self.origin();
         if delta > 0 {
@@ -338,15 +389,32 @@ impl Engine {
                 ));
             };
             self.set_free(&origin, remaining);
-            *self.state.deposits.entry(*contract).or_default() += charge;
+            *self
+                .state
+                .deposits
+                .entry(*contract)
+                .or_default()
+                .entry(origin)
+                .or_default() += charge;
         } else if delta < 0 {
-            let held = self.state.deposits.get(contract).copied().unwrap_or(0);
-            let refund = delta.unsigned_abs().min(held);
-            let have = self.balance(&origin);
-            // A refund that would create the origin's account below the ED stays held.
-            if refund > 0 && !(have == 0 && refund < self.economics.existential_deposit) {
-                self.state.balances.insert(origin, have + refund);
-                self.state.deposits.insert(*contract, held - refund);
+            // The payer of record is refunded, not whoever frees the storage: the origin gets
+            // back at most its own share (and never more than the contract holds). Freed
+            // deposit beyond it stays held for the other payers, refunded when the contract
+            // terminates.
+            let share = self.share(contract, &origin);
+            let refund = delta.unsigned_abs().min(self.deposit_held(contract)).min(share);
+            // A refund that would create the origin's account below the ED stays held (and in
+            // its share).
+            if self.credit_refund(&origin, refund) {
+                let shares = self.state.deposits.entry(*contract).or_default();
+                if share == refund {
+                    shares.remove(&origin);
+                } else {
+                    shares.insert(origin, share - refund);
+                }
+                if shares.is_empty() {
+                    self.state.deposits.remove(contract);
+                }
             }
         }
         Ok(())
@@ -442,10 +510,18 @@ pub fn economics() -> Economics {
     with(|e| e.economics)
 }
 
-/// The storage deposit `contract` holds (paid by the origins of the calls that grew its
-/// storage).
+/// The storage deposit `contract` holds: the sum of its depositors' shares (see
+/// [`deposit_share`]).
 pub fn storage_deposit_of(contract: &AccountId) -> Balance {
-    with(|e| e.state.deposits.get(contract).copied().unwrap_or(0))
+    with(|e| e.deposit_held(contract))
+}
+
+/// `who`'s share of `contract`'s storage deposit (the pallet's `deposit_share`): what `who`
+/// paid as the origin of calls that grew its storage, less what it was refunded. Only this
+/// much is refunded to `who` when it frees storage, and it is refunded in full when the
+/// contract terminates.
+pub fn deposit_share(contract: &AccountId, who: &AccountId) -> Balance {
+    with(|e| e.share(contract, who))
 }
 
 /// The transaction's signer: the account that pays storage deposits and the endowment of
@@ -995,13 +1071,15 @@ pub(crate) mod host {
             }
             e.state.storage.remove(&me);
             e.state.contracts.remove(&me);
-            // The deposit held goes to the beneficiary (kept by the chain's deposit account
-            // when the beneficiary cannot be created with it); what this frame's writes owed
-            // is moot.
-            let held = e.state.deposits.remove(&me).unwrap_or(0);
-            let have = e.balance(beneficiary);
-            if held > 0 && !(have == 0 && held < e.economics.existential_deposit) {
-                e.state.balances.insert(*beneficiary, have + held);
+            // The deposit is not the beneficiary's: each depositor's share goes back to it (the
+            // chain's deletion queue does this after the block; here at once). A share that
+            // would create its payer's account below the ED is not paid (on chain it stays in
+            // the deposit account). Every deposit here has a payer of record, so nothing is
+            // left for the deployer. What this frame's own writes owed or freed is moot: the
+            // storage is gone and every share is refunded in full.
+            let shares = e.state.deposits.remove(&me).unwrap_or_default();
+            for (payer, share) in shares {
+                e.credit_refund(&payer, share);
             }
             e.frame_mut().deposit_delta = 0;
             e.exit_success = Some(true);

@@ -1,8 +1,10 @@
 //! The off-chain environment behaves as the chain does (`pallets/contracts/src/exec.rs`,
 //! `pallets/balances`): a message that returns `Err` leaves no trace, also when a test calls it
-//! directly; storage deposits are charged to and refunded to the origin per item and byte; the
-//! existential deposit (ED) rules hold for transfers; and a nested call's output that does not
-//! fit is still reported as a revert when the callee reverted.
+//! directly; storage deposits are charged to the origin per item and byte and refunded only to
+//! their payers of record (a signer out of its own share; every share when the contract
+//! terminates, not to the beneficiary); the existential deposit (ED) rules hold for transfers;
+//! and a nested call's output that does not fit is still reported as a revert when the callee
+//! reverted.
 //!
 //! Prices are written out here as numbers (the chain's `UNIT` is 10^12; `Schedule::default()`
 //! has `deposit_per_item: UNIT / 100`, `deposit_per_byte: UNIT / 10_000`; the default chain
@@ -233,6 +235,11 @@ fn storage_deposits_are_charged_and_refunded_as_on_chain() {
     let mut paid = ITEM + 13 * BYTE;
     assert_eq!(test::balance_of(&a.alice), UNIT - paid);
     assert_eq!(test::storage_deposit_of(&test::CONTRACT), paid);
+    assert_eq!(
+        test::deposit_share(&test::CONTRACT, &a.alice),
+        paid,
+        "alice is its payer of record"
+    );
 
     // Entry: key prefix(4) ++ u32(4) = 8 bytes, value compact(10) ++ 10 = 11 bytes; the root
     // changes value (total 0 -> 1) but not size.
@@ -251,6 +258,7 @@ fn storage_deposits_are_charged_and_refunded_as_on_chain() {
     run("remove", 1u32).unwrap();
     assert_eq!(test::balance_of(&a.alice), UNIT - (ITEM + 13 * BYTE));
     assert_eq!(test::storage_deposit_of(&test::CONTRACT), ITEM + 13 * BYTE);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.alice), ITEM + 13 * BYTE);
 
     // A write that nets out within one call costs nothing: a reverted call neither.
     let before = test::balance_of(&a.alice);
@@ -322,40 +330,191 @@ fn a_nested_callee_storage_is_paid_by_the_origin_not_the_calling_contract() {
 }
 
 #[test]
-fn refunds_to_an_empty_origin_below_the_ed_stay_held_and_a_charge_reaps() {
+fn a_refund_to_an_empty_payer_below_the_ed_stays_held_for_it_and_a_charge_reaps() {
     let a = accounts();
     test::set_economics(Economics::CHAIN);
     test::set_balance(&a.alice, UNIT);
     test::execute(Bank::__watt_deploy, &sel("new")).unwrap();
-    run("set_note", vec![1u8; 20]).unwrap();
-    let held = ITEM + 33 * BYTE;
-    assert_eq!(test::storage_deposit_of(&test::CONTRACT), held);
+    let alices = ITEM + 13 * BYTE;
 
-    // Bob, holding nothing, frees 20 bytes: 20 * BYTE is below the ED, so it cannot create
-    // his account; the deposit stays with the contract.
+    // Bob, holding exactly the ED, pays for 20 bytes of note: left below the ED, his account
+    // is reaped; he is their payer of record.
     test::set_caller(a.bob);
-    run("set_note", Vec::<u8>::new()).unwrap();
-    assert_eq!(test::balance_of(&a.bob), 0);
-    assert_eq!(test::storage_deposit_of(&test::CONTRACT), held);
-
-    // Bob, holding exactly the ED, pays 20 bytes: left below the ED, his account is reaped.
     test::set_balance(&a.bob, ED);
     run("set_note", vec![1u8; 20]).unwrap();
     assert_eq!(test::balance_of(&a.bob), 0);
-    assert_eq!(test::storage_deposit_of(&test::CONTRACT), held + 20 * BYTE);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.bob), 20 * BYTE);
+    assert_eq!(test::storage_deposit_of(&test::CONTRACT), alices + 20 * BYTE);
+
+    // Bob, holding nothing, frees them: 20 * BYTE is below the ED, so it cannot create his
+    // account; the deposit stays held, and still his.
+    run("set_note", Vec::<u8>::new()).unwrap();
+    assert_eq!(test::balance_of(&a.bob), 0);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.bob), 20 * BYTE);
+    assert_eq!(test::storage_deposit_of(&test::CONTRACT), alices + 20 * BYTE);
+
+    // Once his account exists (any balance will do), his share comes back when the contract
+    // terminates; alice gets hers, the beneficiary (charlie) nothing of either.
+    test::set_balance(&a.bob, 1);
+    assert_eq!(run("close", a.charlie), Ok(vec![]));
+    assert_eq!(test::balance_of(&a.bob), 1 + 20 * BYTE);
+    assert_eq!(test::balance_of(&a.alice), UNIT);
+    assert_eq!(test::balance_of(&a.charlie), 0);
+    assert_eq!(test::storage_deposit_of(&test::CONTRACT), 0);
 }
 
 #[test]
-fn terminate_sends_the_balance_and_the_held_deposit_to_the_beneficiary() {
+fn a_signer_who_paid_nothing_is_refunded_nothing() {
+    let a = accounts();
+    test::set_economics(Economics::CHAIN);
+    test::set_balance(&a.alice, UNIT);
+    test::set_balance(&a.bob, UNIT);
+    test::execute(Bank::__watt_deploy, &sel("new")).unwrap();
+    run("put", (1u32, vec![0u8; 10])).unwrap();
+    let alices = (ITEM + 13 * BYTE) + (ITEM + 19 * BYTE);
+    assert_eq!(test::balance_of(&a.alice), UNIT - alices);
+
+    // Bob frees alice's entry (ITEM + 19 * BYTE): he paid nothing into the contract, so he
+    // gets nothing; the deposit stays held, all of it alice's.
+    test::set_caller(a.bob);
+    run("remove", 1u32).unwrap();
+    assert_eq!(test::storage_entries(&test::CONTRACT).len(), 1, "the entry is gone");
+    assert_eq!(test::balance_of(&a.bob), UNIT);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.bob), 0);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.alice), alices);
+    assert_eq!(test::storage_deposit_of(&test::CONTRACT), alices);
+
+    // Alice gets all of it back when the contract terminates, whoever signs the terminate.
+    assert_eq!(run("close", a.bob), Ok(vec![]));
+    assert_eq!(test::balance_of(&a.alice), UNIT);
+    assert_eq!(test::balance_of(&a.bob), UNIT);
+    assert_eq!(test::storage_deposit_of(&test::CONTRACT), 0);
+}
+
+#[test]
+fn a_refund_comes_only_out_of_the_signers_share_and_the_rest_stays_held_for_its_payers() {
+    let a = accounts();
+    test::set_economics(Economics::CHAIN);
+    test::set_balance(&a.alice, UNIT);
+    test::set_balance(&a.bob, UNIT);
+    test::execute(Bank::__watt_deploy, &sel("new")).unwrap();
+    run("put", (1u32, vec![0u8; 10])).unwrap();
+    let mut alices = (ITEM + 13 * BYTE) + (ITEM + 19 * BYTE);
+
+    // Bob pays for 20 bytes of note: his share is 20 * BYTE.
+    test::set_caller(a.bob);
+    run("set_note", vec![1u8; 20]).unwrap();
+    assert_eq!(test::balance_of(&a.bob), UNIT - 20 * BYTE);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.bob), 20 * BYTE);
+
+    // He frees alice's entry, worth ITEM + 19 * BYTE: he is refunded his share, 20 * BYTE,
+    // and no more; the other ITEM - BYTE stays held for alice.
+    run("remove", 1u32).unwrap();
+    assert_eq!(test::balance_of(&a.bob), UNIT);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.bob), 0);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.alice), alices);
+    assert_eq!(test::storage_deposit_of(&test::CONTRACT), alices);
+
+    // Alice frees bob's 20 bytes of note: refunded out of her own share.
+    test::set_caller(a.alice);
+    run("set_note", Vec::<u8>::new()).unwrap();
+    alices -= 20 * BYTE;
+    assert_eq!(test::balance_of(&a.alice), UNIT - alices);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.alice), alices);
+    assert_eq!(alices, 2 * ITEM + 12 * BYTE, "held beyond the root's ITEM + 13 * BYTE");
+
+    // Terminating returns the rest of her share: nobody got back more than they paid, and
+    // everybody got back all of it.
+    assert_eq!(run("close", a.charlie), Ok(vec![]));
+    assert_eq!(test::balance_of(&a.alice), UNIT);
+    assert_eq!(test::balance_of(&a.bob), UNIT);
+    assert_eq!(test::balance_of(&a.charlie), 0);
+}
+
+#[test]
+fn terminate_sends_the_balance_to_the_beneficiary_and_each_share_to_its_payer() {
+    let a = accounts();
+    test::set_economics(Economics::CHAIN);
+    test::set_balance(&a.alice, UNIT);
+    test::set_balance(&a.bob, UNIT);
+    test::execute(Bank::__watt_deploy, &sel("new")).unwrap();
+    test::set_caller(a.bob);
+    run("put", (1u32, vec![0u8; 10])).unwrap();
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.alice), ITEM + 13 * BYTE);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.bob), ITEM + 19 * BYTE);
+    assert_eq!(test::storage_deposit_of(&test::CONTRACT), 2 * ITEM + 32 * BYTE);
+    test::set_balance(&test::CONTRACT, ED);
+
+    // Eve, who paid nothing, terminates it in favour of charlie.
+    test::set_caller(a.eve);
+    assert_eq!(run("close", a.charlie), Ok(vec![]));
+    assert_eq!(
+        test::balance_of(&a.charlie),
+        ED,
+        "the balance only, none of the deposit"
+    );
+    assert_eq!(test::balance_of(&a.alice), UNIT, "alice's share back");
+    assert_eq!(test::balance_of(&a.bob), UNIT, "bob's share back");
+    assert_eq!(test::balance_of(&a.eve), 0);
+    assert_eq!(test::balance_of(&test::CONTRACT), 0);
+    assert_eq!(test::storage_deposit_of(&test::CONTRACT), 0);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.alice), 0);
+    assert_eq!(test::deposit_share(&test::CONTRACT, &a.bob), 0);
+    assert!(test::storage_entries(&test::CONTRACT).is_empty());
+}
+
+#[test]
+fn a_share_below_the_ed_owed_to_an_empty_payer_is_not_paid_at_terminate() {
     let a = accounts();
     test::set_economics(Economics::CHAIN);
     test::set_balance(&a.alice, UNIT);
     test::execute(Bank::__watt_deploy, &sel("new")).unwrap();
-    test::set_balance(&test::CONTRACT, ED);
-    assert_eq!(run("close", a.bob), Ok(vec![]));
-    assert_eq!(test::balance_of(&a.bob), ED + ITEM + 13 * BYTE);
+    // Bob pays 20 * BYTE (below the ED) out of exactly the ED and is reaped.
+    test::set_caller(a.bob);
+    test::set_balance(&a.bob, ED);
+    run("set_note", vec![1u8; 20]).unwrap();
+    assert_eq!(test::balance_of(&a.bob), 0);
+
+    assert_eq!(run("close", a.charlie), Ok(vec![]));
+    assert_eq!(test::balance_of(&a.bob), 0, "20 * BYTE cannot create his account");
+    assert_eq!(test::balance_of(&a.alice), UNIT);
+    assert_eq!(test::balance_of(&a.charlie), 0);
     assert_eq!(test::storage_deposit_of(&test::CONTRACT), 0);
-    assert!(test::storage_entries(&test::CONTRACT).is_empty());
+}
+
+#[test]
+fn a_terminate_its_caller_reverts_refunds_nothing() {
+    let a = accounts();
+    let callee = AccountId([0xee; 32]);
+    test::set_economics(Economics::CHAIN);
+    test::set_balance(&a.alice, UNIT);
+    test::register_contract(callee, Hash([1; 32]), Bank::__watt_call);
+    test::execute_as(a.alice, callee, 0, Bank::__watt_deploy, &sel("new")).unwrap();
+    test::set_balance(&callee, ED);
+    let alice = UNIT - (ITEM + 13 * BYTE);
+    assert_eq!(test::balance_of(&a.alice), alice);
+
+    // The test frame (CONTRACT, signed by alice) has the callee terminate, sees the refund
+    // paid at once, then reverts.
+    let handler = |_: &[u8]| -> DispatchResult {
+        let r = CallBuilder::new(callee, selector!("close"))
+            .arg(&a.charlie)
+            .invoke_raw();
+        assert_eq!(r, Ok(vec![]));
+        assert_eq!(test::balance_of(&a.alice), UNIT, "refunded within the call");
+        assert_eq!(test::balance_of(&a.charlie), ED);
+        Ok(Outcome {
+            revert: true,
+            output: vec![],
+        })
+    };
+    assert_eq!(test::execute(handler, &sel("any")), Err(CallError::Reverted(vec![])));
+    assert!(watt_contract::env::is_contract(&callee));
+    assert_eq!(test::balance_of(&a.alice), alice);
+    assert_eq!(test::balance_of(&a.charlie), 0);
+    assert_eq!(test::balance_of(&callee), ED);
+    assert_eq!(test::deposit_share(&callee, &a.alice), ITEM + 13 * BYTE);
+    assert_eq!(total_of(&callee), 0);
 }
 
 // ---- Existential deposit (item 4) ----
