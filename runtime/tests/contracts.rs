@@ -1244,3 +1244,54 @@ fn a_callee_that_reverts_with_more_output_than_fits_is_reported_as_reverted() {
     // CALLEE_REVERTED (2), not BUFFER_TOO_SMALL (4); the 8 bytes it needed.
     assert_eq!(data, [2u32.to_le_bytes(), 8u32.to_le_bytes()].concat());
 }
+
+#[test]
+fn a_caller_looping_over_a_callee_that_works_then_traps_runs_out_within_its_limit() {
+    let mut env = setup();
+    // The callee loops 100,000 times, then loads out of bounds: the work is paid with the
+    // whole gas it was given, so it cannot hand its caller free compute.
+    let callee = env.deploy(
+        wat::parse_str(
+            r#"(module (memory (export "memory") 1 1)
+               (func (export "deploy"))
+               (func (export "call") (local $i i32)
+                 (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                   (br_if $l (i32.lt_u (local.get $i) (i32.const 100000))))
+                 (drop (i32.load (i32.const 0x7ffffff0)))))"#,
+        )
+        .unwrap(),
+        b"callee",
+    );
+    // The caller calls it forever, each time with all it may forward, counting the calls.
+    let caller = env.deploy(
+        wat::parse_str(
+            r#"(module (import "watt_v1" "input" (func $input (param i32 i32) (result i32)))
+               (import "watt_v1" "call" (func $call (param i32 i32 i32 i32 i64 i32 i32) (result i32)))
+               (memory (export "memory") 1 1)
+               (func (export "deploy"))
+               (func (export "call")
+                 (i32.store (i32.const 0) (i32.const 32))
+                 (drop (call $input (i32.const 64) (i32.const 0)))
+                 (loop $forever
+                   (i32.store (i32.const 200) (i32.const 0))
+                   (drop (call $call (i32.const 64) (i32.const 128) (i32.const 0) (i32.const 0) (i64.const 0)
+                     (i32.const 208) (i32.const 200)))
+                   (br $forever))))"#,
+        )
+        .unwrap(),
+        b"caller",
+    );
+    let limit = 200_000_000;
+    let r = env.dry_call(caller, callee.0.to_vec(), Some(limit));
+    assert_eq!(r.result.unwrap_err().error, "OutOfGas");
+    assert_eq!(r.gas_used, limit, "the caller ran out of its own limit");
+    // Each trapped callee frame used all it was forwarded (63/64 of what was left), so the
+    // caller is out after a handful of calls: log_64(200M / 20,000 per call) is under 3, plus
+    // the calls whose code load alone runs out. Were the traps charged only the fuel wasmtime
+    // had written back (about nothing), the caller would make about 10,000 calls of 100,000
+    // turns each.
+    let trapped = String::from_utf8_lossy(&r.debug_message)
+        .matches("contract trapped")
+        .count();
+    assert!((1..=6).contains(&trapped), "{trapped} callee traps");
+}
