@@ -136,7 +136,7 @@ impl Default for ContractVm {
             engine: DEFAULT_CONTRACT_ENGINE.into(),
             max_stack_height: 4_096,
             costs: InstructionCosts::default(),
-            memory_page: 4_000,
+            memory_page: 5_000,
         }
     }
 }
