@@ -22,9 +22,7 @@ use watt_executor::{ContractEngine, ContractEngineConfig, ContractError};
 /// What the upload weight pays for preparing `len` bytes, as time: `UPLOAD_BASE_WEIGHT` plus
 /// `UPLOAD_WEIGHT_PER_BYTE` a byte, one weight unit a nanosecond.
 fn paid_for(len: usize) -> Duration {
-    Duration::from_nanos(
-        pallet_contracts::UPLOAD_BASE_WEIGHT + len as u64 * pallet_contracts::UPLOAD_WEIGHT_PER_BYTE,
-    )
+    Duration::from_nanos(pallet_contracts::UPLOAD_BASE_WEIGHT + len as u64 * pallet_contracts::UPLOAD_WEIGHT_PER_BYTE)
 }
 
 /// How far over what the weight pays a test run may be: this is a debug build of the crate
